@@ -1,0 +1,176 @@
+/** Opens tread's database: embedded PGlite under a data directory (default) or PostgreSQL via postgres.js. */
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { SQL } from 'drizzle-orm';
+import type { PgDatabase, PgQueryResultHKT, PgTransaction } from 'drizzle-orm/pg-core';
+import * as schema from './schema/index.js';
+
+export { schema };
+/** The drizzle database, whichever driver is behind it. */
+export type Db = PgDatabase<PgQueryResultHKT, typeof schema>;
+/** A transaction handle. */
+export type Tx = PgTransaction<PgQueryResultHKT, typeof schema, any>;
+/** Either a database or a transaction: functions that take this join the caller's transaction. */
+export type DbOrTx = Db | Tx;
+
+/** An open database and how to close it. */
+export interface Database {
+  db: Db;
+  driver: 'pglite' | 'postgres';
+  /** Runs one raw SQL statement and returns its rows (both drivers). */
+  rows<T = Record<string, unknown>>(query: SQL): Promise<T[]>;
+  close(): Promise<void>;
+}
+
+export interface OpenOptions {
+  /** postgres://… : use PostgreSQL. */
+  url?: string;
+  /** PGlite data directory; `memory://` or undefined with no url: in memory. */
+  dataDir?: string;
+  /** Apply migrations (default true). */
+  migrate?: boolean;
+  /** postgres.js pool size (default 10). */
+  poolSize?: number;
+}
+
+/** The folder holding drizzle-kit's SQL migrations, from source or from dist/. */
+export function migrationsFolder(): string {
+  const here = dirname(fileURLToPath(import.meta.url));
+  for (const candidate of [join(here, 'migrations'), join(here, '..', '..', 'db', 'migrations')]) {
+    if (existsSync(join(candidate, 'meta', '_journal.json'))) return candidate;
+  }
+  throw new Error(`db/migrations not found near ${here}`);
+}
+
+/** Raised when another live process holds the data directory. */
+export class DataDirLockedError extends Error {
+  override readonly name = 'DataDirLockedError';
+  readonly code = 'db.locked';
+}
+
+/** Takes tread's lock on a PGlite data directory; a lock left by a dead process is taken over. */
+export function lockDataDir(dir: string): () => void {
+  mkdirSync(dir, { recursive: true });
+  const lockPath = join(dir, 'tread.lock');
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      const fd = openSync(lockPath, 'wx');
+      writeSync(fd, `${process.pid}\n`);
+      closeSync(fd);
+      let released = false;
+      return () => {
+        if (released) return;
+        released = true;
+        try {
+          if (readFileSync(lockPath, 'utf8').trim() === String(process.pid)) rmSync(lockPath);
+        } catch { /* already gone */ }
+      };
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      const owner = Number.parseInt(readFileSync(lockPath, 'utf8').trim(), 10);
+      if (Number.isInteger(owner) && owner > 0 && owner !== process.pid && isAlive(owner)) {
+        throw new DataDirLockedError(
+          `The data directory ${resolve(dir)} is in use by another tread process (pid ${owner}). ` +
+          'Stop it first, or set TREAD_DATA_DIR to another directory (or DATABASE_URL to share PostgreSQL).',
+        );
+      }
+      rmSync(lockPath, { force: true }); // stale: its owner is dead
+    }
+  }
+  throw new DataDirLockedError(`Could not lock ${resolve(dir)}: another process keeps taking it.`);
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Opens and migrates the database. */
+export async function openDatabase(options: OpenOptions = {}): Promise<Database> {
+  const database = options.url ? await openPostgres(options.url, options.poolSize ?? 10) : await openPglite(options.dataDir);
+  if (options.migrate !== false) {
+    try {
+      await migrateDatabase(database);
+    } catch (e) {
+      await database.close();
+      throw e;
+    }
+  }
+  return database;
+}
+
+/** Applies drizzle-kit's migrations. */
+export async function migrateDatabase(database: Database): Promise<void> {
+  const migrationsFolderPath = migrationsFolder();
+  if (database.driver === 'pglite') {
+    const { migrate } = await import('drizzle-orm/pglite/migrator');
+    await migrate(database.db as any, { migrationsFolder: migrationsFolderPath });
+  } else {
+    const { migrate } = await import('drizzle-orm/postgres-js/migrator');
+    await migrate(database.db as any, { migrationsFolder: migrationsFolderPath });
+  }
+}
+
+async function openPglite(dataDir?: string): Promise<Database> {
+  const { PGlite } = await import('@electric-sql/pglite');
+  const { drizzle } = await import('drizzle-orm/pglite');
+  const inMemory = !dataDir || dataDir.startsWith('memory://');
+  let release = () => {};
+  if (!inMemory) {
+    release = lockDataDir(dataDir);
+    // PGlite writes a fake postmaster.pid; after a crash it is stale and would stop the start. We hold the lock.
+    rmSync(join(dataDir, 'pg', 'postmaster.pid'), { force: true });
+  }
+  let client: InstanceType<typeof PGlite>;
+  try {
+    client = inMemory ? new PGlite() : new PGlite(join(dataDir, 'pg'));
+    await client.waitReady;
+  } catch (e) {
+    release();
+    throw e;
+  }
+  const db = drizzle(client, { schema }) as unknown as Db;
+  return {
+    db,
+    driver: 'pglite',
+    async rows<T>(query: SQL) {
+      const result = await db.execute(query);
+      return (result as unknown as { rows: T[] }).rows;
+    },
+    async close() {
+      try {
+        await client.close();
+      } finally {
+        release();
+      }
+    },
+  };
+}
+
+async function openPostgres(url: string, max: number): Promise<Database> {
+  const { default: postgres } = await import('postgres');
+  const { drizzle } = await import('drizzle-orm/postgres-js');
+  const client = postgres(url, { max, onnotice: () => {}, connect_timeout: 10 });
+  const db = drizzle(client, { schema }) as unknown as Db;
+  return {
+    db,
+    driver: 'postgres',
+    async rows<T>(query: SQL) {
+      const result = await db.execute(query);
+      return [...(result as unknown as T[])];
+    },
+    async close() {
+      await client.end({ timeout: 5 });
+    },
+  };
+}
+
+/** Rows of a raw `execute()` result, whichever driver produced it. */
+export function resultRows<T = Record<string, unknown>>(result: unknown): T[] {
+  return Array.isArray(result) ? (result as T[]) : ((result as { rows?: T[] }).rows ?? []);
+}

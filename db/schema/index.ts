@@ -1,0 +1,3 @@
+/** The whole database schema. Each workflow keeps its tables in its own file. */
+export * from './core.js';
+export * from './incident.js';

@@ -1,0 +1,19 @@
+/** The application context handed to workflows, the router, the scheduler and the HTTP server. */
+import type { Database, Db } from '../../db/client.js';
+import type { Clock } from './clock.js';
+import type { OrgConfig } from './config/org.js';
+import type { Logger } from './logger.js';
+import type { Platform } from './inbound.js';
+
+/** Shared, long-lived dependencies. */
+export interface AppContext {
+  database: Database;
+  db: Db;
+  config: OrgConfig;
+  clock: Clock;
+  log: Logger;
+  /** Address people reach tread at (links in messages). */
+  publicUrl?: string;
+  /** Chat platforms that are on (adapters registered); the outbox only targets these. */
+  platforms: Set<Platform>;
+}

@@ -1,0 +1,85 @@
+/** The tamper-evident audit log: a SHA-256 hash chain over every decision and state change. */
+import { createHash } from 'node:crypto';
+import { asc, eq, sql } from 'drizzle-orm';
+import { schema, type Db, type DbOrTx } from '../../db/client.js';
+import type { Source } from './inbound.js';
+
+/** One audited change. */
+export interface AuditEntry {
+  at: Date;
+  actor: string;
+  source: Source;
+  subject: string;
+  action: string;
+  data?: Record<string, unknown>;
+}
+
+export const GENESIS_HASH = '0'.repeat(64);
+
+/** JSON with sorted keys, so the same content always hashes the same. */
+export function canonicalJson(value: unknown): string {
+  if (value === null || typeof value !== 'object') return JSON.stringify(value ?? null);
+  if (value instanceof Date) return JSON.stringify(value.toISOString());
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  const entries = Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== undefined).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+}
+
+/** The hash of a row given the previous row's hash. */
+export function auditHash(prevHash: string, row: { seq: number; at: Date; actor: string; source: string; subject: string; action: string; data: unknown }): string {
+  const content = canonicalJson({ seq: row.seq, at: row.at.toISOString(), actor: row.actor, source: row.source, subject: row.subject, action: row.action, data: row.data });
+  return createHash('sha256').update(prevHash).update('\n').update(content).digest('hex');
+}
+
+/** Appends to the chain inside the caller's transaction (the head row is locked until it commits). */
+export async function appendAudit(tx: DbOrTx, entry: AuditEntry): Promise<{ seq: number; hash: string }> {
+  await tx.insert(schema.auditHead).values({ id: 1, seq: 0, hash: GENESIS_HASH }).onConflictDoNothing();
+  const [head] = await tx.select().from(schema.auditHead).where(eq(schema.auditHead.id, 1)).for('update');
+  const nextSeq = head!.seq + 1; // the head row is locked: sequence numbers are gap-free
+  const data = JSON.parse(JSON.stringify(entry.data ?? {})) as Record<string, unknown>;
+  const at = new Date(Math.floor(entry.at.getTime()));
+  const hash = auditHash(head!.hash, { seq: nextSeq, at, actor: entry.actor, source: entry.source, subject: entry.subject, action: entry.action, data });
+  await tx.insert(schema.auditLog).values({ seq: nextSeq, at, actor: entry.actor, source: entry.source, subject: entry.subject, action: entry.action, data, prevHash: head!.hash, hash });
+  await tx.update(schema.auditHead).set({ seq: nextSeq, hash }).where(eq(schema.auditHead.id, 1));
+  return { seq: nextSeq, hash };
+}
+
+/** The result of checking the chain. */
+export interface AuditVerification {
+  ok: boolean;
+  rows: number;
+  head: string;
+  problems: string[];
+}
+
+/** Walks the whole chain and reports edited, inserted or deleted rows. */
+export async function verifyAudit(db: Db): Promise<AuditVerification> {
+  const problems: string[] = [];
+  let prev = GENESIS_HASH;
+  let count = 0;
+  let lastSeq = 0;
+  const pageSize = 5000;
+  for (;;) {
+    const rows = await db.select().from(schema.auditLog).where(sql`${schema.auditLog.seq} > ${lastSeq}`).orderBy(asc(schema.auditLog.seq)).limit(pageSize);
+    for (const row of rows) {
+      count++;
+      if (row.seq !== lastSeq + 1) problems.push(`rows ${lastSeq + 1}…${row.seq - 1} are missing (deleted)`);
+      if (row.prevHash !== prev) problems.push(`row ${row.seq}: previous hash does not match row before it (a row was deleted or inserted before ${row.seq})`);
+      const expected = auditHash(row.prevHash, row);
+      if (expected !== row.hash) problems.push(`row ${row.seq}: content does not match its hash (the row was edited)`);
+      prev = row.hash;
+      lastSeq = row.seq;
+    }
+    if (rows.length < pageSize) break;
+  }
+  const [head] = await db.select().from(schema.auditHead).where(eq(schema.auditHead.id, 1));
+  if (head && head.hash !== prev) problems.push(`the chain ends at ${prev.slice(0, 12)}… but the recorded head is ${head.hash.slice(0, 12)}… (newest rows were deleted or the head was changed)`);
+  if (!head && count > 0) problems.push('the recorded head is missing');
+  return { ok: problems.length === 0, rows: count, head: prev, problems };
+}
+
+/** The newest hash, to record elsewhere; a later deletion of the newest rows shows against it. */
+export async function auditHead(db: Db): Promise<{ seq: number; hash: string }> {
+  const [head] = await db.select().from(schema.auditHead).where(eq(schema.auditHead.id, 1));
+  return head ? { seq: head.seq, hash: head.hash } : { seq: 0, hash: GENESIS_HASH };
+}

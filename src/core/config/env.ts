@@ -1,0 +1,55 @@
+/** Environment variables, validated at start-up. A bad value stops tread with one line naming it. */
+import { z } from 'zod';
+
+const optional = z.string().trim().min(1).optional().catch(undefined);
+const bool = z.enum(['1', 'true', 'yes', '0', 'false', 'no', '']).optional()
+  .transform((v) => v === '1' || v === 'true' || v === 'yes');
+
+/** The environment schema. Chat platform variables are validated by their adapters' own checks too. */
+export const envSchema = z.object({
+  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  HOST: z.string().min(1).default('127.0.0.1'),
+  DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'must start with postgres:// or postgresql://').optional(),
+  TREAD_DATA_DIR: z.string().min(1).default('./data'),
+  TREAD_CONFIG: z.string().min(1).optional(),
+  TREAD_API_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  TREAD_PUBLIC_URL: z.url().optional(),
+  TREAD_CONSOLE: bool,
+  TREAD_CONSOLE_USER: z.string().min(1).optional(),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  TLS_CERT_FILE: z.string().min(1).optional(),
+  TLS_KEY_FILE: z.string().min(1).optional(),
+  /** Seconds between scheduler ticks (default 5). */
+  TREAD_TICK_SECONDS: z.coerce.number().int().min(1).max(60).default(5),
+  SLACK_BOT_TOKEN: optional,
+  SLACK_SIGNING_SECRET: optional,
+  SLACK_APP_TOKEN: optional,
+  SLACK_API_URL: z.url().optional(),
+  MICROSOFT_APP_ID: optional,
+  MICROSOFT_APP_PASSWORD: optional,
+  MICROSOFT_APP_TENANT_ID: optional,
+  MICROSOFT_APP_TYPE: z.enum(['MultiTenant', 'SingleTenant', 'UserAssignedMSI']).optional(),
+}).superRefine((env, ctx) => {
+  if (Boolean(env.TLS_CERT_FILE) !== Boolean(env.TLS_KEY_FILE)) {
+    ctx.addIssue({ code: 'custom', path: [env.TLS_CERT_FILE ? 'TLS_KEY_FILE' : 'TLS_CERT_FILE'], message: 'TLS_CERT_FILE and TLS_KEY_FILE go together: set both or neither' });
+  }
+});
+
+export type Env = z.infer<typeof envSchema>;
+
+/** Raised for a bad environment; `message` is the one line to print. */
+export class EnvError extends Error {
+  override readonly name = 'EnvError';
+}
+
+/** Parses the environment; throws EnvError naming the first bad variable. */
+export function loadEnv(source: NodeJS.ProcessEnv = process.env): Env {
+  const cleaned = Object.fromEntries(Object.entries(source).filter(([, v]) => v !== undefined && v !== ''));
+  const result = envSchema.safeParse(cleaned);
+  if (!result.success) {
+    const issue = result.error.issues[0]!;
+    const name = String(issue.path[0] ?? 'environment');
+    throw new EnvError(`${name}: ${issue.message}`);
+  }
+  return result.data;
+}

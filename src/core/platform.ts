@@ -1,0 +1,16 @@
+/** A chat platform plugged into tread: its outbound port, its HTTP routes, and its lifecycle. */
+import type { Route } from '../http/server.js';
+import type { ChatPort } from './chat-port.js';
+import type { Platform } from './inbound.js';
+
+/** What `adapters/<name>/index.ts` builds for `src/main.ts`. */
+export interface PlatformAdapter {
+  platform: Platform;
+  port: ChatPort;
+  /** Routes on tread's HTTP server (`/slack/events`, `/api/messages`). */
+  routes?: Route[];
+  /** Starts background work (Socket Mode, console input). */
+  start?(): Promise<void>;
+  /** Stops taking input. */
+  stop?(): Promise<void>;
+}

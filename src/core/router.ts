@@ -1,0 +1,112 @@
+/** The router: Inbound -> the workflow that owns the command or action -> Reply. Errors become sentences. */
+import { randomUUID } from 'node:crypto';
+import { eq } from 'drizzle-orm';
+import { schema } from '../../db/client.js';
+import type { AppContext } from './app.js';
+import { Args, helpMessage } from './commands.js';
+import { isDomainError } from './errors.js';
+import { resolveActor } from './identity.js';
+import type { ActionInbound, CommandInbound, Inbound, Reply } from './inbound.js';
+import type { Message } from './message.js';
+import type { CommandSpec, HandlerContext, Workflow, ActionHandler } from './workflow.js';
+
+/** Commands whose workflow is not built yet: they answer "not available yet". */
+const PLANNED: Record<string, string> = {
+  request: 'request fulfilment (service catalog, approvals)',
+  problem: 'problem management and the known error database',
+  access: 'access requests and time-bound grants',
+  oncall: 'on-call schedules',
+  event: 'event management (alerts)',
+};
+
+/** Routes inbound commands and actions to workflows. */
+export class Router {
+  private readonly commands = new Map<string, CommandSpec>();
+  private readonly actions = new Map<string, ActionHandler>();
+  /** Called after every handled inbound (the runtime sends the outbox right away). */
+  afterHandle: () => void = () => {};
+  /** Extra command aliases: `request access …` is `access request …`. */
+  private readonly rewrites: ((inbound: CommandInbound) => CommandInbound | undefined)[] = [];
+
+  constructor(private readonly app: AppContext, readonly workflows: Workflow[]) {
+    for (const w of workflows) {
+      for (const c of w.commands) this.commands.set(c.name, c);
+      for (const [id, handler] of Object.entries(w.actions)) this.actions.set(id, handler);
+    }
+    this.commands.set('tread', { name: 'tread', summary: 'help for every command', usage: ['/tread help'], handle: async () => this.help() });
+    this.commands.set('help', { name: 'help', summary: 'help for every command', usage: ['help'], handle: async () => this.help() });
+  }
+
+  /** Adds a rewrite rule for command aliases. */
+  addRewrite(rule: (inbound: CommandInbound) => CommandInbound | undefined): void {
+    this.rewrites.push(rule);
+  }
+
+  /** Command names the router knows, built or planned. */
+  commandNames(): string[] {
+    return [...new Set([...this.commands.keys(), ...Object.keys(PLANNED)])];
+  }
+
+  /** Handles one inbound. Never throws: every failure becomes a reply. */
+  async handle(inbound: Inbound): Promise<Reply> {
+    const deliveryKey = `${inbound.where.platform}:${inbound.deliveryId}`;
+    try {
+      if (inbound.deliveryId && !(await this.firstDelivery(deliveryKey))) {
+        this.app.log.info({ deliveryId: deliveryKey }, 'repeated delivery ignored');
+        return { kind: 'none' };
+      }
+      const person = await resolveActor(this.app, inbound.actor);
+      const ctx: HandlerContext = { ...this.app, person, source: inbound.where.platform };
+      const reply = inbound.kind === 'command' ? await this.command(inbound, ctx) : await this.action(inbound, ctx);
+      this.afterHandle();
+      return reply;
+    } catch (e) {
+      if (isDomainError(e)) {
+        if (inbound.kind === 'action' && inbound.formValues && e.issues?.length) {
+          return { kind: 'form_errors', errors: Object.fromEntries(e.issues.map((i) => [i.path, i.message])), form: { text: e.message } };
+        }
+        return { kind: 'ephemeral', message: { text: e.message, tone: 'warning' } };
+      }
+      const correlationId = randomUUID().slice(0, 8);
+      this.app.log.error({ correlationId, err: e, inbound: { kind: inbound.kind, where: inbound.where, deliveryId: inbound.deliveryId } }, 'unexpected error handling inbound');
+      // Let a platform retry of the same delivery try again.
+      await this.app.db.delete(schema.deliveries).where(eq(schema.deliveries.id, deliveryKey)).catch(() => undefined);
+      return { kind: 'ephemeral', message: { text: `Something went wrong on our side. Please try again; if it keeps failing, give your admin this reference: ${correlationId}`, tone: 'danger' } };
+    }
+  }
+
+  private async firstDelivery(id: string): Promise<boolean> {
+    const rows = await this.app.db.insert(schema.deliveries).values({ id }).onConflictDoNothing().returning({ id: schema.deliveries.id });
+    return rows.length > 0;
+  }
+
+  private async command(inbound: CommandInbound, ctx: HandlerContext): Promise<Reply> {
+    let cmd = { ...inbound, name: inbound.name.replace(/^\//, '').toLowerCase() };
+    for (const rule of this.rewrites) cmd = rule(cmd) ?? cmd;
+    const spec = this.commands.get(cmd.name);
+    if (!spec) {
+      if (PLANNED[cmd.name]) return { kind: 'ephemeral', message: { text: `/${cmd.name} (${PLANNED[cmd.name]}) is not available yet in this version of tread. Type /tread help for what is.`, tone: 'info' } };
+      return { kind: 'ephemeral', message: { text: `I don't know the command "${cmd.name}". Type /tread help for the list.`, tone: 'warning' } };
+    }
+    const first = new Args(cmd.text).peek()?.toLowerCase();
+    if (first === 'help' && spec.name !== 'tread' && spec.name !== 'help') {
+      return { kind: 'ephemeral', message: helpMessage(`/${spec.name}: ${spec.summary}`, spec.usage) };
+    }
+    return spec.handle(cmd, ctx);
+  }
+
+  private async action(inbound: ActionInbound, ctx: HandlerContext): Promise<Reply> {
+    const handler = this.actions.get(inbound.actionId);
+    if (!handler) return { kind: 'ephemeral', message: { text: `That button (${inbound.actionId}) is not known to this version of tread.`, tone: 'warning' } };
+    return handler(inbound, ctx);
+  }
+
+  /** `/tread help`: every command with its summary. */
+  help(): Reply {
+    const lines = [...new Set(this.commands.values())].filter((c) => c.name !== 'help' && c.name !== 'tread')
+      .map((c) => `- \`/${c.name}\` ${c.summary} (\`/${c.name} help\` for details)`);
+    for (const [name, what] of Object.entries(PLANNED)) if (!this.commands.has(name)) lines.push(`- \`/${name}\` ${what} (coming soon)`);
+    const message: Message = { title: 'tread commands', text: lines.join('\n'), context: 'In Teams and the console the leading slash is optional. `/as <person>` switches the acting person in the console.' };
+    return { kind: 'ephemeral', message };
+  }
+}
