@@ -1,3 +1,4 @@
 /** The whole database schema. Each workflow keeps its tables in its own file. */
 export * from './core.js';
 export * from './incident.js';
+export * from './oncall.js';

@@ -20,6 +20,9 @@ export const PERMISSIONS: Record<string, readonly Role[]> = {
   'incident.close': ['responder'],
   'incident.cancel': ['responder'],
   'incident.stats': ['requester'],
+  'oncall.view': ['requester'],
+  'oncall.override': ['responder'],
+  'oncall.escalate': ['responder'],
 };
 
 const ACTION_WORDS: Record<string, string> = {};

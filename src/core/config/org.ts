@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { durationSchema } from '../duration.js';
+import { checkOncallConfig, oncallSections } from '../../workflows/oncall/oncall.config.js';
 
 const id = z.string().regex(/^[a-z0-9][a-z0-9._-]*$/, 'use lower-case letters, digits, ".", "_" or "-"');
 const timeOfDay = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'write a time as HH:MM (24-hour)');
@@ -89,6 +90,7 @@ export const orgSchema = z.object({
     P1: slaTargetSchema, P2: slaTargetSchema, P3: slaTargetSchema, P4: slaTargetSchema, P5: slaTargetSchema,
   }).default(() => z.object({ P1: slaTargetSchema, P2: slaTargetSchema, P3: slaTargetSchema, P4: slaTargetSchema, P5: slaTargetSchema }).parse(DEFAULT_SLA)),
   incident: incidentSettingsSchema,
+  ...oncallSections,
 }).superRefine((org, ctx) => {
   const personIds = new Set<string>();
   org.people.forEach((p, i) => {
@@ -107,6 +109,7 @@ export const orgSchema = z.object({
     s.owners.forEach((o, j) => checkPerson(o, ['services', i, 'owners', j]));
     if (s.team && !teamIds.has(s.team)) ctx.addIssue({ code: 'custom', path: ['services', i, 'team'], message: `unknown team "${s.team}"` });
   });
+  checkOncallConfig(org, personIds, (issue) => ctx.addIssue(issue));
 });
 
 export type OrgConfig = z.infer<typeof orgSchema>;
