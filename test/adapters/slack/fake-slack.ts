@@ -1,0 +1,303 @@
+/** A local fake of Slack for tests and benchmarks: the Web API, response_url endpoints, and a Socket Mode WebSocket server. */
+import { createHmac } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import WebSocket from 'ws';
+
+/** One recorded Web API call. */
+export interface SlackCall {
+  method: string;
+  args: Record<string, any>;
+  token?: string;
+  /** HTTP status the fake answered with. */
+  status: number;
+  at: number;
+}
+
+/** A stored message, as chat.postMessage / chat.update left it. */
+export interface StoredMessage {
+  channel: string;
+  ts: string;
+  text?: string;
+  blocks?: any[];
+  thread_ts?: string;
+}
+
+/** A failure to inject into the next call of a method. */
+export type Failure = { status: 429; retryAfter: number } | { error: string } | { status: number };
+
+/** The fake Slack. */
+export class FakeSlack {
+  readonly calls: SlackCall[] = [];
+  readonly responses: { id: string; body: any }[] = [];
+  readonly messages = new Map<string, StoredMessage>();
+  readonly socketMessages: any[] = [];
+  readonly pins: { channel: string; timestamp: string }[] = [];
+  readonly users = new Map<string, { name: string; email?: string }>();
+  readonly channelsByName = new Map<string, string>([['general', 'C0GENERAL']]);
+  private readonly failures = new Map<string, Failure[]>();
+  private server: Server | undefined;
+  private wss: WebSocket.Server | undefined;
+  private sockets = new Set<WebSocket>();
+  private tsCounter = 0;
+  private channelCounter = 0;
+  port = 0;
+
+  /** Starts the fake on 127.0.0.1 (random port). */
+  async start(): Promise<this> {
+    this.server = createServer((req, res) => { void this.handle(req, res); });
+    this.wss = new WebSocket.Server({ server: this.server, path: '/socket' });
+    this.wss.on('connection', (ws) => {
+      this.sockets.add(ws);
+      ws.on('message', (data) => { this.socketMessages.push(JSON.parse(String(data))); });
+      ws.on('close', () => this.sockets.delete(ws));
+      ws.send(JSON.stringify({ type: 'hello', num_connections: 1, connection_info: { app_id: 'A0TREAD' } }));
+    });
+    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
+    this.port = (this.server.address() as AddressInfo).port;
+    return this;
+  }
+
+  /** The Web API base URL (SLACK_API_URL). */
+  get apiUrl(): string {
+    return `http://127.0.0.1:${this.port}/api/`;
+  }
+
+  /** A response_url on the fake. */
+  responseUrl(id: string): string {
+    return `http://127.0.0.1:${this.port}/response/${id}`;
+  }
+
+  /** Stops the fake. */
+  async stop(): Promise<void> {
+    for (const ws of this.sockets) ws.terminate();
+    await new Promise<void>((resolve) => (this.wss ? this.wss.close(() => resolve()) : resolve()));
+    await new Promise<void>((resolve) => {
+      if (!this.server) return resolve();
+      this.server.closeAllConnections?.();
+      this.server.close(() => resolve());
+    });
+  }
+
+  /** Makes the next call(s) of `method` fail. */
+  failNext(method: string, ...failures: Failure[]): void {
+    this.failures.set(method, [...(this.failures.get(method) ?? []), ...failures]);
+  }
+
+  /** Forgets recorded calls and responses. */
+  reset(): void {
+    this.calls.length = 0;
+    this.responses.length = 0;
+    this.socketMessages.length = 0;
+    this.failures.clear();
+  }
+
+  /** Successful calls of a method. */
+  ok(method: string): SlackCall[] {
+    return this.calls.filter((c) => c.method === method && c.status === 200);
+  }
+
+  /** Number of open Socket Mode connections. */
+  get socketCount(): number {
+    return this.sockets.size;
+  }
+
+  /** Sends a Socket Mode envelope to every connected client. */
+  sendEnvelope(envelope: Record<string, unknown>): void {
+    for (const ws of this.sockets) ws.send(JSON.stringify(envelope));
+  }
+
+  /** Polls until `check` returns a value (not undefined/false), or fails after `timeoutMs`. */
+  async waitFor<T>(check: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 5000, what = 'condition'): Promise<T> {
+    const until = Date.now() + timeoutMs;
+    for (;;) {
+      const v = await check();
+      if (v !== undefined && v !== false) return v;
+      if (Date.now() > until) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const chunks: Buffer[] = [];
+    for await (const c of req) chunks.push(c as Buffer);
+    const raw = Buffer.concat(chunks).toString('utf8');
+    const url = new URL(req.url ?? '/', 'http://x');
+    if (url.pathname.startsWith('/response/')) {
+      this.responses.push({ id: url.pathname.slice('/response/'.length), body: raw ? JSON.parse(raw) : {} });
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.end('ok');
+      return;
+    }
+    if (!url.pathname.startsWith('/api/')) {
+      res.writeHead(404);
+      res.end();
+      return;
+    }
+    const method = url.pathname.slice('/api/'.length);
+    const args = parseArgs(raw, req.headers['content-type'] ?? '');
+    const token = (req.headers.authorization ?? '').replace(/^Bearer\s+/i, '') || (args.token as string | undefined);
+    const call: SlackCall = { method, args, token, status: 200, at: Date.now() };
+    this.calls.push(call);
+    const failure = this.failures.get(method)?.shift();
+    if (failure) {
+      if ('retryAfter' in failure) {
+        call.status = 429;
+        res.writeHead(429, { 'retry-after': String(failure.retryAfter), 'content-type': 'application/json' });
+        res.end(JSON.stringify({ ok: false, error: 'ratelimited' }));
+        return;
+      }
+      if ('error' in failure) return json(res, { ok: false, error: failure.error });
+      call.status = failure.status;
+      res.writeHead(failure.status);
+      res.end('upstream trouble');
+      return;
+    }
+    json(res, this.answer(method, args, token));
+  }
+
+  private nextTs(): string {
+    this.tsCounter += 1;
+    return `1700000000.${String(this.tsCounter).padStart(6, '0')}`;
+  }
+
+  private channelId(channel: string): string | undefined {
+    if (/^[CDGU][A-Z0-9]+$/.test(channel)) return channel.startsWith('U') ? `D${channel.slice(1)}` : channel;
+    return this.channelsByName.get(channel.replace(/^#/, ''));
+  }
+
+  private answer(method: string, a: Record<string, any>, token?: string): Record<string, unknown> {
+    if (method === 'apps.connections.open') {
+      if (!token?.startsWith('xapp-')) return { ok: false, error: 'not_allowed_token_type' };
+      return { ok: true, url: `ws://127.0.0.1:${this.port}/socket` };
+    }
+    if (!token?.startsWith('xoxb-')) return { ok: false, error: 'not_authed' };
+    switch (method) {
+      case 'auth.test':
+        return { ok: true, url: 'https://fake.slack.com/', team: 'Fake', user: 'tread', team_id: 'T0FAKE', user_id: 'U0TREADBOT', bot_id: 'B0TREADBOT' };
+      case 'chat.postMessage': {
+        const channel = this.channelId(String(a.channel ?? ''));
+        if (!channel) return { ok: false, error: 'channel_not_found' };
+        if (!a.text && !a.blocks) return { ok: false, error: 'no_text' };
+        const blockError = checkBlocks(a.blocks);
+        if (blockError) return { ok: false, error: 'invalid_blocks', response_metadata: { messages: [blockError] } };
+        const ts = this.nextTs();
+        const msg: StoredMessage = { channel, ts, text: a.text, blocks: a.blocks, ...(a.thread_ts ? { thread_ts: a.thread_ts } : {}) };
+        this.messages.set(`${channel}/${ts}`, msg);
+        return { ok: true, channel, ts, message: { ...msg, type: 'message', bot_id: 'B0TREADBOT' } };
+      }
+      case 'chat.update': {
+        const key = `${a.channel}/${a.ts}`;
+        const msg = this.messages.get(key);
+        if (!msg) return { ok: false, error: 'message_not_found' };
+        const blockError = checkBlocks(a.blocks);
+        if (blockError) return { ok: false, error: 'invalid_blocks', response_metadata: { messages: [blockError] } };
+        Object.assign(msg, { text: a.text, blocks: a.blocks });
+        return { ok: true, channel: a.channel, ts: a.ts, text: a.text };
+      }
+      case 'chat.postEphemeral':
+        if (!this.channelId(String(a.channel ?? ''))) return { ok: false, error: 'channel_not_found' };
+        return { ok: true, message_ts: this.nextTs() };
+      case 'conversations.open':
+        return { ok: true, channel: { id: `D${String(a.users).replace(/^U/, '')}` } };
+      case 'conversations.create': {
+        const name = String(a.name ?? '');
+        if (!/^[a-z0-9_-]{1,80}$/.test(name)) return { ok: false, error: 'invalid_name_specials' };
+        if (this.channelsByName.has(name)) return { ok: false, error: 'name_taken' };
+        this.channelCounter += 1;
+        const id = `C0NEW${this.channelCounter}`;
+        this.channelsByName.set(name, id);
+        return { ok: true, channel: { id, name } };
+      }
+      case 'conversations.invite':
+      case 'conversations.join':
+        return { ok: true, channel: { id: a.channel } };
+      case 'pins.add':
+        this.pins.push({ channel: a.channel, timestamp: a.timestamp });
+        return { ok: true };
+      case 'views.open':
+      case 'views.update':
+      case 'views.push':
+        if (!a.trigger_id && method !== 'views.update') return { ok: false, error: 'invalid_arguments' };
+        if (a.view?.title?.text?.length > 24) return { ok: false, error: 'invalid_arguments', response_metadata: { messages: ['[ERROR] must be less than 25 characters [json-pointer:/view/title/text]'] } };
+        return { ok: true, view: { id: 'V0FAKE', ...a.view } };
+      case 'users.info': {
+        const u = this.users.get(String(a.user));
+        if (!u) return { ok: false, error: 'user_not_found' };
+        return { ok: true, user: { id: a.user, name: u.name.toLowerCase(), real_name: u.name, profile: { display_name: u.name, real_name: u.name, email: u.email } } };
+      }
+      default:
+        return { ok: false, error: 'unknown_method' };
+    }
+  }
+}
+
+function json(res: ServerResponse, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(200, { 'content-type': 'application/json; charset=utf-8' });
+  res.end(text);
+}
+
+/** Web API bodies are form-encoded with JSON-encoded objects (blocks, view); JSON bodies are accepted too. */
+function parseArgs(raw: string, contentType: string): Record<string, any> {
+  if (contentType.includes('application/json')) return raw ? JSON.parse(raw) : {};
+  const out: Record<string, any> = {};
+  for (const [k, v] of new URLSearchParams(raw)) {
+    out[k] = /^[[{]/.test(v) ? safeJson(v) : v;
+  }
+  return out;
+}
+
+function safeJson(v: string): unknown {
+  try { return JSON.parse(v); } catch { return v; }
+}
+
+/** The Block Kit limits Slack checks, so a renderer bug shows up as invalid_blocks like in Slack. */
+export function checkBlocks(blocks: unknown): string | undefined {
+  if (blocks === undefined) return undefined;
+  if (!Array.isArray(blocks)) return 'blocks must be an array';
+  if (blocks.length > 50) return `no more than 50 items allowed [json-pointer:/blocks]`;
+  for (const [i, b] of blocks.entries()) {
+    const block = b as any;
+    if (block.type === 'header' && block.text?.text?.length > 150) return `header text too long [json-pointer:/blocks/${i}/text]`;
+    if (block.type === 'section') {
+      if (block.text && block.text.text.length > 3000) return `section text too long [json-pointer:/blocks/${i}/text]`;
+      if (block.fields && block.fields.length > 10) return `too many fields [json-pointer:/blocks/${i}/fields]`;
+      if (block.fields?.some((f: any) => f.text.length > 2000)) return `field too long [json-pointer:/blocks/${i}/fields]`;
+    }
+    if (block.type === 'actions') {
+      if (block.elements.length > 25) return `too many elements [json-pointer:/blocks/${i}/elements]`;
+      const ids = new Set<string>();
+      for (const el of block.elements) {
+        if (el.text?.text?.length > 75) return `button text too long [json-pointer:/blocks/${i}/elements]`;
+        if (ids.has(el.action_id)) return `duplicate action_id [json-pointer:/blocks/${i}/elements]`;
+        ids.add(el.action_id);
+      }
+    }
+  }
+  return undefined;
+}
+
+/** Signs a body like Slack does: `v0=` + HMAC-SHA256 of `v0:<ts>:<body>`. */
+export function slackSignature(secret: string, body: string, timestamp: number): string {
+  return `v0=${createHmac('sha256', secret).update(`v0:${timestamp}:${body}`).digest('hex')}`;
+}
+
+/** Headers of a signed Slack request. */
+export function signedHeaders(secret: string, body: string, contentType: 'form' | 'json', timestamp = Math.floor(Date.now() / 1000)): Record<string, string> {
+  return {
+    'content-type': contentType === 'form' ? 'application/x-www-form-urlencoded' : 'application/json',
+    'x-slack-request-timestamp': String(timestamp),
+    'x-slack-signature': slackSignature(secret, body, timestamp),
+  };
+}
+
+/** A slash command body (form-encoded). */
+export function commandBody(fields: Record<string, string>): string {
+  return new URLSearchParams(fields).toString();
+}
+
+/** An interaction body (`payload=<json>`). */
+export function interactionBody(payload: unknown): string {
+  return new URLSearchParams({ payload: JSON.stringify(payload) }).toString();
+}
