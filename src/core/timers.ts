@@ -1,5 +1,5 @@
 /** Timers: work due later, stored in the `timers` table and run by the scheduler. */
-import { and, eq, like, sql } from 'drizzle-orm';
+import { and, eq, like, lte, sql } from 'drizzle-orm';
 import { schema, type DbOrTx, type Tx } from '../../db/client.js';
 import type { AppContext } from './app.js';
 
@@ -53,7 +53,7 @@ export async function runDue(app: AppContext, handlers: Record<string, TimerHand
     try {
       const got = await app.db.transaction(async (tx) => {
         const [timer] = await tx.select().from(schema.timers)
-          .where(and(sql`${schema.timers.dueAt} <= ${now}`, skip.length ? sql`${schema.timers.id} not in ${skip}` : undefined))
+          .where(and(lte(schema.timers.dueAt, now), skip.length ? sql`${schema.timers.id} not in ${skip}` : undefined))
           .orderBy(schema.timers.dueAt, schema.timers.id).limit(1).for('update', { skipLocked: true });
         if (!timer) return false;
         claimedId = timer.id;
