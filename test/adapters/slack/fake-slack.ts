@@ -12,6 +12,8 @@ export interface SlackCall {
   /** HTTP status the fake answered with. */
   status: number;
   at: number;
+  /** What the fake answered (`ts` and `channel` of a posted message). */
+  result?: Record<string, any>;
 }
 
 /** A stored message, as chat.postMessage / chat.update left it. */
@@ -94,7 +96,7 @@ export class FakeSlack {
 
   /** Successful calls of a method. */
   ok(method: string): SlackCall[] {
-    return this.calls.filter((c) => c.method === method && c.status === 200);
+    return this.calls.filter((c) => c.method === method && c.status === 200 && c.result?.ok === true);
   }
 
   /** Number of open Socket Mode connections. */
@@ -153,7 +155,8 @@ export class FakeSlack {
       res.end('upstream trouble');
       return;
     }
-    json(res, this.answer(method, args, token));
+    call.result = this.answer(method, args, token);
+    json(res, call.result);
   }
 
   private nextTs(): string {
