@@ -1,4 +1,5 @@
 /** The whole database schema. Each workflow keeps its tables in its own file. */
 export * from './core.js';
 export * from './incident.js';
+export * from './event.js';
 export * from './oncall.js';

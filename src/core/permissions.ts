@@ -23,6 +23,12 @@ export const PERMISSIONS: Record<string, readonly Role[]> = {
   'oncall.view': ['requester'],
   'oncall.override': ['responder'],
   'oncall.escalate': ['responder'],
+  'event.view': ['requester'],
+  'event.ack': ['responder'],
+  'event.resolve': ['responder'],
+  'event.silence': ['responder'],
+  'event.incident': ['responder'],
+  'event.escalate': ['responder'],
 };
 
 const ACTION_WORDS: Record<string, string> = {};

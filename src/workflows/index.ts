@@ -2,6 +2,7 @@
 import type { Workflow } from '../core/workflow.js';
 import { incidentWorkflow } from './incident/index.js';
 import { oncallWorkflow } from './oncall/index.js';
+import { eventWorkflow } from './event/index.js';
 
 /** The workflows, in help order. */
-export const allWorkflows: Workflow[] = [incidentWorkflow, oncallWorkflow];
+export const allWorkflows: Workflow[] = [incidentWorkflow, oncallWorkflow, eventWorkflow];

@@ -6,6 +6,7 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { durationSchema } from '../duration.js';
 import { checkOncallConfig, oncallSections } from '../../workflows/oncall/oncall.config.js';
+import { checkEventConfig, eventConfigShape } from '../../workflows/event/event.config.js';
 
 const id = z.string().regex(/^[a-z0-9][a-z0-9._-]*$/, 'use lower-case letters, digits, ".", "_" or "-"');
 const timeOfDay = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'write a time as HH:MM (24-hour)');
@@ -91,6 +92,7 @@ export const orgSchema = z.object({
   }).default(() => z.object({ P1: slaTargetSchema, P2: slaTargetSchema, P3: slaTargetSchema, P4: slaTargetSchema, P5: slaTargetSchema }).parse(DEFAULT_SLA)),
   incident: incidentSettingsSchema,
   ...oncallSections,
+  ...eventConfigShape,
 }).superRefine((org, ctx) => {
   const personIds = new Set<string>();
   org.people.forEach((p, i) => {
@@ -110,6 +112,7 @@ export const orgSchema = z.object({
     if (s.team && !teamIds.has(s.team)) ctx.addIssue({ code: 'custom', path: ['services', i, 'team'], message: `unknown team "${s.team}"` });
   });
   checkOncallConfig(org, personIds, (issue) => ctx.addIssue(issue));
+  checkEventConfig(org, (path, message) => ctx.addIssue({ code: 'custom', path, message }));
 });
 
 export type OrgConfig = z.infer<typeof orgSchema>;

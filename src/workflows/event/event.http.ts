@@ -1,0 +1,288 @@
+/**
+ * HTTP: webhooks (Alertmanager, PagerDuty Events v2, Grafana, generic, heartbeats) and the REST API for alerts and groups.
+ * Every accepted event is committed before the answer.
+ */
+import { timingSafeEqual } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { and, desc, eq, inArray, lt, sql, type SQL } from 'drizzle-orm';
+import { schema } from '../../../db/client.js';
+import type { AppContext } from '../../core/app.js';
+import type { RouteTools } from '../../core/workflow.js';
+import { decodeCursor, encodeCursor, pageLimit } from '../../http/rest.js';
+import { BodyTooLargeError, MAX_BODY_BYTES, readBody, sendError, sendJson, type Request, type Route } from '../../http/server.js';
+import type { IntegrationConfig, IntegrationKind } from './event.config.js';
+import { EventWriter, type EventOutcome } from './event.ingest.js';
+import { ALERT_STATES, GROUP_STATES } from './event.machine.js';
+import { alertSubject, groupSubject, incidentRef, type AlertRow, type GroupRow } from './event.messages.js';
+import { parseAlertmanager, parseGeneric, parseGrafana, parsePagerDuty, type IncomingEvent, type Issue, type ParseResult } from './event.parse.js';
+import { recordPing } from './event.service.js';
+
+const writers = new WeakMap<AppContext, EventWriter>();
+
+/** The group-commit writer of a running tread (created with its routes). */
+export function writerOf(app: AppContext): EventWriter | undefined {
+  return writers.get(app);
+}
+
+const iso = (d: Date | null | undefined) => (d ? d.toISOString() : null);
+
+/** The REST shape of an alert. */
+export function alertJson(a: AlertRow) {
+  return {
+    id: alertSubject(a.id), state: a.state, severity: a.severity, summary: a.summary, source: a.source, service: a.service,
+    integration: a.integration, dedupKey: a.dedupKey, count: a.count, labels: a.labels, details: a.details, links: a.links,
+    groupId: a.groupId ? groupSubject(a.groupId) : null, incidentId: a.incidentId ? incidentRef(a.incidentId) : null,
+    silencedBy: a.suppressedBy, silencedUntil: iso(a.suppressedUntil), flapping: a.flapping,
+    startsAt: iso(a.startsAt), firstSeen: iso(a.firstSeen), lastSeen: iso(a.lastSeen),
+    acknowledgedAt: iso(a.acknowledgedAt), acknowledgedBy: a.acknowledgedBy, resolvedAt: iso(a.resolvedAt), resolvedBy: a.resolvedBy,
+  };
+}
+
+/** The REST shape of an alert group. */
+export function groupJson(g: GroupRow) {
+  const route = g.route as { rule?: string; page?: boolean; policy?: string };
+  return {
+    id: groupSubject(g.id), state: g.state, title: g.title, severity: g.severity, service: g.service, integration: g.integration,
+    reason: g.reason, groupKey: g.groupKey, alertCount: g.alertCount, openCount: g.openCount,
+    incidentId: g.incidentId ? incidentRef(g.incidentId) : null, paging: g.escalationSubject, route: { rule: route.rule ?? null, policy: route.policy ?? null },
+    acceptingUntil: g.accepting ? iso(g.windowEndsAt) : null, firstSeen: iso(g.firstSeen), updatedAt: iso(g.updatedAt),
+    acknowledgedAt: iso(g.acknowledgedAt), acknowledgedBy: g.acknowledgedBy, resolvedAt: iso(g.resolvedAt), resolvedBy: g.resolvedBy,
+  };
+}
+
+function sameSecret(given: string, expected: string): boolean {
+  const a = Buffer.from(given);
+  const b = Buffer.from(expected);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+/** The credential a caller sent: `Bearer <token>`, or the password of Basic auth. */
+function credential(req: IncomingMessage): string | undefined {
+  const h = req.headers.authorization ?? '';
+  const bearer = /^Bearer\s+(.+)$/i.exec(h);
+  if (bearer) return bearer[1]!.trim();
+  const basic = /^Basic\s+(.+)$/i.exec(h);
+  if (basic) {
+    const text = Buffer.from(basic[1]!.trim(), 'base64').toString('utf8');
+    const i = text.indexOf(':');
+    return i >= 0 ? text.slice(i + 1) : undefined;
+  }
+  return undefined;
+}
+
+const NEEDS_CLEANING = /\\u0000|\\u[dD][89a-fA-F][0-9a-fA-F]{2}/;
+
+/** Replaces NUL and unpaired surrogates (PostgreSQL text and jsonb refuse them) in every string. */
+export function cleanStrings(value: unknown): unknown {
+  if (typeof value === 'string') return value.replace(/\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD');
+  if (Array.isArray(value)) return value.map(cleanStrings);
+  if (value && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [(cleanStrings(k) as string), cleanStrings(v)]));
+  }
+  return value;
+}
+
+/** Reads a JSON body with the 512 KB limit; answers 413/400 itself through `fail` and returns undefined then. */
+async function readEventJson(req: IncomingMessage, fail: (status: 400 | 413, code: string, message: string) => void): Promise<{ value: unknown } | undefined> {
+  let body: Buffer;
+  try {
+    body = await readBody(req, MAX_BODY_BYTES);
+  } catch (e) {
+    if (e instanceof BodyTooLargeError) { fail(413, 'http.body_too_large', `the body is larger than ${MAX_BODY_BYTES / 1024} KB`); return undefined; }
+    throw e;
+  }
+  if (body.length === 0) { fail(400, 'http.bad_json', 'the request body is empty; send a JSON object'); return undefined; }
+  const text = body.toString('utf8');
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (e) {
+    fail(400, 'http.bad_json', `the request body is not valid JSON: ${(e as Error).message}`);
+    return undefined;
+  }
+  return { value: NEEDS_CLEANING.test(text) ? cleanStrings(value) : value };
+}
+
+/** A fixed-window-free token bucket per integration (per process). */
+class RateLimiter {
+  private readonly buckets = new Map<string, { tokens: number; at: number }>();
+  take(name: string, perMinute: number, now = Date.now()): boolean {
+    const b = this.buckets.get(name) ?? { tokens: perMinute, at: now };
+    b.tokens = Math.min(perMinute, b.tokens + ((now - b.at) * perMinute) / 60_000);
+    b.at = now;
+    const ok = b.tokens >= 1;
+    if (ok) b.tokens -= 1;
+    this.buckets.set(name, b);
+    return ok;
+  }
+}
+
+/** The routes event management serves. */
+export function eventRoutes(app: AppContext, tools: RouteTools): Route[] {
+  const writer = new EventWriter(app, tools.kick);
+  writers.set(app, writer);
+  const limiter = new RateLimiter();
+
+  const store = async (res: ServerResponse, events: IncomingEvent[], onError: () => void): Promise<EventOutcome[] | undefined> => {
+    try {
+      return await writer.submit(events);
+    } catch (e) {
+      app.log.error({ err: e }, 'could not store events');
+      onError();
+      return undefined;
+    }
+  };
+
+  const hook = (kind: IntegrationKind, parse: (body: unknown, i: IntegrationConfig) => ParseResult) => async (req: Request, res: ServerResponse) => {
+    const candidates = app.config.integrations.filter((i) => i.kind === kind);
+    if (candidates.length === 0) return sendError(res, 404, 'event.no_integration', `no ${kind} integration is configured (add one under integrations: in the config)`);
+    const given = credential(req);
+    const integration = given === undefined ? undefined : candidates.find((i) => i.token !== undefined && sameSecret(given, i.token));
+    if (!integration) {
+      return sendError(res, 401, 'event.unauthorized', given === undefined ? 'send Authorization: Bearer <token> (the integration\'s token)' : 'the token does not belong to any ' + kind + ' integration');
+    }
+    const body = await readEventJson(req, (status, code, message) => sendError(res, status, code, message));
+    if (!body) return;
+    const parsed = parse(body.value, integration);
+    if (!parsed.ok) return sendError(res, 400, 'event.invalid', `the body is not a valid ${kind} payload: ${parsed.issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`, parsed.issues);
+    if (integration.rateLimitPerMinute && !limiter.take(integration.name, integration.rateLimitPerMinute)) {
+      return sendError(res, 429, 'event.rate_limited', `integration ${integration.name} sends more than ${integration.rateLimitPerMinute} requests a minute; retry later`);
+    }
+    const outcomes = await store(res, parsed.events, () => sendError(res, 503, 'event.unavailable', 'the events could not be stored; retry'));
+    if (!outcomes) return;
+    if (kind === 'generic') {
+      const o = outcomes[0];
+      return sendJson(res, 202, { status: 'accepted', dedupKey: o?.dedupKey ?? null, alertId: o?.alertId ? alertSubject(o.alertId) : null, outcome: o?.outcome ?? 'ignored' });
+    }
+    sendJson(res, 200, { status: 'accepted', alerts: outcomes.length });
+  };
+
+  const pdError = (res: ServerResponse, status: number, errors: string[], message = 'Event object is invalid') =>
+    sendJson(res, status, { status: 'invalid event', message, errors });
+
+  const pagerduty = async (req: Request, res: ServerResponse) => {
+    const body = await readEventJson(req, (status, _code, message) => pdError(res, status, [message], status === 413 ? 'Request body is too large' : 'Event object is invalid'));
+    if (!body) return;
+    const parsed = parsePagerDuty(body.value);
+    if (!parsed.ok) return pdError(res, 400, parsed.errors);
+    const integration = app.config.integrations.find((i) => i.kind === 'pagerduty' && i.routingKey !== undefined && sameSecret(parsed.routingKey, i.routingKey));
+    if (!integration) return pdError(res, 400, ["Invalid routing key: no integration has this routing_key"]);
+    if (integration.rateLimitPerMinute && !limiter.take(integration.name, integration.rateLimitPerMinute)) {
+      return sendJson(res, 429, { status: 'throttle event', message: 'Requests for this service are arriving too quickly. Please retry later.' });
+    }
+    const event: IncomingEvent = { ...parsed.event, integration: integration.name, service: integration.service ?? null };
+    const outcomes = await store(res, [event], () => sendJson(res, 503, { status: 'error', message: 'The event could not be stored; please retry.' }));
+    if (!outcomes) return;
+    sendJson(res, 202, { status: 'success', message: 'Event processed', dedup_key: event.dedupKey });
+  };
+
+  const heartbeat = async (req: Request, res: ServerResponse) => {
+    const name = decodeURIComponent(req.params.name ?? '');
+    const hb = app.config.heartbeats.find((h) => h.name === name);
+    if (!hb) return sendError(res, 404, 'event.unknown_heartbeat', `there is no heartbeat "${name}" (add it under heartbeats: in the config)`);
+    if (hb.token) {
+      const given = credential(req);
+      if (given === undefined || !sameSecret(given, hb.token)) return sendError(res, 401, 'event.unauthorized', 'send Authorization: Bearer <token> (the heartbeat\'s token)');
+    }
+    try {
+      await readBody(req, MAX_BODY_BYTES);
+    } catch (e) {
+      if (e instanceof BodyTooLargeError) return sendError(res, 413, 'http.body_too_large', `the body is larger than ${MAX_BODY_BYTES / 1024} KB`);
+      throw e;
+    }
+    const r = await recordPing(app, hb);
+    if (r.outbox) tools.kick();
+    sendJson(res, 200, { status: 'ok', heartbeat: hb.name, nextDueAt: r.nextDueAt.toISOString(), resolved: r.resolved });
+  };
+
+  const listAlerts = async (req: Request, res: ServerResponse) => {
+    if (!tools.authorizeApi(req, res)) return;
+    const issues: Issue[] = [];
+    const limit = pageLimit(req.query);
+    if (typeof limit === 'object') issues.push({ path: 'limit', message: limit.error });
+    const cursor = decodeCursor(req.query.get('cursor'));
+    if (typeof cursor === 'object') issues.push({ path: 'cursor', message: cursor.error });
+    const state = req.query.get('state');
+    const states = state ? state.split(',').map((s) => s.trim()).filter(Boolean) : [];
+    for (const s of states) if (s !== 'open' && !(ALERT_STATES as readonly string[]).includes(s)) issues.push({ path: 'state', message: `"${s}" is not a state: use ${ALERT_STATES.join(', ')} or open` });
+    if (issues.length) return sendError(res, 400, 'api.invalid', issues.map((i) => `${i.path}: ${i.message}`).join('; '), issues);
+    const conds: (SQL | undefined)[] = [];
+    if (states.length) {
+      const plain = states.filter((s) => s !== 'open');
+      const parts: SQL[] = [];
+      if (plain.length) parts.push(inArray(schema.alerts.state, plain));
+      if (states.includes('open')) parts.push(sql`${schema.alerts.state} <> 'resolved'`);
+      conds.push(parts.length === 1 ? parts[0] : sql`(${parts[0]} or ${parts[1]})`);
+    }
+    const service = req.query.get('service');
+    if (service) conds.push(eq(schema.alerts.service, service));
+    const integration = req.query.get('integration');
+    if (integration) conds.push(eq(schema.alerts.integration, integration));
+    const group = req.query.get('groupId');
+    if (group) {
+      const m = /^(?:GRP-)?(\d+)$/i.exec(group);
+      if (!m) return sendError(res, 400, 'api.invalid', 'groupId: write it like GRP-3', [{ path: 'groupId', message: 'write it like GRP-3' }]);
+      conds.push(eq(schema.alerts.groupId, Number(m[1])));
+    }
+    if (typeof cursor === 'number') conds.push(lt(schema.alerts.id, cursor));
+    const n = limit as number;
+    const rows = await app.db.select().from(schema.alerts).where(and(...conds)).orderBy(desc(schema.alerts.id)).limit(n + 1);
+    const page = rows.slice(0, n);
+    sendJson(res, 200, { items: page.map(alertJson), nextCursor: rows.length > n ? encodeCursor(page[page.length - 1]!.id) : null });
+  };
+
+  const getAlertRoute = async (req: Request, res: ServerResponse) => {
+    if (!tools.authorizeApi(req, res)) return;
+    const m = /^(?:ALR-)?(\d+)$/i.exec(req.params.id ?? '');
+    if (!m || Number(m[1]) >= 2 ** 31) return sendError(res, 404, 'event.alert_not_found', `there is no alert ${req.params.id}`);
+    const [a] = await app.db.select().from(schema.alerts).where(eq(schema.alerts.id, Number(m[1])));
+    if (!a) return sendError(res, 404, 'event.alert_not_found', `there is no alert ${alertSubject(Number(m[1]))}`);
+    const history = await app.db.select().from(schema.alertEvents).where(eq(schema.alertEvents.alertId, a.id)).orderBy(desc(schema.alertEvents.id)).limit(100);
+    sendJson(res, 200, { ...alertJson(a), history: history.reverse().map((h) => ({ at: iso(h.at), action: h.action, actor: h.actor, data: h.data })) });
+  };
+
+  const listGroups = async (req: Request, res: ServerResponse) => {
+    if (!tools.authorizeApi(req, res)) return;
+    const issues: Issue[] = [];
+    const limit = pageLimit(req.query);
+    if (typeof limit === 'object') issues.push({ path: 'limit', message: limit.error });
+    const cursor = decodeCursor(req.query.get('cursor'));
+    if (typeof cursor === 'object') issues.push({ path: 'cursor', message: cursor.error });
+    const state = req.query.get('state');
+    if (state && state !== 'open' && !(GROUP_STATES as readonly string[]).includes(state)) issues.push({ path: 'state', message: `"${state}" is not a state: use ${GROUP_STATES.join(', ')} or open` });
+    if (issues.length) return sendError(res, 400, 'api.invalid', issues.map((i) => `${i.path}: ${i.message}`).join('; '), issues);
+    const conds: (SQL | undefined)[] = [];
+    if (state === 'open') conds.push(sql`${schema.alertGroups.state} <> 'resolved'`);
+    else if (state) conds.push(eq(schema.alertGroups.state, state));
+    const service = req.query.get('service');
+    if (service) conds.push(eq(schema.alertGroups.service, service));
+    if (typeof cursor === 'number') conds.push(lt(schema.alertGroups.id, cursor));
+    const n = limit as number;
+    const rows = await app.db.select().from(schema.alertGroups).where(and(...conds)).orderBy(desc(schema.alertGroups.id)).limit(n + 1);
+    const page = rows.slice(0, n);
+    sendJson(res, 200, { items: page.map(groupJson), nextCursor: rows.length > n ? encodeCursor(page[page.length - 1]!.id) : null });
+  };
+
+  const getGroupRoute = async (req: Request, res: ServerResponse) => {
+    if (!tools.authorizeApi(req, res)) return;
+    const m = /^(?:GRP-)?(\d+)$/i.exec(req.params.id ?? '');
+    if (!m || Number(m[1]) >= 2 ** 31) return sendError(res, 404, 'event.group_not_found', `there is no alert group ${req.params.id}`);
+    const [g] = await app.db.select().from(schema.alertGroups).where(eq(schema.alertGroups.id, Number(m[1])));
+    if (!g) return sendError(res, 404, 'event.group_not_found', `there is no alert group ${groupSubject(Number(m[1]))}`);
+    const alerts = await app.db.select().from(schema.alerts).where(eq(schema.alerts.groupId, g.id)).orderBy(desc(schema.alerts.id)).limit(500);
+    sendJson(res, 200, { ...groupJson(g), alerts: alerts.map(alertJson) });
+  };
+
+  return [
+    { method: 'POST', path: '/hooks/alertmanager', handler: hook('alertmanager', parseAlertmanager) },
+    { method: 'POST', path: '/hooks/grafana', handler: hook('grafana', parseGrafana) },
+    { method: 'POST', path: '/hooks/generic', handler: hook('generic', parseGeneric) },
+    { method: 'POST', path: '/v2/enqueue', handler: pagerduty },
+    { method: 'POST', path: /^\/hooks\/heartbeat\/(?<name>[^/]+)$/, handler: heartbeat, name: '/hooks/heartbeat/:name' },
+    { method: 'GET', path: '/api/v1/alerts', handler: listAlerts },
+    { method: 'GET', path: /^\/api\/v1\/alerts\/(?<id>[^/]+)$/, handler: getAlertRoute, name: '/api/v1/alerts/:id' },
+    { method: 'GET', path: '/api/v1/alert-groups', handler: listGroups },
+    { method: 'GET', path: /^\/api\/v1\/alert-groups\/(?<id>[^/]+)$/, handler: getGroupRoute, name: '/api/v1/alert-groups/:id' },
+  ];
+}
+

@@ -1,0 +1,413 @@
+/**
+ * Ingestion: a batch of events → deduplicated alerts, their history, groups, cards, incidents and pages, in one transaction
+ * with set-based SQL. The EventWriter commits the events of many concurrent requests together (group commit) and answers
+ * each request only after its events are durable.
+ */
+import { sql } from 'drizzle-orm';
+import { schema, type Tx } from '../../../db/client.js';
+import type { AppContext } from '../../core/app.js';
+import { activeMaintenance } from './event.config.js';
+import { EVENT_TIMERS, assignGroups, jsonParam, tsParam, onGroupChanges, rawRows, refreshGroups, RetryableConflict, touchCards, type EventCtx, type Joined } from './event.groups.js';
+import { WEBHOOK_ACTOR, type Actor } from './event.links.js';
+import { applyAlertAction, deriveState, isFlapping, severityRank, type AlertFlags } from './event.machine.js';
+import { matchesAll, type Matcher, type MatchTarget } from './event.match.js';
+import { silenceSubject, type AlertRow, type SilenceRow } from './event.messages.js';
+import type { IncomingEvent } from './event.parse.js';
+
+/** What happened to one event. */
+export interface EventOutcome {
+  dedupKey: string;
+  alertId: number | null;
+  outcome: 'created' | 'deduplicated' | 'acknowledged' | 'resolved' | 'ignored';
+}
+
+interface Work {
+  row: AlertRow;
+  isNew: boolean;
+  dirty: boolean;
+  stateChanged: boolean;
+  severityRaised: boolean;
+  amGroupKey?: string;
+  lastGroup?: number | null;
+  previous?: Work;
+}
+
+const keyOf = (integration: string, dedupKey: string) => `${integration}\u0000${dedupKey}`;
+
+/** The flags of a row. */
+export function flagsOf(r: AlertRow): AlertFlags {
+  return {
+    acknowledgedAt: r.acknowledgedAt, acknowledgedBy: r.acknowledgedBy, resolvedAt: r.resolvedAt, resolvedBy: r.resolvedBy,
+    suppressedBy: r.suppressedBy, suppressedUntil: r.suppressedUntil, flapping: r.flapping,
+  };
+}
+
+/** Writes flags (and the derived state) onto a row. */
+export function setFlags(r: AlertRow, f: AlertFlags): void {
+  Object.assign(r, f);
+  r.state = deriveState(f);
+}
+
+/** What matching sees of an alert row. */
+export function targetOf(r: Pick<AlertRow, 'labels' | 'service' | 'severity' | 'integration' | 'source'>): MatchTarget {
+  return { labels: r.labels, service: r.service, severity: r.severity, integration: r.integration, source: r.source };
+}
+
+/** Silences in force at `now`. */
+export async function activeSilences(tx: Tx | AppContext['db'], now: Date): Promise<SilenceRow[]> {
+  return tx.select().from(schema.silences).where(sql`${schema.silences.startsAt} <= ${tsParam(now)} and ${schema.silences.endsAt} > ${tsParam(now)}`);
+}
+
+/** The silence or maintenance window hiding an alert now (the one lasting longest), if any. */
+export function suppressionFor(app: AppContext, silences: SilenceRow[], t: MatchTarget, now: Date): { by: string; until: Date } | undefined {
+  let best: { by: string; until: Date } | undefined;
+  if (silences.length) {
+    const labels = { ...t.labels, ...(t.service ? { service: t.service } : {}), severity: t.severity, integration: t.integration, ...(t.source && t.labels.source === undefined ? { source: t.source } : {}) };
+    for (const s of silences) {
+      if (matchesAll(s.matchers as Matcher[], labels) && (!best || s.endsAt > best.until)) best = { by: silenceSubject(s.id), until: s.endsAt };
+    }
+  }
+  const m = activeMaintenance(app.config.maintenance, t.service, now, app.config.timezone);
+  if (m && (!best || m.endsAt > best.until)) best = { by: `maintenance:${t.service}`, until: m.endsAt };
+  return best;
+}
+
+/** Schedules the check that lifts suppressions ending at `until`. */
+export async function scheduleUnsuppress(tx: Tx, untils: Date[]): Promise<void> {
+  const rows = [...new Set(untils.map((u) => u.getTime()))].map((ms) => ({ due: new Date(ms).toISOString(), key: `${EVENT_TIMERS.unsuppress}:${ms}` }));
+  if (rows.length === 0) return;
+  await tx.execute(sql`insert into timers (due_at, kind, subject, key, payload)
+    select x.due, ${EVENT_TIMERS.unsuppress}, 'alerts', x.key, '{}'::jsonb from jsonb_to_recordset(${jsonParam(rows)}) as x(due timestamptz, key text)
+    on conflict (key) do nothing`);
+}
+
+function newWork(ev: IncomingEvent, now: Date): Work {
+  return {
+    isNew: true, dirty: true, stateChanged: true, severityRaised: false, amGroupKey: ev.groupKey,
+    row: {
+      id: 0, integration: ev.integration, dedupKey: ev.dedupKey, state: 'firing', severity: ev.severity, summary: ev.summary,
+      source: ev.source, service: ev.service, labels: ev.labels, details: ev.details, links: ev.links, count: 1,
+      startsAt: ev.startsAt ?? now, firstSeen: now, lastSeen: now, acknowledgedAt: null, acknowledgedBy: null, resolvedAt: null,
+      resolvedBy: null, suppressedBy: null, suppressedUntil: null, flapping: false, groupId: null, incidentId: null, updatedAt: now,
+    },
+  };
+}
+
+function bump(w: Work, ev: IncomingEvent, now: Date): void {
+  const r = w.row;
+  if (severityRank(ev.severity) < severityRank(r.severity)) w.severityRaised = true;
+  r.count += 1;
+  r.lastSeen = now;
+  r.updatedAt = now;
+  r.summary = ev.summary;
+  r.severity = ev.severity;
+  r.source = ev.source ?? r.source;
+  r.labels = ev.labels;
+  r.details = ev.details;
+  r.links = ev.links;
+  w.dirty = true;
+}
+
+interface PriorRow {
+  i: string;
+  k: string;
+  n: number;
+  last_group: number | null;
+}
+
+/** Flapping, suppression, groups and ids for the alerts a batch opens. Returns the groups opened. */
+async function prepareNew(ctx: EventCtx, created: Work[]): Promise<Set<number>> {
+  const { tx, app, now } = ctx;
+  const flap = app.config.correlation.flapping;
+  const keys = [...new Map(created.map((w) => [keyOf(w.row.integration, w.row.dedupKey), { i: w.row.integration, k: w.row.dedupKey }])).values()];
+  const prior = await rawRows<PriorRow>(tx, sql`select integration as i, dedup_key as k, count(*)::int as n,
+      (array_agg(group_id order by id desc) filter (where group_id is not null))[1] as last_group
+    from alerts where (integration, dedup_key) in (select i, k from jsonb_to_recordset(${jsonParam(keys)}) as x(i text, k text))
+      and first_seen >= ${tsParam(new Date(now.getTime() - flap.window))}
+    group by integration, dedup_key`);
+  const priorBy = new Map(prior.map((p) => [keyOf(p.i, p.k), p]));
+  const seen = new Map<string, Work>();
+  const counts = new Map<string, number>();
+  for (const w of created) {
+    const k = keyOf(w.row.integration, w.row.dedupKey);
+    const earlier = (priorBy.get(k)?.n ?? 0) + (counts.get(k) ?? 0);
+    counts.set(k, (counts.get(k) ?? 0) + 1);
+    w.previous = seen.get(k);
+    w.lastGroup = priorBy.get(k)?.last_group ?? null;
+    seen.set(k, w);
+    if (isFlapping(earlier, 0, flap.changes)) w.row.flapping = true;
+  }
+  const live = created.filter((w) => !w.row.resolvedAt);
+  if (live.length) {
+    const silences = await activeSilences(tx, now);
+    for (const w of live) {
+      const s = suppressionFor(app, silences, targetOf(w.row), now);
+      if (s) {
+        w.row.suppressedBy = s.by;
+        w.row.suppressedUntil = s.until;
+      }
+    }
+  }
+  const flappers = live.filter((w) => !w.row.suppressedBy && w.row.flapping && (w.lastGroup || w.previous));
+  const normal = live.filter((w) => !w.row.suppressedBy && !flappers.includes(w));
+  const assigned = await assignGroups(ctx, normal.map((w) => ({ target: targetOf(w.row), summary: w.row.summary, amGroupKey: w.amGroupKey })));
+  const opened = new Set<number>();
+  normal.forEach((w, i) => {
+    const a = assigned[i]!;
+    w.row.groupId = a.group.id;
+    w.row.incidentId = a.group.incidentId;
+    if (a.created) opened.add(a.group.id);
+  });
+  if (flappers.length) {
+    for (const w of flappers) w.row.groupId = w.previous?.row.groupId ?? w.lastGroup ?? null;
+    const ids = [...new Set(flappers.map((w) => w.row.groupId).filter((x): x is number => x !== null))];
+    if (ids.length) {
+      const incidents = await rawRows<{ id: number; incident_id: number | null }>(tx, sql`select id, incident_id from alert_groups where id in ${ids}`);
+      const byId = new Map(incidents.map((g) => [Number(g.id), g.incident_id]));
+      for (const w of flappers) if (w.row.groupId) w.row.incidentId = byId.get(w.row.groupId) ?? null;
+    }
+  }
+  for (const w of created) w.row.state = deriveState(flagsOf(w.row));
+  const ids = await rawRows<{ id: number }>(tx, sql`select nextval(pg_get_serial_sequence('alerts', 'id'))::int as id from generate_series(1, ${created.length})`);
+  created.forEach((w, i) => { w.row.id = Number(ids[i]!.id); });
+  await scheduleUnsuppress(tx, created.filter((w) => w.row.suppressedUntil && !w.row.resolvedAt).map((w) => w.row.suppressedUntil!));
+  return opened;
+}
+
+const ALERT_COLUMNS = sql.raw(`id int, integration text, dedup_key text, state text, severity text, summary text, source text, service text,
+  labels jsonb, details jsonb, links jsonb, count int, starts_at timestamptz, first_seen timestamptz, last_seen timestamptz,
+  acknowledged_at timestamptz, acknowledged_by text, resolved_at timestamptz, resolved_by text, suppressed_by text,
+  suppressed_until timestamptz, flapping boolean, group_id int, incident_id int, updated_at timestamptz`);
+
+function alertRecord(r: AlertRow): Record<string, unknown> {
+  return {
+    id: r.id, integration: r.integration, dedup_key: r.dedupKey, state: r.state, severity: r.severity, summary: r.summary, source: r.source,
+    service: r.service, labels: r.labels, details: r.details, links: r.links, count: r.count, starts_at: r.startsAt, first_seen: r.firstSeen,
+    last_seen: r.lastSeen, acknowledged_at: r.acknowledgedAt, acknowledged_by: r.acknowledgedBy, resolved_at: r.resolvedAt,
+    resolved_by: r.resolvedBy, suppressed_by: r.suppressedBy, suppressed_until: r.suppressedUntil, flapping: r.flapping,
+    group_id: r.groupId, incident_id: r.incidentId, updated_at: r.updatedAt,
+  };
+}
+
+/** Inserts new alert rows (ids already allocated). */
+export async function insertAlerts(tx: Tx, rows: AlertRow[]): Promise<void> {
+  if (rows.length === 0) return;
+  await tx.execute(sql`insert into alerts (id, integration, dedup_key, state, severity, summary, source, service, labels, details, links, count,
+      starts_at, first_seen, last_seen, acknowledged_at, acknowledged_by, resolved_at, resolved_by, suppressed_by, suppressed_until, flapping,
+      group_id, incident_id, updated_at)
+    select id, integration, dedup_key, state, severity, summary, source, service, coalesce(labels, '{}'::jsonb), coalesce(details, '{}'::jsonb),
+      coalesce(links, '[]'::jsonb), count, starts_at, first_seen, last_seen, acknowledged_at, acknowledged_by, resolved_at, resolved_by,
+      suppressed_by, suppressed_until, flapping, group_id, incident_id, updated_at
+    from jsonb_to_recordset(${jsonParam(rows.map(alertRecord))}) as x(${ALERT_COLUMNS})`);
+}
+
+/** Writes changed alert rows back (the rows were locked when read). */
+export async function updateAlerts(tx: Tx, rows: AlertRow[]): Promise<void> {
+  if (rows.length === 0) return;
+  await tx.execute(sql`update alerts a set state = x.state, severity = x.severity, summary = x.summary, source = x.source,
+      labels = coalesce(x.labels, '{}'::jsonb), details = coalesce(x.details, '{}'::jsonb), links = coalesce(x.links, '[]'::jsonb), count = x.count,
+      last_seen = x.last_seen, acknowledged_at = x.acknowledged_at, acknowledged_by = x.acknowledged_by, resolved_at = x.resolved_at,
+      resolved_by = x.resolved_by, suppressed_by = x.suppressed_by, suppressed_until = x.suppressed_until, flapping = x.flapping,
+      group_id = x.group_id, incident_id = x.incident_id, updated_at = x.updated_at
+    from jsonb_to_recordset(${jsonParam(rows.map(alertRecord))}) as x(${ALERT_COLUMNS})
+    where a.id = x.id`);
+}
+
+/** Appends entries to alerts' own histories. */
+export async function addHistory(tx: Tx, entries: { alertId: number; at: Date; action: string; actor: string | null; data: unknown }[]): Promise<void> {
+  if (entries.length === 0) return;
+  await tx.execute(sql`insert into alert_events (alert_id, at, action, actor, data)
+    select alert_id, at, action, actor, coalesce(data, '{}'::jsonb)
+    from jsonb_to_recordset(${jsonParam(entries.map((e) => ({ alert_id: e.alertId, at: e.at, action: e.action, actor: e.actor, data: e.data })))})
+      as x(alert_id int, at timestamptz, action text, actor text, data jsonb)`);
+}
+
+/**
+ * Applies events in the caller's transaction: PagerDuty's dedup/ack/resolve rules per integration and key, raw events into
+ * each alert's history, correlation, routing, and the group cards. Returns one outcome per event, in order.
+ */
+export async function applyEvents(tx: Tx, app: AppContext, events: IncomingEvent[], now: Date, actor: Actor = WEBHOOK_ACTOR): Promise<{ outcomes: EventOutcome[]; outbox: boolean }> {
+  const integrations = new Set(events.map((e) => e.integration));
+  const ctx: EventCtx = { app, tx, now, actor, by: integrations.size === 1 ? [...integrations][0]! : 'monitors', outbox: false };
+  if (events.length === 0) return { outcomes: [], outbox: false };
+  const keys = [...new Map(events.map((e) => [keyOf(e.integration, e.dedupKey), { i: e.integration, k: e.dedupKey }])).values()];
+  const existing = await tx.select().from(schema.alerts)
+    .where(sql`(${schema.alerts.integration}, ${schema.alerts.dedupKey}) in (select i, k from jsonb_to_recordset(${jsonParam(keys)}) as x(i text, k text))
+      and ${schema.alerts.state} <> 'resolved'`)
+    .orderBy(schema.alerts.integration, schema.alerts.dedupKey).for('update');
+  const open = new Map<string, Work>();
+  const works: Work[] = [];
+  for (const row of existing) {
+    const w: Work = { row, isNew: false, dirty: false, stateChanged: false, severityRaised: false };
+    open.set(keyOf(row.integration, row.dedupKey), w);
+    works.push(w);
+  }
+  const history: { w: Work; action: string; actor: string; data: unknown }[] = [];
+  const results: { w?: Work; dedupKey: string; outcome: EventOutcome['outcome'] }[] = [];
+  for (const ev of events) {
+    const k = keyOf(ev.integration, ev.dedupKey);
+    let w = open.get(k);
+    if (ev.action === 'trigger') {
+      if (w) {
+        bump(w, ev, now);
+        results.push({ w, dedupKey: ev.dedupKey, outcome: 'deduplicated' });
+      } else {
+        w = newWork(ev, now);
+        open.set(k, w);
+        works.push(w);
+        results.push({ w, dedupKey: ev.dedupKey, outcome: 'created' });
+      }
+      history.push({ w, action: 'trigger', actor: ev.integration, data: ev.raw });
+      continue;
+    }
+    if (!w) {
+      results.push({ dedupKey: ev.dedupKey, outcome: 'ignored' });
+      continue;
+    }
+    const t = applyAlertAction(flagsOf(w.row), { type: ev.action, by: ev.integration }, now);
+    w.row.count += 1;
+    w.row.lastSeen = now;
+    w.row.updatedAt = now;
+    w.dirty = true;
+    if ('ignored' in t) {
+      results.push({ w, dedupKey: ev.dedupKey, outcome: 'ignored' });
+    } else {
+      setFlags(w.row, t.flags);
+      w.stateChanged = true;
+      results.push({ w, dedupKey: ev.dedupKey, outcome: t.outcome === 'resolved' ? 'resolved' : 'acknowledged' });
+      if (t.outcome === 'resolved') open.delete(k);
+    }
+    history.push({ w, action: ev.action, actor: ev.integration, data: ev.raw });
+  }
+
+  const created = works.filter((w) => w.isNew);
+  const openedGroups = created.length ? await prepareNew(ctx, created) : new Set<number>();
+  await insertAlerts(tx, created.map((w) => w.row));
+  await updateAlerts(tx, works.filter((w) => !w.isNew && w.dirty).map((w) => w.row));
+  await addHistory(tx, history.map((h) => ({ alertId: h.w.row.id, at: now, action: h.action, actor: h.actor, data: h.data })));
+
+  const changed = new Set<number>();
+  const touched = new Set<number>();
+  const joined = new Map<number, Joined[]>();
+  for (const w of works) {
+    const g = w.row.groupId;
+    if (!g) continue;
+    if (w.isNew || w.stateChanged) changed.add(g);
+    else if (w.dirty) touched.add(g);
+    if ((w.isNew && !w.row.flapping) || w.severityRaised) {
+      if (w.row.resolvedAt) continue;
+      const list = joined.get(g) ?? [];
+      list.push({ target: targetOf(w.row), alertId: w.row.id });
+      joined.set(g, list);
+      changed.add(g);
+    }
+  }
+  const changes = await refreshGroups(ctx, changed, openedGroups);
+  await onGroupChanges(ctx, changes, joined);
+  await touchCards(ctx, [...touched].filter((g) => !changed.has(g)));
+  return {
+    outcomes: results.map((r) => ({ dedupKey: r.dedupKey, alertId: r.w ? r.w.row.id : null, outcome: r.outcome })),
+    outbox: ctx.outbox,
+  };
+}
+
+/** True for errors worth retrying the whole transaction for: deadlocks, serialisation failures, a lost insert race. */
+export function isRetryable(e: unknown): boolean {
+  if (e instanceof RetryableConflict) return true;
+  const codes = new Set<string>();
+  let cur: unknown = e;
+  for (let i = 0; i < 4 && cur && typeof cur === 'object'; i++) {
+    const code = (cur as { code?: unknown }).code;
+    if (typeof code === 'string') codes.add(code);
+    cur = (cur as { cause?: unknown }).cause;
+  }
+  return ['40P01', '40001', '23505'].some((c) => codes.has(c));
+}
+
+/** Runs a transaction, retrying a few times when it lost a race with a concurrent writer. */
+export async function withRetry<T>(app: AppContext, work: (tx: Tx) => Promise<T>, attempts = 5): Promise<T> {
+  for (let i = 1; ; i++) {
+    try {
+      return await app.db.transaction(async (tx) => work(tx as unknown as Tx));
+    } catch (e) {
+      if (i >= attempts || !isRetryable(e)) throw e;
+      app.log.debug({ attempt: i, err: (e as Error).message }, 'event transaction lost a race; retrying');
+      await new Promise((r) => setTimeout(r, 2 + Math.random() * 10 * i));
+    }
+  }
+}
+
+interface Pending {
+  events: IncomingEvent[];
+  resolve: (outcomes: EventOutcome[]) => void;
+  reject: (e: unknown) => void;
+}
+
+/** Counters for /metrics and benchmarks. */
+export interface WriterStats {
+  batches: number;
+  events: number;
+  retries: number;
+}
+
+/**
+ * Group commit: requests hand their events in and wait; one transaction at a time writes everything that queued up
+ * meanwhile, then answers every request in it. A batch that fails is retried request by request, so one bad request
+ * cannot fail the others.
+ */
+export class EventWriter {
+  readonly stats: WriterStats = { batches: 0, events: 0, retries: 0 };
+  private queue: Pending[] = [];
+  private running = false;
+
+  constructor(private readonly app: AppContext, private readonly kick: () => void, private readonly maxEvents = 5000) {}
+
+  /** Stores events; resolves once they are committed. */
+  submit(events: IncomingEvent[]): Promise<EventOutcome[]> {
+    if (events.length === 0) return Promise.resolve([]);
+    return new Promise((resolve, reject) => {
+      this.queue.push({ events, resolve, reject });
+      if (!this.running) void this.loop();
+    });
+  }
+
+  private async loop(): Promise<void> {
+    this.running = true;
+    try {
+      while (this.queue.length) {
+        const batch: Pending[] = [];
+        let n = 0;
+        while (this.queue.length && (n === 0 || n + this.queue[0]!.events.length <= this.maxEvents)) {
+          const p = this.queue.shift()!;
+          batch.push(p);
+          n += p.events.length;
+        }
+        await this.write(batch);
+      }
+    } finally {
+      this.running = false;
+    }
+  }
+
+  private async write(batch: Pending[]): Promise<void> {
+    const events = batch.flatMap((p) => p.events);
+    try {
+      const { outcomes, outbox } = await withRetry(this.app, (tx) => applyEvents(tx, this.app, events, this.app.clock.now()));
+      this.stats.batches++;
+      this.stats.events += events.length;
+      let at = 0;
+      for (const p of batch) {
+        p.resolve(outcomes.slice(at, at + p.events.length));
+        at += p.events.length;
+      }
+      if (outbox) this.kick();
+    } catch (e) {
+      if (batch.length > 1) {
+        this.stats.retries++;
+        for (const p of batch) await this.write([p]);
+        return;
+      }
+      batch[0]!.reject(e);
+    }
+  }
+}
