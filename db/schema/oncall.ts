@@ -30,7 +30,7 @@ export const escalations = pgTable('escalations', {
   title: text('title').notNull(),
   /** The card given at start (used for pages when no newer card of the record is known). */
   card: jsonb('card').$type<Record<string, unknown>>(),
-  /** active | acknowledged | exhausted */
+  /** active | acknowledged | resolved | cancelled (stopped before an ack) | exhausted (every step paged) */
   state: text('state').notNull(),
   /** The step last paged (0-based) and the pass through the steps (0-based); -1 before the first page. */
   level: integer('level').notNull().default(-1),

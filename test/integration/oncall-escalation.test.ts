@@ -102,6 +102,15 @@ for (const driver of drivers) {
       expect(await app().db.transaction((tx) => stopEscalation(tx, app(), subject, actor('bob'), app().clock.now()))).toBeUndefined();
     });
 
+    it('stops paging when the record is resolved before anyone acknowledged', async () => {
+      await start({ policy: 'standard' });
+      const stopped = await app().db.transaction((tx) => stopEscalation(tx, app(), subject, actor('bob'), app().clock.now(), 'resolved'));
+      expect(stopped).toMatchObject({ state: 'resolved', acknowledgedBy: null });
+      await after(30 * MIN);
+      expect(pagesTo()).toHaveLength(1);
+      expect((await timeline()).at(-1)).toBe('escalation: Paging stopped: resolved by Bob after 0s (1 page sent)');
+    });
+
     it('honours the repeat count: two rounds through both steps, then stops', async () => {
       await start({ policy: 'looping' });
       for (let i = 0; i < 8; i++) await after(5 * MIN);

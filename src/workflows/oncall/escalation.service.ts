@@ -148,24 +148,27 @@ async function lockActive(tx: Tx, subject: string): Promise<EscalationRow | unde
   return activeEscalation(tx, subject, true);
 }
 
+/** Why paging stops: someone acknowledged (the default), or the record was resolved or cancelled before that. */
+export type StopReason = 'acknowledged' | 'resolved' | 'cancelled';
+
 /**
  * Acknowledgement: stops every pending step of the subject at once (timer cancelled, escalation marked acknowledged).
  * Returns the stopped escalation, or undefined when none was running.
  */
-export async function stopEscalation(tx: Tx, _app: AppContext, subject: string, actor: Actor, now: Date): Promise<EscalationRow | undefined> {
+export async function stopEscalation(tx: Tx, _app: AppContext, subject: string, actor: Actor, now: Date, reason: StopReason = 'acknowledged'): Promise<EscalationRow | undefined> {
   const esc = await lockActive(tx, subject);
   if (!esc) return undefined;
   await cancelTimer(tx, escalationKey(subject));
   const [row] = await tx.update(schema.escalations).set({
-    state: 'acknowledged', acknowledgedAt: now, acknowledgedBy: actor.person.id, endedAt: now, nextAt: null,
+    state: reason, endedAt: now, nextAt: null, ...(reason === 'acknowledged' ? { acknowledgedAt: now, acknowledgedBy: actor.person.id } : {}),
   }).where(eq(schema.escalations.id, esc.id)).returning();
   const after = formatDuration(now.getTime() - esc.startedAt.getTime());
   await addTimeline(tx, {
     subject, at: now, actor: actor.person.id, source: actor.source, kind: 'escalation',
-    text: `Paging stopped: acknowledged by ${actor.person.name} after ${after} (${esc.pages} page${esc.pages === 1 ? '' : 's'} sent)`,
-    data: { escalation: esc.id },
+    text: `Paging stopped: ${reason} by ${actor.person.name} after ${after} (${esc.pages} page${esc.pages === 1 ? '' : 's'} sent)`,
+    data: { escalation: esc.id, reason },
   });
-  await appendAudit(tx, { at: now, actor: actor.person.id, source: actor.source, subject, action: 'oncall.escalation_acknowledged', data: { escalation: esc.id, pages: esc.pages, level: esc.level, pass: esc.pass } });
+  await appendAudit(tx, { at: now, actor: actor.person.id, source: actor.source, subject, action: `oncall.escalation_${reason}`, data: { escalation: esc.id, pages: esc.pages, level: esc.level, pass: esc.pass } });
   return row;
 }
 

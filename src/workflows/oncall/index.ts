@@ -6,7 +6,7 @@ import { oncallCommand } from './oncall.commands.js';
 import { oncallRoutes } from './oncall.routes.js';
 
 export { ackActionFor } from './oncall.messages.js';
-export { escalateNow, startEscalation, stopEscalation, type EscalationInput, type EscalationRow } from './escalation.service.js';
+export { escalateNow, startEscalation, stopEscalation, type EscalationInput, type EscalationRow, type StopReason } from './escalation.service.js';
 export { whoIsOnCall, nextOnCall } from './oncall.schedule.js';
 
 /** On-call schedules and escalation policies. */

@@ -63,6 +63,19 @@ function sameWallTime(a: LocalDateTime, b: LocalDateTime): boolean {
  */
 export function zonedToUtc(local: LocalDate & { hour?: number; minute?: number; second?: number }, timeZone: string): Date {
   const want: LocalDateTime = { year: local.year, month: local.month, day: local.day, hour: local.hour ?? 0, minute: local.minute ?? 0, second: local.second ?? 0 };
+  const key = `${timeZone}|${want.year}-${want.month}-${want.day} ${want.hour}:${want.minute}:${want.second}`;
+  const cached = zonedCache.get(key);
+  if (cached !== undefined) return new Date(cached);
+  const result = zonedToUtcUncached(want, timeZone);
+  if (zonedCache.size >= 50_000) zonedCache.clear();
+  zonedCache.set(key, result.getTime());
+  return result;
+}
+
+/** Schedules ask for the same handoffs over and over: remember the answers (zone rules do not change while running). */
+const zonedCache = new Map<string, number>();
+
+function zonedToUtcUncached(want: LocalDateTime, timeZone: string): Date {
   const guess = Date.UTC(want.year, want.month - 1, want.day, want.hour, want.minute, want.second);
   const before = offsetMs(new Date(guess - 86_400_000), timeZone);
   const after = offsetMs(new Date(guess + 86_400_000), timeZone);
