@@ -1,0 +1,263 @@
+/** The console chat: a terminal (TTY or piped lines) as a chat platform, with `/as <person>` to switch the actor. */
+import { createInterface, type Interface } from 'node:readline';
+import type { AppContext } from '../../src/core/app.js';
+import type { ChatPort, MessageRef, PersonAddress } from '../../src/core/chat-port.js';
+import { UnsupportedError } from '../../src/core/errors.js';
+import { directoryOf } from '../../src/core/identity.js';
+import type { ActionInbound, Inbound, Reply, Where } from '../../src/core/inbound.js';
+import type { Button, Input, Message } from '../../src/core/message.js';
+import type { PlatformAdapter } from '../../src/core/platform.js';
+import type { Router } from '../../src/core/router.js';
+import { plain, renderText } from './console.render.js';
+
+/** Options of the console adapter. */
+export interface ConsoleOptions {
+  app: AppContext;
+  router: Router;
+  input: NodeJS.ReadableStream;
+  output: NodeJS.WritableStream;
+  /** The acting person's handle at start (default: the first person in the config). */
+  user?: string;
+  /** Awaited after each line, before the next is read (the runtime sends the outbox here). */
+  afterLine?: () => Promise<void>;
+  /** Called when the input ends. */
+  onEnd?: () => void;
+}
+
+const WHERE: Where = { platform: 'console', channel: 'console', name: 'console' };
+
+/** The console as a platform adapter. */
+export class ConsoleAdapter implements PlatformAdapter, ChatPort {
+  readonly platform = 'console' as const;
+  readonly port: ChatPort = this;
+  private user: string;
+  private lastButtons: Button[] = [];
+  private seq = 0;
+  private rl: Interface | undefined;
+  private lines: AsyncIterator<string> | undefined;
+  private loop: Promise<void> | undefined;
+  private stopped = false;
+  private readonly tty: boolean;
+
+  constructor(private readonly options: ConsoleOptions) {
+    const people = options.app.config.people;
+    this.user = options.user ?? people.find((p) => p.roles.includes('responder') || p.roles.includes('admin'))?.id ?? people[0]?.id ?? 'you';
+    this.tty = Boolean((options.input as NodeJS.ReadStream).isTTY);
+  }
+
+  private write(text: string): void {
+    if (!this.stopped || !this.tty) this.options.output.write(`${text}\n`);
+  }
+
+  private prompt(): string {
+    return `you (${this.user})> `;
+  }
+
+  /** Starts reading lines. */
+  async start(): Promise<void> {
+    this.rl = createInterface({ input: this.options.input, output: this.tty ? this.options.output : undefined, terminal: this.tty });
+    this.lines = this.rl[Symbol.asyncIterator]();
+    const me = directoryOf(this.options.app.config).get(this.user);
+    this.write(`tread console · you are ${me ? `${me.name} (${this.user})` : this.user} · type /tread help, or /as <person> to switch`);
+    this.loop = this.run();
+  }
+
+  /** Resolves when the input has ended and every line was handled. */
+  get done(): Promise<void> {
+    return this.loop ?? Promise.resolve();
+  }
+
+  private async ask(question: string): Promise<string | undefined> {
+    if (this.tty) this.options.output.write(question);
+    const next = await this.lines!.next();
+    if (next.done) return undefined;
+    if (!this.tty) this.write(`${question}${next.value}`);
+    return next.value;
+  }
+
+  private async run(): Promise<void> {
+    try {
+      for (;;) {
+        if (this.stopped) break;
+        const line = await this.ask(this.prompt());
+        if (line === undefined) break;
+        await this.handleLine(line.trim());
+        await this.options.afterLine?.();
+      }
+    } catch (e) {
+      this.options.app.log.error({ err: (e as Error).message }, 'console input failed');
+    } finally {
+      this.rl?.close();
+      this.options.onEnd?.();
+    }
+  }
+
+  /** Handles one typed line (exposed for tests and scripts). */
+  async handleLine(line: string): Promise<void> {
+    this.recent.clear();
+    if (!line) return;
+    const asMatch = /^\/as(?:\s+(.*))?$/i.exec(line);
+    if (asMatch) return this.switchUser(asMatch[1]?.trim());
+    if (/^\d+$/.test(line)) return this.press(Number(line));
+    const m = /^\/?(\S+)\s*([\s\S]*)$/.exec(line)!;
+    const name = m[1]!.toLowerCase();
+    if (!line.startsWith('/') && !this.options.router.commandNames().includes(name)) {
+      this.write(`tread> I don't know "${m[1]}". Commands start with a slash: /incident <title>, /tread help. A number presses a button of the last card.`);
+      return;
+    }
+    await this.send({ kind: 'command', name, text: m[2] ?? '', actor: this.actor(), where: WHERE, deliveryId: this.nextDelivery() });
+  }
+
+  private nextDelivery(): string {
+    return `console-${process.pid}-${Date.now()}-${++this.seq}`;
+  }
+
+  private actor() {
+    const person = directoryOf(this.options.app.config).get(this.user);
+    return { platform: 'console' as const, id: this.user, displayName: person?.name ?? this.user };
+  }
+
+  private switchUser(handle: string | undefined): void {
+    const dir = directoryOf(this.options.app.config);
+    if (!handle) {
+      this.write(`tread> You are ${this.user}. Switch with /as <person>; people: ${dir.all().map((p) => p.id).join(', ') || 'none configured'}`);
+      return;
+    }
+    const person = dir.get(handle.replace(/^@/, '').toLowerCase());
+    if (!person) {
+      this.write(`tread> There is no person "${handle}" in the config. People: ${dir.all().map((p) => p.id).join(', ') || 'none'}`);
+      return;
+    }
+    this.user = person.id;
+    this.write(`tread> You are now ${person.name} (${person.id}), roles: ${[...person.roles].join(', ')}`);
+  }
+
+  private async press(n: number): Promise<void> {
+    const button = this.lastButtons[n - 1];
+    if (!button) {
+      this.write(this.lastButtons.length ? `tread> There is no button [${n}] on the last card (1–${this.lastButtons.length}).` : 'tread> There is no card with buttons yet.');
+      return;
+    }
+    if (button.confirm) {
+      const answer = await this.ask(`tread> ${button.confirm} [y/N] `);
+      if (!/^y(es)?$/i.test(answer?.trim() ?? '')) {
+        this.write('tread> Not done.');
+        return;
+      }
+    }
+    await this.send({ kind: 'action', actionId: button.actionId, value: button.value, actor: this.actor(), where: WHERE, deliveryId: this.nextDelivery() });
+  }
+
+  private async send(inbound: Inbound): Promise<void> {
+    const reply = await this.options.router.handle(inbound);
+    await this.show(reply, inbound);
+  }
+
+  private async show(reply: Reply, inbound: Inbound): Promise<void> {
+    switch (reply.kind) {
+      case 'none': return;
+      case 'ephemeral': this.print(reply.message); return;
+      case 'card': return; // the outbox refreshes the card and announces the change
+      case 'form': return this.fillForm(reply.form, inbound, {});
+      case 'form_errors': return this.fillForm(reply.form, inbound, reply.errors);
+    }
+  }
+
+  /** Prompts for each input of a form, then submits it; re-asks fields that come back with errors. */
+  private async fillForm(form: Message, inbound: Inbound, errors: Record<string, string>, values: Record<string, string> = {}): Promise<void> {
+    if (!form.inputs || !form.submit) {
+      // A form_errors reply carries only the message; ask again for the fields that failed.
+      const previous = this.pendingForm;
+      if (!previous) return this.print(form);
+      for (const [field, error] of Object.entries(errors)) this.write(`tread> ${field}: ${error}`);
+      return this.fillForm(previous.form, previous.inbound, errors, previous.values);
+    }
+    if (Object.keys(errors).length === 0) this.write(`tread> ${plain(form.title ?? 'Form')} (press Enter to skip optional fields)`);
+    const filled: Record<string, string> = { ...values };
+    for (const input of form.inputs) {
+      if (Object.keys(errors).length > 0 && !(input.id in errors)) continue;
+      const answer = await this.askInput(input);
+      if (answer === undefined) return; // input ended
+      filled[input.id] = answer;
+    }
+    this.pendingForm = { form, inbound, values: filled };
+    const submit: ActionInbound = { kind: 'action', actionId: form.submit.actionId, value: form.submit.value ?? '', formValues: filled, actor: this.actor(), where: WHERE, deliveryId: this.nextDelivery() };
+    const reply = await this.options.router.handle(submit);
+    if (reply.kind !== 'form_errors') this.pendingForm = undefined;
+    await this.show(reply, submit);
+  }
+
+  private pendingForm: { form: Message; inbound: Inbound; values: Record<string, string> } | undefined;
+
+  private async askInput(input: Input): Promise<string | undefined> {
+    for (;;) {
+      const choices = input.choices?.length ? ` [${input.choices.map((c, i) => `${i + 1}=${c.value}`).join(' ')}]` : '';
+      const initial = input.initial ? ` (${input.initial})` : '';
+      const answer = await this.ask(`       ${input.label}${input.required ? '' : ' (optional)'}${choices}${initial}: `);
+      if (answer === undefined) return undefined;
+      let value = answer.trim() || input.initial || '';
+      if (input.choices?.length && /^\d+$/.test(value)) value = input.choices[Number(value) - 1]?.value ?? value;
+      if (input.required && !value) {
+        this.write(`       ${input.label} is required.`);
+        continue;
+      }
+      return value;
+    }
+  }
+
+  /** Texts printed while handling the current line: an announcement that repeats the reply is not printed twice. */
+  private readonly recent = new Set<string>();
+
+  private print(message: Message, prefix = 'tread> '): void {
+    if (message.buttons?.length) this.lastButtons = message.buttons;
+    if (message.text && !message.title) {
+      if (this.recent.has(message.text)) return;
+      this.recent.add(message.text);
+    }
+    this.write(renderText(message, prefix));
+  }
+
+  // ChatPort: the console is one conversation; everything prints.
+
+  async post(where: Where, message: Message): Promise<MessageRef> {
+    this.print(message, where.thread ? 'tread> ' : 'tread> ');
+    return { where: { ...WHERE, channel: where.channel || 'console' }, messageId: `c${++this.seq}` };
+  }
+
+  async update(_ref: MessageRef, message: Message): Promise<void> {
+    if (message.buttons?.length) this.lastButtons = message.buttons;
+    this.write(`tread> ↻ ${plain(message.title ?? message.text ?? '')}${message.buttons?.length ? `\n       ${message.buttons.map((b, i) => `[${i + 1}] ${b.label}`).join('  ')}` : ''}`);
+  }
+
+  async dm(user: PersonAddress, message: Message): Promise<MessageRef> {
+    this.print(message, `tread> (to ${user.name ?? user.userId}) `);
+    return { where: { platform: 'console', channel: `dm:${user.userId}` }, messageId: `c${++this.seq}` };
+  }
+
+  async postEphemeral(_where: Where, user: PersonAddress, message: Message): Promise<void> {
+    this.print(message, `tread> (only ${user.name ?? user.userId}) `);
+  }
+
+  async openForm(): Promise<void> {
+    throw new UnsupportedError('openForm', 'The console asks for form fields in the terminal instead.');
+  }
+
+  async createChannel(name: string): Promise<Where> {
+    throw new UnsupportedError('createChannel', `The console cannot create channels (it would have created #${name}).`);
+  }
+
+  async pin(): Promise<void> {
+    throw new UnsupportedError('pin', 'The console cannot pin messages.');
+  }
+
+  /** Stops reading input. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.rl?.close();
+  }
+}
+
+/** Creates the console adapter. */
+export function createConsoleAdapter(options: ConsoleOptions): ConsoleAdapter {
+  return new ConsoleAdapter(options);
+}
