@@ -39,11 +39,11 @@ export function overridesMessage(schedule: string, rows: OverrideRow[], nameOf: 
   };
 }
 
-/** The ack action of a record: `incident.ack` for `INC-n`, `event.ack` for `ALR-n`, else `<prefix>.ack`. */
+/** The ack action of a record: `incident.ack` for `INC-n`, `event.ack` for `ALR-n` and alert groups `GRP-n`, else `<prefix>.ack`. */
 export function ackActionFor(subject: string): string {
   const prefix = subject.split('-')[0]!.toUpperCase();
   if (prefix === 'INC') return 'incident.ack';
-  if (prefix === 'ALR') return 'event.ack';
+  if (prefix === 'ALR' || prefix === 'GRP') return 'event.ack';
   return `${prefix.toLowerCase()}.ack`;
 }
 
