@@ -22,7 +22,7 @@ export interface TeamsAdapterDeps {
   env: Env;
   app: AppContext;
   router: Router;
-  /** Extra ConfigurationBotFrameworkAuthentication settings (e.g. ToBotFromChannelOpenIdMetadataUrl). */
+  /** ConfigurationBotFrameworkAuthentication settings that replace the public cloud's (e.g. ToBotFromChannelOpenIdMetadataUrl). */
   auth?: Partial<ConfigurationBotFrameworkAuthenticationOptions>;
   /** Token validation ends within this (default 5 s). */
   authTimeoutMs?: number;
@@ -33,6 +33,17 @@ export interface TeamsAdapterDeps {
   /** Each outbound connector call ends within this (default 15 s). */
   sendTimeoutMs?: number;
 }
+
+/** The public Azure cloud's Bot Framework settings: botbuilder wants all of them as soon as one is overridden. */
+export const PUBLIC_CLOUD: Partial<ConfigurationBotFrameworkAuthenticationOptions> = {
+  ToChannelFromBotLoginUrl: 'https://login.microsoftonline.com/botframework.com',
+  ToChannelFromBotOAuthScope: 'https://api.botframework.com',
+  ToBotFromChannelTokenIssuer: 'https://api.botframework.com',
+  OAuthUrl: 'https://api.botframework.com',
+  ToBotFromChannelOpenIdMetadataUrl: 'https://login.botframework.com/v1/.well-known/openidconfiguration',
+  ToBotFromEmulatorOpenIdMetadataUrl: 'https://login.microsoftonline.com/common/v2.0/.well-known/openid-configuration',
+  CallerId: 'urn:botframework:azure',
+};
 
 /** True when /api/messages may be served: with an app id (authentication on), or on loopback without one (the Emulator). */
 export function teamsServed(env: Pick<Env, 'MICROSOFT_APP_ID' | 'HOST'>): boolean {
@@ -65,7 +76,7 @@ export async function createTeamsAdapter(deps: TeamsAdapterDeps): Promise<Platfo
     ...(env.MICROSOFT_APP_PASSWORD ? { MicrosoftAppPassword: env.MICROSOFT_APP_PASSWORD } : {}),
     ...(env.MICROSOFT_APP_TENANT_ID ? { MicrosoftAppTenantId: env.MICROSOFT_APP_TENANT_ID } : {}),
     MicrosoftAppType: env.MICROSOFT_APP_TYPE ?? 'MultiTenant',
-    ...deps.auth,
+    ...(deps.auth ? { ...PUBLIC_CLOUD, ...deps.auth } : {}),
   }), deps.authTimeoutMs ?? 5000);
   const adapter = new CloudAdapter(auth);
   adapter.onTurnError = async (_ctx, error) => {

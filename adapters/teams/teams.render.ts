@@ -241,37 +241,32 @@ function collect(card: { body?: CardElement[]; actions?: CardAction[] }, slots: 
   }
 }
 
-/** Shrinks a card below the budget by shortening the longest texts and lists, and says so on the card. */
+/** Shrinks a card below the budget: first the longest texts (halving a length cap), then the longest lists; says so on the card. */
 export function fitCard(card: AdaptiveCard, budget = CARD_BUDGET_BYTES): AdaptiveCard {
   if (cardBytes(card) <= budget) return card;
   const out = structuredClone(card);
   const note: CardElement = { type: 'TextBlock', text: TRIMMED_NOTE, size: 'Small', color: 'Warning', wrap: true };
   const limit = budget - cardBytes(note) - 16;
-  for (let round = 0; round < 2000 && cardBytes(out) > limit; round++) {
+  const MIN_TEXT = 100;
+  const gather = () => {
     const slots: Slot[] = [];
     const lists: unknown[][] = [];
     collect(out, slots, lists);
-    let longest: Slot | undefined;
-    for (const s of slots) {
-      const len = (s.holder[s.key] as string).length;
-      if (!longest || len > (longest.holder[longest.key] as string).length) longest = s;
+    return { slots, lists };
+  };
+  let cap = Math.max(0, ...gather().slots.map((s) => (s.holder[s.key] as string).length));
+  while (cardBytes(out) > limit && cap > MIN_TEXT) {
+    cap = Math.max(MIN_TEXT, Math.floor(cap / 2));
+    for (const s of gather().slots) {
+      const text = s.holder[s.key] as string;
+      if (text.length > cap + 1) s.holder[s.key] = `${text.slice(0, cap).trimEnd()}…`;
     }
-    const longestLen = longest ? (longest.holder[longest.key] as string).length : 0;
-    if (longest && longestLen > 200) {
-      const text = longest.holder[longest.key] as string;
-      longest.holder[longest.key] = `${text.slice(0, Math.max(200, Math.floor(text.length * 0.6))).trimEnd()}…`;
-      continue;
-    }
-    const list = lists.filter((l) => l.length > 1).sort((a, b) => b.length - a.length)[0];
-    if (list) {
-      list.splice(Math.max(1, Math.floor(list.length * 0.75)));
-      continue;
-    }
-    if (out.actions && out.actions.length > 0) {
-      out.actions.pop();
-      continue;
-    }
-    break;
+  }
+  for (let round = 0; round < 500 && cardBytes(out) > limit; round++) {
+    const list = gather().lists.filter((l) => l.length > 1).sort((a, b) => b.length - a.length)[0];
+    if (list) list.splice(Math.max(1, Math.min(list.length - 1, Math.floor(list.length * 0.75))));
+    else if (out.actions && out.actions.length > 0) out.actions.pop();
+    else break;
   }
   out.body.push(note);
   return out;

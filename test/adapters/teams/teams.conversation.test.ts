@@ -10,6 +10,7 @@ import { PermanentChatError, RateLimitedError, UnsupportedError } from '../../..
 import { enqueue } from '../../../src/core/outbox.js';
 import { startTread, type Tread } from '../../../src/runtime.js';
 import { drivers, openTestDatabase } from '../../helpers/db.js';
+import { adaptiveCardProblems } from './adaptive-card-schema.js';
 import { cardOf, FakeConnector, type ConnectorCall } from './fake-connector.js';
 
 const CONFIG = `
@@ -124,6 +125,7 @@ for (const driver of drivers) {
       cardIds['INC-1'] = posted[0]!.answeredId!;
       const card = cardOf(posted[0]!);
       expect(card).toMatchObject({ type: 'AdaptiveCard', version: '1.5' });
+      expect(adaptiveCardProblems(card)).toEqual([]);
       expect(JSON.stringify(card)).toContain('Payment API down');
       const ack = card.actions.find((a: any) => a.verb === 'incident.ack');
       expect(ack).toMatchObject({ type: 'Action.Execute', title: 'Acknowledge', data: { value: 'INC-1' } });
@@ -154,6 +156,7 @@ for (const driver of drivers) {
       expect(res.status).toBe(200);
       expect(res.body).toMatchObject({ statusCode: 200, type: 'application/vnd.microsoft.card.adaptive' });
       expect(res.body.value).toMatchObject({ type: 'AdaptiveCard', version: '1.5' });
+      expect(adaptiveCardProblems(res.body.value)).toEqual([]);
       expect(JSON.stringify(res.body.value)).toMatch(/acknowledged/i);
       expect(res.body.value.actions.some((a: any) => a.verb === 'incident.ack')).toBe(false);
       expect((await incidents())[0]!.state).toBe('acknowledged');
@@ -176,6 +179,7 @@ for (const driver of drivers) {
 
       const bad = await post(cardAction('incident.resolve.submit', 'INC-2', messageId, GENERAL, { treadForm: formId, notes: '', code: 'fixed' }));
       expect(bad.body.type).toBe('application/vnd.microsoft.card.adaptive');
+      expect(adaptiveCardProblems(bad.body.value)).toEqual([]);
       const text = JSON.stringify(bad.body.value);
       expect(text).toContain('Say what restored the service.');
       expect(bad.body.value.body.find((e: any) => e.id === 'notes')).toBeTruthy();
