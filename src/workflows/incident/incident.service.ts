@@ -1,5 +1,5 @@
 /** Incident operations: one transaction per action — load, transition, persist, timeline, audit, timers, outbox. */
-import { eq } from 'drizzle-orm';
+import { and, eq } from 'drizzle-orm';
 import { z } from 'zod';
 import { schema, type Tx } from '../../../db/client.js';
 import type { AppContext } from '../../core/app.js';
@@ -94,6 +94,15 @@ export function serviceChannels(app: AppContext, service: string | null | undefi
 
 function sameConversation(a: Where, b: Where): boolean {
   return a.platform === b.platform && a.channel === b.channel;
+}
+
+/** Conversations that already show a card of the record, or have one queued: a change never posts a second card there. */
+async function conversationsWithCard(tx: Tx, subject: string): Promise<Where[]> {
+  const posted = await tx.select({ platform: schema.chatMessages.platform, channel: schema.chatMessages.channel }).from(schema.chatMessages)
+    .where(and(eq(schema.chatMessages.subject, subject), eq(schema.chatMessages.purpose, 'card')));
+  const queued = await tx.select({ payload: schema.outbox.payload }).from(schema.outbox)
+    .where(and(eq(schema.outbox.orderKey, subject), eq(schema.outbox.kind, 'post')));
+  return [...posted.map((p) => ({ platform: p.platform as Where['platform'], channel: p.channel })), ...queued.map((q) => (q.payload as { where: Where }).where)];
 }
 
 /** Opens an incident inside the caller's transaction. */
@@ -305,7 +314,10 @@ export async function changeIncident(tx: Tx, app: AppContext, id: number, cmd: I
   const out: OutboxPayload[] = [{ kind: 'update', subject, message: card }, { kind: 'announce', subject, message: { text: announcement!, subject } }];
   if (incident.major && !before.major) await startMajor(tx, app, incident, actor, now);
   if (cmd.action === 'service' && incident.service !== before.service) {
-    for (const where of serviceChannels(app, incident.service)) out.push({ kind: 'post', where, message: card, subject });
+    const showing = await conversationsWithCard(tx, subject);
+    for (const where of serviceChannels(app, incident.service)) {
+      if (!showing.some((w) => sameConversation(w, where))) out.push({ kind: 'post', where, message: card, subject });
+    }
   }
   for (const p of out) await enqueue(tx, p);
   return { incident, announcement: announcement! };
