@@ -1,0 +1,32 @@
+# tread: multi-stage build on Node 22 (Node 20 reached end of life in April 2026).
+FROM node:22-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json drizzle.config.ts ./
+COPY src ./src
+COPY adapters ./adapters
+COPY db ./db
+RUN npm run build && npm prune --omit=dev
+
+FROM node:22-slim
+ENV NODE_ENV=production \
+    HOST=0.0.0.0 \
+    PORT=3000 \
+    TREAD_DATA_DIR=/data \
+    TREAD_CONSOLE=0
+WORKDIR /app
+COPY --from=build /app/node_modules ./node_modules
+COPY --from=build /app/dist ./dist
+COPY package.json tread.example.yaml ./
+COPY bin ./bin
+COPY db/migrations ./db/migrations
+COPY manifest ./manifest
+RUN mkdir -p /data && chown node:node /data
+USER node
+VOLUME ["/data"]
+EXPOSE 3000
+# /healthz answers while the process serves; node's fetch avoids needing curl in the slim image.
+HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||3000)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
+CMD ["node", "dist/src/main.js"]

@@ -1,0 +1,87 @@
+/**
+ * Benchmark: commands through router + database (/incident create and ack), and start-up to ready.
+ * Prints one JSON line per measurement. Run: npx tsx bench/commands.ts   (DATABASE_URL adds the PostgreSQL run)
+ */
+import { spawn, execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { openDatabase, type Database } from '../db/client.js';
+import { parseOrgConfig } from '../src/core/config/org.js';
+import { startTread } from '../src/runtime.js';
+import { createPgDatabase } from '../test/helpers/db.js';
+
+const N = Number(process.env.BENCH_COMMANDS ?? 500);
+const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 1);
+
+const config = parseOrgConfig(readFileSync(new URL('../tread.example.yaml', import.meta.url), 'utf8'), 'tread.example.yaml');
+
+function pct(sorted: number[], q: number): number {
+  return Number(sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!.toFixed(2));
+}
+
+async function measure(driver: string, database: Database): Promise<void> {
+  const tread = await startTread({ database, config, tickSeconds: 0 });
+  const where = { platform: 'console' as const, channel: 'console' };
+  const actor = { platform: 'console' as const, id: 'alice' };
+  let seq = 0;
+  for (const kind of ['create', 'ack'] as const) {
+    const latencies: number[] = [];
+    const started = performance.now();
+    let next = 0;
+    const worker = async () => {
+      while (next < N) {
+        const i = next++;
+        const t0 = performance.now();
+        const reply = kind === 'create'
+          ? await tread.router.handle({ kind: 'command', name: 'incident', text: `Bench incident ${i} impact:low`, actor, where, deliveryId: `b${++seq}` })
+          : await tread.router.handle({ kind: 'action', actionId: 'incident.ack', value: `INC-${i + 1}`, actor, where, deliveryId: `b${++seq}` });
+        latencies.push(performance.now() - t0);
+        if (reply.kind === 'ephemeral' && reply.message.tone === 'danger') throw new Error(reply.message.text);
+      }
+    };
+    await Promise.all(Array.from({ length: CONCURRENCY }, worker));
+    const seconds = (performance.now() - started) / 1000;
+    latencies.sort((a, b) => a - b);
+    console.log(JSON.stringify({ bench: 'commands', driver, command: kind === 'create' ? '/incident <title>' : 'incident.ack', n: N, concurrency: CONCURRENCY, perSecond: Math.round(N / seconds), p50ms: pct(latencies, 0.5), p99ms: pct(latencies, 0.99) }));
+  }
+  await tread.stop();
+}
+
+async function startup(): Promise<void> {
+  if (!existsSync('dist/src/main.js')) execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { stdio: 'inherit' });
+  const dir = mkdtempSync(join(tmpdir(), 'tread-bench-'));
+  try {
+    for (const run of ['fresh', 'existing', 'existing']) {
+      const port = 39_000 + Math.floor(Math.random() * 1000);
+      const t0 = performance.now();
+      const child = spawn(process.execPath, ['dist/src/main.js'], {
+        env: { ...process.env, DATABASE_URL: '', TREAD_DATA_DIR: dir, PORT: String(port), LOG_LEVEL: 'warn', TREAD_CONSOLE: '' },
+        stdio: ['ignore', 'ignore', 'inherit'],
+      });
+      let readyMs = -1;
+      for (let i = 0; i < 600; i++) {
+        try {
+          const r = await fetch(`http://127.0.0.1:${port}/readyz`);
+          if (r.ok) { readyMs = performance.now() - t0; break; }
+        } catch { /* not up yet */ }
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      const rss = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))?.[1] ?? 0) * 1024;
+      child.kill('SIGTERM');
+      await new Promise((r) => child.once('exit', r));
+      console.log(JSON.stringify({ bench: 'startup', driver: 'pglite', dataDir: run, readyMs: Math.round(readyMs), rssMB: Math.round(rss / 1048576) }));
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const pglite = await openDatabase({ dataDir: 'memory://' });
+await measure('pglite', pglite);
+if (process.env.DATABASE_URL) {
+  const { url, drop } = await createPgDatabase();
+  await measure('postgres', await openDatabase({ url }));
+  await drop();
+}
+await startup();
