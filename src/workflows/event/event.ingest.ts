@@ -375,6 +375,12 @@ export class EventWriter {
     this.running = true;
     try {
       while (this.queue.length) {
+        // Let pending socket reads run first (an embedded database works without yielding to I/O), so requests that
+        // arrived meanwhile join this batch.
+        for (let i = 0, seen = -1; i < 16 && this.queue.length !== seen; i++) {
+          seen = this.queue.length;
+          for (let j = 0; j < 4; j++) await new Promise((resolve) => setImmediate(resolve));
+        }
         const batch: Pending[] = [];
         let n = 0;
         while (this.queue.length && (n === 0 || n + this.queue[0]!.events.length <= this.maxEvents)) {
