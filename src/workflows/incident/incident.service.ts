@@ -375,6 +375,8 @@ async function scheduleSlaTimers(tx: Tx, app: AppContext, i: IncidentRow, clock:
   const warnAt = total * app.config.incident.slaWarnAt - spentMs;
   if (warnAt > 0) {
     await schedule(tx, { kind: TIMER.sla, subject, key: slaKey(subject, clock, 'warn'), dueAt: addSlaTime(start, warnAt, t.bh, app.config.timezone), payload: { id: i.id, clock, stage: 'warn' } });
+  } else {
+    await cancelTimer(tx, slaKey(subject, clock, 'warn')); // already past the warning point of this target: a warning of an older target must not fire
   }
   await schedule(tx, { kind: TIMER.sla, subject, key: slaKey(subject, clock, 'breach'), dueAt: addSlaTime(start, Math.max(0, total - spentMs), t.bh, app.config.timezone), payload: { id: i.id, clock, stage: 'breach' } });
 }
