@@ -13,7 +13,8 @@ import { ReferenceStore } from './teams.references.js';
 
 /** Raised for a Teams configuration that cannot work; the message names the variable. */
 export class TeamsConfigError extends Error {
-  override readonly name = 'TeamsConfigError';
+  /** main.ts prints a PlatformConfigError as one line and stops. */
+  override readonly name = 'PlatformConfigError';
   readonly code = 'teams.config';
 }
 
