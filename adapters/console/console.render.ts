@@ -4,7 +4,7 @@ import type { Button, Message } from '../../src/core/message.js';
 /** Removes the markdown subset's markers for a terminal. */
 export function plain(text: string): string {
   return text
-    .replace(/<([^|>]+)\|([^>]+)>/g, '$2 ($1)')
+    .replace(/<((?:https?:\/\/|mailto:)[^<>|\s]+)\|([^<>]+)>/g, '$2 ($1)') // links only: usage like <caller|change> stays
     .replace(/(^|[\s(])\*([^*\n]+)\*(?=$|[\s).,:;!?])/g, '$1$2')
     .replace(/(^|[\s(])_([^_\n]+)_(?=$|[\s).,:;!?])/g, '$1$2');
 }
