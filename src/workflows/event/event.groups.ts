@@ -44,8 +44,8 @@ export async function rawRows<T>(tx: Tx | AppContext['db'], query: SQL): Promise
   return resultRows<T>(await tx.execute(query));
 }
 
-/** A JSON parameter for `jsonb_to_recordset`. */
-export const jsonParam = (value: unknown) => sql`${JSON.stringify(value)}::jsonb`;
+/** A JSON parameter for `json_to_recordset` (json, not jsonb: parsed once, row by row, much cheaper for big batches). */
+export const jsonParam = (value: unknown) => sql`${JSON.stringify(value)}::json`;
 
 /** A time parameter (postgres.js cannot bind a raw Date inside sql``). */
 export const tsParam = (d: Date) => sql`${d.toISOString()}::timestamptz`;
@@ -188,7 +188,7 @@ export async function refreshGroups(ctx: EventCtx, ids: Iterable<number>, create
     await tx.execute(sql`update alert_groups g set alert_count = x.alert_count, open_count = x.open_count, state = x.state, severity = x.severity,
         accepting = x.accepting, acknowledged_at = x.acknowledged_at, acknowledged_by = x.acknowledged_by, resolved_at = x.resolved_at,
         resolved_by = x.resolved_by, updated_at = x.updated_at
-      from jsonb_to_recordset(${jsonParam(updates)}) as x(id int, alert_count int, open_count int, state text, severity text, accepting boolean,
+      from json_to_recordset(${jsonParam(updates)}) as x(id int, alert_count int, open_count int, state text, severity text, accepting boolean,
         acknowledged_at timestamptz, acknowledged_by text, resolved_at timestamptz, resolved_by text, updated_at timestamptz)
       where g.id = x.id`);
   }
@@ -249,7 +249,7 @@ export async function touchCards(ctx: EventCtx, ids: Iterable<number>): Promise<
   const rows = list.map((id) => ({ subject: groupSubject(id), key: `${EVENT_TIMERS.card}:${groupSubject(id)}`, id }));
   await ctx.tx.execute(sql`insert into timers (due_at, kind, subject, key, payload)
     select ${tsParam(ctx.now)}, ${EVENT_TIMERS.card}, x.subject, x.key, jsonb_build_object('groupId', x.id)
-    from jsonb_to_recordset(${jsonParam(rows)}) as x(subject text, key text, id int)
+    from json_to_recordset(${jsonParam(rows)}) as x(subject text, key text, id int)
     on conflict (key) do nothing`);
 }
 

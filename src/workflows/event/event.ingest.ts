@@ -3,7 +3,7 @@
  * with set-based SQL. The EventWriter commits the events of many concurrent requests together (group commit) and answers
  * each request only after its events are durable.
  */
-import { sql } from 'drizzle-orm';
+import { sql, type SQL } from 'drizzle-orm';
 import { schema, type Tx } from '../../../db/client.js';
 import type { AppContext } from '../../core/app.js';
 import { activeMaintenance } from './event.config.js';
@@ -77,7 +77,7 @@ export async function scheduleUnsuppress(tx: Tx, untils: Date[]): Promise<void> 
   const rows = [...new Set(untils.map((u) => u.getTime()))].map((ms) => ({ due: new Date(ms).toISOString(), key: `${EVENT_TIMERS.unsuppress}:${ms}` }));
   if (rows.length === 0) return;
   await tx.execute(sql`insert into timers (due_at, kind, subject, key, payload)
-    select x.due, ${EVENT_TIMERS.unsuppress}, 'alerts', x.key, '{}'::jsonb from jsonb_to_recordset(${jsonParam(rows)}) as x(due timestamptz, key text)
+    select x.due, ${EVENT_TIMERS.unsuppress}, 'alerts', x.key, '{}'::jsonb from json_to_recordset(${jsonParam(rows)}) as x(due timestamptz, key text)
     on conflict (key) do nothing`);
 }
 
@@ -122,7 +122,7 @@ async function prepareNew(ctx: EventCtx, created: Work[]): Promise<Set<number>> 
   const keys = [...new Map(created.map((w) => [keyOf(w.row.integration, w.row.dedupKey), { i: w.row.integration, k: w.row.dedupKey }])).values()];
   const prior = await rawRows<PriorRow>(tx, sql`select integration as i, dedup_key as k, count(*)::int as n,
       (array_agg(group_id order by id desc) filter (where group_id is not null))[1] as last_group
-    from alerts where (integration, dedup_key) in (select i, k from jsonb_to_recordset(${jsonParam(keys)}) as x(i text, k text))
+    from alerts where (integration, dedup_key) in (select i, k from json_to_recordset(${jsonParam(keys)}) as x(i text, k text))
       and first_seen >= ${tsParam(new Date(now.getTime() - flap.window))}
     group by integration, dedup_key`);
   const priorBy = new Map(prior.map((p) => [keyOf(p.i, p.k), p]));
@@ -189,38 +189,68 @@ function alertRecord(r: AlertRow): Record<string, unknown> {
   };
 }
 
-/** Inserts new alert rows (ids already allocated). */
-export async function insertAlerts(tx: Tx, rows: AlertRow[]): Promise<void> {
-  if (rows.length === 0) return;
-  await tx.execute(sql`insert into alerts (id, integration, dedup_key, state, severity, summary, source, service, labels, details, links, count,
-      starts_at, first_seen, last_seen, acknowledged_at, acknowledged_by, resolved_at, resolved_by, suppressed_by, suppressed_until, flapping,
-      group_id, incident_id, updated_at)
-    select id, integration, dedup_key, state, severity, summary, source, service, coalesce(labels, '{}'::jsonb), coalesce(details, '{}'::jsonb),
-      coalesce(links, '[]'::jsonb), count, starts_at, first_seen, last_seen, acknowledged_at, acknowledged_by, resolved_at, resolved_by,
-      suppressed_by, suppressed_until, flapping, group_id, incident_id, updated_at
-    from jsonb_to_recordset(${jsonParam(rows.map(alertRecord))}) as x(${ALERT_COLUMNS})`);
+/** One entry of an alert's own history. */
+export interface HistoryEntry {
+  alertId: number;
+  at: Date;
+  action: string;
+  actor: string | null;
+  data: unknown;
+}
+
+/**
+ * Writes new alerts (ids already allocated), changed alerts (read under lock) and history entries in one statement.
+ * Content columns left undefined on a changed row keep their stored value.
+ */
+export async function writeAlerts(tx: Tx, inserts: AlertRow[], updates: AlertRow[], history: HistoryEntry[]): Promise<void> {
+  const ctes: SQL[] = [];
+  if (inserts.length) {
+    ctes.push(sql`ins as (insert into alerts (id, integration, dedup_key, state, severity, summary, source, service, labels, details, links, count,
+        starts_at, first_seen, last_seen, acknowledged_at, acknowledged_by, resolved_at, resolved_by, suppressed_by, suppressed_until, flapping,
+        group_id, incident_id, updated_at)
+      select id, integration, dedup_key, state, severity, summary, source, service, coalesce(labels, '{}'::jsonb), coalesce(details, '{}'::jsonb),
+        coalesce(links, '[]'::jsonb), count, starts_at, first_seen, last_seen, acknowledged_at, acknowledged_by, resolved_at, resolved_by,
+        suppressed_by, suppressed_until, flapping, group_id, incident_id, updated_at
+      from json_to_recordset(${jsonParam(inserts.map(alertRecord))}) as x(${ALERT_COLUMNS}))`);
+  }
+  if (updates.length) {
+    ctes.push(sql`upd as (update alerts a set state = x.state, severity = coalesce(x.severity, a.severity), summary = coalesce(x.summary, a.summary),
+        source = coalesce(x.source, a.source), labels = coalesce(x.labels, a.labels), details = coalesce(x.details, a.details),
+        links = coalesce(x.links, a.links), count = x.count, last_seen = x.last_seen, acknowledged_at = x.acknowledged_at,
+        acknowledged_by = x.acknowledged_by, resolved_at = x.resolved_at, resolved_by = x.resolved_by, suppressed_by = x.suppressed_by,
+        suppressed_until = x.suppressed_until, flapping = x.flapping, group_id = x.group_id, incident_id = x.incident_id, updated_at = x.updated_at
+      from json_to_recordset(${jsonParam(updates.map(alertRecord))}) as x(${ALERT_COLUMNS})
+      where a.id = x.id)`);
+  }
+  const main = history.length
+    ? sql`insert into alert_events (alert_id, at, action, actor, data)
+        select alert_id, at, action, actor, coalesce(data, '{}'::jsonb)
+        from json_to_recordset(${jsonParam(history.map((e) => ({ alert_id: e.alertId, at: e.at, action: e.action, actor: e.actor, data: e.data })))})
+          as x(alert_id int, at timestamptz, action text, actor text, data jsonb)`
+    : sql`select 1`;
+  if (ctes.length === 0 && history.length === 0) return;
+  await tx.execute(ctes.length ? sql`with ${sql.join(ctes, sql`, `)} ${main}` : main);
 }
 
 /** Writes changed alert rows back (the rows were locked when read). */
 export async function updateAlerts(tx: Tx, rows: AlertRow[]): Promise<void> {
-  if (rows.length === 0) return;
-  await tx.execute(sql`update alerts a set state = x.state, severity = x.severity, summary = x.summary, source = x.source,
-      labels = coalesce(x.labels, '{}'::jsonb), details = coalesce(x.details, '{}'::jsonb), links = coalesce(x.links, '[]'::jsonb), count = x.count,
-      last_seen = x.last_seen, acknowledged_at = x.acknowledged_at, acknowledged_by = x.acknowledged_by, resolved_at = x.resolved_at,
-      resolved_by = x.resolved_by, suppressed_by = x.suppressed_by, suppressed_until = x.suppressed_until, flapping = x.flapping,
-      group_id = x.group_id, incident_id = x.incident_id, updated_at = x.updated_at
-    from jsonb_to_recordset(${jsonParam(rows.map(alertRecord))}) as x(${ALERT_COLUMNS})
-    where a.id = x.id`);
+  await writeAlerts(tx, [], rows, []);
 }
 
 /** Appends entries to alerts' own histories. */
-export async function addHistory(tx: Tx, entries: { alertId: number; at: Date; action: string; actor: string | null; data: unknown }[]): Promise<void> {
-  if (entries.length === 0) return;
-  await tx.execute(sql`insert into alert_events (alert_id, at, action, actor, data)
-    select alert_id, at, action, actor, coalesce(data, '{}'::jsonb)
-    from jsonb_to_recordset(${jsonParam(entries.map((e) => ({ alert_id: e.alertId, at: e.at, action: e.action, actor: e.actor, data: e.data })))})
-      as x(alert_id int, at timestamptz, action text, actor text, data jsonb)`);
+export async function addHistory(tx: Tx, entries: HistoryEntry[]): Promise<void> {
+  await writeAlerts(tx, [], [], entries);
 }
+
+/** The columns read under lock by ingestion: everything but the bulky content, which a trigger replaces anyway. */
+const LOCK_COLUMNS = {
+  id: schema.alerts.id, integration: schema.alerts.integration, dedupKey: schema.alerts.dedupKey, state: schema.alerts.state,
+  severity: schema.alerts.severity, summary: schema.alerts.summary, source: schema.alerts.source, service: schema.alerts.service,
+  count: schema.alerts.count, startsAt: schema.alerts.startsAt, firstSeen: schema.alerts.firstSeen, lastSeen: schema.alerts.lastSeen,
+  acknowledgedAt: schema.alerts.acknowledgedAt, acknowledgedBy: schema.alerts.acknowledgedBy, resolvedAt: schema.alerts.resolvedAt,
+  resolvedBy: schema.alerts.resolvedBy, suppressedBy: schema.alerts.suppressedBy, suppressedUntil: schema.alerts.suppressedUntil,
+  flapping: schema.alerts.flapping, groupId: schema.alerts.groupId, incidentId: schema.alerts.incidentId, updatedAt: schema.alerts.updatedAt,
+};
 
 /**
  * Applies events in the caller's transaction: PagerDuty's dedup/ack/resolve rules per integration and key, raw events into
@@ -231,13 +261,15 @@ export async function applyEvents(tx: Tx, app: AppContext, events: IncomingEvent
   const ctx: EventCtx = { app, tx, now, actor, by: integrations.size === 1 ? [...integrations][0]! : 'monitors', outbox: false };
   if (events.length === 0) return { outcomes: [], outbox: false };
   const keys = [...new Map(events.map((e) => [keyOf(e.integration, e.dedupKey), { i: e.integration, k: e.dedupKey }])).values()];
-  const existing = await tx.select().from(schema.alerts)
-    .where(sql`(${schema.alerts.integration}, ${schema.alerts.dedupKey}) in (select i, k from jsonb_to_recordset(${jsonParam(keys)}) as x(i text, k text))
-      and ${schema.alerts.state} <> 'resolved'`)
-    .orderBy(schema.alerts.integration, schema.alerts.dedupKey).for('update');
+  const existing = await tx.select(LOCK_COLUMNS).from(schema.alerts)
+    .innerJoin(sql`json_to_recordset(${jsonParam(keys)}) as x(i text, k text)`, sql`${schema.alerts.integration} = x.i and ${schema.alerts.dedupKey} = x.k`)
+    .where(sql`${schema.alerts.state} <> 'resolved'`)
+    .orderBy(schema.alerts.integration, schema.alerts.dedupKey).for('update', { of: schema.alerts });
   const open = new Map<string, Work>();
   const works: Work[] = [];
-  for (const row of existing) {
+  for (const light of existing) {
+    // labels, details and links stay undefined: the update keeps the stored ones unless a trigger brings new ones
+    const row = light as AlertRow;
     const w: Work = { row, isNew: false, dirty: false, stateChanged: false, severityRaised: false };
     open.set(keyOf(row.integration, row.dedupKey), w);
     works.push(w);
@@ -282,9 +314,8 @@ export async function applyEvents(tx: Tx, app: AppContext, events: IncomingEvent
 
   const created = works.filter((w) => w.isNew);
   const openedGroups = created.length ? await prepareNew(ctx, created) : new Set<number>();
-  await insertAlerts(tx, created.map((w) => w.row));
-  await updateAlerts(tx, works.filter((w) => !w.isNew && w.dirty).map((w) => w.row));
-  await addHistory(tx, history.map((h) => ({ alertId: h.w.row.id, at: now, action: h.action, actor: h.actor, data: h.data })));
+  await writeAlerts(tx, created.map((w) => w.row), works.filter((w) => !w.isNew && w.dirty).map((w) => w.row),
+    history.map((h) => ({ alertId: h.w.row.id, at: now, action: h.action, actor: h.actor, data: h.data })));
 
   const changed = new Set<number>();
   const touched = new Set<number>();

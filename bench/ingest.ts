@@ -1,0 +1,218 @@
+/**
+ * Event ingestion benchmark against tread's real HTTP server. Prints one JSON line per measurement:
+ * - PagerDuty-style single events (64 concurrent clients, 10 000 events over 500 dedup keys): events/s, p50/p99, and a check
+ *   that every 202'd event is in the database;
+ * - Alertmanager-style bodies of 100 alerts: alerts/s;
+ * - an alert storm (10 000 events over 50 services in 10 s): chat messages sent (one card per group plus throttled updates).
+ * Run: DATABASE_URL=postgres://… npx tsx bench/ingest.ts   (without DATABASE_URL: embedded PGlite)
+ * Knobs: EVENTS=10000 CONCURRENCY=64 KEYS=500 AM_BODIES=400 AM_CONCURRENCY=16 STORM_EVENTS=10000 STORM_SECONDS=10
+ */
+import { Agent, request } from 'node:http';
+import { sql } from 'drizzle-orm';
+import { openDatabase, resultRows, type Database } from '../db/client.js';
+import type { ChatPort, MessageRef } from '../src/core/chat-port.js';
+import { parseOrgConfig } from '../src/core/config/org.js';
+import type { Where } from '../src/core/inbound.js';
+import type { Message } from '../src/core/message.js';
+import { startTread, type Tread } from '../src/runtime.js';
+import { writerOf } from '../src/workflows/event/index.js';
+import { createPgDatabase } from '../test/helpers/db.js';
+
+const EVENTS = Number(process.env.EVENTS ?? 10_000);
+const CONCURRENCY = Number(process.env.CONCURRENCY ?? 64);
+const KEYS = Number(process.env.KEYS ?? 500);
+const AM_BODIES = Number(process.env.AM_BODIES ?? 400);
+const AM_CONCURRENCY = Number(process.env.AM_CONCURRENCY ?? 16);
+const STORM_EVENTS = Number(process.env.STORM_EVENTS ?? 10_000);
+const STORM_SECONDS = Number(process.env.STORM_SECONDS ?? 10);
+const PD_KEY = 'BENCHKEY00000000000000000000000A';
+const AM_TOKEN = 'bench-am-token-0123456789';
+const GENERIC_TOKEN = 'bench-generic-token-0123456789';
+
+const services = Array.from({ length: 50 }, (_, i) => `svc-${i}`);
+const config = parseOrgConfig(`
+organisation: Bench
+people:
+  - { id: alice, name: Alice, roles: [responder] }
+services:
+${services.map((s) => `  - { name: ${s}, owners: [alice], console: { channel: ${s} } }`).join('\n')}
+integrations:
+  - { name: pd, kind: pagerduty, routingKey: ${PD_KEY}, service: svc-0 }
+  - { name: am, kind: alertmanager, token: ${AM_TOKEN} }
+  - { name: gen, kind: generic, token: ${GENERIC_TOKEN} }
+correlation: { window: 10m, groupBy: [service, alertname] }
+`, 'bench');
+
+/** Counts what would be sent to chat. */
+class CountingPort implements ChatPort {
+  readonly platform = 'console' as const;
+  posts = 0;
+  updates = 0;
+  other = 0;
+  private seq = 0;
+  async post(where: Where, _m: Message): Promise<MessageRef> { this.posts++; return { where, messageId: `m${++this.seq}` }; }
+  async update(): Promise<void> { this.updates++; }
+  async dm(user: { userId: string }): Promise<MessageRef> { this.other++; return { where: { platform: 'console', channel: `dm:${user.userId}` }, messageId: `d${++this.seq}` }; }
+  async postEphemeral(): Promise<void> { this.other++; }
+  async openForm(): Promise<void> { this.other++; }
+  async createChannel(): Promise<Where> { throw new Error('not in the benchmark'); }
+  async pin(): Promise<void> {}
+  reset(): void { this.posts = 0; this.updates = 0; this.other = 0; }
+}
+
+const agent = new Agent({ keepAlive: true, maxSockets: 256 });
+
+function post(port: number, path: string, body: string, headers: Record<string, string> = {}): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path, method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), ...headers } }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode ?? 0));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+function quantile(sorted: number[], q: number): number {
+  return Number(sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!.toFixed(2));
+}
+
+async function count(database: Database, query: ReturnType<typeof sql>): Promise<number> {
+  return Number(resultRows<{ n: number }>(await database.db.execute(query))[0]?.n ?? 0);
+}
+
+async function singleEvents(driver: string, tread: Tread, database: Database): Promise<void> {
+  const latencies: number[] = [];
+  let accepted = 0;
+  let next = 0;
+  const statuses: Record<number, number> = {};
+  const started = performance.now();
+  const worker = async () => {
+    while (next < EVENTS) {
+      const i = next++;
+      const key = `key-${i % KEYS}`;
+      const body = JSON.stringify({
+        routing_key: PD_KEY, event_action: 'trigger', dedup_key: key,
+        payload: { summary: `Checkout latency high on host ${i % KEYS}`, source: `host-${i % KEYS}`, severity: 'warning', component: 'api', custom_details: { p99: 2.5 + (i % 7), n: i } },
+      });
+      const t0 = performance.now();
+      const status = await post(tread.port, '/v2/enqueue', body);
+      latencies.push(performance.now() - t0);
+      statuses[status] = (statuses[status] ?? 0) + 1;
+      if (status === 202) accepted++;
+    }
+  };
+  await Promise.all(Array.from({ length: CONCURRENCY }, worker));
+  const seconds = (performance.now() - started) / 1000;
+  latencies.sort((a, b) => a - b);
+  const stored = await count(database, sql`select count(*)::int as n from alert_events where actor = 'pd'`);
+  const counted = await count(database, sql`select coalesce(sum(count), 0)::int as n from alerts where integration = 'pd'`);
+  const stats = writerOf(tread.app)!.stats;
+  console.log(JSON.stringify({
+    bench: 'ingest-pagerduty-single', driver, events: EVENTS, concurrency: CONCURRENCY, dedupKeys: KEYS, perSecond: Math.round(EVENTS / seconds),
+    p50ms: quantile(latencies, 0.5), p99ms: quantile(latencies, 0.99), accepted, statuses,
+    allStored: stored === accepted && counted === accepted, storedEvents: stored, alertCountSum: counted,
+    batches: stats.batches, eventsPerBatch: Number((stats.events / Math.max(1, stats.batches)).toFixed(1)),
+  }));
+}
+
+async function batchedAlerts(driver: string, tread: Tread, database: Database): Promise<void> {
+  const before = { ...writerOf(tread.app)!.stats };
+  const bodies: string[] = [];
+  const pool = 20_000; // fingerprints: the first bodies open alerts, later ones repeat them (Alertmanager resends)
+  for (let b = 0; b < AM_BODIES; b++) {
+    const svc = services[b % services.length]!;
+    const alerts = Array.from({ length: 100 }, (_, j) => {
+      const n = (b * 100 + j) % pool;
+      return {
+        status: 'firing', labels: { alertname: `HighLoad${n % 20}`, service: svc, instance: `node-${n}:9100`, job: 'node', severity: 'warning' },
+        annotations: { summary: `Load high on node-${n}`, runbook_url: 'https://runbooks.example/load' },
+        startsAt: '2026-01-05T09:59:00.000Z', endsAt: '0001-01-01T00:00:00Z', generatorURL: 'http://prometheus.local/graph?g0.expr=load', fingerprint: `fp${n.toString(16).padStart(12, '0')}`,
+      };
+    });
+    bodies.push(JSON.stringify({ receiver: 'tread', status: 'firing', version: '4', groupKey: `{}:{service="${svc}"}`, truncatedAlerts: 0, groupLabels: { service: svc }, commonLabels: {}, commonAnnotations: {}, externalURL: 'http://am.local', alerts }));
+  }
+  let next = 0;
+  let accepted = 0;
+  const latencies: number[] = [];
+  const started = performance.now();
+  const worker = async () => {
+    while (next < bodies.length) {
+      const body = bodies[next++]!;
+      const t0 = performance.now();
+      const status = await post(tread.port, '/hooks/alertmanager', body, { authorization: `Bearer ${AM_TOKEN}` });
+      latencies.push(performance.now() - t0);
+      if (status === 200) accepted += 100;
+    }
+  };
+  await Promise.all(Array.from({ length: AM_CONCURRENCY }, worker));
+  const seconds = (performance.now() - started) / 1000;
+  latencies.sort((a, b) => a - b);
+  const stored = await count(database, sql`select count(*)::int as n from alert_events where actor = 'am'`);
+  const stats = writerOf(tread.app)!.stats;
+  console.log(JSON.stringify({
+    bench: 'ingest-alertmanager-batched', driver, bodies: AM_BODIES, alertsPerBody: 100, concurrency: AM_CONCURRENCY,
+    alertsPerSecond: Math.round(AM_BODIES * 100 / seconds), bodiesPerSecond: Math.round(AM_BODIES / seconds), p50ms: quantile(latencies, 0.5), p99ms: quantile(latencies, 0.99),
+    allStored: stored === accepted, storedEvents: stored, distinctAlerts: await count(database, sql`select count(*)::int as n from alerts where integration = 'am'`),
+    batches: stats.batches - before.batches,
+  }));
+}
+
+async function storm(driver: string, tread: Tread, port: CountingPort): Promise<void> {
+  await tread.dispatcher.flush();
+  port.reset();
+  const perTick = 50;
+  const ticks = Math.ceil(STORM_EVENTS / perTick);
+  const interval = (STORM_SECONDS * 1000) / ticks;
+  const started = performance.now();
+  const inflight: Promise<number>[] = [];
+  let sent = 0;
+  for (let t = 0; t < ticks; t++) {
+    const due = started + t * interval;
+    const wait = due - performance.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    for (let k = 0; k < perTick && sent < STORM_EVENTS; k++, sent++) {
+      const svc = services[sent % services.length]!;
+      inflight.push(post(tread.port, '/hooks/generic', JSON.stringify({ summary: `Storm on ${svc}: probe ${sent} failed`, severity: 'warning', source: `probe-${sent}`, labels: { service: svc, alertname: 'ProbeFailed' }, dedupKey: `storm-${sent}` }), { authorization: `Bearer ${GENERIC_TOKEN}` }));
+    }
+  }
+  const statuses = await Promise.all(inflight);
+  const seconds = (performance.now() - started) / 1000;
+  // Let the scheduler tick a few more times so every pending card update goes out.
+  await new Promise((r) => setTimeout(r, 3500));
+  await tread.scheduler.tick();
+  await tread.dispatcher.flush();
+  const groups = Number(resultRows<{ n: number }>(await tread.app.db.execute(sql`select count(distinct group_id)::int as n from alerts where integration = 'gen'`))[0]?.n ?? 0);
+  console.log(JSON.stringify({
+    bench: 'ingest-alert-storm', driver, events: STORM_EVENTS, services: services.length, seconds: Number(seconds.toFixed(1)),
+    accepted: statuses.filter((s) => s === 202).length, groups, chatMessages: port.posts + port.updates + port.other,
+    cards: port.posts, cardUpdates: port.updates, otherMessages: port.other, tickSeconds: 1,
+  }));
+}
+
+async function run(driver: string, database: Database): Promise<void> {
+  const port = new CountingPort();
+  const tread = await startTread({
+    database, config, tickSeconds: 1, http: { host: '127.0.0.1', port: 0 },
+    platforms: () => [{ platform: 'console', port }],
+  });
+  try {
+    await singleEvents(driver, tread, database);
+    await batchedAlerts(driver, tread, database);
+    await storm(driver, tread, port);
+  } finally {
+    await tread.stop();
+  }
+}
+
+if (process.env.DATABASE_URL) {
+  const { url, drop } = await createPgDatabase();
+  try {
+    await run('postgres', await openDatabase({ url, poolSize: 10 }));
+  } finally {
+    await drop();
+  }
+} else {
+  await run('pglite', await openDatabase({ dataDir: 'memory://' }));
+}
+agent.destroy();
