@@ -88,15 +88,18 @@ export class Dispatcher {
 
   private async deliver(row: OutboxRow): Promise<void> {
     const { db, log } = this.app;
+    // Posts an earlier attempt of this row already made (announcements and DMs to several places): not repeated.
+    const done = new Set<string>((row.result as { done?: string[] } | null)?.done ?? []);
+    const progress = () => (done.size ? { done: [...done] } : null);
     try {
-      const result = await this.send(row.payload as unknown as OutboxPayload);
+      const result = await this.send(row.payload as unknown as OutboxPayload, done);
       await db.update(schema.outbox).set({ status: 'sent', sentAt: new Date(), lastError: null, result: result ?? null }).where(eq(schema.outbox.id, row.id));
       this.stats.sent++;
     } catch (e) {
       const err = e as Error;
       if (e instanceof RateLimitedError) {
         // Waiting is not failing: give the attempt back.
-        await db.update(schema.outbox).set({ status: 'pending', attempts: row.attempts - 1, lastError: `rate limited, retry after ${e.retryAfterMs} ms`, availableAt: new Date(Date.now() + e.retryAfterMs) }).where(eq(schema.outbox.id, row.id));
+        await db.update(schema.outbox).set({ status: 'pending', attempts: row.attempts - 1, result: progress(), lastError: `rate limited, retry after ${e.retryAfterMs} ms`, availableAt: new Date(Date.now() + e.retryAfterMs) }).where(eq(schema.outbox.id, row.id));
         return;
       }
       this.stats.failed++;
@@ -104,10 +107,10 @@ export class Dispatcher {
       if (dead) {
         this.stats.dead++;
         log.error({ outboxId: row.id, kind: row.kind, orderKey: row.orderKey, attempts: row.attempts, err: err.message }, 'outbox message given up (dead letter)');
-        await db.update(schema.outbox).set({ status: 'dead', lastError: err.message.slice(0, 2000) }).where(eq(schema.outbox.id, row.id));
+        await db.update(schema.outbox).set({ status: 'dead', result: progress(), lastError: err.message.slice(0, 2000) }).where(eq(schema.outbox.id, row.id));
       } else {
         log.warn({ outboxId: row.id, kind: row.kind, attempts: row.attempts, err: err.message }, 'outbox message failed; will retry');
-        await db.update(schema.outbox).set({ status: 'pending', lastError: err.message.slice(0, 2000), availableAt: new Date(Date.now() + backoffMs(row.attempts)) }).where(eq(schema.outbox.id, row.id));
+        await db.update(schema.outbox).set({ status: 'pending', result: progress(), lastError: err.message.slice(0, 2000), availableAt: new Date(Date.now() + backoffMs(row.attempts)) }).where(eq(schema.outbox.id, row.id));
       }
     }
   }
@@ -117,7 +120,7 @@ export class Dispatcher {
   }
 
   /** Sends one payload. Partial progress (cards already posted) is recorded so a retry does not repeat it. */
-  private async send(p: OutboxPayload): Promise<Record<string, unknown> | undefined> {
+  private async send(p: OutboxPayload, done: Set<string>): Promise<Record<string, unknown> | undefined> {
     switch (p.kind) {
       case 'post': {
         const port = this.port(p.where.platform);
@@ -137,7 +140,10 @@ export class Dispatcher {
       case 'announce': {
         for (const card of await this.cards(p.subject, ['card'])) {
           const port = this.port(card.platform);
-          if (port) await port.post({ ...card.ref.where, thread: card.ref.where.thread ?? card.ref.messageId }, p.message);
+          const key = `${card.platform}:${card.ref.where.channel}:${card.ref.messageId}`;
+          if (!port || done.has(key)) continue;
+          await port.post({ ...card.ref.where, thread: card.ref.where.thread ?? card.ref.messageId }, p.message);
+          done.add(key);
         }
         return undefined;
       }
@@ -146,8 +152,12 @@ export class Dispatcher {
         if (!person) return { skipped: `unknown person ${p.person}` };
         const sent: string[] = [];
         for (const address of addressesOf(person, new Set(this.ports.keys()))) {
-          const ref = await this.port(address.platform)!.dm(address, p.message);
-          if (p.subject) await this.remember(p.subject, ref, 'dm');
+          const key = `dm:${address.platform}:${address.userId}`;
+          if (!done.has(key)) {
+            const ref = await this.port(address.platform)!.dm(address, p.message);
+            if (p.subject) await this.remember(p.subject, ref, 'dm');
+            done.add(key);
+          }
           sent.push(address.platform);
         }
         return { sent };
