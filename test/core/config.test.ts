@@ -1,0 +1,190 @@
+/** Configuration: the environment (zod) and the organisation YAML, with errors that name what to fix. */
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { EnvError, loadEnv } from '../../src/core/config/env.js';
+import { ConfigError, exampleConfigPath, loadOrgConfig, parseOrgConfig } from '../../src/core/config/org.js';
+import { formatDuration, parseDuration } from '../../src/core/duration.js';
+
+const S = 1000;
+const M = 60 * S;
+const H = 60 * M;
+const D = 24 * H;
+
+function configError(text: string, env: NodeJS.ProcessEnv = {}): string {
+  try {
+    parseOrgConfig(text, 'tread.yaml', env);
+  } catch (e) {
+    expect(e).toBeInstanceOf(ConfigError);
+    return (e as Error).message;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+const PEOPLE = `
+people:
+  - { id: alice, name: Alice Chen }
+  - { id: bob, name: Bob Okafor }
+`;
+
+describe('loadEnv', () => {
+  it('applies the defaults: PORT 3000, HOST 127.0.0.1, TREAD_DATA_DIR ./data, LOG_LEVEL info', () => {
+    const env = loadEnv({});
+    expect(env.PORT).toBe(3000);
+    expect(env.HOST).toBe('127.0.0.1');
+    expect(env.TREAD_DATA_DIR).toBe('./data');
+    expect(env.LOG_LEVEL).toBe('info');
+    expect(env.DATABASE_URL).toBeUndefined();
+    expect(env.TREAD_API_TOKEN).toBeUndefined();
+    expect(env.TREAD_CONSOLE).toBe(false);
+  });
+
+  it('treats empty variables as unset', () => {
+    expect(loadEnv({ PORT: '', HOST: '', TREAD_DATA_DIR: '' })).toMatchObject({ PORT: 3000, HOST: '127.0.0.1', TREAD_DATA_DIR: './data' });
+  });
+
+  it('reads given values', () => {
+    const env = loadEnv({
+      PORT: '8080', HOST: '0.0.0.0', TREAD_DATA_DIR: '/var/lib/tread', DATABASE_URL: 'postgres://u@db:5432/tread',
+      TREAD_API_TOKEN: 'x'.repeat(32), LOG_LEVEL: 'debug', TREAD_CONSOLE: '1', TREAD_CONFIG: 'org.yaml',
+    });
+    expect(env).toMatchObject({ PORT: 8080, HOST: '0.0.0.0', TREAD_DATA_DIR: '/var/lib/tread', DATABASE_URL: 'postgres://u@db:5432/tread', LOG_LEVEL: 'debug', TREAD_CONSOLE: true, TREAD_CONFIG: 'org.yaml' });
+  });
+
+  it.each([
+    ['PORT', 'abc'], ['PORT', '70000'], ['PORT', '-1'], ['PORT', '80.5'],
+    ['DATABASE_URL', 'mysql://x'], ['TREAD_API_TOKEN', 'short'], ['LOG_LEVEL', 'loud'], ['TREAD_PUBLIC_URL', 'not a url'],
+    ['TREAD_CONSOLE', 'maybe'], ['TREAD_TICK_SECONDS', '0'],
+  ])('a bad %s (%s) is an EnvError naming the variable', (name, value) => {
+    let error: unknown;
+    try {
+      loadEnv({ [name]: value });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(EnvError);
+    expect((error as Error).message).toMatch(new RegExp(`^${name}: .+`));
+    expect((error as Error).message).not.toContain('\n');
+  });
+
+  it('names the missing half of a TLS pair', () => {
+    expect(() => loadEnv({ TLS_CERT_FILE: 'cert.pem' })).toThrow(/^TLS_KEY_FILE: /);
+    expect(() => loadEnv({ TLS_KEY_FILE: 'key.pem' })).toThrow(/^TLS_CERT_FILE: /);
+  });
+});
+
+describe('parseOrgConfig', () => {
+  it('parses an empty file into the defaults', () => {
+    const org = parseOrgConfig('', 'tread.yaml', {});
+    expect(org.timezone).toBe('UTC');
+    expect(org.people).toEqual([]);
+    expect(org.sla.P1).toEqual({ response: 15 * M, resolution: 4 * H, businessHours: false });
+    expect(org.incident.autoCloseAfter).toBe(3 * D);
+    expect(org.incident.statusUpdateEvery).toBe(30 * M);
+  });
+
+  it('names the path inside the file of an unknown person', () => {
+    const message = configError(`${PEOPLE}
+services:
+  - { name: checkout, owners: [alice] }
+  - { name: payments, owners: [zed] }
+`);
+    expect(message).toContain('tread.yaml: ');
+    expect(message).toContain('services[1].owners[0]: unknown person "zed"');
+  });
+
+  it('names nested paths of type errors', () => {
+    expect(configError(`${PEOPLE}
+services:
+  - { name: checkout, owners: alice }
+`)).toMatch(/services\[0\]\.owners: /);
+    expect(configError(`${PEOPLE}
+sla:
+  P1: { response: 15m, resolution: 4h }
+  P2: { response: 30m, resolution: 8h }
+  P3: { response: 30m, resolution: soon }
+  P4: { response: 4h, resolution: 3d }
+  P5: { response: 1d, resolution: 5d }
+`)).toContain('sla.P3.resolution: "soon" is not a duration: write it like 90s, 30m, 2h or 3d');
+    expect(configError('people:\n  - { id: Alice, name: A }\n')).toMatch(/people\[0\]\.id: use lower-case/);
+    expect(configError('timezone: Mars/Olympus\n')).toMatch(/timezone: not an IANA time zone/);
+    expect(configError('businessHours: { start: "18:00", end: "09:00" }\n')).toMatch(/businessHours\.end: start must be before end/);
+    expect(configError('businessHours: { days: [mon, funday] }\n')).toMatch(/businessHours\.days\[1\]: /);
+  });
+
+  it('reports duplicates with their position', () => {
+    expect(configError('people:\n  - { id: a, name: A }\n  - { id: a, name: B }\n')).toContain('people[1].id: duplicate person id "a"');
+    expect(configError(`${PEOPLE}services:\n  - { name: x }\n  - { name: x }\n`)).toContain('services[1].name: duplicate service "x"');
+  });
+
+  it('says when the file is not YAML', () => {
+    expect(configError('people: [\n')).toMatch(/^tread\.yaml: not valid YAML: /);
+  });
+
+  it('replaces ${VAR} from the environment, anywhere in a string', () => {
+    const org = parseOrgConfig(`organisation: "\${ORG} (\${ENV_NAME})"
+people:
+  - { id: alice, name: Alice, email: "\${ALICE_MAIL}" }
+`, 'tread.yaml', { ORG: 'Acme', ENV_NAME: 'prod', ALICE_MAIL: 'alice@example.com' });
+    expect(org.organisation).toBe('Acme (prod)');
+    expect(org.people[0]!.email).toBe('alice@example.com');
+  });
+
+  it('a missing variable is an error naming the variable and the path', () => {
+    const message = configError('people:\n  - { id: alice, name: Alice, email: "${ALICE_MAIL}" }\n', {});
+    expect(message).toBe('tread.yaml: people[0].email: environment variable ALICE_MAIL is not set');
+  });
+
+  it('leaves text that only looks like a variable alone', () => {
+    expect(parseOrgConfig('organisation: "costs $5 and $HOME"', 'x', {}).organisation).toBe('costs $5 and $HOME');
+  });
+
+  it('parses durations in SLA targets and incident settings', () => {
+    const org = parseOrgConfig(`
+sla:
+  P1: { response: 90s, resolution: 2h }
+  P2: { response: 30m, resolution: 3d }
+  P3: { response: 1h30m, resolution: 1w }
+  P4: { response: 4h, resolution: 3d, businessHours: true }
+  P5: { response: 1d, resolution: 5d }
+incident: { autoCloseAfter: 2d, statusUpdateEvery: 15m }
+`, 'x', {});
+    expect(org.sla.P1).toEqual({ response: 90 * S, resolution: 2 * H, businessHours: false });
+    expect(org.sla.P2.resolution).toBe(3 * D);
+    expect(org.sla.P3).toMatchObject({ response: 90 * M, resolution: 7 * D });
+    expect(org.sla.P4.businessHours).toBe(true);
+    expect(org.incident.autoCloseAfter).toBe(2 * D);
+    expect(org.incident.statusUpdateEvery).toBe(15 * M);
+  });
+
+  it('parses tread.example.yaml', () => {
+    const path = exampleConfigPath();
+    const org = parseOrgConfig(readFileSync(path, 'utf8'), path, {});
+    expect(org.people.map((p) => p.id)).toEqual(expect.arrayContaining(['alice', 'bob']));
+    expect(org.services.length).toBeGreaterThan(0);
+    for (const s of org.services) for (const o of s.owners) expect(org.people.some((p) => p.id === o)).toBe(true);
+    const loaded = loadOrgConfig(path, {});
+    expect(loaded.config.organisation).toBe(org.organisation);
+  });
+
+  it('a TREAD_CONFIG that does not exist is a clear error', () => {
+    expect(() => loadOrgConfig('/nonexistent/tread.yaml', {})).toThrow(/\/nonexistent\/tread\.yaml: file not found/);
+  });
+});
+
+describe('parseDuration', () => {
+  it.each([
+    ['90s', 90 * S], ['30m', 30 * M], ['2h', 2 * H], ['3d', 3 * D], ['1w', 7 * D], ['1h30m', 90 * M], ['1d12h', 36 * H], [' 2H ', 2 * H],
+  ])('%s = %i ms', (text, ms) => {
+    expect(parseDuration(text)).toBe(ms);
+  });
+
+  it.each(['', '0s', '90', 'm', '1.5h', '-5m', '30 m', '2x', '1m1h', 'soon'])('"%s" is not a duration', (text) => {
+    expect(parseDuration(text)).toBeUndefined();
+  });
+
+  it('formats back', () => {
+    expect(formatDuration(90 * S)).toBe('1m 30s');
+    expect(formatDuration(2 * H)).toBe('2h');
+    expect(formatDuration(3 * D + 2 * H)).toBe('3d 2h');
+  });
+});

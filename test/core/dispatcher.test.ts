@@ -1,0 +1,390 @@
+/**
+ * The outbox dispatcher, through startTread with a fake console ChatPort: order per record, rate limits, retries with
+ * backoff, dead letters, superseded card updates, and channels on a platform that cannot create them.
+ */
+import { sql } from 'drizzle-orm';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { Database } from '../../db/client.js';
+import type { ChatPort, MessageRef, PersonAddress } from '../../src/core/chat-port.js';
+import { parseOrgConfig } from '../../src/core/config/org.js';
+import { backoffMs, MAX_ATTEMPTS } from '../../src/core/dispatcher.js';
+import { PermanentChatError, RateLimitedError, UnsupportedError } from '../../src/core/errors.js';
+import type { Where } from '../../src/core/inbound.js';
+import type { Message } from '../../src/core/message.js';
+import { enqueue, type OutboxPayload } from '../../src/core/outbox.js';
+import { startTread, type Tread } from '../../src/runtime.js';
+import { drivers, openTestDatabase } from '../helpers/db.js';
+
+type Op = 'post' | 'update' | 'dm' | 'postEphemeral' | 'openForm' | 'createChannel' | 'pin';
+
+/** One call that reached the fake platform. */
+interface Call {
+  op: Op;
+  where?: Where;
+  ref?: MessageRef;
+  message?: Message;
+  name?: string;
+  members?: PersonAddress[];
+  ok: boolean;
+  error?: string;
+}
+
+/** A console ChatPort that records every call and fails on demand. */
+class FakePort implements ChatPort {
+  constructor(readonly platform: 'console' | 'slack' = 'console') {}
+  calls: Call[] = [];
+  canCreateChannels = false;
+  private next = 0;
+  private rules: { op: Op; times: number; error: () => Error; when?: (c: Call) => boolean }[] = [];
+
+  /** The next `times` calls of `op` (matching `when`) throw `error()`. */
+  fail(op: Op, error: () => Error, times = 1, when?: (c: Call) => boolean): void {
+    this.rules.push({ op, times, error, when });
+  }
+
+  reset(): void {
+    this.calls = [];
+    this.rules = [];
+    this.canCreateChannels = false;
+    this.next = 0;
+  }
+
+  /** Calls that succeeded. */
+  get delivered(): Call[] {
+    return this.calls.filter((c) => c.ok);
+  }
+
+  private attempt(call: Omit<Call, 'ok'>): void {
+    const rule = this.rules.find((r) => r.op === call.op && r.times > 0 && (!r.when || r.when({ ...call, ok: false })));
+    if (rule) {
+      rule.times--;
+      const error = rule.error();
+      this.calls.push({ ...call, ok: false, error: error.message });
+      throw error;
+    }
+    this.calls.push({ ...call, ok: true });
+  }
+
+  async post(where: Where, message: Message): Promise<MessageRef> {
+    this.attempt({ op: 'post', where, message });
+    return { where, messageId: `m${++this.next}` };
+  }
+  async update(ref: MessageRef, message: Message): Promise<void> {
+    this.attempt({ op: 'update', ref, message });
+  }
+  async dm(user: PersonAddress, message: Message): Promise<MessageRef> {
+    this.attempt({ op: 'dm', message, name: user.userId });
+    return { where: { platform: this.platform, channel: `dm:${user.userId}` }, messageId: `m${++this.next}` };
+  }
+  async postEphemeral(where: Where, user: PersonAddress, message: Message): Promise<void> {
+    this.attempt({ op: 'postEphemeral', where, message, name: user.userId });
+  }
+  async openForm(): Promise<void> {
+    throw new UnsupportedError('openForm', 'no forms here');
+  }
+  async createChannel(name: string, members: PersonAddress[]): Promise<Where> {
+    if (!this.canCreateChannels) {
+      this.calls.push({ op: 'createChannel', name, members, ok: false, error: 'unsupported' });
+      throw new UnsupportedError('createChannel', 'The console cannot create channels.');
+    }
+    this.attempt({ op: 'createChannel', name, members });
+    return { platform: 'console', channel: `chan-${name}` };
+  }
+  async pin(ref: MessageRef): Promise<void> {
+    this.attempt({ op: 'pin', ref });
+  }
+}
+
+const CONFIG = parseOrgConfig(`
+people:
+  - { id: alice, name: Alice Chen, slack: U0ALICE, roles: [responder] }
+  - { id: bob, name: Bob Okafor }
+`, 'test', {});
+
+const ops: Where = { platform: 'console', channel: 'ops', name: '#ops' };
+const card = (subject: string, v: number): Message => ({ title: `${subject} v${v}`, text: `version ${v}` });
+
+interface OutboxRow {
+  id: number;
+  kind: string;
+  status: string;
+  attempts: number;
+  last_error: string | null;
+  wait_ms: number;
+  order_key: string;
+}
+
+for (const driver of drivers) {
+  describe(`outbox dispatcher (${driver})`, () => {
+    let database: Database;
+    let tread: Tread;
+    const port = new FakePort();
+    /** A second platform, so a person can be reached in two places. */
+    const slack = new FakePort('slack');
+
+    beforeAll(async () => {
+      database = await openTestDatabase(driver);
+      tread = await startTread({
+        database, config: CONFIG, tickSeconds: 0, workflows: [],
+        platforms: () => [{ platform: 'console', port }, { platform: 'slack', port: slack }],
+      });
+    });
+    afterAll(async () => {
+      await tread?.stop();
+    });
+    beforeEach(async () => {
+      await database.db.execute(sql`delete from outbox`);
+      await database.db.execute(sql`delete from chat_messages`);
+      port.reset();
+      slack.reset();
+    });
+
+    /** Writes rows in one transaction, as a state change does. */
+    async function write(...payloads: OutboxPayload[]): Promise<void> {
+      await database.db.transaction(async (tx) => {
+        for (const p of payloads) await enqueue(tx, p);
+      });
+    }
+
+    async function rows(orderKey?: string): Promise<OutboxRow[]> {
+      const all = await database.rows<OutboxRow>(sql`select id, kind, status, attempts, last_error, order_key,
+        (extract(epoch from (available_at - now())) * 1000)::int as wait_ms from outbox order by id`);
+      return all.map((r) => ({ ...r, id: Number(r.id), attempts: Number(r.attempts), wait_ms: Number(r.wait_ms) }))
+        .filter((r) => !orderKey || r.order_key === orderKey);
+    }
+
+    /** Makes every waiting row due now (instead of sleeping through the backoff). */
+    async function fastForward(): Promise<void> {
+      await database.db.execute(sql`update outbox set available_at = now() where status in ('pending', 'sending')`);
+    }
+
+    it('keeps per-record order: the card is posted before its update, and announcements go to the card\'s thread', async () => {
+      await write(
+        { kind: 'post', where: ops, message: card('INC-1', 1), subject: 'INC-1' },
+        { kind: 'update', subject: 'INC-1', message: card('INC-1', 2) },
+        { kind: 'announce', subject: 'INC-1', message: { text: 'INC-1 acknowledged by Alice Chen' } },
+      );
+      expect(await tread.dispatcher.flush()).toBe(3);
+      expect(port.delivered.map((c) => c.op)).toEqual(['post', 'update', 'post']);
+      const [posted, updated, announced] = port.delivered;
+      expect(posted!.where).toEqual(ops);
+      expect(updated!.ref).toEqual({ where: ops, messageId: 'm1' });
+      expect(updated!.message).toEqual(card('INC-1', 2));
+      expect(announced!.where).toEqual({ ...ops, thread: 'm1' });
+      expect(announced!.message!.text).toBe('INC-1 acknowledged by Alice Chen');
+      expect((await rows()).map((r) => r.status)).toEqual(['sent', 'sent', 'sent']);
+      const cards = await database.rows<{ subject: string; message_id: string; purpose: string }>(sql`select subject, message_id, purpose from chat_messages`);
+      expect(cards).toEqual([{ subject: 'INC-1', message_id: 'm1', purpose: 'card' }]);
+    });
+
+    it('a failing post holds back the rest of its record, but not other records', async () => {
+      port.fail('post', () => new Error('socket hang up'), 1, (c) => c.message?.title === 'INC-2 v1');
+      await write(
+        { kind: 'post', where: ops, message: card('INC-2', 1), subject: 'INC-2' },
+        { kind: 'update', subject: 'INC-2', message: card('INC-2', 2) },
+        { kind: 'announce', subject: 'INC-2', message: { text: 'INC-2 note' } },
+      );
+      await write({ kind: 'post', where: ops, message: card('INC-3', 1), subject: 'INC-3' });
+      await tread.dispatcher.flush();
+      expect(port.delivered.map((c) => c.message?.title)).toEqual(['INC-3 v1']);
+      expect((await rows('INC-2')).map((r) => [r.kind, r.status, r.attempts])).toEqual([['post', 'pending', 1], ['update', 'pending', 0], ['announce', 'pending', 0]]);
+
+      await fastForward();
+      await tread.dispatcher.flush();
+      expect(port.delivered.map((c) => `${c.op} ${c.message?.title ?? c.message?.text}`)).toEqual([
+        'post INC-3 v1', 'post INC-2 v1', 'update INC-2 v2', 'post INC-2 note',
+      ]);
+      expect(port.delivered[3]!.where!.thread).toBe(port.delivered[2]!.ref!.messageId);
+    });
+
+    it('a RateLimitedError reschedules after Retry-After without counting an attempt; the message goes out once', async () => {
+      port.fail('post', () => new RateLimitedError(400, 'ratelimited'), 1);
+      await write({ kind: 'post', where: ops, message: card('INC-4', 1), subject: 'INC-4' });
+      await tread.dispatcher.flush();
+      let [row] = await rows();
+      expect(row).toMatchObject({ status: 'pending', attempts: 0, last_error: 'rate limited, retry after 400 ms' });
+      expect(row!.wait_ms).toBeGreaterThan(150);
+      expect(row!.wait_ms).toBeLessThanOrEqual(400);
+
+      await tread.dispatcher.flush(); // too early: nothing is sent
+      expect(port.delivered).toEqual([]);
+
+      await new Promise((r) => setTimeout(r, 450));
+      await tread.dispatcher.flush();
+      [row] = await rows();
+      expect(row).toMatchObject({ status: 'sent', attempts: 1, last_error: null });
+      expect(port.calls.map((c) => c.ok)).toEqual([false, true]);
+      expect(port.delivered).toHaveLength(1);
+      await tread.dispatcher.flush();
+      expect(port.delivered).toHaveLength(1);
+    });
+
+    it('rate limits never make a message dead, however often they come', async () => {
+      port.fail('post', () => new RateLimitedError(0), MAX_ATTEMPTS + 3);
+      await write({ kind: 'post', where: ops, message: card('INC-5', 1), subject: 'INC-5' });
+      for (let i = 0; i < MAX_ATTEMPTS + 3; i++) {
+        await tread.dispatcher.flush();
+        await fastForward();
+      }
+      await tread.dispatcher.flush();
+      expect((await rows())[0]).toMatchObject({ status: 'sent', attempts: 1 });
+      expect(port.delivered).toHaveLength(1);
+    });
+
+    it(`generic errors retry with growing backoff and end as dead after ${MAX_ATTEMPTS} attempts`, async () => {
+      port.fail('post', () => new Error('ECONNRESET'), 100);
+      await write({ kind: 'post', where: ops, message: card('INC-6', 1), subject: 'INC-6' });
+      const deadBefore = tread.dispatcher.stats.dead;
+      for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
+        await tread.dispatcher.flush();
+        const [row] = await rows();
+        expect(row!.attempts).toBe(attempt);
+        expect(row!.last_error).toBe('ECONNRESET');
+        if (attempt < MAX_ATTEMPTS) {
+          expect(row!.status).toBe('pending');
+          // Waits backoffMs(attempt): 1s, 2s, 4s, … (give or take the time the test took).
+          expect(row!.wait_ms).toBeGreaterThan(backoffMs(attempt) - 500);
+          expect(row!.wait_ms).toBeLessThanOrEqual(backoffMs(attempt));
+          await tread.dispatcher.flush(); // not due yet: no extra attempt
+          expect(port.calls).toHaveLength(attempt);
+          await fastForward();
+        } else {
+          expect(row!.status).toBe('dead');
+        }
+      }
+      expect(port.calls).toHaveLength(MAX_ATTEMPTS);
+      expect(backoffMs(1)).toBe(1000);
+      expect(backoffMs(MAX_ATTEMPTS - 1)).toBe(64_000);
+      await fastForward();
+      await tread.dispatcher.flush();
+      expect(port.calls).toHaveLength(MAX_ATTEMPTS);
+      expect(tread.dispatcher.stats.dead).toBe(deadBefore + 1);
+    });
+
+    it('a PermanentChatError goes dead at once, and the record\'s later rows still go out', async () => {
+      port.fail('post', () => new PermanentChatError('channel_not_found'), 1);
+      await write(
+        { kind: 'post', where: { platform: 'console', channel: 'gone' }, message: card('INC-7', 1), subject: 'INC-7' },
+        { kind: 'post', where: ops, message: card('INC-7', 1), subject: 'INC-7' },
+      );
+      await tread.dispatcher.flush();
+      expect((await rows()).map((r) => [r.status, r.attempts, r.last_error])).toEqual([['dead', 1, 'channel_not_found'], ['sent', 1, null]]);
+      expect(port.calls.map((c) => [c.op, c.where?.channel, c.ok])).toEqual([['post', 'gone', false], ['post', 'ops', true]]);
+    });
+
+    it('superseded card updates: of several pending updates of one record only the newest is sent', async () => {
+      await write({ kind: 'post', where: ops, message: card('INC-8', 1), subject: 'INC-8' });
+      await tread.dispatcher.flush();
+      for (let v = 2; v <= 5; v++) await write({ kind: 'update', subject: 'INC-8', message: card('INC-8', v) });
+      await tread.dispatcher.flush();
+      const updates = port.delivered.filter((c) => c.op === 'update');
+      expect(updates.map((c) => c.message?.title)).toEqual(['INC-8 v5']);
+      expect((await rows()).map((r) => `${r.kind}:${r.status}`)).toEqual(['post:sent', 'update:superseded', 'update:superseded', 'update:superseded', 'update:sent']);
+    });
+
+    it('updates waiting behind an unsent post are collapsed too, and the announcement between them still goes out', async () => {
+      await write(
+        { kind: 'post', where: ops, message: card('INC-9', 1), subject: 'INC-9' },
+        { kind: 'update', subject: 'INC-9', message: card('INC-9', 2) },
+        { kind: 'announce', subject: 'INC-9', message: { text: 'INC-9 acknowledged' } },
+        { kind: 'update', subject: 'INC-9', message: card('INC-9', 3) },
+      );
+      await tread.dispatcher.flush();
+      expect(port.delivered.map((c) => `${c.op} ${c.message?.title ?? c.message?.text}`)).toEqual([
+        'post INC-9 v1', 'post INC-9 acknowledged', 'update INC-9 v3',
+      ]);
+      expect((await rows()).map((r) => r.status)).toEqual(['sent', 'superseded', 'sent', 'sent']);
+    });
+
+    it('a row left "sending" by a dispatcher that died is taken over once its lease ends', async () => {
+      await write({ kind: 'post', where: ops, message: card('INC-10', 1), subject: 'INC-10' });
+      await database.db.execute(sql`update outbox set status = 'sending', attempts = 1, available_at = now() + interval '1 minute'`);
+      await tread.dispatcher.flush();
+      expect(port.calls).toEqual([]); // still leased
+      await fastForward();
+      await tread.dispatcher.flush();
+      expect((await rows())[0]).toMatchObject({ status: 'sent', attempts: 2 });
+      expect(port.delivered).toHaveLength(1);
+    });
+
+    it('a channel on a port that cannot create channels posts a notice in the card\'s thread instead', async () => {
+      await write({ kind: 'post', where: ops, message: card('INC-11', 1), subject: 'INC-11' });
+      await tread.dispatcher.flush();
+      await write({ kind: 'channel', subject: 'INC-11', name: 'inc-11-checkout-502', members: ['alice', 'bob'], message: card('INC-11', 2), platforms: ['console'] });
+      await tread.dispatcher.flush();
+      expect(port.calls.map((c) => `${c.op}:${c.ok}`)).toEqual(['post:true', 'createChannel:false', 'post:true']);
+      const notice = port.calls[2]!;
+      expect(notice.where).toEqual({ ...ops, thread: 'm1' });
+      expect(notice.message!.text).toContain('The console cannot create channels.');
+      expect(notice.message!.text).toContain('inc-11-checkout-502');
+      expect(notice.message!.text).toContain('INC-11');
+      const [row] = (await rows()).filter((r) => r.kind === 'channel');
+      expect(row).toMatchObject({ status: 'sent', attempts: 1 });
+      const result = await database.rows<{ result: unknown }>(sql`select result from outbox where kind = 'channel'`);
+      expect(result[0]!.result).toEqual({ console: 'unsupported' });
+
+      // Asked again (a retry, or a second `major`): it is remembered, nothing is repeated.
+      await write({ kind: 'channel', subject: 'INC-11', name: 'inc-11-checkout-502', members: ['alice'], message: card('INC-11', 3), platforms: ['console'] });
+      await tread.dispatcher.flush();
+      expect(port.calls).toHaveLength(3);
+    });
+
+    it('a channel for a record with no card yet says so in the console channel', async () => {
+      await write({ kind: 'channel', subject: 'INC-12', name: 'inc-12-db', members: ['alice'], message: card('INC-12', 1) });
+      await tread.dispatcher.flush();
+      expect(port.calls.map((c) => `${c.op}:${c.ok}`)).toEqual(['createChannel:false', 'post:true']);
+      expect(port.calls[1]!.where).toEqual({ platform: 'console', channel: 'console' });
+      expect(port.calls[1]!.message!.text).toContain('inc-12-db');
+    });
+
+    it('a channel on a port that can create one invites the members and posts and pins the card there', async () => {
+      port.canCreateChannels = true;
+      await write({ kind: 'channel', subject: 'INC-13', name: 'inc-13-api', members: ['alice', 'bob', 'nobody'], message: card('INC-13', 1), platforms: ['console'] });
+      await tread.dispatcher.flush();
+      expect(port.calls.map((c) => c.op)).toEqual(['createChannel', 'post', 'pin']);
+      expect(port.calls[0]!.members!.map((m) => m.userId)).toEqual(['alice', 'bob']);
+      expect(port.calls[1]!.where).toEqual({ platform: 'console', channel: 'chan-inc-13-api' });
+      // Later updates reach the card in the new channel.
+      await write({ kind: 'update', subject: 'INC-13', message: card('INC-13', 2) });
+      await tread.dispatcher.flush();
+      expect(port.calls[3]).toMatchObject({ op: 'update', ref: { messageId: 'm1' } });
+    });
+
+    it('an announcement to a record with two cards that fails half-way is not repeated where it already went', async () => {
+      const svc: Where = { platform: 'console', channel: 'svc-checkout' };
+      await write(
+        { kind: 'post', where: ops, message: card('INC-15', 1), subject: 'INC-15' },
+        { kind: 'post', where: svc, message: card('INC-15', 1), subject: 'INC-15' },
+      );
+      await tread.dispatcher.flush();
+      port.fail('post', () => new Error('timeout'), 1, (c) => c.where?.channel === 'svc-checkout' && c.where.thread !== undefined);
+      await write({ kind: 'announce', subject: 'INC-15', message: { text: 'INC-15 resolved' } });
+      await tread.dispatcher.flush();
+      await fastForward();
+      await tread.dispatcher.flush();
+      const announced = port.delivered.filter((c) => c.message?.text === 'INC-15 resolved').map((c) => `${c.where!.channel}#${c.where!.thread}`);
+      expect(announced).toEqual(['ops#m1', 'svc-checkout#m2']);
+    });
+
+    it('a dm to a person on two platforms that fails on one is retried there only', async () => {
+      // Slack is tried first, then the console: the console fails once, the retry must not page alice on Slack again.
+      port.fail('dm', () => new Error('console busy'), 1);
+      await write({ kind: 'dm', person: 'alice', message: { text: 'you are paged for INC-16' }, subject: 'INC-16' });
+      await tread.dispatcher.flush();
+      await fastForward();
+      await tread.dispatcher.flush();
+      expect(slack.calls.map((c) => `${c.op}:${c.name}:${c.ok}`)).toEqual(['dm:U0ALICE:true']);
+      expect(port.calls.map((c) => `${c.op}:${c.name}:${c.ok}`)).toEqual(['dm:alice:false', 'dm:alice:true']);
+      const [row] = await database.rows<{ status: string; attempts: number; result: unknown }>(sql`select status, attempts, result from outbox`);
+      expect(row).toMatchObject({ status: 'sent', attempts: 2 });
+      expect(row!.result).toEqual({ sent: ['slack', 'console'] });
+    });
+
+    it('a dm reaches a configured person on the console; an unknown person is skipped, not retried', async () => {
+      await write({ kind: 'dm', person: 'alice', message: { text: 'you are paged' }, subject: 'INC-14' }, { kind: 'dm', person: 'zed', message: { text: '?' } });
+      await tread.dispatcher.flush();
+      expect(port.delivered.map((c) => `${c.op}:${c.name}`)).toEqual(['dm:alice']);
+      expect((await rows()).map((r) => r.status)).toEqual(['sent', 'sent']);
+    });
+  });
+}
