@@ -83,6 +83,8 @@ export function guardAuthentication(auth: ConfigurationBotFrameworkAuthenticatio
         state.failure = isUnavailable(e) ? 'unavailable' : 'unauthorized';
         state.reason = (e as Error)?.message;
       }
+      // CloudAdapter.process prints the error it catches: one line per refused request, not a stack trace.
+      if (e instanceof Error) e.stack = `${e.name}: ${e.message}`;
       throw e;
     }
   };
