@@ -241,7 +241,7 @@ function collect(card: { body?: CardElement[]; actions?: CardAction[] }, slots: 
   }
 }
 
-/** Shrinks a card below the budget: first the longest texts (halving a length cap), then the longest lists; says so on the card. */
+/** Shrinks a card below the budget: first the longest texts (lowering a length cap by a quarter each round), then the longest lists; says so on the card. */
 export function fitCard(card: AdaptiveCard, budget = CARD_BUDGET_BYTES): AdaptiveCard {
   if (cardBytes(card) <= budget) return card;
   const out = structuredClone(card);
@@ -256,7 +256,7 @@ export function fitCard(card: AdaptiveCard, budget = CARD_BUDGET_BYTES): Adaptiv
   };
   let cap = Math.max(0, ...gather().slots.map((s) => (s.holder[s.key] as string).length));
   while (cardBytes(out) > limit && cap > MIN_TEXT) {
-    cap = Math.max(MIN_TEXT, Math.floor(cap / 2));
+    cap = Math.max(MIN_TEXT, Math.floor(cap * 0.75));
     for (const s of gather().slots) {
       const text = s.holder[s.key] as string;
       if (text.length > cap + 1) s.holder[s.key] = `${text.slice(0, cap).trimEnd()}…`;
