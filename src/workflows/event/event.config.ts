@@ -140,7 +140,18 @@ export type CorrelationConfig = EventConfig['correlation'];
 export type MaintenanceConfig = EventConfig['maintenance'][number];
 
 /** Cross-checks for the event sections (duplicate names and keys); called from the org schema's refinement. */
-export function checkEventConfig(org: EventConfig & { services: { name: string }[] }, addIssue: (path: (string | number)[], message: string) => void): void {
+export function checkEventConfig(org: EventConfig & { services: { name: string }[]; escalationPolicies?: { name: string }[] }, addIssue: (path: (string | number)[], message: string) => void): void {
+  const services = new Set(org.services.map((s) => s.name));
+  const policies = new Set((org.escalationPolicies ?? []).map((p) => p.name));
+  const checkService = (service: string | undefined, path: (string | number)[]) => {
+    if (service && !services.has(service)) addIssue(path, `unknown service "${service}" (not in services)`);
+  };
+  org.routing.forEach((r, n) => {
+    if (r.escalationPolicy && !policies.has(r.escalationPolicy)) addIssue(['routing', n, 'escalationPolicy'], `unknown escalation policy "${r.escalationPolicy}" (not in escalationPolicies)`);
+  });
+  org.integrations.forEach((i, n) => checkService(i.service, ['integrations', n, 'service']));
+  org.heartbeats.forEach((h, n) => checkService(h.service, ['heartbeats', n, 'service']));
+  org.maintenance.forEach((m, n) => checkService(m.service, ['maintenance', n, 'service']));
   const names = new Set<string>();
   const keys = new Set<string>();
   org.integrations.forEach((i, n) => {

@@ -71,6 +71,25 @@ function credential(req: IncomingMessage): string | undefined {
 }
 
 const NEEDS_CLEANING = /\\u0000|\\u[dD][89a-fA-F][0-9a-fA-F]{2}/;
+/** Deepest nesting of objects and arrays a body may have (PostgreSQL and JSON.stringify have limits too). */
+export const MAX_JSON_DEPTH = 64;
+
+/** The deepest nesting of `[` and `{` in JSON text, outside strings. */
+export function jsonDepth(text: string): number {
+  let depth = 0;
+  let max = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 92) i++; // backslash: skip the escaped character
+      else if (c === 34) inString = false;
+    } else if (c === 34) inString = true;
+    else if (c === 123 || c === 91) { if (++depth > max) max = depth; }
+    else if (c === 125 || c === 93) depth--;
+  }
+  return max;
+}
 
 /** Replaces NUL and unpaired surrogates (PostgreSQL text and jsonb refuse them) in every string. */
 export function cleanStrings(value: unknown): unknown {
@@ -93,6 +112,7 @@ async function readEventJson(req: IncomingMessage, fail: (status: 400 | 413, cod
   }
   if (body.length === 0) { fail(400, 'http.bad_json', 'the request body is empty; send a JSON object'); return undefined; }
   const text = body.toString('utf8');
+  if (jsonDepth(text) > MAX_JSON_DEPTH) { fail(400, 'http.too_deep', `the body nests objects or arrays more than ${MAX_JSON_DEPTH} levels deep`); return undefined; }
   let value: unknown;
   try {
     value = JSON.parse(text);
