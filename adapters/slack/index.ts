@@ -22,6 +22,8 @@ export interface SlackAdapterOptions {
   bot?: { botId: string; botUserId: string; teamId?: string };
   /** How long a view submission may take before its modal is closed without an answer (default 2500 ms). */
   viewDeadlineMs?: number;
+  /** Acknowledged requests worked on at once (default 8); the rest queue so new requests are acked promptly. */
+  workConcurrency?: number;
 }
 
 /** The Slack platform: its port, the /slack/events route, and Socket Mode when SLACK_APP_TOKEN is set. */
@@ -113,7 +115,7 @@ export async function createSlackAdapter(options: SlackAdapterOptions): Promise<
   }
 
   const port = new SlackChatPort(web, { log, botUserId: bot.botUserId, ...options.port });
-  const listeners = new SlackListeners({ app, router, port, botUserId: bot.botUserId, viewDeadlineMs: options.viewDeadlineMs });
+  const listeners = new SlackListeners({ app, router, port, botUserId: bot.botUserId, viewDeadlineMs: options.viewDeadlineMs, workConcurrency: options.workConcurrency });
 
   const http = env.SLACK_SIGNING_SECRET
     ? new HTTPReceiver({

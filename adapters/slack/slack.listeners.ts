@@ -43,6 +43,34 @@ export interface ListenerDeps {
   botUserId?: string;
   /** A view submission is answered in its ack when the router replies within this time (Slack allows 3 s). */
   viewDeadlineMs?: number;
+  /** How many acknowledged requests are worked on at once; the rest wait their turn so new requests are acked promptly. */
+  workConcurrency?: number;
+}
+
+/** Runs at most `limit` jobs at once, first come first served. */
+export class WorkQueue {
+  private running = 0;
+  private readonly waiting: (() => void)[] = [];
+
+  constructor(private readonly limit: number) {}
+
+  /** Jobs running or waiting. */
+  get size(): number {
+    return this.running + this.waiting.length;
+  }
+
+  /** Runs `job` when a slot is free (after pending I/O, so acks and new requests go first). */
+  async run<T>(job: () => Promise<T>): Promise<T> {
+    if (this.running >= this.limit) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    else await new Promise<void>((resolve) => setImmediate(resolve));
+    this.running++;
+    try {
+      return await job();
+    } finally {
+      this.running--;
+      this.waiting.shift()?.();
+    }
+  }
 }
 
 const sleep = (ms: number) => new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), ms));
@@ -53,7 +81,11 @@ export class SlackListeners {
   /** Bodies classified by the app's processEvent, so listeners do not parse twice. */
   readonly classified = new WeakMap<object, Classified>();
 
-  constructor(private readonly deps: ListenerDeps) {}
+  private readonly work: WorkQueue;
+
+  constructor(private readonly deps: ListenerDeps) {
+    this.work = new WorkQueue(deps.workConcurrency ?? 8);
+  }
 
   /** Adds the listeners to a Bolt app. */
   register(bolt: App): void {
@@ -99,8 +131,10 @@ export class SlackListeners {
   private async command(body: CommandBody, ack: Ack, envelopeId?: string): Promise<void> {
     await ack();
     const inbound = commandInbound(body, { botUserId: this.deps.botUserId, deliveryId: envelopeId });
-    const reply = await this.handle(inbound);
-    await this.deliver(reply, { where: inbound.where, userId: body.user_id, responseUrl: body.response_url, trigger: body.trigger_id });
+    await this.work.run(async () => {
+      const reply = await this.handle(inbound);
+      await this.deliver(reply, { where: inbound.where, userId: body.user_id, responseUrl: body.response_url, trigger: body.trigger_id });
+    });
   }
 
   /** Button press: ack at once, then route; a card reply updates the pressed message in place. */
@@ -109,10 +143,12 @@ export class SlackListeners {
     // Inputs inside modals and App Home send block_actions too; tread reads them on submit.
     if (body.container?.type === 'view' || body.view) return;
     const inbound = blockActionInbound(body, { deliveryId: envelopeId });
-    const reply = await this.handle(inbound);
     const ts = body.message?.ts ?? body.container?.message_ts;
     const pressed = ts && !body.container?.is_ephemeral ? { channel: inbound.where.channel, ts } : undefined;
-    await this.deliver(reply, { where: inbound.where, userId: body.user.id, responseUrl: body.response_url, trigger: body.trigger_id, pressed });
+    await this.work.run(async () => {
+      const reply = await this.handle(inbound);
+      await this.deliver(reply, { where: inbound.where, userId: body.user.id, responseUrl: body.response_url, trigger: body.trigger_id, pressed });
+    });
   }
 
   /** Modal submission: routed before the ack, so field errors show inline (`response_action: errors`). */
@@ -169,8 +205,10 @@ export class SlackListeners {
   /** A mention of the bot or a DM to it: the first word is the command. */
   private async message(parsed: Extract<SlackBody, { kind: 'message' }>, envelopeId?: string): Promise<void> {
     const inbound = messageInbound(parsed, { botUserId: this.deps.botUserId, deliveryId: envelopeId });
-    const reply = await this.handle(inbound);
-    await this.deliver(reply, { where: inbound.where, userId: parsed.event.user, isDirect: parsed.event.channel_type === 'im' });
+    await this.work.run(async () => {
+      const reply = await this.handle(inbound);
+      await this.deliver(reply, { where: inbound.where, userId: parsed.event.user, isDirect: parsed.event.channel_type === 'im' });
+    });
   }
 
   /** Adds what Slack did not send (a display name, an email when the config matches by email) and routes. */

@@ -24,7 +24,7 @@ export const PERMANENT_ERRORS = new Set([
 
 /** Hints appended to permanent errors people can fix. */
 const HINTS: Record<string, string> = {
-  not_in_channel: 'invite the tread app to the channel (/invite @tread)',
+  not_in_channel: 'invite the tread app to the private channel (/invite @tread)',
   channel_not_found: 'check the channel in the config (a channel id like C0123, or #name of a public channel)',
   missing_scope: 'reinstall the app from manifest/slack/manifest.yaml so it has every scope it needs',
   invalid_auth: 'check SLACK_BOT_TOKEN',
@@ -121,19 +121,8 @@ export class SlackChatPort implements ChatPort {
   async post(where: Where, message: Message): Promise<MessageRef> {
     await this.pace(where.channel);
     const args = { channel: where.channel, ...renderMessage(message), unfurl_links: false, unfurl_media: false, ...(where.thread ? { thread_ts: where.thread } : {}) };
-    let res: { channel: string; ts: string };
-    try {
-      res = await this.call('chat.postMessage', args, `chat.postMessage:${where.channel}`);
-    } catch (e) {
-      if (!(e instanceof PermanentChatError) || !e.message.includes('not_in_channel')) throw e;
-      // A public channel the bot was not invited to: join it and try once more.
-      try {
-        await this.call('conversations.join', { channel: where.channel });
-      } catch {
-        throw e;
-      }
-      res = await this.call('chat.postMessage', args, `chat.postMessage:${where.channel}`);
-    }
+    // chat:write.public lets tread post to public channels without joining; private ones need an invitation (not_in_channel).
+    const res = await this.call<{ channel: string; ts: string }>('chat.postMessage', args, `chat.postMessage:${where.channel}`);
     return { where: { ...where, platform: 'slack', channel: res.channel ?? where.channel }, messageId: res.ts };
   }
 

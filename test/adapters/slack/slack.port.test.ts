@@ -60,11 +60,11 @@ describe('SlackChatPort', () => {
     expect(fake.calls.filter((c) => c.status === 503)).toHaveLength(1);
   });
 
-  it('joins a public channel it was not invited to and posts once more', async () => {
+  it('names the fix for a private channel tread was not invited to', async () => {
     fake.failNext('chat.postMessage', { error: 'not_in_channel' });
-    const ref = await portWith().post({ platform: 'slack', channel: 'C0PUBLIC' }, card);
-    expect(ref.where.channel).toBe('C0PUBLIC');
-    expect(fake.calls.map((c) => c.method)).toEqual(['chat.postMessage', 'conversations.join', 'chat.postMessage']);
+    const e = await portWith().post({ platform: 'slack', channel: 'G0PRIVATE' }, card).catch((x) => x);
+    expect(e).toBeInstanceOf(PermanentChatError);
+    expect(e.message).toBe('slack chat.postMessage: not_in_channel: invite the tread app to the private channel (/invite @tread)');
   });
 
   it('keeps about one message per second per channel (here: one per 150 ms), other channels unaffected', async () => {

@@ -1,0 +1,121 @@
+/**
+ * Slack ingress benchmark: signed slash commands to tread's /slack/events at 50 concurrent requests.
+ * Prints one JSON line per measurement: acks per second and p50/p99 time to ack (goal: p99 < 100 ms; Slack allows 3 s).
+ * Run: npx tsx bench/slack.ts   (REQUESTS=1000 CONCURRENCY=50; DATABASE_URL=postgres://… to bench on PostgreSQL)
+ */
+import { loadavg } from 'node:os';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { sql } from 'drizzle-orm';
+import { createSlackAdapter } from '../adapters/slack/index.js';
+import { openDatabase, resultRows, type Database } from '../db/client.js';
+import { loadEnv } from '../src/core/config/env.js';
+import { parseOrgConfig } from '../src/core/config/org.js';
+import { startTread } from '../src/runtime.js';
+import { createPgDatabase } from '../test/helpers/db.js';
+import { commandBody, FakeSlack, signedHeaders } from '../test/adapters/slack/fake-slack.js';
+
+const REQUESTS = Number(process.env.REQUESTS ?? 1000);
+const CONCURRENCY = Number(process.env.CONCURRENCY ?? 50);
+const SECRET = 'bench-signing-secret';
+
+const config = parseOrgConfig(`
+organisation: Bench
+people:
+  - { id: alice, name: Alice, slack: U0ALICE, roles: [responder] }
+services:
+  - { name: payments, owners: [alice], slack: { channel: C0PAYMENTS } }
+`, 'bench');
+
+function quantile(sorted: number[], q: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!;
+}
+
+async function main(): Promise<void> {
+  const fake = await new FakeSlack().start();
+  let drop: (() => Promise<void>) | undefined;
+  let database: Database;
+  if (process.env.DATABASE_URL) {
+    const pg = await createPgDatabase();
+    drop = pg.drop;
+    database = await openDatabase({ url: pg.url });
+  } else {
+    database = await openDatabase({ dataDir: 'memory://' });
+  }
+  const env = loadEnv({ SLACK_BOT_TOKEN: 'xoxb-bench', SLACK_SIGNING_SECRET: SECRET, SLACK_API_URL: fake.apiUrl });
+  const tread = await startTread({
+    database, config, tickSeconds: 0, http: { host: '127.0.0.1', port: 0 },
+    // No per-channel pacing: the fake has no rate limit, and this measures ingress, not Slack's posting rate.
+    platforms: async (app, router) => [await createSlackAdapter({ env, app, router, port: { minIntervalMs: 0 } })],
+  });
+  const url = `http://127.0.0.1:${tread.port}/slack/events`;
+  let seq = 0;
+
+  /** Sends `total` signed slash commands, `concurrency` at a time; returns the ack times. */
+  async function run(name: string, command: string, text: (n: number) => string, total: number, concurrency: number) {
+    const times: number[] = [];
+    const loop = monitorEventLoopDelay({ resolution: 5 });
+    loop.enable();
+    let errors = 0;
+    let next = 0;
+    const started = performance.now();
+    const worker = async () => {
+      while (next < total) {
+        const n = next++;
+        const trigger = `bench.${++seq}`;
+        const body = commandBody({
+          team_id: 'T0FAKE', channel_id: 'C0OPS', channel_name: 'ops', user_id: 'U0ALICE', user_name: 'alice',
+          command, text: text(n), trigger_id: trigger, response_url: fake.responseUrl(trigger),
+        });
+        const t0 = performance.now();
+        const res = await fetch(url, { method: 'POST', headers: signedHeaders(SECRET, body, 'form'), body });
+        await res.arrayBuffer();
+        times.push(performance.now() - t0);
+        if (res.status !== 200) errors++;
+      }
+    };
+    await Promise.all(Array.from({ length: concurrency }, worker));
+    const seconds = (performance.now() - started) / 1000;
+    loop.disable();
+    times.sort((a, b) => a - b);
+    return {
+      bench: 'slack', case: name, driver: database.driver, requests: total, concurrency,
+      acksPerSecond: Math.round(total / seconds),
+      p50Ms: Number(quantile(times, 0.5).toFixed(1)), p99Ms: Number(quantile(times, 0.99).toFixed(1)), maxMs: Number(times.at(-1)!.toFixed(1)),
+      errors,
+      // What else the process did meanwhile (work after the acks) and how busy the machine was.
+      eventLoopDelayP99Ms: Number((loop.percentile(99) / 1e6).toFixed(1)), loadAverage1m: Number(loadavg()[0]!.toFixed(2)),
+    };
+  }
+
+  const waitUntil = async (check: () => Promise<boolean> | boolean, timeoutMs = 120_000) => {
+    const until = Date.now() + timeoutMs;
+    while (!(await check())) {
+      if (Date.now() > until) throw new Error('background work did not finish');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  };
+
+  // Warm-up (JIT, connection pool, prepared statements), not reported.
+  await run('warmup', '/tread', () => 'help', 100, 10);
+  await waitUntil(() => fake.responses.length >= 100);
+
+  fake.responses.length = 0;
+  const help = await run('slash_command_help', '/tread', () => 'help', REQUESTS, CONCURRENCY);
+  await waitUntil(() => fake.responses.length >= REQUESTS);
+  console.log(JSON.stringify(help));
+
+  const started = performance.now();
+  const create = await run('slash_command_incident', '/incident', (n) => `Bench incident ${n} service:payments`, REQUESTS, CONCURRENCY);
+  const count = async () => Number(resultRows<{ n: number }>(await tread.app.db.execute(sql`select count(*)::int as n from incidents`))[0]!.n);
+  await waitUntil(async () => (await count()) >= REQUESTS);
+  console.log(JSON.stringify({ ...create, incidentsCreated: await count(), allCreatedMs: Math.round(performance.now() - started) }));
+
+  await tread.stop();
+  await drop?.();
+  await fake.stop();
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
