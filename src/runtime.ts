@@ -7,6 +7,7 @@ import type { AppContext } from './core/app.js';
 import { systemClock, type Clock } from './core/clock.js';
 import type { OrgConfig } from './core/config/org.js';
 import { Dispatcher } from './core/dispatcher.js';
+import { housekeeping } from './core/housekeeping.js';
 import { syncPeople } from './core/identity.js';
 import type { Platform } from './core/inbound.js';
 import { silentLogger, type Logger } from './core/logger.js';
@@ -54,7 +55,7 @@ export interface Tread {
 /** Starts tread. */
 export async function startTread(options: TreadOptions): Promise<Tread> {
   const log = options.log ?? silentLogger;
-  const workflows = options.workflows ?? allWorkflows;
+  const workflows = [...(options.workflows ?? allWorkflows), housekeeping];
   const app: AppContext = {
     database: options.database,
     db: options.database.db,
