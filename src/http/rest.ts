@@ -23,7 +23,9 @@ export function encodeCursor(id: number): string {
 export function decodeCursor(raw: string | null): number | undefined | { error: string } {
   if (raw === null || raw === '') return undefined;
   const m = /^id:(\d+)$/.exec(Buffer.from(raw, 'base64url').toString('utf8'));
-  return m ? Number(m[1]) : { error: 'cursor is not one this API gave out' };
+  const id = m ? Number(m[1]) : NaN;
+  // ids are PostgreSQL integers: a larger one was not given out here (and would fail in the query)
+  return Number.isSafeInteger(id) && id <= 2_147_483_647 ? id : { error: 'cursor is not one this API gave out' };
 }
 
 /** Answers 400 with zod's issues as `{path, message}`. */
