@@ -112,7 +112,7 @@ for (const driver of drivers) {
     it('with no TREAD_API_TOKEN the REST API is off: 404 for every /api/v1 route, with or without a token', async () => {
       const off = `http://127.0.0.1:${noApi.tread.port}`;
       for (const [method, path] of [['GET', '/api/v1/incidents'], ['GET', '/api/v1/incidents/INC-1'], ['POST', '/api/v1/incidents'], ['POST', '/api/v1/incidents/INC-1/actions']] as const) {
-        for (const headers of [{}, { authorization: `Bearer ${API_TOKEN}` }]) {
+        for (const headers of [{}, { authorization: `Bearer ${API_TOKEN}` }] as Record<string, string>[]) {
           const res = await fetch(`${off}${path}`, { method, headers: { ...headers, 'content-type': 'application/json' }, body: method === 'POST' ? JSON.stringify({ title: 'x', action: 'ack' }) : undefined });
           expect(res.status, `${method} ${path}`).toBe(404);
           expect(await res.json()).toEqual({ error: { code: 'api.disabled', message: 'the REST API is off: set TREAD_API_TOKEN to turn it on' } });
@@ -128,7 +128,7 @@ for (const driver of drivers) {
       expect(await missing.json()).toEqual({ error: { code: 'http.not_found', message: 'nothing at /api/v1/nothing' } });
       const wrong = await fetch(`${base}/healthz`, { method: 'DELETE' });
       expect(wrong.status).toBe(405);
-      expect((await wrong.json()).error.code).toBe('http.method_not_allowed');
+      expect(((await wrong.json()) as { error: { code: string } }).error.code).toBe('http.method_not_allowed');
       const get = await fetch(`${base}/api/v1/incidents/INC-1/actions`, { headers: { authorization: `Bearer ${API_TOKEN}` } });
       expect(get.status).toBe(405);
     });
