@@ -64,7 +64,18 @@ export async function runDue(app: AppContext, handlers: Record<string, TimerHand
           await tx.delete(schema.timers).where(eq(schema.timers.id, timer.id));
           return true;
         }
-        const outcome = await handler(tx, timer, app, now);
+        let outcome: TimerOutcome;
+        try {
+          // In a savepoint: a failing handler's writes are undone while the row stays locked, so its failure and backoff
+          // are recorded before another runner can claim it (and cannot overwrite that runner's later outcome).
+          outcome = await tx.transaction((sp) => handler(sp as Tx, timer, app, now));
+        } catch (e) {
+          app.log.error({ timerId: timer.id, kind: timer.kind, subject: timer.subject, err: (e as Error).message }, 'timer handler failed; will retry');
+          await tx.update(schema.timers).set({
+            attempts: timer.attempts + 1, lastError: (e as Error).message.slice(0, 2000), dueAt: new Date(now.getTime() + timerBackoffMs(timer.attempts + 1)),
+          }).where(eq(schema.timers.id, timer.id));
+          return 'failed' as const;
+        }
         if (outcome && 'rescheduleAt' in outcome) {
           await tx.update(schema.timers).set({ dueAt: outcome.rescheduleAt, attempts: 0, lastError: null, ...(outcome.payload ? { payload: outcome.payload } : {}) })
             .where(eq(schema.timers.id, timer.id));
@@ -74,6 +85,11 @@ export async function runDue(app: AppContext, handlers: Record<string, TimerHand
         return true;
       });
       if (!got) break;
+      if (got === 'failed') {
+        failed++;
+        skip.push(claimedId!);
+        continue;
+      }
       ran++;
     } catch (e) {
       failed++;
