@@ -5,6 +5,7 @@
  */
 import { loadavg } from 'node:os';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { Worker } from 'node:worker_threads';
 import { sql } from 'drizzle-orm';
 import { createSlackAdapter } from '../adapters/slack/index.js';
 import { openDatabase, resultRows, type Database } from '../db/client.js';
@@ -12,7 +13,7 @@ import { loadEnv } from '../src/core/config/env.js';
 import { parseOrgConfig } from '../src/core/config/org.js';
 import { startTread } from '../src/runtime.js';
 import { createPgDatabase } from '../test/helpers/db.js';
-import { commandBody, FakeSlack, signedHeaders } from '../test/adapters/slack/fake-slack.js';
+import { FakeSlack } from '../test/adapters/slack/fake-slack.js';
 
 const REQUESTS = Number(process.env.REQUESTS ?? 1000);
 const CONCURRENCY = Number(process.env.CONCURRENCY ?? 50);
@@ -25,6 +26,29 @@ people:
 services:
   - { name: payments, owners: [alice], slack: { channel: C0PAYMENTS } }
 `, 'bench');
+
+/** The load generator: signs and sends slash commands; `{n}` in the text is the request number. Plain JS for a worker thread. */
+const CLIENT = `
+const { createHmac } = require('node:crypto');
+const { parentPort, workerData: w } = require('node:worker_threads');
+const times = [];
+let errors = 0;
+let next = 0;
+async function one(n) {
+  const trigger = 'bench.' + (w.first + n);
+  const body = new URLSearchParams({ team_id: 'T0FAKE', channel_id: 'C0OPS', channel_name: 'ops', user_id: 'U0ALICE', user_name: 'alice',
+    command: w.command, text: w.text.replace('{n}', String(n)), trigger_id: trigger, response_url: w.responseBase + trigger }).toString();
+  const ts = Math.floor(Date.now() / 1000);
+  const signature = 'v0=' + createHmac('sha256', w.secret).update('v0:' + ts + ':' + body).digest('hex');
+  const t0 = performance.now();
+  const res = await fetch(w.url, { method: 'POST', body, headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-slack-request-timestamp': String(ts), 'x-slack-signature': signature } });
+  await res.arrayBuffer();
+  times.push(performance.now() - t0);
+  if (res.status !== 200) errors++;
+}
+async function worker() { while (next < w.total) await one(next++); }
+Promise.all(Array.from({ length: w.concurrency }, worker)).then(() => parentPort.postMessage({ times, errors }));
+`;
 
 function quantile(sorted: number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!;
@@ -50,30 +74,18 @@ async function main(): Promise<void> {
   const url = `http://127.0.0.1:${tread.port}/slack/events`;
   let seq = 0;
 
-  /** Sends `total` signed slash commands, `concurrency` at a time; returns the ack times. */
-  async function run(name: string, command: string, text: (n: number) => string, total: number, concurrency: number) {
-    const times: number[] = [];
+  /** Sends `total` signed slash commands, `concurrency` at a time, from a worker thread (like Slack, the client is not tread's event loop). */
+  async function run(name: string, command: string, text: string, total: number, concurrency: number) {
     const loop = monitorEventLoopDelay({ resolution: 5 });
     loop.enable();
-    let errors = 0;
-    let next = 0;
+    const first = seq;
+    seq += total;
     const started = performance.now();
-    const worker = async () => {
-      while (next < total) {
-        const n = next++;
-        const trigger = `bench.${++seq}`;
-        const body = commandBody({
-          team_id: 'T0FAKE', channel_id: 'C0OPS', channel_name: 'ops', user_id: 'U0ALICE', user_name: 'alice',
-          command, text: text(n), trigger_id: trigger, response_url: fake.responseUrl(trigger),
-        });
-        const t0 = performance.now();
-        const res = await fetch(url, { method: 'POST', headers: signedHeaders(SECRET, body, 'form'), body });
-        await res.arrayBuffer();
-        times.push(performance.now() - t0);
-        if (res.status !== 200) errors++;
-      }
-    };
-    await Promise.all(Array.from({ length: concurrency }, worker));
+    const { times, errors } = await new Promise<{ times: number[]; errors: number }>((resolve, reject) => {
+      const worker = new Worker(CLIENT, { eval: true, workerData: { url, secret: SECRET, command, text, total, concurrency, first, responseBase: fake.responseUrl('') } });
+      worker.once('message', resolve);
+      worker.once('error', reject);
+    });
     const seconds = (performance.now() - started) / 1000;
     loop.disable();
     times.sort((a, b) => a - b);
@@ -82,7 +94,7 @@ async function main(): Promise<void> {
       acksPerSecond: Math.round(total / seconds),
       p50Ms: Number(quantile(times, 0.5).toFixed(1)), p99Ms: Number(quantile(times, 0.99).toFixed(1)), maxMs: Number(times.at(-1)!.toFixed(1)),
       errors,
-      // What else the process did meanwhile (work after the acks) and how busy the machine was.
+      // What else tread's process did meanwhile (the work after the acks) and how busy the machine was.
       eventLoopDelayP99Ms: Number((loop.percentile(99) / 1e6).toFixed(1)), loadAverage1m: Number(loadavg()[0]!.toFixed(2)),
     };
   }
@@ -96,16 +108,16 @@ async function main(): Promise<void> {
   };
 
   // Warm-up (JIT, connection pool, prepared statements), not reported.
-  await run('warmup', '/tread', () => 'help', 100, 10);
+  await run('warmup', '/tread', 'help', 100, 10);
   await waitUntil(() => fake.responses.length >= 100);
 
   fake.responses.length = 0;
-  const help = await run('slash_command_help', '/tread', () => 'help', REQUESTS, CONCURRENCY);
+  const help = await run('slash_command_help', '/tread', 'help', REQUESTS, CONCURRENCY);
   await waitUntil(() => fake.responses.length >= REQUESTS);
   console.log(JSON.stringify(help));
 
   const started = performance.now();
-  const create = await run('slash_command_incident', '/incident', (n) => `Bench incident ${n} service:payments`, REQUESTS, CONCURRENCY);
+  const create = await run('slash_command_incident', '/incident', 'Bench incident {n} service:payments', REQUESTS, CONCURRENCY);
   const count = async () => Number(resultRows<{ n: number }>(await tread.app.db.execute(sql`select count(*)::int as n from incidents`))[0]!.n);
   await waitUntil(async () => (await count()) >= REQUESTS);
   console.log(JSON.stringify({ ...create, incidentsCreated: await count(), allCreatedMs: Math.round(performance.now() - started) }));

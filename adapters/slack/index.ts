@@ -6,7 +6,7 @@ import type { Env } from '../../src/core/config/env.js';
 import type { Logger } from '../../src/core/logger.js';
 import type { PlatformAdapter } from '../../src/core/platform.js';
 import type { Router } from '../../src/core/router.js';
-import { sendJson, type Route } from '../../src/http/server.js';
+import { MAX_BODY_BYTES, sendJson, type Route } from '../../src/http/server.js';
 import { classifyBody, SlackPayloadError } from './slack.inbound.js';
 import { SlackListeners } from './slack.listeners.js';
 import { SlackChatPort, type SlackPortOptions } from './slack.port.js';
@@ -123,6 +123,7 @@ export async function createSlackAdapter(options: SlackAdapterOptions): Promise<
       endpoints: '/slack/events',
       logger,
       processBeforeResponse: false,
+      bodyLimit: MAX_BODY_BYTES,
       processEventErrorHandler: async (args) => {
         if (args.error instanceof SlackPayloadError) {
           log.warn({ err: args.error.message }, 'slack: malformed payload refused');

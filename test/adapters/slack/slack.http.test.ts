@@ -381,6 +381,25 @@ for (const driver of drivers) {
       await fake.waitFor(() => fake.socketCount === 0, 5000, 'socket closed on stop');
     });
 
+    it('a mention from someone the config does not know: their Slack name is looked up once and they are recorded as a requester', async () => {
+      fake.users.set('U0CAROL', { name: 'Carol Jones' });
+      const mention = (id: string, text: string) => JSON.stringify({
+        type: 'event_callback', team_id: 'T0FAKE', event_id: id, event: { type: 'app_mention', user: 'U0CAROL', text: `<@U0TREADBOT> ${text}`, ts: `1700000001.${id.slice(-3)}`, channel: 'C0OPS' },
+      });
+      expect((await send(mention('Ev0CAROL001', 'incident VPN drops every hour'), 'json')).status).toBe(200);
+      const created = await fake.waitFor(async () => (await incidents()).find((i) => i.title === 'VPN drops every hour'), 5000, 'incident');
+      expect(created.reporter).toBe('slack.u0carol');
+      const [person] = await tread.app.db.select().from(schema.people).where(eq(schema.people.id, 'slack.u0carol'));
+      expect(person!.name).toBe('Carol Jones');
+      // Help in a channel is ephemeral (chat.postEphemeral: events have no response_url).
+      await send(mention('Ev0CAROL002', 'tread help'), 'json');
+      await fake.waitFor(() => fake.ok('chat.postEphemeral').find((c) => c.args.user === 'U0CAROL' && JSON.stringify(c.args.blocks).includes('tread commands')), 5000, 'help');
+      expect(fake.ok('users.info').filter((c) => c.args.user === 'U0CAROL')).toHaveLength(1);
+      // A body larger than tread accepts is refused.
+      const big = await send(commandBody({ command: '/incident', text: 'x'.repeat(600 * 1024) }), 'form');
+      expect(big.status).toBe(413);
+    });
+
     it('called auth.test once at start-up, not per request', () => {
       expect(slack.bot).toEqual({ botId: 'B0TREADBOT', botUserId: 'U0TREADBOT', teamId: 'T0FAKE' });
       expect(fake.calls.filter((c) => c.method === 'auth.test')).toHaveLength(1);
