@@ -33,8 +33,10 @@ export function auditHash(prevHash: string, row: { seq: number; at: Date; actor:
 
 /** Appends to the chain inside the caller's transaction (the head row is locked until it commits). */
 export async function appendAudit(tx: DbOrTx, entry: AuditEntry): Promise<{ seq: number; hash: string }> {
-  await tx.insert(schema.auditHead).values({ id: 1, seq: 0, hash: GENESIS_HASH }).onConflictDoNothing();
-  const [head] = await tx.select().from(schema.auditHead).where(eq(schema.auditHead.id, 1)).for('update');
+  // One statement creates the head on first use, or locks the existing one (an upsert's update takes the row lock) and reads it.
+  const [head] = await tx.insert(schema.auditHead).values({ id: 1, seq: 0, hash: GENESIS_HASH })
+    .onConflictDoUpdate({ target: schema.auditHead.id, set: { id: sql`${schema.auditHead.id}` } })
+    .returning();
   const nextSeq = head!.seq + 1; // the head row is locked: sequence numbers are gap-free
   const data = JSON.parse(JSON.stringify(entry.data ?? {})) as Record<string, unknown>;
   const at = new Date(Math.floor(entry.at.getTime()));
