@@ -12,7 +12,9 @@ import { commandBody, FakeSlack, interactionBody, signedHeaders, type SlackCall 
 const SECRET = 'test-signing-secret-0123456789';
 const config = parseOrgConfig(`
 organisation: Test
+matchByEmail: true
 people:
+  - { id: dave, name: Dave, email: dave@example.com, roles: [responder] }
   - { id: alice, name: Alice, slack: U0ALICE, roles: [responder] }
   - { id: bob, name: Bob, slack: U0BOB, roles: [responder] }
   - { id: rita, name: Rita, slack: U0RITA }
@@ -398,6 +400,13 @@ for (const driver of drivers) {
       // A body larger than tread accepts is refused.
       const big = await send(commandBody({ command: '/incident', text: 'x'.repeat(600 * 1024) }), 'form');
       expect(big.status).toBe(413);
+    });
+
+    it('matches a Slack user without a configured id by their Slack email, because the config turns email matching on', async () => {
+      fake.users.set('U0DAVE', { name: 'Dave D', email: 'Dave@Example.com' });
+      await send(command('Badge readers offline', { user_id: 'U0DAVE', user_name: 'dave.d' }).body, 'form');
+      const created = await fake.waitFor(async () => (await incidents()).find((i) => i.title === 'Badge readers offline'), 5000, 'incident');
+      expect(created.reporter).toBe('dave');
     });
 
     it('called auth.test once at start-up, not per request', () => {
