@@ -1,5 +1,5 @@
 /** Opens tread's database: embedded PGlite under a data directory (default) or PostgreSQL via postgres.js. */
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, realpathSync, rmSync, writeSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { SQL } from 'drizzle-orm';
@@ -49,19 +49,27 @@ export class DataDirLockedError extends Error {
   readonly code = 'db.locked';
 }
 
+/** Lock files this process holds now (a lock naming our own pid but not listed here was left by an earlier process with our pid). */
+const heldLocks = new Set<string>();
+
 /** Takes tread's lock on a PGlite data directory; a lock left by a dead process is taken over. */
 export function lockDataDir(dir: string): () => void {
   mkdirSync(dir, { recursive: true });
-  const lockPath = join(dir, 'tread.lock');
+  const lockPath = join(realpathSync(dir), 'tread.lock');
+  if (heldLocks.has(lockPath)) {
+    throw new DataDirLockedError(`The data directory ${resolve(dir)} is already open in this process (pid ${process.pid}); close it first.`);
+  }
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
       const fd = openSync(lockPath, 'wx');
       writeSync(fd, `${process.pid}\n`);
       closeSync(fd);
+      heldLocks.add(lockPath);
       let released = false;
       return () => {
         if (released) return;
         released = true;
+        heldLocks.delete(lockPath);
         try {
           if (readFileSync(lockPath, 'utf8').trim() === String(process.pid)) rmSync(lockPath);
         } catch { /* already gone */ }
