@@ -8,6 +8,9 @@
  * Knobs: EVENTS=10000 CONCURRENCY=64 KEYS=500 AM_BODIES=400 AM_CONCURRENCY=16 STORM_EVENTS=10000 STORM_SECONDS=10
  */
 import { Agent, request } from 'node:http';
+import { readFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
+import { spawn } from 'node:child_process';
 import { sql } from 'drizzle-orm';
 import { openDatabase, resultRows, type Database } from '../db/client.js';
 import type { ChatPort, MessageRef } from '../src/core/chat-port.js';
@@ -62,6 +65,58 @@ class CountingPort implements ChatPort {
 
 const agent = new Agent({ keepAlive: true, maxSockets: 256 });
 
+/**
+ * The load generator runs in a child process, so the clients share neither tread's event loop nor its CPU accounting.
+ * It sends `bodies` (round robin over `concurrency` clients) and reports status counts and latencies.
+ */
+const CLIENT = `
+const http = require('node:http');
+let input = '';
+process.stdin.on('data', (c) => { input += c; });
+process.stdin.on('end', () => {
+  const { port, path, headers, bodies, concurrency } = JSON.parse(input);
+  const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
+  let next = 0;
+  const latencies = new Array(bodies.length);
+  const statuses = {};
+  const post = (body) => new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port, path, method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), ...headers } }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+  const worker = async () => {
+    while (next < bodies.length) {
+      const i = next++;
+      const t0 = performance.now();
+      const status = await post(bodies[i]);
+      latencies[i] = performance.now() - t0;
+      statuses[status] = (statuses[status] || 0) + 1;
+    }
+  };
+  const started = performance.now();
+  Promise.all(Array.from({ length: concurrency }, worker)).then(() => {
+    process.stdout.write(JSON.stringify({ seconds: (performance.now() - started) / 1000, latencies, statuses }));
+    agent.destroy();
+  });
+});
+`;
+
+/** Sends the bodies from a child process; returns seconds, sorted latencies and status counts. */
+async function load(port: number, path: string, bodies: string[], concurrency: number, headers: Record<string, string> = {}): Promise<{ seconds: number; latencies: number[]; statuses: Record<string, number> }> {
+  const child = spawn(process.execPath, ['-e', CLIENT], { stdio: ['pipe', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout.on('data', (c: Buffer) => { out += c.toString(); });
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.stdin.end(JSON.stringify({ port, path, headers, bodies, concurrency }));
+  await exited;
+  const result = JSON.parse(out) as { seconds: number; latencies: number[]; statuses: Record<string, number> };
+  result.latencies.sort((a, b) => a - b);
+  return result;
+}
+
 function post(port: number, path: string, body: string, headers: Record<string, string> = {}): Promise<number> {
   return new Promise((resolve, reject) => {
     const req = request({ host: '127.0.0.1', port, path, method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), ...headers } }, (res) => {
@@ -77,53 +132,65 @@ function quantile(sorted: number[], q: number): number {
   return Number(sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!.toFixed(2));
 }
 
+/** CPU seconds used so far by this database's PostgreSQL backends (from /proc; 0 when not readable). */
+async function pgCpuSeconds(database: Database): Promise<number> {
+  if (database.driver !== 'postgres') return 0;
+  const pids = resultRows<{ pid: number }>(await database.db.execute(sql`select pid from pg_stat_activity where datname = current_database()`));
+  let ticks = 0;
+  for (const { pid } of pids) {
+    try {
+      const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      ticks += Number(fields[11]) + Number(fields[12]);
+    } catch { /* not on this machine */ }
+  }
+  return ticks / 100;
+}
+
+/** CPU use during a measurement: tread's process (the clients run in another) and its PostgreSQL backends. */
+async function cpuMeter(database: Database): Promise<() => Promise<{ treadCpuSeconds: number; pgCpuSeconds: number }>> {
+  const cpu = process.cpuUsage();
+  const pg0 = await pgCpuSeconds(database);
+  return async () => {
+    const used = process.cpuUsage(cpu);
+    return { treadCpuSeconds: Number(((used.user + used.system) / 1e6).toFixed(2)), pgCpuSeconds: Number(((await pgCpuSeconds(database)) - pg0).toFixed(2)) };
+  };
+}
+
 async function count(database: Database, query: ReturnType<typeof sql>): Promise<number> {
   return Number(resultRows<{ n: number }>(await database.db.execute(query))[0]?.n ?? 0);
 }
 
 async function singleEvents(driver: string, tread: Tread, database: Database): Promise<void> {
-  const latencies: number[] = [];
-  let accepted = 0;
-  let next = 0;
-  const statuses: Record<number, number> = {};
-  const started = performance.now();
-  const worker = async () => {
-    while (next < EVENTS) {
-      const i = next++;
-      const key = `key-${i % KEYS}`;
-      const body = JSON.stringify({
-        routing_key: PD_KEY, event_action: 'trigger', dedup_key: key,
-        payload: { summary: `Checkout latency high on host ${i % KEYS}`, source: `host-${i % KEYS}`, severity: 'warning', component: 'api', custom_details: { p99: 2.5 + (i % 7), n: i } },
-      });
-      const t0 = performance.now();
-      const status = await post(tread.port, '/v2/enqueue', body);
-      latencies.push(performance.now() - t0);
-      statuses[status] = (statuses[status] ?? 0) + 1;
-      if (status === 202) accepted++;
-    }
-  };
-  await Promise.all(Array.from({ length: CONCURRENCY }, worker));
-  const seconds = (performance.now() - started) / 1000;
-  latencies.sort((a, b) => a - b);
+  const bodies = Array.from({ length: EVENTS }, (_, i) => JSON.stringify({
+    routing_key: PD_KEY, event_action: 'trigger', dedup_key: `key-${i % KEYS}`,
+    payload: { summary: `Checkout latency high on host ${i % KEYS}`, source: `host-${i % KEYS}`, severity: 'warning', component: 'api', custom_details: { p99: 2.5 + (i % 7), n: i } },
+  }));
+  const before = { ...writerOf(tread.app)!.stats };
+  const meter = await cpuMeter(database);
+  const r = await load(tread.port, '/v2/enqueue', bodies, CONCURRENCY);
+  const cpu = await meter();
+  const accepted = r.statuses['202'] ?? 0;
   const stored = await count(database, sql`select count(*)::int as n from alert_events where actor = 'pd'`);
   const counted = await count(database, sql`select coalesce(sum(count), 0)::int as n from alerts where integration = 'pd'`);
   const stats = writerOf(tread.app)!.stats;
   console.log(JSON.stringify({
-    bench: 'ingest-pagerduty-single', driver, events: EVENTS, concurrency: CONCURRENCY, dedupKeys: KEYS, perSecond: Math.round(EVENTS / seconds),
-    p50ms: quantile(latencies, 0.5), p99ms: quantile(latencies, 0.99), accepted, statuses,
+    bench: 'ingest-pagerduty-single', driver, events: EVENTS, concurrency: CONCURRENCY, dedupKeys: KEYS, perSecond: Math.round(EVENTS / r.seconds),
+    p50ms: quantile(r.latencies, 0.5), p99ms: quantile(r.latencies, 0.99), accepted, statuses: r.statuses,
     allStored: stored === accepted && counted === accepted, storedEvents: stored, alertCountSum: counted,
-    batches: stats.batches, eventsPerBatch: Number((stats.events / Math.max(1, stats.batches)).toFixed(1)),
+    batches: stats.batches - before.batches, eventsPerBatch: Number(((stats.events - before.events) / Math.max(1, stats.batches - before.batches)).toFixed(1)),
+    ...cpu, cpuMsPerEvent: Number(((cpu.treadCpuSeconds + cpu.pgCpuSeconds) * 1000 / EVENTS).toFixed(3)), loadAverage: loadavg()[0],
   }));
 }
 
 async function batchedAlerts(driver: string, tread: Tread, database: Database): Promise<void> {
-  const before = { ...writerOf(tread.app)!.stats };
+  // AM_BODIES bodies of 100 alerts: the first half opens new alerts, the second half repeats them (Alertmanager resends
+  // every firing alert of a group at each group_interval), which is the steady state.
+  const half = Math.max(1, Math.floor(AM_BODIES / 2));
   const bodies: string[] = [];
-  const pool = 20_000; // fingerprints: the first bodies open alerts, later ones repeat them (Alertmanager resends)
-  for (let b = 0; b < AM_BODIES; b++) {
+  for (let b = 0; b < half; b++) {
     const svc = services[b % services.length]!;
     const alerts = Array.from({ length: 100 }, (_, j) => {
-      const n = (b * 100 + j) % pool;
+      const n = b * 100 + j;
       return {
         status: 'firing', labels: { alertname: `HighLoad${n % 20}`, service: svc, instance: `node-${n}:9100`, job: 'node', severity: 'warning' },
         annotations: { summary: `Load high on node-${n}`, runbook_url: 'https://runbooks.example/load' },
@@ -132,29 +199,28 @@ async function batchedAlerts(driver: string, tread: Tread, database: Database): 
     });
     bodies.push(JSON.stringify({ receiver: 'tread', status: 'firing', version: '4', groupKey: `{}:{service="${svc}"}`, truncatedAlerts: 0, groupLabels: { service: svc }, commonLabels: {}, commonAnnotations: {}, externalURL: 'http://am.local', alerts }));
   }
-  let next = 0;
-  let accepted = 0;
-  const latencies: number[] = [];
-  const started = performance.now();
-  const worker = async () => {
-    while (next < bodies.length) {
-      const body = bodies[next++]!;
-      const t0 = performance.now();
-      const status = await post(tread.port, '/hooks/alertmanager', body, { authorization: `Bearer ${AM_TOKEN}` });
-      latencies.push(performance.now() - t0);
-      if (status === 200) accepted += 100;
-    }
+  const pass = async (phase: 'new' | 'repeat') => {
+    const before = { ...writerOf(tread.app)!.stats };
+    const meter = await cpuMeter(database);
+    const r = await load(tread.port, '/hooks/alertmanager', bodies, AM_CONCURRENCY, { authorization: `Bearer ${AM_TOKEN}` });
+    const cpu = await meter();
+    const alerts = bodies.length * 100;
+    return {
+      phase, alerts, alertsPerSecond: Math.round(alerts / r.seconds), p50ms: quantile(r.latencies, 0.5), p99ms: quantile(r.latencies, 0.99),
+      accepted: (r.statuses['200'] ?? 0) * 100, batches: writerOf(tread.app)!.stats.batches - before.batches,
+      ...cpu, cpuMsPerAlert: Number(((cpu.treadCpuSeconds + cpu.pgCpuSeconds) * 1000 / alerts).toFixed(3)),
+    };
   };
-  await Promise.all(Array.from({ length: AM_CONCURRENCY }, worker));
-  const seconds = (performance.now() - started) / 1000;
-  latencies.sort((a, b) => a - b);
+  const first = await pass('new');
+  const second = await pass('repeat');
   const stored = await count(database, sql`select count(*)::int as n from alert_events where actor = 'am'`);
-  const stats = writerOf(tread.app)!.stats;
+  const total = first.alerts + second.alerts;
+  const seconds = first.alerts / first.alertsPerSecond + second.alerts / second.alertsPerSecond;
   console.log(JSON.stringify({
-    bench: 'ingest-alertmanager-batched', driver, bodies: AM_BODIES, alertsPerBody: 100, concurrency: AM_CONCURRENCY,
-    alertsPerSecond: Math.round(AM_BODIES * 100 / seconds), bodiesPerSecond: Math.round(AM_BODIES / seconds), p50ms: quantile(latencies, 0.5), p99ms: quantile(latencies, 0.99),
-    allStored: stored === accepted, storedEvents: stored, distinctAlerts: await count(database, sql`select count(*)::int as n from alerts where integration = 'am'`),
-    batches: stats.batches - before.batches,
+    bench: 'ingest-alertmanager-batched', driver, bodies: bodies.length * 2, alertsPerBody: 100, concurrency: AM_CONCURRENCY,
+    alertsPerSecond: Math.round(total / seconds), newAlertsPerSecond: first.alertsPerSecond, repeatAlertsPerSecond: second.alertsPerSecond,
+    allStored: stored === first.accepted + second.accepted, storedEvents: stored,
+    distinctAlerts: await count(database, sql`select count(*)::int as n from alerts where integration = 'am'`), passes: [first, second], loadAverage: loadavg()[0],
   }));
 }
 

@@ -1,6 +1,6 @@
 /** Event management tables: alerts (`ALR-n`), their raw history, alert groups (`GRP-n`), silences (`SIL-n`), heartbeats. */
 import { sql } from 'drizzle-orm';
-import { bigserial, boolean, index, integer, jsonb, pgTable, serial, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core';
+import { bigserial, boolean, index, integer, jsonb, pgTable, primaryKey, serial, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core';
 
 const ts = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
 
@@ -49,16 +49,19 @@ export const alerts = pgTable('alerts', {
   index('alerts_suppressed').on(t.suppressedUntil).where(sql`suppressed_by is not null and state <> 'resolved'`),
 ]);
 
-/** Every raw event of an alert, oldest first. Kept out of the audit chain so ingestion never serialises on it. */
+/**
+ * Every raw event of an alert, oldest first. Kept out of the audit chain so ingestion never serialises on it.
+ * The key (alert, id) is the only index, so an event costs one index entry.
+ */
 export const alertEvents = pgTable('alert_events', {
-  id: bigserial('id', { mode: 'number' }).primaryKey(),
+  id: bigserial('id', { mode: 'number' }).notNull(),
   alertId: integer('alert_id').notNull(),
   at: ts('at').notNull(),
   /** trigger | acknowledge | resolve | silence | unsilence (and the people's actions) */
   action: text('action').notNull(),
   actor: text('actor'),
   data: jsonb('data').notNull().$type<Record<string, unknown>>(),
-}, (t) => [index('alert_events_alert').on(t.alertId, t.id)]);
+}, (t) => [primaryKey({ name: 'alert_events_pkey', columns: [t.alertId, t.id] })]);
 
 /** Alerts correlated by rule into one live card (`GRP-n`). */
 export const alertGroups = pgTable('alert_groups', {

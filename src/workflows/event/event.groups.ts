@@ -242,15 +242,21 @@ export async function groupCards(db: Tx | AppContext['db'], app: AppContext, ids
   return out;
 }
 
+/** The statement that asks the scheduler to redraw groups' cards at its next tick (undefined when there are none). */
+export function touchCardsSql(ids: Iterable<number>, now: Date): SQL | undefined {
+  const list = [...new Set(ids)].sort((a, b) => a - b);
+  if (list.length === 0) return undefined;
+  const rows = list.map((id) => ({ subject: groupSubject(id), key: `${EVENT_TIMERS.card}:${groupSubject(id)}`, id }));
+  return sql`insert into timers (due_at, kind, subject, key, payload)
+    select ${tsParam(now)}, ${EVENT_TIMERS.card}, x.subject, x.key, jsonb_build_object('groupId', x.id)
+    from json_to_recordset(${jsonParam(rows)}) as x(subject text, key text, id int)
+    on conflict (key) do nothing`;
+}
+
 /** Asks the scheduler to redraw groups' cards at its next tick (many changes in between become one update). */
 export async function touchCards(ctx: EventCtx, ids: Iterable<number>): Promise<void> {
-  const list = [...new Set(ids)].sort((a, b) => a - b);
-  if (list.length === 0) return;
-  const rows = list.map((id) => ({ subject: groupSubject(id), key: `${EVENT_TIMERS.card}:${groupSubject(id)}`, id }));
-  await ctx.tx.execute(sql`insert into timers (due_at, kind, subject, key, payload)
-    select ${tsParam(ctx.now)}, ${EVENT_TIMERS.card}, x.subject, x.key, jsonb_build_object('groupId', x.id)
-    from json_to_recordset(${jsonParam(rows)}) as x(subject text, key text, id int)
-    on conflict (key) do nothing`);
+  const statement = touchCardsSql(ids, ctx.now);
+  if (statement) await ctx.tx.execute(statement);
 }
 
 /** What joined a group in this unit of work (new alerts, or alerts whose severity rose): their routing may ask for more. */

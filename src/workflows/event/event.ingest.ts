@@ -7,7 +7,7 @@ import { sql, type SQL } from 'drizzle-orm';
 import { schema, type Tx } from '../../../db/client.js';
 import type { AppContext } from '../../core/app.js';
 import { activeMaintenance } from './event.config.js';
-import { EVENT_TIMERS, assignGroups, jsonParam, tsParam, onGroupChanges, rawRows, refreshGroups, RetryableConflict, touchCards, type EventCtx, type Joined } from './event.groups.js';
+import { EVENT_TIMERS, assignGroups, jsonParam, tsParam, onGroupChanges, rawRows, refreshGroups, RetryableConflict, touchCardsSql, type EventCtx, type Joined } from './event.groups.js';
 import { WEBHOOK_ACTOR, type Actor } from './event.links.js';
 import { applyAlertAction, deriveState, isFlapping, severityRank, type AlertFlags } from './event.machine.js';
 import { matchesAll, type Matcher, type MatchTarget } from './event.match.js';
@@ -202,8 +202,9 @@ export interface HistoryEntry {
  * Writes new alerts (ids already allocated), changed alerts (read under lock) and history entries in one statement.
  * Content columns left undefined on a changed row keep their stored value.
  */
-export async function writeAlerts(tx: Tx, inserts: AlertRow[], updates: AlertRow[], history: HistoryEntry[]): Promise<void> {
+export async function writeAlerts(tx: Tx, inserts: AlertRow[], updates: AlertRow[], history: HistoryEntry[], also?: SQL): Promise<void> {
   const ctes: SQL[] = [];
+  if (also) ctes.push(sql`also as (${also})`);
   if (inserts.length) {
     ctes.push(sql`ins as (insert into alerts (id, integration, dedup_key, state, severity, summary, source, service, labels, details, links, count,
         starts_at, first_seen, last_seen, acknowledged_at, acknowledged_by, resolved_at, resolved_by, suppressed_by, suppressed_until, flapping,
@@ -257,9 +258,71 @@ const LOCK_COLUMNS = {
  * each alert's history, correlation, routing, and the group cards. Returns one outcome per event, in order.
  */
 export async function applyEvents(tx: Tx, app: AppContext, events: IncomingEvent[], now: Date, actor: Actor = WEBHOOK_ACTOR): Promise<{ outcomes: EventOutcome[]; outbox: boolean }> {
+  if (events.length === 0) return { outcomes: [], outbox: false };
+  const repeated = await applyRepeats(tx, events, now);
+  if (repeated.size === 0) return applyInDetail(tx, app, events, now, actor);
+  const rest = events.filter((e) => !repeated.has(keyOf(e.integration, e.dedupKey)));
+  const detailed = rest.length ? await applyInDetail(tx, app, rest, now, actor) : { outcomes: [], outbox: false };
+  let at = 0;
+  const outcomes = events.map((e): EventOutcome => {
+    const id = repeated.get(keyOf(e.integration, e.dedupKey));
+    return id !== undefined ? { dedupKey: e.dedupKey, alertId: id, outcome: 'deduplicated' } : detailed.outcomes[at++]!;
+  });
+  return { outcomes, outbox: detailed.outbox };
+}
+
+/**
+ * The common case in one statement: keys whose events in this batch are all triggers and whose alert is open and not
+ * rising in severity are deduplicated by a set-based UPDATE (count, last seen, newest content), their raw events appended
+ * to their history and their group cards marked for a redraw. Returns the keys it handled with their alert ids; every
+ * other event takes the detailed path.
+ */
+async function applyRepeats(tx: Tx, events: IncomingEvent[], now: Date): Promise<Map<string, number>> {
+  const byKey = new Map<string, { i: string; k: string; n: number; last: IncomingEvent; raws: unknown[]; triggersOnly: boolean }>();
+  for (const e of events) {
+    const k = keyOf(e.integration, e.dedupKey);
+    const entry = byKey.get(k) ?? { i: e.integration, k: e.dedupKey, n: 0, last: e, raws: [], triggersOnly: true };
+    entry.n++;
+    entry.last = e;
+    entry.raws.push(e.raw);
+    if (e.action !== 'trigger') entry.triggersOnly = false;
+    byKey.set(k, entry);
+  }
+  const rows = [...byKey.values()].filter((x) => x.triggersOnly).sort((a, b) => (a.i < b.i ? -1 : a.i > b.i ? 1 : a.k < b.k ? -1 : a.k > b.k ? 1 : 0)).map((x) => ({
+    i: x.i, k: x.k, n: x.n, summary: x.last.summary, severity: x.last.severity, sev: severityRank(x.last.severity), source: x.last.source,
+    ...(x.last.stableLabels ? {} : { labels: x.last.labels, links: x.last.links }), details: x.last.details, raws: x.raws,
+  }));
+  if (rows.length === 0) return new Map();
+  const at = tsParam(now);
+  const updated = await rawRows<{ id: number; i: string; k: string }>(tx, sql`with x as materialized (
+      select * from json_to_recordset(${jsonParam(rows)}) as x(i text, k text, n int, summary text, severity text, sev int, source text,
+        labels jsonb, details jsonb, links jsonb, raws json)
+    ), u as (
+      update alerts a set count = a.count + x.n, last_seen = ${at}, updated_at = ${at}, summary = x.summary, severity = x.severity,
+        source = coalesce(x.source, a.source), labels = coalesce(x.labels, a.labels), details = x.details, links = coalesce(x.links, a.links)
+      from x
+      where a.integration = x.i and a.dedup_key = x.k and a.state <> 'resolved'
+        and x.sev >= (case a.severity when 'critical' then 0 when 'error' then 1 when 'warning' then 2 else 3 end)
+      returning a.id, a.integration, a.dedup_key, a.group_id
+    ), h as (
+      insert into alert_events (alert_id, at, action, actor, data)
+      select u.id, ${at}, 'trigger', u.integration, r.value::jsonb
+      from u join x on x.i = u.integration and x.k = u.dedup_key cross join lateral json_array_elements(x.raws) with ordinality as r(value, ord)
+      order by u.id, r.ord
+    ), t as (
+      insert into timers (due_at, kind, subject, key, payload)
+      select distinct ${at}::timestamptz, ${EVENT_TIMERS.card}, 'GRP-' || u.group_id, ${`${EVENT_TIMERS.card}:`} || 'GRP-' || u.group_id, jsonb_build_object('groupId', u.group_id)
+      from u where u.group_id is not null
+      on conflict (key) do nothing
+    )
+    select id, integration as i, dedup_key as k from u`);
+  return new Map(updated.map((r) => [keyOf(r.i, r.k), Number(r.id)]));
+}
+
+/** The detailed path: read the open alerts under lock, apply PagerDuty's rules event by event, correlate what is new. */
+async function applyInDetail(tx: Tx, app: AppContext, events: IncomingEvent[], now: Date, actor: Actor): Promise<{ outcomes: EventOutcome[]; outbox: boolean }> {
   const integrations = new Set(events.map((e) => e.integration));
   const ctx: EventCtx = { app, tx, now, actor, by: integrations.size === 1 ? [...integrations][0]! : 'monitors', outbox: false };
-  if (events.length === 0) return { outcomes: [], outbox: false };
   const keys = [...new Map(events.map((e) => [keyOf(e.integration, e.dedupKey), { i: e.integration, k: e.dedupKey }])).values()];
   const existing = await tx.select(LOCK_COLUMNS).from(schema.alerts)
     .innerJoin(sql`json_to_recordset(${jsonParam(keys)}) as x(i text, k text)`, sql`${schema.alerts.integration} = x.i and ${schema.alerts.dedupKey} = x.k`)
@@ -314,9 +377,6 @@ export async function applyEvents(tx: Tx, app: AppContext, events: IncomingEvent
 
   const created = works.filter((w) => w.isNew);
   const openedGroups = created.length ? await prepareNew(ctx, created) : new Set<number>();
-  await writeAlerts(tx, created.map((w) => w.row), works.filter((w) => !w.isNew && w.dirty).map((w) => w.row),
-    history.map((h) => ({ alertId: h.w.row.id, at: now, action: h.action, actor: h.actor, data: h.data })));
-
   const changed = new Set<number>();
   const touched = new Set<number>();
   const joined = new Map<number, Joined[]>();
@@ -333,9 +393,12 @@ export async function applyEvents(tx: Tx, app: AppContext, events: IncomingEvent
       changed.add(g);
     }
   }
+  // One statement writes the alerts, their history and the card redraw requests of groups that only counted repeats.
+  await writeAlerts(tx, created.map((w) => w.row), works.filter((w) => !w.isNew && w.dirty).map((w) => w.row),
+    history.map((h) => ({ alertId: h.w.row.id, at: now, action: h.action, actor: h.actor, data: h.data })),
+    touchCardsSql([...touched].filter((g) => !changed.has(g)), now));
   const changes = await refreshGroups(ctx, changed, openedGroups);
   await onGroupChanges(ctx, changes, joined);
-  await touchCards(ctx, [...touched].filter((g) => !changed.has(g)));
   return {
     outcomes: results.map((r) => ({ dedupKey: r.dedupKey, alertId: r.w ? r.w.row.id : null, outcome: r.outcome })),
     outbox: ctx.outbox,
@@ -381,21 +444,14 @@ export interface WriterStats {
   retries: number;
 }
 
-/**
- * Group commit: requests hand their events in and wait; one transaction at a time writes everything that queued up
- * meanwhile, then answers every request in it. A batch that fails is retried request by request, so one bad request
- * cannot fail the others.
- */
-export class EventWriter {
-  readonly stats: WriterStats = { batches: 0, events: 0, retries: 0 };
+/** One lane: a queue and one transaction at a time (group commit). */
+class Lane {
   private queue: Pending[] = [];
   private running = false;
 
-  constructor(private readonly app: AppContext, private readonly kick: () => void, private readonly maxEvents = 5000) {}
+  constructor(private readonly app: AppContext, private readonly kick: () => void, private readonly stats: WriterStats, private readonly maxEvents: number) {}
 
-  /** Stores events; resolves once they are committed. */
   submit(events: IncomingEvent[]): Promise<EventOutcome[]> {
-    if (events.length === 0) return Promise.resolve([]);
     return new Promise((resolve, reject) => {
       this.queue.push({ events, resolve, reject });
       if (!this.running) void this.loop();
@@ -427,7 +483,7 @@ export class EventWriter {
   }
 
   private async write(batch: Pending[]): Promise<void> {
-    const events = batch.flatMap((p) => p.events);
+    const events = batch.length === 1 ? batch[0]!.events : batch.flatMap((p) => p.events);
     try {
       const { outcomes, outbox } = await withRetry(this.app, (tx) => applyEvents(tx, this.app, events, this.app.clock.now()));
       this.stats.batches++;
@@ -446,5 +502,35 @@ export class EventWriter {
       }
       batch[0]!.reject(e);
     }
+  }
+}
+
+/** FNV-1a of an event's Alertmanager group (else its key), to spread requests over lanes. */
+function laneOf(e: IncomingEvent, lanes: number): number {
+  let h = 0x811c9dc5;
+  const text = `${e.integration}\u0000${e.groupKey ?? e.dedupKey}`;
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
+  return (h >>> 0) % lanes;
+}
+
+/**
+ * Group commit: requests hand their events in and wait; each lane writes everything that queued up meanwhile in one
+ * transaction, then answers every request in it. A request goes to one lane as a whole (chosen by its key or its
+ * Alertmanager group), so a body's alerts are committed together and concurrent requests for one key or group mostly
+ * meet in the same lane. A batch that fails is retried request by request, so one bad request cannot fail the others.
+ */
+export class EventWriter {
+  readonly stats: WriterStats = { batches: 0, events: 0, retries: 0 };
+  private readonly lanes: Lane[];
+
+  constructor(app: AppContext, kick: () => void, options: { lanes?: number; maxEvents?: number } = {}) {
+    const n = Math.max(1, options.lanes ?? (app.database.driver === 'postgres' ? 2 : 1));
+    this.lanes = Array.from({ length: n }, () => new Lane(app, kick, this.stats, options.maxEvents ?? 5000));
+  }
+
+  /** Stores events; resolves once they are committed. */
+  async submit(events: IncomingEvent[]): Promise<EventOutcome[]> {
+    if (events.length === 0) return [];
+    return this.lanes[this.lanes.length === 1 ? 0 : laneOf(events[0]!, this.lanes.length)]!.submit(events);
   }
 }

@@ -28,6 +28,8 @@ export interface IncomingEvent {
   startsAt: Date | null;
   /** Alertmanager's group key, kept for correlation. */
   groupKey?: string;
+  /** True when the labels (and links) follow from the dedup key (Alertmanager fingerprints): a repeat need not rewrite them. */
+  stableLabels?: boolean;
   /** The event as received (unknown fields included), for the alert's history. */
   raw: Record<string, unknown>;
 }
@@ -101,6 +103,7 @@ function fromPrometheusAlert(a: AmAlert, integration: IntegrationConfig, groupKe
   return {
     integration: integration.name,
     dedupKey: a.fingerprint ?? labelFingerprint(labels),
+    stableLabels: true,
     action: a.status === 'firing' ? 'trigger' : 'resolve',
     summary: truncate(ann.summary ?? ann.description ?? ann.message ?? labels.alertname ?? 'alert', MAX_SUMMARY),
     severity: normaliseSeverity(labels.severity, 'warning'),
