@@ -281,7 +281,7 @@ export async function changeIncident(tx: Tx, app: AppContext, id: number, cmd: I
         }
         const priority = priorityOf(impact, urgency);
         patch = { impact, urgency, priority };
-        if (priority === 1 && !before.major) patch.major = true;
+        if (priority === 1 && !before.major && isOpen(before.state as IncidentState)) patch.major = true; // like `major`: only open incidents
         announcement = `${subject} priority P${before.priority} → P${priority} (impact ${impact}, urgency ${urgency}) by ${who}`;
         auditData = { from: before.priority, to: priority, impact, urgency };
         if (priority !== before.priority && isOpen(before.state as IncidentState)) {
