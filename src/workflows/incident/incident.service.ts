@@ -313,6 +313,10 @@ export async function changeIncident(tx: Tx, app: AppContext, id: number, cmd: I
   const card = await cardFor(tx, app, incident, now);
   const out: OutboxPayload[] = [{ kind: 'update', subject, message: card }, { kind: 'announce', subject, message: { text: announcement!, subject } }];
   if (incident.major && !before.major) await startMajor(tx, app, incident, actor, now);
+  if (cmd.action === 'reopen' && incident.major) {
+    // reminders run until resolved: a reopened major incident needs them again
+    await schedule(tx, { kind: TIMER.statusUpdate, subject, key: `${subject}:status`, dueAt: new Date(now.getTime() + app.config.incident.statusUpdateEvery), payload: { id } });
+  }
   if (cmd.action === 'service' && incident.service !== before.service) {
     const showing = await conversationsWithCard(tx, subject);
     for (const where of serviceChannels(app, incident.service)) {
