@@ -337,6 +337,39 @@ for (const driver of drivers) {
         expect(reminders()).toHaveLength(3);
       });
 
+      it('a reopened major incident is reminded again until it is resolved again', async () => {
+        const id = await open('alice', 'Payments down impact:high urgency:high');
+        const s = `INC-${id}`;
+        await t.command('bob', `/incident ack ${s}`);
+        await t.advance(10 * MINUTE);
+        await t.command('bob', `/incident resolve ${s} restarted the PSP bridge`);
+        await t.advance(HOUR);
+        await t.command('bob', `/incident reopen ${s} errors are back`);
+        expect((await timersOf(t, s))[`${s}:status`]?.dueAt.toISOString()).toBe(at(HOUR + 10 * MINUTE + 30 * MINUTE));
+        const reminders = () => announcements(id).filter((a) => a.startsWith('⏰'));
+        const before = reminders().length;
+        await t.advance(30 * MINUTE);
+        expect(reminders()).toHaveLength(before + 1);
+        await t.command('bob', `/incident resolve ${s} replaced the bridge`);
+        await t.advance(HOUR);
+        expect(reminders()).toHaveLength(before + 1);
+      });
+
+      it('raising a resolved incident to P1 opens no major-incident channel and sends no reminders', async () => {
+        const id = await open('alice', 'Was minor');
+        const s = `INC-${id}`;
+        await t.command('bob', `/incident resolve ${s} fixed`);
+        await t.command('bob', `/incident priority ${s} P1`);
+        expect(await incidentRow(t, id)).toMatchObject({ priority: 1, major: false, state: 'resolved' });
+        expect((await outboxOf(t, s)).filter((r) => r.kind === 'channel')).toEqual([]);
+        expect((await timersOf(t, s))[`${s}:status`]).toBeUndefined();
+        // reopened, it is an open P1: /incident major makes it major now
+        await t.command('bob', `/incident reopen ${s} back`);
+        await t.command('bob', `/incident major ${s}`);
+        expect((await outboxOf(t, s)).filter((r) => r.kind === 'channel')).toHaveLength(1);
+        await t.command('bob', `/incident cancel ${s} test`);
+      });
+
       it('the reminder interval comes from the config', async () => {
         const config = { ...t.config, incident: { ...t.config.incident, statusUpdateEvery: 10 * MINUTE } };
         const other = await startIncidentTread(database, { config, clock: t.clock });
