@@ -333,6 +333,17 @@ for (const driver of drivers) {
         expect((await incidentRow(t, Number(inc.id.slice(4)))).state).toBe('new');
       });
 
+      it('concurrent requests: one of several racing transitions wins, the rest are 409; parallel creates get distinct ids', async () => {
+        const { body: inc } = await create({ title: 'Raced' });
+        const raced = await Promise.all(Array.from({ length: 6 }, (_, i) => act(inc.id, { action: i % 2 ? 'ack' : 'start' })));
+        expect(raced.filter((r) => r.status === 200)).toHaveLength(1);
+        expect(raced.filter((r) => r.status === 409)).toHaveLength(5);
+        const created = await Promise.all(Array.from({ length: 6 }, (_, i) => create({ title: `Parallel ${i}` })));
+        expect(created.map((r) => r.status)).toEqual(Array(6).fill(201));
+        expect(new Set(created.map((r) => r.body.id)).size).toBe(6);
+        expect((await verifyAudit(t.db)).ok).toBe(true);
+      });
+
       it('changes made over REST update the chat card in place and are audited', async () => {
         await t.command('alice', '/incident Card follows REST');
         const inc = (await call('GET', '/api/v1/incidents?limit=1')).body.items[0];
