@@ -5,7 +5,7 @@
  * - Alertmanager-style bodies of 100 alerts: alerts/s;
  * - an alert storm (10 000 events over 50 services in 10 s): chat messages sent (one card per group plus throttled updates).
  * Run: DATABASE_URL=postgres://… npx tsx bench/ingest.ts   (without DATABASE_URL: embedded PGlite)
- * Knobs: EVENTS=10000 CONCURRENCY=64 KEYS=500 AM_BODIES=400 AM_CONCURRENCY=16 STORM_EVENTS=10000 STORM_SECONDS=10
+ * Knobs: EVENTS=10000 CONCURRENCY=64 KEYS=500 AM_BODIES=400 AM_CONCURRENCY=16 STORM_EVENTS=10000 STORM_SECONDS=10 TICK_SECONDS=5
  */
 import { Agent, request } from 'node:http';
 import { readFileSync } from 'node:fs';
@@ -28,6 +28,8 @@ const AM_BODIES = Number(process.env.AM_BODIES ?? 400);
 const AM_CONCURRENCY = Number(process.env.AM_CONCURRENCY ?? 16);
 const STORM_EVENTS = Number(process.env.STORM_EVENTS ?? 10_000);
 const STORM_SECONDS = Number(process.env.STORM_SECONDS ?? 10);
+/** The scheduler's tick (tread's default is 5 s): card updates of a group go out at most once per tick. */
+const TICK_SECONDS = Number(process.env.TICK_SECONDS ?? 5);
 const PD_KEY = 'BENCHKEY00000000000000000000000A';
 const AM_TOKEN = 'bench-am-token-0123456789';
 const GENERIC_TOKEN = 'bench-generic-token-0123456789';
@@ -245,21 +247,21 @@ async function storm(driver: string, tread: Tread, port: CountingPort): Promise<
   const statuses = await Promise.all(inflight);
   const seconds = (performance.now() - started) / 1000;
   // Let the scheduler tick a few more times so every pending card update goes out.
-  await new Promise((r) => setTimeout(r, 3500));
+  await new Promise((r) => setTimeout(r, TICK_SECONDS * 1000 + 500));
   await tread.scheduler.tick();
   await tread.dispatcher.flush();
   const groups = Number(resultRows<{ n: number }>(await tread.app.db.execute(sql`select count(distinct group_id)::int as n from alerts where integration = 'gen'`))[0]?.n ?? 0);
   console.log(JSON.stringify({
     bench: 'ingest-alert-storm', driver, events: STORM_EVENTS, services: services.length, seconds: Number(seconds.toFixed(1)),
     accepted: statuses.filter((s) => s === 202).length, groups, chatMessages: port.posts + port.updates + port.other,
-    cards: port.posts, cardUpdates: port.updates, otherMessages: port.other, tickSeconds: 1,
+    cards: port.posts, cardUpdates: port.updates, otherMessages: port.other, tickSeconds: TICK_SECONDS,
   }));
 }
 
 async function run(driver: string, database: Database): Promise<void> {
   const port = new CountingPort();
   const tread = await startTread({
-    database, config, tickSeconds: 1, http: { host: '127.0.0.1', port: 0 },
+    database, config, tickSeconds: TICK_SECONDS, http: { host: '127.0.0.1', port: 0 },
     platforms: () => [{ platform: 'console', port }],
   });
   try {

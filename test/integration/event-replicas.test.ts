@@ -62,4 +62,14 @@ describe.skipIf(!process.env.DATABASE_URL)('event ingestion on two replicas (pos
     expect([...perGroup.values()].every((n) => n === 1)).toBe(true);
     expect(perGroup.size).toBe(groups.length);
   });
+
+  it('runs a heartbeat deadline once when both replicas tick at the same time', async () => {
+    const ping = await a.call('POST', '/hooks/heartbeat/nightly-backup');
+    expect(ping.status).toBe(200);
+    a.clock.advance(27 * 3_600_000); // the replicas share this clock
+    await Promise.all([a.tick(), b.tick(), a.tick(), b.tick()]);
+    const rows = resultRows<{ count: number; state: string }>(await a.tread.app.db.execute(sql`
+      select count, state from alerts where integration = 'heartbeat' and dedup_key = 'nightly-backup'`));
+    expect(rows).toEqual([{ count: 1, state: 'firing' }]);
+  });
 });

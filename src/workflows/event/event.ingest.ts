@@ -449,7 +449,11 @@ class Lane {
   private queue: Pending[] = [];
   private running = false;
 
-  constructor(private readonly app: AppContext, private readonly kick: () => void, private readonly stats: WriterStats, private readonly maxEvents: number) {}
+  private readonly yieldRounds: number;
+
+  constructor(private readonly app: AppContext, private readonly kick: () => void, private readonly stats: WriterStats, private readonly maxEvents: number) {
+    this.yieldRounds = app.database.driver === 'pglite' ? 16 : 1;
+  }
 
   submit(events: IncomingEvent[]): Promise<EventOutcome[]> {
     return new Promise((resolve, reject) => {
@@ -462,9 +466,9 @@ class Lane {
     this.running = true;
     try {
       while (this.queue.length) {
-        // Let pending socket reads run first (an embedded database works without yielding to I/O), so requests that
-        // arrived meanwhile join this batch.
-        for (let i = 0, seen = -1; i < 16 && this.queue.length !== seen; i++) {
+        // Let pending socket reads run first, so requests that arrived meanwhile join this batch. An embedded database
+        // works without yielding to I/O at all, so there it takes several rounds while requests keep arriving.
+        for (let i = 0, seen = -1; i < this.yieldRounds && this.queue.length !== seen; i++) {
           seen = this.queue.length;
           for (let j = 0; j < 4; j++) await new Promise((resolve) => setImmediate(resolve));
         }
