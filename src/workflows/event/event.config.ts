@@ -13,6 +13,7 @@ const oneOrMany = <T extends z.ZodType>(item: T) => z.union([item, z.array(item)
 /** Severities, most severe first. */
 export const SEVERITIES = ['critical', 'error', 'warning', 'info'] as const;
 export type Severity = (typeof SEVERITIES)[number];
+/** The monitors tread takes events from. */
 export const INTEGRATION_KINDS = ['alertmanager', 'pagerduty', 'grafana', 'generic'] as const;
 export type IntegrationKind = (typeof INTEGRATION_KINDS)[number];
 /** The integration name heartbeat alerts carry; no configured integration may use it. */
@@ -132,6 +133,7 @@ export const eventConfigShape = {
 const eventConfigSchema = z.object(eventConfigShape);
 /** The parsed event sections. */
 export type EventConfig = z.infer<typeof eventConfigSchema>;
+/** One entry of each event section. */
 export type IntegrationConfig = EventConfig['integrations'][number];
 export type HeartbeatConfig = EventConfig['heartbeats'][number];
 export type RouteConfig = EventConfig['routing'][number];

@@ -1,10 +1,12 @@
 /** The alert lifecycle (PagerDuty's rules): pure, no I/O, no clock. */
 import { SEVERITIES, type Severity } from './event.config.js';
 
+/** The states of an alert. */
 export const ALERT_STATES = ['firing', 'acknowledged', 'silenced', 'flapping', 'resolved'] as const;
 /** firing → acknowledged → resolved, plus silenced (a silence or maintenance hides it) and flapping. */
 export type AlertState = (typeof ALERT_STATES)[number];
 
+/** The states of an alert group: firing while one alert fires, resolved when all are. */
 export const GROUP_STATES = ['firing', 'acknowledged', 'silenced', 'resolved'] as const;
 export type GroupState = (typeof GROUP_STATES)[number];
 
