@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { schema } from '../../../db/client.js';
 import { appendAudit } from '../../core/audit.js';
 import { formatDuration } from '../../core/duration.js';
-import { SCHEDULER_PERSON } from '../../core/identity.js';
+import { findPerson, SCHEDULER_PERSON } from '../../core/identity.js';
 import { enqueue } from '../../core/outbox.js';
 import { addTimeline } from '../../core/timeline.js';
 import type { TimerHandler } from '../../core/timers.js';
@@ -27,7 +27,9 @@ const sla: TimerHandler = async (tx, timer, app, now) => {
   const what = p.clock === 'response' ? 'response (acknowledgement)' : 'resolution';
   if (p.stage === 'warn') {
     const left = due ? formatDuration(due.getTime() - now.getTime()) : 'little time';
-    const text = `⚠ ${subject} ${what} SLA is ${Math.round(app.config.incident.slaWarnAt * 100)}% used: due ${due ? formatTime(due, app.config.timezone, now) : 'soon'} (${left} left). ${i.title}`;
+    // a direct message shows the time in the assignee's own zone; an announcement in the organisation's
+    const zone = (i.assignee ? (await findPerson(app, i.assignee, tx))?.timezone : undefined) ?? app.config.timezone;
+    const text = `⚠ ${subject} ${what} SLA is ${Math.round(app.config.incident.slaWarnAt * 100)}% used: due ${due ? formatTime(due, zone, now) : 'soon'} (${left} left). ${i.title}`;
     if (i.assignee) await enqueue(tx, { kind: 'dm', person: i.assignee, message: { text, subject, tone: 'warning' } }, { orderKey: subject });
     else await enqueue(tx, { kind: 'announce', subject, message: { text, subject, tone: 'warning' } });
     await addTimeline(tx, { subject, at: now, actor: SCHEDULER_PERSON.id, source: 'scheduler', kind: 'sla_warning', text: `${what} SLA warning sent` });
