@@ -221,7 +221,13 @@ export function eventRoutes(app: AppContext, tools: RouteTools): Route[] {
       if (e instanceof BodyTooLargeError) return sendError(res, 413, 'http.body_too_large', `the body is larger than ${MAX_BODY_BYTES / 1024} KB`);
       throw e;
     }
-    const r = await recordPing(app, hb);
+    let r: Awaited<ReturnType<typeof recordPing>>;
+    try {
+      r = await recordPing(app, hb);
+    } catch (e) {
+      app.log.error({ err: e, heartbeat: hb.name }, 'could not record a heartbeat ping');
+      return sendError(res, 503, 'event.unavailable', 'the ping could not be stored; retry');
+    }
     if (r.outbox) tools.kick();
     sendJson(res, 200, { status: 'ok', heartbeat: hb.name, nextDueAt: r.nextDueAt.toISOString(), resolved: r.resolved });
   };
