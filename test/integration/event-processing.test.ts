@@ -132,6 +132,7 @@ for (const driver of drivers) {
       await after(15 * MIN);
       expect(t.port.dms('bob').map((c) => c.message!.subject)).toEqual([`GRP-${g.id}`]);
       const ack = page.message!.buttons![0]!;
+      expect(ack).toMatchObject({ actionId: 'event.ack', value: `GRP-${g.id}` });
       const reply = await t.press('bob', ack.actionId, ack.value);
       expect(replyText(reply)).toContain('acknowledged by Bob');
       await after(30 * MIN);

@@ -14,11 +14,7 @@ export { writerOf } from './event.http.js';
 export const eventWorkflow: Workflow = {
   name: 'event',
   commands: [eventCommand],
-  actions: {
-    ...eventActions,
-    // A page's Acknowledge button is named after its subject's prefix (on-call module): `GRP-3` pages carry `grp.ack`.
-    'grp.ack': eventActions['event.ack']!,
-  },
+  actions: eventActions,
   timers: {
     [EVENT_TIMERS.card]: cardTimer,
     [EVENT_TIMERS.unsuppress]: unsuppressTimer,
