@@ -55,7 +55,7 @@ const slaTargetSchema = z.object({
 const WEEKDAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] as const;
 const businessHoursSchema = z.object({
   timezone: timezone.optional(),
-  days: z.array(z.enum(WEEKDAYS)).default(['mon', 'tue', 'wed', 'thu', 'fri']),
+  days: z.array(z.enum(WEEKDAYS)).min(1, 'name at least one business day').default(['mon', 'tue', 'wed', 'thu', 'fri']),
   start: timeOfDay.default('09:00'),
   end: timeOfDay.default('17:00'),
   holidays: z.array(z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'write a date as YYYY-MM-DD')).default([]),
