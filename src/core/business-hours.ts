@@ -87,3 +87,16 @@ export function slaTimeBetween(from: Date, to: Date, bh: BusinessHours | undefin
   }
   return total;
 }
+
+/**
+ * The SLA budget of a target in business time: whole days (`3d`) mean business days, the rest stays as written.
+ * `3d` on a 09:00–17:00 schedule is 24 business hours (three working days), not 72.
+ */
+export function slaBudgetMs(ms: number, bh: BusinessHours | undefined): number {
+  if (!bh) return ms;
+  const [sh, sm] = bh.start.split(':').map(Number) as [number, number];
+  const [eh, em] = bh.end.split(':').map(Number) as [number, number];
+  const dayMs = ((eh * 60 + em) - (sh * 60 + sm)) * 60_000;
+  const days = Math.floor(ms / 86_400_000);
+  return days * dayMs + (ms - days * 86_400_000);
+}

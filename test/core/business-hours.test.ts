@@ -1,6 +1,6 @@
 /** SLA time with and without business hours: weekends, holidays, and DST changes in Europe/Berlin. */
 import { describe, expect, it } from 'vitest';
-import { addSlaTime, slaTimeBetween, zonedParts, zonedTime } from '../../src/core/business-hours.js';
+import { addSlaTime, slaBudgetMs, slaTimeBetween, zonedParts, zonedTime } from '../../src/core/business-hours.js';
 import type { BusinessHours } from '../../src/core/config/org.js';
 
 const M = 60_000;
@@ -162,5 +162,17 @@ describe('cost', () => {
     for (let i = 0; i < 100; i++) addSlaTime(new Date(Date.parse('2026-03-20T00:00:00Z') + i * H), 5 * D, office, TZ);
     // Was ~77 ms a call when every zoned conversion built a new Intl.DateTimeFormat; ~2.5 ms now. Generous bound for busy machines.
     expect(performance.now() - t0).toBeLessThan(3000);
+  });
+});
+
+describe('slaBudgetMs', () => {
+  const bh = { days: ['mon', 'tue', 'wed', 'thu', 'fri'] as ('mon' | 'tue' | 'wed' | 'thu' | 'fri')[], start: '09:00', end: '17:00', holidays: [] as string[] };
+  it('reads whole days as business days and leaves hours as written', () => {
+    expect(slaBudgetMs(3 * 86_400_000, bh)).toBe(24 * 3_600_000);
+    expect(slaBudgetMs(86_400_000 + 5 * 3_600_000, bh)).toBe(13 * 3_600_000);
+    expect(slaBudgetMs(4 * 3_600_000, bh)).toBe(4 * 3_600_000);
+  });
+  it('is wall-clock time without business hours', () => {
+    expect(slaBudgetMs(3 * 86_400_000, undefined)).toBe(3 * 86_400_000);
   });
 });

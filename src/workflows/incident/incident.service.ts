@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { schema, type Tx } from '../../../db/client.js';
 import type { AppContext } from '../../core/app.js';
 import { appendAudit } from '../../core/audit.js';
-import { addSlaTime, slaTimeBetween } from '../../core/business-hours.js';
+import { addSlaTime, slaBudgetMs, slaTimeBetween } from '../../core/business-hours.js';
 import { formatDuration, formatMinSec } from '../../core/duration.js';
 import { badInput, DomainError, notFound } from '../../core/errors.js';
 import { directoryOf, findPerson, personName, type Person } from '../../core/identity.js';
@@ -114,8 +114,8 @@ export async function openIncident(tx: Tx, app: AppContext, input: NewIncident, 
   const impact = input.impact ?? 'medium';
   const urgency = input.urgency ?? 'medium';
   const priority = priorityOf(impact, urgency);
-  const target = app.config.sla[`P${priority}` as 'P1'];
-  const bh = target.businessHours ? app.config.businessHours : undefined;
+  const target = slaTarget(app, priority);
+  const bh = target.bh;
   const [row] = await tx.insert(schema.incidents).values({
     title: parsedTitle.data, description: input.description?.trim() || null, state: 'new', impact, urgency, priority, major: priority === 1,
     service, reporter: actor.person.id, source: actor.source, createdAt: now, updatedAt: now,
@@ -356,9 +356,11 @@ function stateSentence(subject: string, cmd: IncidentCommand, before: IncidentRo
   }
 }
 
+/** The SLA targets of a priority as budgets of SLA time (business days when the target counts business hours). */
 function slaTarget(app: AppContext, priority: number) {
   const t = app.config.sla[`P${priority}` as 'P1'];
-  return { ...t, bh: t.businessHours ? app.config.businessHours : undefined };
+  const bh = t.businessHours ? app.config.businessHours : undefined;
+  return { response: slaBudgetMs(t.response, bh), resolution: slaBudgetMs(t.resolution, bh), bh };
 }
 
 function slaKey(subject: string, clock: 'response' | 'resolution', stage: 'warn' | 'breach'): string {

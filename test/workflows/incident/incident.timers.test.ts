@@ -202,8 +202,8 @@ for (const driver of drivers) {
         expect(row.priority).toBe(4);
         // response 4h: Fri 16–17 (1h) + Mon 9–12 (3h) -> Monday 12 January 12:00 Berlin
         expect(row.responseDueAt?.toISOString()).toBe('2026-01-12T11:00:00.000Z');
-        // resolution 3d = 72 business hours: Fri 1h, 12–16 Jan 40h, 19–22 Jan 31h -> Thursday 22 January 16:00 Berlin
-        expect(row.resolutionDueAt?.toISOString()).toBe('2026-01-22T15:00:00.000Z');
+        // resolution 3d = three business days of 8h = 24 business hours: Fri 1h, Mon 8h, Tue 8h, Wed 7h -> Wednesday 14 January 16:00 Berlin
+        expect(row.resolutionDueAt?.toISOString()).toBe('2026-01-14T15:00:00.000Z');
         const timers = await timersOf(t, s);
         // warn at 3h: Fri 1h + Mon 9–11 -> Monday 11:00 Berlin
         expect(timers[`${s}:sla:response:warn`]?.dueAt.toISOString()).toBe('2026-01-12T10:00:00.000Z');
@@ -232,8 +232,8 @@ for (const driver of drivers) {
         expect((await incidentRow(t, id)).resolutionSpentMs).toBe(30 * MINUTE);
         t.clock.set('2026-01-12T08:00:00Z'); // Mon 09:00 Berlin
         await t.command('bob', `/incident start ${s}`);
-        // 72h − 0.5h left = 71.5 business hours from Monday 09:00: 12–16 Jan 40h, 19–22 Jan 31.5h -> Thu 22 Jan 16:30 Berlin
-        expect((await incidentRow(t, id)).resolutionDueAt?.toISOString()).toBe('2026-01-22T15:30:00.000Z');
+        // 24h − 0.5h left = 23.5 business hours from Monday 09:00: Mon 8h, Tue 8h, Wed 7.5h -> Wed 14 Jan 16:30 Berlin
+        expect((await incidentRow(t, id)).resolutionDueAt?.toISOString()).toBe('2026-01-14T15:30:00.000Z');
         await t.command('bob', `/incident cancel ${s} dropped`);
       });
     });
