@@ -5,8 +5,7 @@ import { EnvError, loadEnv, type Env } from './core/config/env.js';
 import { ConfigError, loadOrgConfig } from './core/config/org.js';
 import { createLogger } from './core/logger.js';
 import { isLoopback } from './http/server.js';
-import { buildPlatforms } from './platforms.js';
-import { startTread, type Tread } from './runtime.js';
+import type { Tread } from './runtime.js';
 
 /** Starts tread from the environment; resolves when it is ready. Exits the process with one line on bad configuration. */
 export async function main(argvEnv: NodeJS.ProcessEnv = process.env): Promise<Tread> {
@@ -29,9 +28,13 @@ export async function main(argvEnv: NodeJS.ProcessEnv = process.env): Promise<Tr
   if (loaded.example) log.warn({ config: loaded.path }, 'no TREAD_CONFIG and no ./tread.yaml: using the bundled example organisation (tread.example.yaml)');
   else log.info({ config: loaded.path }, 'organisation config loaded');
 
+  // The database starts (PGlite compiles and boots its WebAssembly) while the workflows and adapters load.
+  const opening = openDatabase(env.DATABASE_URL ? { url: env.DATABASE_URL } : { dataDir: resolve(env.TREAD_DATA_DIR) });
+  opening.catch(() => undefined);
+  const [{ startTread }, { buildPlatforms }] = await Promise.all([import('./runtime.js'), import('./platforms.js')]);
   let database;
   try {
-    database = await openDatabase(env.DATABASE_URL ? { url: env.DATABASE_URL } : { dataDir: resolve(env.TREAD_DATA_DIR) });
+    database = await opening;
   } catch (e) {
     if (e instanceof DataDirLockedError) fail(`tread: ${e.message}`);
     fail(`tread: cannot open the database (${env.DATABASE_URL ? 'DATABASE_URL' : `PGlite at ${env.TREAD_DATA_DIR}`}): ${(e as Error).message}`);

@@ -3,7 +3,9 @@ import type { AppContext } from './core/app.js';
 import type { Env } from './core/config/env.js';
 import type { PlatformAdapter } from './core/platform.js';
 import type { Router } from './core/router.js';
-import { isLoopback } from './http/server.js';
+import type { ChatPort } from './core/chat-port.js';
+import type { Platform } from './core/inbound.js';
+import { isLoopback, type Route } from './http/server.js';
 
 /** Which platforms the environment turns on, or a one-line reason it is half-configured. */
 export function platformChoice(env: Env): { slack: boolean; teams: boolean; console: boolean } {
@@ -26,13 +28,53 @@ export async function buildPlatforms(env: Env, app: AppContext, router: Router, 
   }
   // Teams: on with MICROSOFT_APP_ID (authentication on); without it, /api/messages is served unauthenticated only on a
   // loopback HOST (the Bot Framework Emulator), which does not count as a chat platform for the console choice.
-  if (choice.teams || isLoopback(env.HOST)) {
+  if (choice.teams) {
     const { createTeamsAdapter } = await import('../adapters/teams/index.js');
     adapters.push(await createTeamsAdapter({ env, app, router }));
+  } else if (isLoopback(env.HOST)) {
+    // The Emulator case: botbuilder is loaded on the first request, so a local start stays fast.
+    adapters.push(lazyPlatform('teams', [{ method: 'POST', path: '/api/messages' }], async () => {
+      const { createTeamsAdapter } = await import('../adapters/teams/index.js');
+      return createTeamsAdapter({ env, app, router });
+    }));
   } else app.log.info(`Teams is off: MICROSOFT_APP_ID is not set, and /api/messages is not served without authentication on HOST ${env.HOST} (only on a loopback address, for the Bot Framework Emulator)`);
   if (choice.console) {
     const { createConsoleAdapter } = await import('../adapters/console/index.js');
     adapters.push(createConsoleAdapter({ app, router, input: extras.consoleInput ?? process.stdin, output: extras.consoleOutput ?? process.stdout, user: env.TREAD_CONSOLE_USER, afterLine: extras.onConsoleLine }));
   }
   return adapters;
+}
+
+/**
+ * A platform whose adapter module loads on first use (a request to one of its routes or a message to send).
+ * The routes are declared up front; the loaded adapter's routes must match them by method and path.
+ */
+export function lazyPlatform(platform: Platform, routes: Pick<Route, 'method' | 'path'>[], load: () => Promise<PlatformAdapter>): PlatformAdapter {
+  let loading: Promise<PlatformAdapter> | undefined;
+  const get = () => (loading ??= load());
+  const port = new Proxy({ platform } as ChatPort, {
+    get(target, key) {
+      if (key === 'platform') return target.platform;
+      if (typeof key !== 'string' || key === 'then') return undefined;
+      return async (...args: unknown[]) => {
+        const real = (await get()).port as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>;
+        return real[key]!(...args);
+      };
+    },
+  });
+  return {
+    platform,
+    port,
+    routes: routes.map((r) => ({
+      ...r,
+      handler: async (req, res) => {
+        const real = (await get()).routes?.find((x) => x.method === r.method && String(x.path) === String(r.path));
+        if (!real) throw new Error(`${platform}: the adapter does not serve ${r.method} ${String(r.path)}`);
+        await real.handler(req, res);
+      },
+    })),
+    async stop() {
+      if (loading) await (await loading).stop?.();
+    },
+  };
 }

@@ -1,5 +1,5 @@
 /** People and roles: mapping chat users to people by immutable platform ids. */
-import { eq } from 'drizzle-orm';
+import { eq, inArray, sql } from 'drizzle-orm';
 import { schema, type DbOrTx } from '../../db/client.js';
 import type { AppContext } from './app.js';
 import type { PersonAddress } from './chat-port.js';
@@ -153,13 +153,25 @@ export function hasRole(person: Person, role: Role): boolean {
   return person.roles.has('admin') || person.roles.has(role);
 }
 
-/** Writes the configured people into the database so ids and names resolve in SQL and across restarts. */
+/** Writes the configured people into the database so ids and names resolve in SQL and across restarts (three statements). */
 export async function syncPeople(app: AppContext): Promise<void> {
-  for (const p of app.config.people) {
-    const values = { id: p.id, name: p.name, email: p.email ?? null, slackId: p.slack ?? null, teamsId: p.teams ?? null, timezone: p.timezone ?? null, fromConfig: true };
-    // A chat user first seen before the config named them keeps their id; the config's person gets the platform id.
-    if (p.slack) await app.db.update(schema.people).set({ slackId: null }).where(eq(schema.people.slackId, p.slack));
-    if (p.teams) await app.db.update(schema.people).set({ teamsId: null }).where(eq(schema.people.teamsId, p.teams));
-    await app.db.insert(schema.people).values(values).onConflictDoUpdate({ target: schema.people.id, set: values });
-  }
+  const people = app.config.people;
+  if (people.length === 0) return;
+  const slackIds = people.flatMap((p) => (p.slack ? [p.slack] : []));
+  const teamsIds = people.flatMap((p) => (p.teams ? [p.teams] : []));
+  await app.db.transaction(async (tx) => {
+    // Whoever held a configured platform id gives it up (a chat user first seen before the config named them keeps their
+    // row); the upsert below gives it to the configured person.
+    if (slackIds.length) await tx.update(schema.people).set({ slackId: null }).where(inArray(schema.people.slackId, slackIds));
+    if (teamsIds.length) await tx.update(schema.people).set({ teamsId: null }).where(inArray(schema.people.teamsId, teamsIds));
+    await tx.insert(schema.people).values(people.map((p) => ({
+      id: p.id, name: p.name, email: p.email ?? null, slackId: p.slack ?? null, teamsId: p.teams ?? null, timezone: p.timezone ?? null, fromConfig: true,
+    }))).onConflictDoUpdate({
+      target: schema.people.id,
+      set: {
+        name: sql`excluded.name`, email: sql`excluded.email`, slackId: sql`excluded.slack_id`, teamsId: sql`excluded.teams_id`,
+        timezone: sql`excluded.timezone`, fromConfig: sql`excluded.from_config`,
+      },
+    });
+  });
 }
