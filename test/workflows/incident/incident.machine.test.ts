@@ -3,10 +3,10 @@
  * written out here independently of the machine's own TRANSITIONS.
  */
 import { describe, expect, it } from 'vitest';
-import { DomainError } from '../../src/core/errors.js';
+import { DomainError } from '../../../src/core/errors.js';
 import {
   priorityOf, transition, type IncidentEvent, type IncidentEventType, type IncidentState, type TransitionResult,
-} from '../../src/workflows/incident/incident.machine.js';
+} from '../../../src/workflows/incident/incident.machine.js';
 
 const STATES: IncidentState[] = ['new', 'acknowledged', 'in_progress', 'on_hold', 'resolved', 'closed', 'cancelled'];
 const EVENTS: IncidentEventType[] = ['ack', 'start', 'hold', 'resolve', 'reopen', 'close', 'cancel'];
