@@ -1,8 +1,9 @@
 /** 100 bad requests to the webhooks: each gets a 4xx naming the problem, nothing is stored, and the server keeps serving. */
 import { sql } from 'drizzle-orm';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { resultRows, type Database } from '../../db/client.js';
-import { drivers, openTestDatabase } from '../helpers/db.js';
+import { describe, expect, it } from 'vitest';
+import { resultRows } from '../../db/client.js';
+import { drivers } from '../helpers/db.js';
+import { treadPerFile } from '../helpers/tread.js';
 import { GENERIC_TOKEN, GRAFANA_TOKEN, PD_KEY, PROM_TOKEN, startEventTread } from '../workflows/event/event.fakes.js';
 
 interface Bad {
@@ -120,17 +121,9 @@ function badPayloads(): Bad[] {
 
 for (const driver of drivers) {
   describe(`bad webhook payloads (${driver})`, () => {
-    let database: Database;
     let t: Awaited<ReturnType<typeof startEventTread>>;
 
-    beforeAll(async () => {
-      database = await openTestDatabase(driver);
-      t = await startEventTread(database);
-    });
-    afterAll(async () => {
-      await t?.tread.stop({ closeDatabase: false });
-      await database?.close();
-    });
+    treadPerFile(driver, (database) => startEventTread(database), (started) => { t = started; });
 
     const stored = async () => {
       const [row] = resultRows<{ alerts: number; events: number; groups: number; outbox: number }>(await t.tread.app.db.execute(sql`select

@@ -1,9 +1,10 @@
 /** Ingestion through tread's real HTTP server: the fixtures from real clients, PagerDuty's rules step by step, auth and limits, REST. */
 import { readFileSync } from 'node:fs';
 import { eq, sql } from 'drizzle-orm';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { schema, type Database } from '../../db/client.js';
-import { drivers, openTestDatabase } from '../helpers/db.js';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { schema } from '../../db/client.js';
+import { drivers } from '../helpers/db.js';
+import { treadPerFile } from '../helpers/tread.js';
 import {
   amBody, GENERIC_TOKEN, GRAFANA_TOKEN, PD_KEY, PD_LIMITED_KEY, pdEvent, PROM_TOKEN, START, startEventTread,
 } from '../workflows/event/event.fakes.js';
@@ -12,17 +13,9 @@ const fixture = (path: string) => JSON.parse(readFileSync(new URL(`../fixtures/$
 
 for (const driver of drivers) {
   describe(`event ingestion over HTTP (${driver})`, () => {
-    let database: Database;
     let t: Awaited<ReturnType<typeof startEventTread>>;
 
-    beforeAll(async () => {
-      database = await openTestDatabase(driver);
-      t = await startEventTread(database);
-    });
-    afterAll(async () => {
-      await t?.tread.stop({ closeDatabase: false });
-      await database?.close();
-    });
+    treadPerFile(driver, (database) => startEventTread(database), (started) => { t = started; });
     beforeEach(() => {
       t.clock.set(START);
       t.port.calls.length = 0;

@@ -3,11 +3,12 @@
  * routing to incidents and paging, the card's buttons, silences, maintenance, flapping, heartbeats, and /event.
  */
 import { eq, sql } from 'drizzle-orm';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { schema, type Database } from '../../db/client.js';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { schema } from '../../db/client.js';
 import { verifyAudit } from '../../src/core/audit.js';
 import { readTimeline } from '../../src/core/timeline.js';
-import { drivers, openTestDatabase } from '../helpers/db.js';
+import { drivers } from '../helpers/db.js';
+import { treadPerFile } from '../helpers/tread.js';
 import {
   amBody, eventConfig, GENERIC_TOKEN, HEARTBEAT_TOKEN, PROM_TOKEN, replyText, START, startEventTread,
 } from '../workflows/event/event.fakes.js';
@@ -16,19 +17,11 @@ const MIN = 60_000;
 
 for (const driver of drivers) {
   describe(`event processing (${driver})`, () => {
-    let database: Database;
     let t: Awaited<ReturnType<typeof startEventTread>>;
     let n = 0;
     let tag: string;
 
-    beforeAll(async () => {
-      database = await openTestDatabase(driver);
-      t = await startEventTread(database);
-    });
-    afterAll(async () => {
-      await t?.tread.stop({ closeDatabase: false });
-      await database?.close();
-    });
+    treadPerFile(driver, (database) => startEventTread(database), (started) => { t = started; });
     beforeEach(async () => {
       t.clock.set(START);
       t.tread.app.config = eventConfig();

@@ -50,6 +50,21 @@ export function groupJson(g: GroupRow) {
   };
 }
 
+/** Reads a list request's `limit` and `cursor`, noting what is wrong in `issues` (then the values must not be used). */
+function pageQuery(query: URLSearchParams, issues: Issue[]): { limit: number; cursor: number | undefined } {
+  const limit = pageLimit(query);
+  if (typeof limit === 'object') issues.push({ path: 'limit', message: limit.error });
+  const cursor = decodeCursor(query.get('cursor'));
+  if (typeof cursor === 'object') issues.push({ path: 'cursor', message: cursor.error });
+  return { limit: typeof limit === 'number' ? limit : 0, cursor: typeof cursor === 'number' ? cursor : undefined };
+}
+
+/** Sends one page of rows (fetched newest first, one beyond `limit`) with the cursor of the next page, or null on the last. */
+function sendPage<R extends { id: number }>(res: ServerResponse, rows: R[], limit: number, json: (row: R) => unknown): void {
+  const page = rows.slice(0, limit);
+  sendJson(res, 200, { items: page.map(json), nextCursor: rows.length > limit ? encodeCursor(page[page.length - 1]!.id) : null });
+}
+
 function sameSecret(given: string, expected: string): boolean {
   const a = Buffer.from(given);
   const b = Buffer.from(expected);
@@ -235,10 +250,7 @@ export function eventRoutes(app: AppContext, tools: RouteTools): Route[] {
   const listAlerts = async (req: Request, res: ServerResponse) => {
     if (!tools.authorizeApi(req, res)) return;
     const issues: Issue[] = [];
-    const limit = pageLimit(req.query);
-    if (typeof limit === 'object') issues.push({ path: 'limit', message: limit.error });
-    const cursor = decodeCursor(req.query.get('cursor'));
-    if (typeof cursor === 'object') issues.push({ path: 'cursor', message: cursor.error });
+    const { limit, cursor } = pageQuery(req.query, issues);
     const state = req.query.get('state');
     const states = state ? state.split(',').map((s) => s.trim()).filter(Boolean) : [];
     for (const s of states) if (s !== 'open' && !(ALERT_STATES as readonly string[]).includes(s)) issues.push({ path: 'state', message: `"${s}" is not a state: use ${ALERT_STATES.join(', ')} or open` });
@@ -261,11 +273,9 @@ export function eventRoutes(app: AppContext, tools: RouteTools): Route[] {
       if (!m) return sendError(res, 400, 'api.invalid', 'groupId: write it like GRP-3', [{ path: 'groupId', message: 'write it like GRP-3' }]);
       conds.push(eq(schema.alerts.groupId, Number(m[1])));
     }
-    if (typeof cursor === 'number') conds.push(lt(schema.alerts.id, cursor));
-    const n = limit as number;
-    const rows = await app.db.select().from(schema.alerts).where(and(...conds)).orderBy(desc(schema.alerts.id)).limit(n + 1);
-    const page = rows.slice(0, n);
-    sendJson(res, 200, { items: page.map(alertJson), nextCursor: rows.length > n ? encodeCursor(page[page.length - 1]!.id) : null });
+    if (cursor !== undefined) conds.push(lt(schema.alerts.id, cursor));
+    const rows = await app.db.select().from(schema.alerts).where(and(...conds)).orderBy(desc(schema.alerts.id)).limit(limit + 1);
+    sendPage(res, rows, limit, alertJson);
   };
 
   const getAlertRoute = async (req: Request, res: ServerResponse) => {
@@ -281,10 +291,7 @@ export function eventRoutes(app: AppContext, tools: RouteTools): Route[] {
   const listGroups = async (req: Request, res: ServerResponse) => {
     if (!tools.authorizeApi(req, res)) return;
     const issues: Issue[] = [];
-    const limit = pageLimit(req.query);
-    if (typeof limit === 'object') issues.push({ path: 'limit', message: limit.error });
-    const cursor = decodeCursor(req.query.get('cursor'));
-    if (typeof cursor === 'object') issues.push({ path: 'cursor', message: cursor.error });
+    const { limit, cursor } = pageQuery(req.query, issues);
     const state = req.query.get('state');
     if (state && state !== 'open' && !(GROUP_STATES as readonly string[]).includes(state)) issues.push({ path: 'state', message: `"${state}" is not a state: use ${GROUP_STATES.join(', ')} or open` });
     if (issues.length) return sendError(res, 400, 'api.invalid', issues.map((i) => `${i.path}: ${i.message}`).join('; '), issues);
@@ -293,11 +300,9 @@ export function eventRoutes(app: AppContext, tools: RouteTools): Route[] {
     else if (state) conds.push(eq(schema.alertGroups.state, state));
     const service = req.query.get('service');
     if (service) conds.push(eq(schema.alertGroups.service, service));
-    if (typeof cursor === 'number') conds.push(lt(schema.alertGroups.id, cursor));
-    const n = limit as number;
-    const rows = await app.db.select().from(schema.alertGroups).where(and(...conds)).orderBy(desc(schema.alertGroups.id)).limit(n + 1);
-    const page = rows.slice(0, n);
-    sendJson(res, 200, { items: page.map(groupJson), nextCursor: rows.length > n ? encodeCursor(page[page.length - 1]!.id) : null });
+    if (cursor !== undefined) conds.push(lt(schema.alertGroups.id, cursor));
+    const rows = await app.db.select().from(schema.alertGroups).where(and(...conds)).orderBy(desc(schema.alertGroups.id)).limit(limit + 1);
+    sendPage(res, rows, limit, groupJson);
   };
 
   const getGroupRoute = async (req: Request, res: ServerResponse) => {

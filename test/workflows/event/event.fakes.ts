@@ -1,70 +1,14 @@
 /** Test doubles for event management: a recording console ChatPort, a config, a tread on a manual clock over real HTTP. */
-import { randomBytes } from 'node:crypto';
 import { request } from 'node:http';
 import type { Database } from '../../../db/client.js';
-import type { ChatPort, MessageRef, PersonAddress } from '../../../src/core/chat-port.js';
 import { ManualClock } from '../../../src/core/clock.js';
 import { parseOrgConfig, type OrgConfig } from '../../../src/core/config/org.js';
-import { UnsupportedError } from '../../../src/core/errors.js';
 import type { Inbound, Reply, Where } from '../../../src/core/inbound.js';
-import type { Message } from '../../../src/core/message.js';
 import type { PlatformAdapter } from '../../../src/core/platform.js';
 import { startTread, type Tread } from '../../../src/runtime.js';
+import { RecordingPort } from '../../helpers/recording-port.js';
 
-/** One recorded ChatPort call. */
-export interface PortCall {
-  method: 'post' | 'update' | 'dm' | 'ephemeral' | 'form' | 'pin';
-  where?: Where;
-  user?: string;
-  message?: Message;
-  messageId?: string;
-}
-
-/** A console ChatPort that records every call instead of printing. */
-export class RecordingPort implements ChatPort {
-  readonly platform = 'console' as const;
-  readonly calls: PortCall[] = [];
-  private seq = 0;
-  private readonly prefix = randomBytes(3).toString('hex');
-
-  private id(): string {
-    return `${this.prefix}-${++this.seq}`;
-  }
-  async post(where: Where, message: Message): Promise<MessageRef> {
-    const messageId = this.id();
-    this.calls.push({ method: 'post', where, message, messageId });
-    return { where, messageId };
-  }
-  async update(ref: MessageRef, message: Message): Promise<void> {
-    this.calls.push({ method: 'update', where: ref.where, message, messageId: ref.messageId });
-  }
-  async dm(user: PersonAddress, message: Message): Promise<MessageRef> {
-    const messageId = this.id();
-    const where: Where = { platform: 'console', channel: `dm:${user.userId}` };
-    this.calls.push({ method: 'dm', user: user.userId, where, message, messageId });
-    return { where, messageId };
-  }
-  async postEphemeral(where: Where, user: PersonAddress, message: Message): Promise<void> {
-    this.calls.push({ method: 'ephemeral', where, user: user.userId, message });
-  }
-  async openForm(_trigger: string, form: Message): Promise<void> {
-    this.calls.push({ method: 'form', message: form });
-  }
-  async createChannel(): Promise<Where> {
-    throw new UnsupportedError('createChannel', 'The test console cannot create channels.');
-  }
-  async pin(ref: MessageRef): Promise<void> {
-    this.calls.push({ method: 'pin', where: ref.where, messageId: ref.messageId });
-  }
-  /** Calls about one subject (`GRP-1`), optionally of one method. */
-  about(subject: string, method?: PortCall['method']): PortCall[] {
-    return this.calls.filter((c) => c.message?.subject === subject && (!method || c.method === method));
-  }
-  /** Direct messages, optionally to one person. */
-  dms(user?: string): PortCall[] {
-    return this.calls.filter((c) => c.method === 'dm' && (!user || c.user === user));
-  }
-}
+export { RecordingPort, type PortCall } from '../../helpers/recording-port.js';
 
 export const START = '2026-01-05T10:00:00Z';
 export const API_TOKEN = 'test-api-token-0123456789';

@@ -1,8 +1,8 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { Database } from '../../../db/client.js';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { verifyAudit } from '../../../src/core/audit.js';
 import type { Reply, Where } from '../../../src/core/inbound.js';
-import { drivers, openTestDatabase } from '../../helpers/db.js';
+import { drivers } from '../../helpers/db.js';
+import { treadPerFile } from '../../helpers/tread.js';
 import {
   HOUR, MINUTE, START, auditOf, cardsOf, incidentRow, lastIncidentId, outboxOf, replyText, startIncidentTread, timelineOf,
   type IncidentTestTread,
@@ -12,17 +12,9 @@ const CHECKOUT_CHANNEL: Where = { platform: 'slack', channel: 'C0CHECKOUT', name
 
 for (const driver of drivers) {
   describe(`incident service and /incident commands (${driver})`, () => {
-    let database: Database;
     let t: IncidentTestTread;
 
-    beforeAll(async () => {
-      database = await openTestDatabase(driver);
-      t = await startIncidentTread(database, { slack: true });
-    });
-    afterAll(async () => {
-      await t?.tread.stop({ closeDatabase: false });
-      await database?.close();
-    });
+    treadPerFile(driver, (database) => startIncidentTread(database, { slack: true }), (started) => { t = started; });
     beforeEach(() => {
       t.clock.set(START);
       t.port.calls.length = 0;
