@@ -1,5 +1,5 @@
 /** Timers: work due later, stored in the `timers` table and run by the scheduler. */
-import { and, eq, like, lte, sql } from 'drizzle-orm';
+import { and, eq, inArray, like, lte, sql } from 'drizzle-orm';
 import { schema, type DbOrTx, type Tx } from '../../db/client.js';
 import type { AppContext } from './app.js';
 
@@ -27,9 +27,9 @@ export async function cancelTimers(tx: DbOrTx, subject: string, kindPrefix?: str
   await tx.delete(schema.timers).where(and(eq(schema.timers.subject, subject), kindPrefix ? like(schema.timers.kind, `${kindPrefix}%`) : undefined));
 }
 
-/** Cancels a timer by key. */
-export async function cancelTimer(tx: DbOrTx, key: string): Promise<void> {
-  await tx.delete(schema.timers).where(eq(schema.timers.key, key));
+/** Cancels a timer by key, or several by their keys. */
+export async function cancelTimer(tx: DbOrTx, key: string | string[]): Promise<void> {
+  await tx.delete(schema.timers).where(Array.isArray(key) ? inArray(schema.timers.key, key) : eq(schema.timers.key, key));
 }
 
 /** The pending timers of a subject. */
@@ -109,4 +109,24 @@ export async function timerLagSeconds(app: AppContext, now: Date): Promise<numbe
   const [row] = await app.db.select({ due: sql<Date | string | null>`min(${schema.timers.dueAt})` }).from(schema.timers);
   if (!row?.due) return 0;
   return Math.max(0, (now.getTime() - new Date(row.due).getTime()) / 1000);
+}
+
+/** A timer to schedule with `scheduleMany`; every one has a key. */
+export interface KeyedTimer {
+  kind: string;
+  subject: string;
+  dueAt: Date;
+  key: string;
+  payload?: Record<string, unknown>;
+}
+
+/** Schedules several keyed timers in one statement; an existing timer with the same key is replaced. */
+export async function scheduleMany(tx: DbOrTx, timers: KeyedTimer[]): Promise<void> {
+  if (timers.length === 0) return;
+  await tx.insert(schema.timers)
+    .values(timers.map((t) => ({ kind: t.kind, subject: t.subject, dueAt: t.dueAt, key: t.key, payload: t.payload ?? {}, attempts: 0, lastError: null })))
+    .onConflictDoUpdate({
+      target: schema.timers.key,
+      set: { kind: sql`excluded.kind`, subject: sql`excluded.subject`, dueAt: sql`excluded.due_at`, payload: sql`excluded.payload`, attempts: 0, lastError: null },
+    });
 }

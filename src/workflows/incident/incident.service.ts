@@ -13,7 +13,7 @@ import type { Message } from '../../core/message.js';
 import { enqueue, type OutboxPayload } from '../../core/outbox.js';
 import { requirePermission } from '../../core/permissions.js';
 import { addTimeline } from '../../core/timeline.js';
-import { cancelTimer, cancelTimers, schedule } from '../../core/timers.js';
+import { cancelTimer, cancelTimers, schedule, scheduleMany, type KeyedTimer } from '../../core/timers.js';
 import { HOLD_REASONS, LEVELS, STATE_WORDS, isOpen, levelsForPriority, priorityOf, transition, type HoldReason, type IncidentEvent, type IncidentState, type Level } from './incident.machine.js';
 import { incidentCard, incidentSubject, type IncidentRow } from './incident.messages.js';
 
@@ -126,8 +126,7 @@ export async function openIncident(tx: Tx, app: AppContext, input: NewIncident, 
   }).returning();
   const incident = row!;
   const subject = incidentSubject(incident.id);
-  await scheduleSlaTimers(tx, app, incident, 'response', 0);
-  await scheduleSlaTimers(tx, app, incident, 'resolution', 0);
+  await scheduleSlaTimers(tx, app, incident, ['response', 'resolution'], 0);
   await addTimeline(tx, { subject, at: now, actor: actor.person.id, source: actor.source, kind: 'created', text: `Opened by ${actor.person.name}: ${incident.title} (P${priority})`, data: { impact, urgency, service, links: input.links } });
   await appendAudit(tx, { at: now, actor: actor.person.id, source: actor.source, subject, action: 'incident.created', data: { title: incident.title, impact, urgency, priority, service } });
   const card = await cardFor(tx, app, incident, now);
@@ -186,9 +185,7 @@ export async function changeIncident(tx: Tx, app: AppContext, id: number, cmd: I
           patch.acknowledgedAt = now;
           patch.responseDueAt = null;
           if (!before.assignee && actor.person.known && actor.source !== 'scheduler' && actor.person.id !== 'api') patch.assignee = actor.person.id;
-          await cancelTimers(tx, subject, `${TIMER.sla}:response`);
-          await cancelTimer(tx, slaKey(subject, 'response', 'warn'));
-          await cancelTimer(tx, slaKey(subject, 'response', 'breach'));
+          await cancelTimer(tx, [slaKey(subject, 'response', 'warn'), slaKey(subject, 'response', 'breach')]);
           await stopPaging(tx, app, subject, actor, now);
           break;
         case 'pause_resolution_clock': {
@@ -368,23 +365,26 @@ function slaKey(subject: string, clock: 'response' | 'resolution', stage: 'warn'
 }
 
 async function cancelResolutionTimers(tx: Tx, subject: string): Promise<void> {
-  await cancelTimer(tx, slaKey(subject, 'resolution', 'warn'));
-  await cancelTimer(tx, slaKey(subject, 'resolution', 'breach'));
+  await cancelTimer(tx, [slaKey(subject, 'resolution', 'warn'), slaKey(subject, 'resolution', 'breach')]);
 }
 
 /** Schedules the 75% warning and the breach of one SLA clock, given SLA time already spent. */
-async function scheduleSlaTimers(tx: Tx, app: AppContext, i: IncidentRow, clock: 'response' | 'resolution', spentMs: number, from?: Date): Promise<void> {
+async function scheduleSlaTimers(tx: Tx, app: AppContext, i: IncidentRow, clocks: ('response' | 'resolution')[], spentMs: number, from?: Date): Promise<void> {
   const subject = incidentSubject(i.id);
   const t = slaTarget(app, i.priority);
-  const total = clock === 'response' ? t.response : t.resolution;
   const start = from ?? i.createdAt;
-  const warnAt = total * app.config.incident.slaWarnAt - spentMs;
-  if (warnAt > 0) {
-    await schedule(tx, { kind: TIMER.sla, subject, key: slaKey(subject, clock, 'warn'), dueAt: addSlaTime(start, warnAt, t.bh, app.config.timezone), payload: { id: i.id, clock, stage: 'warn' } });
-  } else {
-    await cancelTimer(tx, slaKey(subject, clock, 'warn')); // already past the warning point of this target: a warning of an older target must not fire
+  const timers: KeyedTimer[] = [];
+  for (const clock of clocks) {
+    const total = clock === 'response' ? t.response : t.resolution;
+    const warnAt = total * app.config.incident.slaWarnAt - spentMs;
+    if (warnAt > 0) {
+      timers.push({ kind: TIMER.sla, subject, key: slaKey(subject, clock, 'warn'), dueAt: addSlaTime(start, warnAt, t.bh, app.config.timezone), payload: { id: i.id, clock, stage: 'warn' } });
+    } else {
+      await cancelTimer(tx, slaKey(subject, clock, 'warn')); // already past the warning point of this target: a warning of an older target must not fire
+    }
+    timers.push({ kind: TIMER.sla, subject, key: slaKey(subject, clock, 'breach'), dueAt: addSlaTime(start, Math.max(0, total - spentMs), t.bh, app.config.timezone), payload: { id: i.id, clock, stage: 'breach' } });
   }
-  await schedule(tx, { kind: TIMER.sla, subject, key: slaKey(subject, clock, 'breach'), dueAt: addSlaTime(start, Math.max(0, total - spentMs), t.bh, app.config.timezone), payload: { id: i.id, clock, stage: 'breach' } });
+  await scheduleMany(tx, timers);
 }
 
 /** After a priority change: new due times from the new targets, keeping time already spent. */
@@ -394,12 +394,12 @@ async function retargetSla(tx: Tx, app: AppContext, i: IncidentRow, now: Date): 
   if (!i.acknowledgedAt) {
     const spent = slaTimeBetween(i.createdAt, now, t.bh, app.config.timezone);
     patch.responseDueAt = addSlaTime(now, Math.max(0, t.response - spent), t.bh, app.config.timezone);
-    await scheduleSlaTimers(tx, app, i, 'response', spent, now);
+    await scheduleSlaTimers(tx, app, i, ['response'], spent, now);
   }
   if (i.resolutionClockStartedAt) {
     const spent = i.resolutionSpentMs + slaTimeBetween(i.resolutionClockStartedAt, now, t.bh, app.config.timezone);
     patch.resolutionDueAt = addSlaTime(now, Math.max(0, t.resolution - spent), t.bh, app.config.timezone);
-    await scheduleSlaTimers(tx, app, i, 'resolution', spent, now);
+    await scheduleSlaTimers(tx, app, i, ['resolution'], spent, now);
   }
   return patch;
 }
@@ -409,7 +409,7 @@ export async function resumeResolutionClock(tx: Tx, app: AppContext, i: Incident
   const t = slaTarget(app, i.priority);
   const remaining = Math.max(0, t.resolution - i.resolutionSpentMs);
   const due = addSlaTime(now, remaining, t.bh, app.config.timezone);
-  await scheduleSlaTimers(tx, app, i, 'resolution', i.resolutionSpentMs, now);
+  await scheduleSlaTimers(tx, app, i, ['resolution'], i.resolutionSpentMs, now);
   const [row] = await tx.update(schema.incidents).set({ resolutionDueAt: due }).where(eq(schema.incidents.id, i.id)).returning();
   return row!;
 }
