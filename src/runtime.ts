@@ -1,5 +1,6 @@
 /** The composition root: database + config + workflows + router + outbox + scheduler + HTTP + platforms. */
 import { timingSafeEqual } from 'node:crypto';
+import { readdirSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { sql } from 'drizzle-orm';
 import { migrationsFolder, resultRows, type Database } from '../db/client.js';
@@ -122,13 +123,14 @@ export function authorizeApi(token: string | undefined, req: IncomingMessage, re
 }
 
 function coreRoutes(app: AppContext, http: HttpServer, dispatcher: Dispatcher, scheduler: Scheduler): Route[] {
+  const expectedMigrations = readdirSync(migrationsFolder()).filter((f) => f.endsWith('.sql')).length;
   return [
     { method: 'GET', path: '/healthz', handler: (_req, res) => sendJson(res, 200, { status: 'ok' }) },
     {
       method: 'GET', path: '/readyz', handler: async (_req, res) => {
         try {
           const applied = resultRows<{ n: number }>(await app.db.execute(sql`select count(*)::int as n from drizzle.__drizzle_migrations`));
-          const expected = (await import('node:fs')).readdirSync(migrationsFolder()).filter((f) => f.endsWith('.sql')).length;
+          const expected = expectedMigrations;
           const n = Number(applied[0]?.n ?? 0);
           if (n < expected) return sendJson(res, 503, { status: 'migrating', applied: n, expected });
           sendJson(res, 200, { status: 'ready', database: app.database.driver, migrations: n });

@@ -8,7 +8,7 @@ import type { ActionInbound, Inbound, Reply, Where } from '../../src/core/inboun
 import type { Button, Input, Message } from '../../src/core/message.js';
 import type { PlatformAdapter } from '../../src/core/platform.js';
 import type { Router } from '../../src/core/router.js';
-import { plain, renderText } from './console.render.js';
+import { plain, renderButtons, renderText } from './console.render.js';
 
 /** Options of the console adapter. */
 export interface ConsoleOptions {
@@ -220,13 +220,13 @@ export class ConsoleAdapter implements PlatformAdapter, ChatPort {
   // ChatPort: the console is one conversation; everything prints.
 
   async post(where: Where, message: Message): Promise<MessageRef> {
-    this.print(message, where.thread ? 'tread> ' : 'tread> ');
+    this.print(message);
     return { where: { ...WHERE, channel: where.channel || 'console' }, messageId: `c${++this.seq}` };
   }
 
   async update(_ref: MessageRef, message: Message): Promise<void> {
     if (message.buttons?.length) this.lastButtons = message.buttons;
-    this.write(`tread> ↻ ${plain(message.title ?? message.text ?? '')}${message.buttons?.length ? `\n       ${message.buttons.map((b, i) => `[${i + 1}] ${b.label}`).join('  ')}` : ''}`);
+    this.write(`tread> ↻ ${plain(message.title ?? message.text ?? '')}${message.buttons?.length ? `\n       ${renderButtons(message.buttons)}` : ''}`);
   }
 
   async dm(user: PersonAddress, message: Message): Promise<MessageRef> {

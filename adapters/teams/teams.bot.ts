@@ -32,7 +32,7 @@ export interface TeamsBotOptions {
 
 const WELCOME: Message = {
   title: 'Hi, I am tread',
-  text: 'I run incidents, requests, problems and access with you. Type `help` for the commands; in a channel, mention me first (`@tread incident Payment API down`).',
+  text: 'I run incidents, alerts and on-call with you. Type `help` for the commands; in a channel, mention me first (`@tread incident Payment API down`).',
 };
 
 /** Teams turn handling. */

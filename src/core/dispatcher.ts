@@ -133,7 +133,7 @@ export class Dispatcher {
       case 'update': {
         for (const card of await this.cards(p.subject)) {
           const port = this.port(card.platform);
-          if (port) await port.update(card.ref, p.message);
+          if (port) await this.onCard(card, () => port.update(card.ref, p.message));
         }
         return undefined;
       }
@@ -142,7 +142,7 @@ export class Dispatcher {
           const port = this.port(card.platform);
           const key = `${card.platform}:${card.ref.where.channel}:${card.ref.messageId}`;
           if (!port || done.has(key)) continue;
-          await port.post({ ...card.ref.where, thread: card.ref.where.thread ?? card.ref.messageId }, p.message);
+          await this.onCard(card, () => port.post({ ...card.ref.where, thread: card.ref.where.thread ?? card.ref.messageId }, p.message));
           done.add(key);
         }
         return undefined;
@@ -181,17 +181,25 @@ export class Dispatcher {
     const platforms = (p.platforms ?? [...this.ports.keys()]).filter((pl) => this.ports.has(pl as Platform));
     for (const platform of platforms) {
       const port = this.port(platform)!;
-      const done = await this.app.db.select().from(schema.chatMessages)
+      const [made] = await this.app.db.select().from(schema.chatMessages)
         .where(and(eq(schema.chatMessages.subject, p.subject), eq(schema.chatMessages.platform, platform), eq(schema.chatMessages.purpose, 'channel')));
-      if (done.length > 0) continue;
-      const people = (await Promise.all(p.members.map((id) => findPerson(this.app, id)))).filter((x) => x !== undefined);
-      const members = people.flatMap((person) => addressesOf(person, new Set([platform as Platform])));
+      if (made?.channel.startsWith('unsupported:')) continue;
       try {
-        const where = await port.createChannel(p.name, members);
-        const ref = await port.post(where, p.message);
-        await this.remember(p.subject, ref, 'card');
-        await this.remember(p.subject, { where, messageId: `channel:${where.channel}` }, 'channel');
-        await this.tryPin(port, ref);
+        let where: Where;
+        if (made) {
+          where = (made.ref as unknown as MessageRef).where;
+        } else {
+          const people = (await Promise.all(p.members.map((id) => findPerson(this.app, id)))).filter((x) => x !== undefined);
+          const members = people.flatMap((person) => addressesOf(person, new Set([platform as Platform])));
+          where = await port.createChannel(p.name, members);
+          // Remembered at once: a retry after a failed post must not create a second channel.
+          await this.remember(p.subject, { where, messageId: `channel:${where.channel}` }, 'channel');
+        }
+        if (!existing.some((c) => c.platform === platform && c.ref.where.channel === where.channel)) {
+          const ref = await port.post(where, p.message);
+          await this.remember(p.subject, ref, 'card');
+          await this.tryPin(port, ref);
+        }
         out[platform] = where.channel;
       } catch (e) {
         if (!(e instanceof UnsupportedError)) throw e;
@@ -199,12 +207,23 @@ export class Dispatcher {
         for (const card of existing.filter((c) => c.platform === platform)) {
           await port.post({ ...card.ref.where, thread: card.ref.where.thread ?? card.ref.messageId }, notice);
         }
-        if (!existing.some((c) => c.platform === platform)) await port.post({ platform: platform as Platform, channel: platform === 'console' ? 'console' : p.name }, notice).catch(() => undefined);
+        if (!existing.some((c) => c.platform === platform)) await port.post({ platform: platform as Platform, channel: p.name }, notice).catch(() => undefined);
         await this.remember(p.subject, { where: { platform: platform as Platform, channel: `unsupported:${p.name}` }, messageId: `channel:${p.name}` }, 'channel');
         out[platform] = 'unsupported';
       }
     }
     return out;
+  }
+
+  /** Runs a card operation; a card that is gone for good (archived channel, deleted message) is forgotten instead of failing the row. */
+  private async onCard(card: { platform: string; ref: MessageRef }, op: () => Promise<unknown>): Promise<void> {
+    try {
+      await op();
+    } catch (e) {
+      if (!(e instanceof PermanentChatError)) throw e;
+      this.app.log.warn({ platform: card.platform, channel: card.ref.where.channel, messageId: card.ref.messageId, err: e.message }, 'card is gone for good; forgetting it');
+      await this.app.db.delete(schema.chatMessages).where(and(eq(schema.chatMessages.platform, card.platform), eq(schema.chatMessages.channel, card.ref.where.channel), eq(schema.chatMessages.messageId, card.ref.messageId)));
+    }
   }
 
   private async tryPin(port: ChatPort, ref: MessageRef): Promise<void> {

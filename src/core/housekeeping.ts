@@ -12,8 +12,8 @@ const DELIVERY_TTL_MS = 86_400_000;
 const OUTBOX_TTL_MS = 7 * 86_400_000;
 
 const run: TimerHandler = async (tx, _timer, _app, now) => {
-  await tx.delete(schema.deliveries).where(lt(schema.deliveries.seenAt, new Date(Date.now() - DELIVERY_TTL_MS)));
-  await tx.delete(schema.outbox).where(and(inArray(schema.outbox.status, ['sent', 'superseded']), lt(schema.outbox.createdAt, new Date(Date.now() - OUTBOX_TTL_MS))));
+  await tx.delete(schema.deliveries).where(lt(schema.deliveries.seenAt, new Date(now.getTime() - DELIVERY_TTL_MS)));
+  await tx.delete(schema.outbox).where(and(inArray(schema.outbox.status, ['sent', 'superseded']), lt(schema.outbox.createdAt, new Date(now.getTime() - OUTBOX_TTL_MS))));
   return { rescheduleAt: new Date(now.getTime() + EVERY_MS) };
 };
 

@@ -92,6 +92,8 @@ export async function resolveActor(app: AppContext, user: ChatUser): Promise<Per
   if (known) return known;
   const id = chatUserId(user);
   const name = user.displayName?.trim() || user.id;
+  const [seen] = await app.db.select().from(schema.people).where(eq(schema.people.id, id));
+  if (seen && (seen.name === name || !user.displayName)) return personFromRow(seen); // known requester: no write per message
   const [row] = await app.db.insert(schema.people).values({
     id, name, email: user.email,
     slackId: user.platform === 'slack' ? user.id : undefined,

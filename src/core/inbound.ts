@@ -70,7 +70,6 @@ export type Reply =
   /** The refreshed card after a button press (Teams answers the invoke with it). */
   | { kind: 'card'; message: Message; notice?: Message };
 
-export const noReply: Reply = { kind: 'none' };
 /** An ephemeral reply with text. */
 export function say(text: string): Reply {
   return { kind: 'ephemeral', message: { text } };

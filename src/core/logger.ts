@@ -9,6 +9,9 @@ export const REDACT_PATHS = [
   '*.token', '*.password', '*.secret', '*.authorization', '*.signingSecret', '*.botToken', '*.appToken', '*.apiToken',
   'headers.authorization', 'req.headers.authorization', 'req.headers.cookie', '*.headers.authorization',
   '*.routingKey', 'routingKey', 'routing_key', '*.routing_key',
+  // SDK errors carry the request they failed on (Bot Connector and Slack tokens).
+  'err.request.headers.authorization', 'err.request.headers.Authorization', 'err.config.headers.Authorization', 'err.config.headers.authorization',
+  'err.response.request.headers.authorization', '*.*.headers.authorization', '*.*.headers.Authorization',
 ];
 
 /** Creates the process logger. */

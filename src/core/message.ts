@@ -60,8 +60,3 @@ export interface Message {
 export function fallbackText(message: Message): string {
   return message.fallback ?? message.title ?? message.text?.split('\n')[0] ?? '';
 }
-
-/** A message with only text. */
-export function textMessage(text: string, tone?: Tone): Message {
-  return tone ? { text, tone } : { text };
-}

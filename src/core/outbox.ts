@@ -28,8 +28,3 @@ export async function enqueue(tx: DbOrTx, payload: OutboxPayload, options: { ord
     ...(options.availableAt ? { availableAt: options.availableAt } : {}),
   });
 }
-
-/** Writes several rows in order. */
-export async function enqueueAll(tx: DbOrTx, payloads: OutboxPayload[]): Promise<void> {
-  for (const p of payloads) await enqueue(tx, p);
-}

@@ -31,8 +31,6 @@ export const PERMISSIONS: Record<string, readonly Role[]> = {
   'event.escalate': ['responder'],
 };
 
-const ACTION_WORDS: Record<string, string> = {};
-
 /** True when the person may do the action. */
 export function may(person: Person, action: string): boolean {
   const roles = PERMISSIONS[action];
@@ -41,7 +39,7 @@ export function may(person: Person, action: string): boolean {
 }
 
 /** Throws a coded error when the person may not do the action. */
-export function requirePermission(person: Person, action: string, what = ACTION_WORDS[action] ?? action.split('.').pop()!): void {
+export function requirePermission(person: Person, action: string, what = action.split('.').pop()!): void {
   if (may(person, action)) return;
   const roles = PERMISSIONS[action] ?? ['admin'];
   throw forbidden('auth.forbidden', `${person.name} may not ${what}: that needs the ${roles.join(' or ')} role. Ask an admin to add it to your entry in the config.`);

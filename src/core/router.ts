@@ -15,8 +15,6 @@ const PLANNED: Record<string, string> = {
   request: 'request fulfilment (service catalog, approvals)',
   problem: 'problem management and the known error database',
   access: 'access requests and time-bound grants',
-  oncall: 'on-call schedules',
-  event: 'event management (alerts)',
 };
 
 /** Routes inbound commands and actions to workflows. */

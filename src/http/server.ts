@@ -102,12 +102,19 @@ export class HttpServer {
   readonly listener = async (rawReq: IncomingMessage, res: ServerResponse): Promise<void> => {
     const started = process.hrtime.bigint();
     const req = rawReq as Request;
-    const url = new URL(req.url ?? '/', 'http://localhost');
-    req.path = url.pathname;
-    req.query = url.searchParams;
     req.params = {};
     let routeName = 'unmatched';
     try {
+      let url: URL;
+      try {
+        url = new URL(req.url ?? '/', 'http://localhost');
+      } catch {
+        req.path = '/';
+        sendError(res, 400, 'http.bad_url', 'the request target is not a valid URL');
+        return;
+      }
+      req.path = url.pathname;
+      req.query = url.searchParams;
       const route = this.match(req);
       if (!route) {
         const pathExists = this.routes.some((r) => (typeof r.path === 'string' ? r.path === req.path : r.path.test(req.path)));
@@ -154,7 +161,13 @@ export class HttpServer {
   /** Starts listening; resolves with the bound port. */
   async listen(): Promise<number> {
     const { tls } = this.options;
-    const handler = (req: IncomingMessage, res: ServerResponse) => { void this.listener(req, res); };
+    const handler = (req: IncomingMessage, res: ServerResponse) => {
+      this.listener(req, res).catch((e) => {
+        this.options.log.error({ err: (e as Error).message }, 'HTTP listener failed');
+        if (!res.headersSent) sendError(res, 500, 'internal', 'unexpected error');
+        else res.end();
+      });
+    };
     this.server = tls
       ? createHttpsServer({ cert: readFileSync(tls.certFile), key: readFileSync(tls.keyFile) }, handler)
       : createHttpServer(handler);

@@ -339,11 +339,11 @@ for (const driver of drivers) {
       expect(port.calls).toHaveLength(3);
     });
 
-    it('a channel for a record with no card yet says so in the console channel', async () => {
+    it('a channel for a record with no card yet says so where the channel would have been (the console prints it)', async () => {
       await write({ kind: 'channel', subject: 'INC-12', name: 'inc-12-db', members: ['alice'], message: card('INC-12', 1) });
       await tread.dispatcher.flush();
       expect(port.calls.map((c) => `${c.op}:${c.ok}`)).toEqual(['createChannel:false', 'post:true']);
-      expect(port.calls[1]!.where).toEqual({ platform: 'console', channel: 'console' });
+      expect(port.calls[1]!.where).toEqual({ platform: 'console', channel: 'inc-12-db' });
       expect(port.calls[1]!.message!.text).toContain('inc-12-db');
     });
 
@@ -358,6 +358,34 @@ for (const driver of drivers) {
       await write({ kind: 'update', subject: 'INC-13', message: card('INC-13', 2) });
       await tread.dispatcher.flush();
       expect(port.calls[3]).toMatchObject({ op: 'update', ref: { messageId: 'm1' } });
+    });
+
+    it('a card that is gone for good is forgotten; the other cards of the record are still updated', async () => {
+      const svc: Where = { platform: 'console', channel: 'svc-archived' };
+      await write(
+        { kind: 'post', where: svc, message: card('INC-16', 1), subject: 'INC-16' },
+        { kind: 'post', where: ops, message: card('INC-16', 1), subject: 'INC-16' },
+      );
+      await tread.dispatcher.flush();
+      port.fail('update', () => new PermanentChatError('channel is archived'), 1, (c) => c.ref?.where.channel === 'svc-archived');
+      await write({ kind: 'update', subject: 'INC-16', message: card('INC-16', 2) });
+      await tread.dispatcher.flush();
+      expect(port.delivered.filter((c) => c.op === 'update').map((c) => c.ref!.where.channel)).toEqual(['ops']);
+      expect((await rows('INC-16')).map((r) => r.status)).toEqual(['sent', 'sent', 'sent']);
+      const cards = await database.rows<{ channel: string }>(sql`select channel from chat_messages where subject = 'INC-16' order by id`);
+      expect(cards.map((c) => c.channel)).toEqual(['ops']);
+    });
+
+    it('a channel whose card post failed is not created again on the retry', async () => {
+      port.canCreateChannels = true;
+      port.fail('post', () => new Error('timeout'), 1, (c) => c.where?.channel === 'chan-inc-17-db');
+      await write({ kind: 'channel', subject: 'INC-17', name: 'inc-17-db', members: ['alice'], message: card('INC-17', 1), platforms: ['console'] });
+      await tread.dispatcher.flush();
+      await fastForward();
+      await tread.dispatcher.flush();
+      expect(port.calls.filter((c) => c.op === 'createChannel')).toHaveLength(1);
+      expect(port.delivered.filter((c) => c.op === 'post').map((c) => c.where!.channel)).toEqual(['chan-inc-17-db']);
+      expect((await rows('INC-17')).map((r) => r.status)).toEqual(['sent']);
     });
 
     it('an announcement to a record with two cards that fails half-way is not repeated where it already went', async () => {

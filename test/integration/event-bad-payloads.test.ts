@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { resultRows } from '../../db/client.js';
 import { drivers } from '../helpers/db.js';
 import { treadPerFile } from '../helpers/tread.js';
-import { GENERIC_TOKEN, GRAFANA_TOKEN, PD_KEY, PROM_TOKEN, startEventTread } from '../workflows/event/event.fakes.js';
+import { API_TOKEN, GENERIC_TOKEN, GRAFANA_TOKEN, PD_KEY, PROM_TOKEN, startEventTread } from '../workflows/event/event.fakes.js';
 
 interface Bad {
   name: string;
@@ -160,6 +160,15 @@ for (const driver of drivers) {
       expect((await t.call('GET', '/healthz')).status).toBe(200);
       const ok = await t.hook('/hooks/generic', gen({ summary: 'still alive' }), GENERIC_TOKEN);
       expect(ok.status).toBe(202);
+    });
+
+    it('answers a heartbeat name with broken percent-encoding and an out-of-range groupId filter with 400 naming them', async () => {
+      const beat = await t.call('POST', '/hooks/heartbeat/%E0%A4%A', { raw: '', headers: {} });
+      expect(beat.status).toBe(400);
+      expect(beat.text).toContain('"path":"name"');
+      const list = await t.call('GET', '/api/v1/alerts?groupId=GRP-99999999999', { headers: { authorization: `Bearer ${API_TOKEN}` } });
+      expect(list.status).toBe(400);
+      expect(list.text).toContain('groupId');
     });
   });
 }

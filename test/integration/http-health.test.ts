@@ -1,4 +1,5 @@
 import { readdirSync } from 'node:fs';
+import { connect } from 'node:net';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrationsFolder, resultRows, schema, type Database } from '../../db/client.js';
@@ -131,6 +132,19 @@ for (const driver of drivers) {
       expect(((await wrong.json()) as { error: { code: string } }).error.code).toBe('http.method_not_allowed');
       const get = await fetch(`${base}/api/v1/incidents/INC-1/actions`, { headers: { authorization: `Bearer ${API_TOKEN}` } });
       expect(get.status).toBe(405);
+    });
+
+    it('a request target that is not a URL gets 400, and the server keeps serving', async () => {
+      const answer = await new Promise<string>((resolve, reject) => {
+        const socket = connect(t.tread.port, '127.0.0.1', () => socket.end('GET http://[ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'));
+        let data = '';
+        socket.on('data', (d) => { data += d.toString(); });
+        socket.on('end', () => resolve(data));
+        socket.on('error', reject);
+      });
+      expect(answer).toMatch(/^HTTP\/1\.1 400/);
+      expect(answer).toContain('http.bad_url');
+      expect((await fetch(`${base}/healthz`)).status).toBe(200);
     });
   });
 }

@@ -241,5 +241,17 @@ for (const driver of drivers) {
       for (let i = 0; i < 4; i++) await after(10 * MIN);
       expect(t.port.dms().filter((c) => c.message?.subject === inc && c.message?.context?.startsWith('Paging'))).toHaveLength(1);
     });
+
+    it('cancelling a paging incident stops its escalation (recorded as cancelled), and nobody is paged again', async () => {
+      await t.command('alice', '/incident Checkout false alarm service:checkout');
+      const inc = `INC-${(await app().db.select().from(schema.incidents).orderBy(schema.incidents.id)).at(-1)!.id}`;
+      await t.command('bob', `/incident cancel ${inc} false alarm`);
+      const [esc] = await app().db.select().from(schema.escalations).where(and(eq(schema.escalations.subject, inc)));
+      expect(esc?.state).not.toBe('active');
+      const pages = () => t.port.dms().filter((c) => c.message?.subject === inc && c.message?.context?.startsWith('Paging')).length;
+      const before = pages();
+      for (let i = 0; i < 4; i++) await after(10 * MIN);
+      expect(pages()).toBe(before);
+    });
   });
 }

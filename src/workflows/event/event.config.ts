@@ -1,5 +1,6 @@
 /** The event management sections of the organisation file: integrations, heartbeats, routing, correlation, maintenance. */
 import { z } from 'zod';
+import { zonedParts } from '../../core/business-hours.js';
 import { durationSchema } from '../../core/duration.js';
 
 const name = z.string().regex(/^[a-z0-9][a-z0-9._-]*$/, 'use lower-case letters, digits, ".", "_" or "-"');
@@ -171,12 +172,9 @@ export function checkEventConfig(org: EventConfig & { services: { name: string }
   });
 }
 
-const DAY_INDEX: Record<string, number> = { Sun: 0, Mon: 1, Tue: 2, Wed: 3, Thu: 4, Fri: 5, Sat: 6 };
-
 function localParts(at: Date, timeZone: string): { day: number; minutes: number } {
-  const parts = new Intl.DateTimeFormat('en-US', { timeZone, weekday: 'short', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).formatToParts(at);
-  const get = (t: string) => parts.find((p) => p.type === t)?.value ?? '0';
-  return { day: DAY_INDEX[get('weekday')] ?? 0, minutes: Number(get('hour')) * 60 + Number(get('minute')) };
+  const p = zonedParts(at, timeZone); // cached formatter per zone
+  return { day: p.weekday, minutes: p.hour * 60 + p.minute };
 }
 
 const toMinutes = (hhmm: string) => Number(hhmm.slice(0, 2)) * 60 + Number(hhmm.slice(3, 5));

@@ -223,7 +223,12 @@ export function eventRoutes(app: AppContext, tools: RouteTools): Route[] {
   };
 
   const heartbeat = async (req: Request, res: ServerResponse) => {
-    const name = decodeURIComponent(req.params.name ?? '');
+    let name: string;
+    try {
+      name = decodeURIComponent(req.params.name ?? '');
+    } catch {
+      return sendError(res, 400, 'event.bad_heartbeat_name', 'name: the heartbeat name in the path is not valid percent-encoding', [{ path: 'name', message: 'bad percent-encoding' }]);
+    }
     const hb = app.config.heartbeats.find((h) => h.name === name);
     if (!hb) return sendError(res, 404, 'event.unknown_heartbeat', `there is no heartbeat "${name}" (add it under heartbeats: in the config)`);
     if (hb.token) {
@@ -270,7 +275,7 @@ export function eventRoutes(app: AppContext, tools: RouteTools): Route[] {
     const group = req.query.get('groupId');
     if (group) {
       const m = /^(?:GRP-)?(\d+)$/i.exec(group);
-      if (!m) return sendError(res, 400, 'api.invalid', 'groupId: write it like GRP-3', [{ path: 'groupId', message: 'write it like GRP-3' }]);
+      if (!m || Number(m[1]) >= 2 ** 31) return sendError(res, 400, 'api.invalid', 'groupId: write it like GRP-3', [{ path: 'groupId', message: 'write it like GRP-3' }]);
       conds.push(eq(schema.alerts.groupId, Number(m[1])));
     }
     if (cursor !== undefined) conds.push(lt(schema.alerts.id, cursor));

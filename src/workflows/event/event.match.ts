@@ -32,6 +32,9 @@ export function parseMatcher(token: string): Matcher | string {
   const value = m[3]!.replace(/^"(.*)"$/, '$1');
   const op = m[2] as Matcher['op'];
   if (op === '=~' || op === '!~') {
+    // Matchers run against every new alert during ingestion: refuse patterns that can backtrack catastrophically.
+    if (value.length > 200) return `the regular expression in ${m[1]} is longer than 200 characters`;
+    if (/\((?:[^()\\]|\\.)*[+*}]\)\s*[+*{?]/.test(value)) return `"${value}" in ${m[1]} nests repetition (like (a+)+), which can make matching very slow; write it without a repeated group`;
     try { new RegExp(`^(?:${value})$`); } catch (e) { return `"${value}" in ${m[1]} is not a valid regular expression: ${(e as Error).message}`; }
   }
   return { name: m[1]!, op, value };

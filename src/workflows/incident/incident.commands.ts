@@ -69,9 +69,8 @@ async function create(inbound: CommandInbound, ctx: HandlerContext, text: string
   const urgency = options.urgency === undefined ? undefined : parseLevel(options.urgency);
   if (options.impact !== undefined && !impact) throw badInput('incident.bad_impact', `impact:${options.impact} is not a level; write impact:high, impact:medium or impact:low.`);
   if (options.urgency !== undefined && !urgency) throw badInput('incident.bad_urgency', `urgency:${options.urgency} is not a level; write urgency:high, urgency:medium or urgency:low.`);
-  const incident = await createIncident(ctx, { title: rest, impact, urgency, service: options.service, origin: inbound.where }, actorOf(ctx));
-  void incident;
-  return { kind: 'none' };
+  await createIncident(ctx, { title: rest, impact, urgency, service: options.service, origin: inbound.where }, actorOf(ctx));
+  return { kind: 'none' }; // the card is posted to the conversation through the outbox
 }
 
 async function list(args: Args, ctx: HandlerContext): Promise<Reply> {

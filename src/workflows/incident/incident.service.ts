@@ -7,7 +7,7 @@ import { appendAudit } from '../../core/audit.js';
 import { addSlaTime, slaBudgetMs, slaTimeBetween } from '../../core/business-hours.js';
 import { formatDuration, formatMinSec } from '../../core/duration.js';
 import { badInput, DomainError, notFound } from '../../core/errors.js';
-import { directoryOf, findPerson, personName, type Person } from '../../core/identity.js';
+import { findPerson, personName, type Person } from '../../core/identity.js';
 import type { Source, Where } from '../../core/inbound.js';
 import type { Message } from '../../core/message.js';
 import { enqueue, type OutboxPayload } from '../../core/outbox.js';
@@ -205,8 +205,10 @@ export async function changeIncident(tx: Tx, app: AppContext, id: number, cmd: I
         case 'stop_all_timers':
           patch.resolutionDueAt = null;
           patch.responseDueAt = before.acknowledgedAt || patch.acknowledgedAt ? null : before.responseDueAt;
-          if (effect === 'stop_all_timers') await cancelTimers(tx, subject);
-          else await cancelResolutionTimers(tx, subject);
+          if (effect === 'stop_all_timers') {
+            await cancelTimers(tx, subject, 'incident.'); // this workflow's timers; escalation stops through its own module
+            await stopPaging(tx, app, subject, actor, now, result.next === 'cancelled' ? 'cancelled' : 'resolved');
+          } else await cancelResolutionTimers(tx, subject);
           if (effect === 'stop_all_timers' || result.next === 'resolved') {
             await cancelTimers(tx, subject, TIMER.sla);
             await cancelTimer(tx, `${subject}:status`);
@@ -226,7 +228,7 @@ export async function changeIncident(tx: Tx, app: AppContext, id: number, cmd: I
           patch.resolvedAt = now;
           patch.resolutionCode = (cmd as { code?: ResolutionCode }).code ?? 'fixed';
           patch.resolutionNotes = note || null;
-          await stopPaging(tx, app, subject, actor, now);
+          await stopPaging(tx, app, subject, actor, now, 'resolved');
           break;
         case 'schedule_auto_close':
           await schedule(tx, { kind: TIMER.autoClose, subject, key: `${subject}:autoclose`, dueAt: new Date(now.getTime() + app.config.incident.autoCloseAfter), payload: { id } });
@@ -428,15 +430,18 @@ async function startMajor(tx: Tx, app: AppContext, i: IncidentRow, actor: Actor,
 }
 
 /** Stops escalation paging for the subject, when an escalation module is installed. */
-async function stopPaging(tx: Tx, app: AppContext, subject: string, actor: Actor, now: Date): Promise<void> {
+async function stopPaging(tx: Tx, app: AppContext, subject: string, actor: Actor, now: Date, reason: PagingStopReason = 'acknowledged'): Promise<void> {
   const hook = pagingHooks.stop;
-  if (hook) await hook(tx, app, subject, actor, now);
+  if (hook) await hook(tx, app, subject, actor, now, reason);
 }
+
+/** Why paging stops. */
+export type PagingStopReason = 'acknowledged' | 'resolved' | 'cancelled';
 
 /** Escalation hooks, set by the on-call module so this workflow does not depend on it. */
 export const pagingHooks: {
   start?: (tx: Tx, app: AppContext, args: { subject: string; policy: string; service?: string; title: string }, now: Date) => Promise<void>;
-  stop?: (tx: Tx, app: AppContext, subject: string, actor: Actor, now: Date) => Promise<void>;
+  stop?: (tx: Tx, app: AppContext, subject: string, actor: Actor, now: Date, reason?: PagingStopReason) => Promise<void>;
   /** Alerts linked to an incident (set by event management), shown on the card. */
   linkedAlerts?: (tx: Tx | AppContext['db'], incidentId: number) => Promise<string[]>;
 } = {};
@@ -456,9 +461,4 @@ export function parseLevel(text: string | undefined): Level | undefined {
 /** All configured service names. */
 export function serviceNames(app: AppContext): string[] {
   return app.config.services.map((s) => s.name);
-}
-
-/** Whether a person id names someone (config or chat). */
-export async function personExists(app: AppContext, id: string): Promise<boolean> {
-  return Boolean(directoryOf(app.config).get(id) ?? (await findPerson(app, id)));
 }

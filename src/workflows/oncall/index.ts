@@ -19,6 +19,6 @@ export const oncallWorkflow: Workflow = {
   async start() {
     // The incident workflow pages through these hooks, so it does not depend on this module.
     pagingHooks.start = async (tx, app, args, now) => { await startEscalation(tx, app, args, now); };
-    pagingHooks.stop = async (tx, app, subject, actor, now) => { await stopEscalation(tx, app, subject, actor, now); };
+    pagingHooks.stop = async (tx, app, subject, actor, now, reason) => { await stopEscalation(tx, app, subject, actor, now, reason); };
   },
 };

@@ -132,3 +132,13 @@ describe('the event sections of the config', () => {
     expect(c.integrations[0]!.token).toBe('from-the-environment');
   });
 });
+
+describe('silence regexes that could stall ingestion', () => {
+  it('refuses nested repetition and very long patterns, and keeps ordinary ones', () => {
+    expect(parseMatcher('alertname=~(a+)+b')).toMatch(/nests repetition/);
+    expect(parseMatcher('alertname=~(x*)*')).toMatch(/nests repetition/);
+    expect(parseMatcher(`alertname=~${'a'.repeat(201)}`)).toMatch(/longer than 200/);
+    expect(parseMatcher('alertname=~(Disk|Mem).*')).toEqual({ name: 'alertname', op: '=~', value: '(Disk|Mem).*' });
+    expect(parseMatcher('alertname=~(ab){2}')).toEqual({ name: 'alertname', op: '=~', value: '(ab){2}' });
+  });
+});
