@@ -22,6 +22,7 @@ function pct(sorted: number[], q: number): number {
 
 async function measure(driver: string, database: Database): Promise<void> {
   const tread = await startTread({ database, config, tickSeconds: 0 });
+  if (process.env.BENCH_NO_DISPATCH) tread.router.afterHandle = () => {};
   const where = { platform: 'console' as const, channel: 'console' };
   const actor = { platform: 'console' as const, id: 'alice' };
   let seq = 0;
