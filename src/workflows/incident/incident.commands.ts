@@ -87,7 +87,9 @@ async function list(args: Args, ctx: HandlerContext): Promise<Reply> {
   if (scope === 'mine') conditions.push(eq(schema.incidents.assignee, ctx.person.id));
   const rows = await ctx.db.select().from(schema.incidents).where(and(...conditions)).orderBy(schema.incidents.priority, desc(schema.incidents.id)).limit(26);
   if (rows.length === 0) return { kind: 'ephemeral', message: { text: `No ${scope === 'all' ? '' : 'open '}incidents${scope === 'mine' ? ' assigned to you' : ''} match.` } };
-  const lines = await Promise.all(rows.slice(0, 25).map(async (r) => `- ${listLine(r, r.assignee ? await personName(ctx, r.assignee) : undefined)}`));
+  const shown = rows.slice(0, 25);
+  const names = new Map(await Promise.all([...new Set(shown.flatMap((r) => (r.assignee ? [r.assignee] : [])))].map(async (id) => [id, await personName(ctx, id)] as const)));
+  const lines = shown.map((r) => `- ${listLine(r, r.assignee ? names.get(r.assignee) : undefined)}`);
   if (rows.length > 25) lines.push('- … more: narrow the list with a priority or service:<name>');
   return { kind: 'ephemeral', message: { title: `Incidents (${scope})`, text: lines.join('\n') } };
 }
