@@ -4,15 +4,14 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { idSchema, timeOfDaySchema, timezoneSchema } from './schemas.js';
 import { durationSchema } from '../duration.js';
 import { checkOncallConfig, oncallSections } from '../../workflows/oncall/oncall.config.js';
 import { checkEventConfig, eventConfigShape } from '../../workflows/event/event.config.js';
 
-const id = z.string().regex(/^[a-z0-9][a-z0-9._-]*$/, 'use lower-case letters, digits, ".", "_" or "-"');
-const timeOfDay = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'write a time as HH:MM (24-hour)');
-const timezone = z.string().refine((tz) => {
-  try { new Intl.DateTimeFormat('en', { timeZone: tz }); return true; } catch { return false; }
-}, 'not an IANA time zone (like Europe/Berlin)');
+const id = idSchema;
+const timeOfDay = timeOfDaySchema;
+const timezone = timezoneSchema;
 
 /** Roles a person can hold; `requester` is everyone's. */
 export const ROLES = ['admin', 'responder', 'approver', 'requester'] as const;

@@ -1,13 +1,12 @@
 /** The event management sections of the organisation file: integrations, heartbeats, routing, correlation, maintenance. */
 import { z } from 'zod';
+import { idSchema, timeOfDaySchema, timezoneSchema } from '../../core/config/schemas.js';
 import { zonedParts } from '../../core/business-hours.js';
 import { durationSchema } from '../../core/duration.js';
 
-const name = z.string().regex(/^[a-z0-9][a-z0-9._-]*$/, 'use lower-case letters, digits, ".", "_" or "-"');
-const timeOfDay = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'write a time as HH:MM (24-hour)');
-const timezone = z.string().refine((tz) => {
-  try { new Intl.DateTimeFormat('en', { timeZone: tz }); return true; } catch { return false; }
-}, 'not an IANA time zone (like Europe/Berlin)');
+const name = idSchema;
+const timeOfDay = timeOfDaySchema;
+const timezone = timezoneSchema;
 const isoTime = z.string().refine((v) => /^\d{4}-\d{2}-\d{2}T/.test(v) && !Number.isNaN(Date.parse(v)), 'write a time as ISO 8601, like 2026-03-01T22:00:00Z').transform((v) => new Date(v));
 const oneOrMany = <T extends z.ZodType>(item: T) => z.union([item, z.array(item)]).transform((v) => (Array.isArray(v) ? v : [v]) as z.infer<T>[]);
 

@@ -1,9 +1,10 @@
 /** The `schedules` and `escalationPolicies` sections of the organisation file (zod), with their cross-checks. */
 import { z } from 'zod';
+import { idSchema } from '../../core/config/schemas.js';
 import { durationSchema, parseDuration } from '../../core/duration.js';
 import { isTimeZone, parseLocalDate, parseTimeOfDay } from './oncall.time.js';
 
-const name = z.string().regex(/^[a-z0-9][a-z0-9._-]*$/, 'use lower-case letters, digits, ".", "_" or "-"');
+const name = idSchema;
 const personId = z.string().min(1);
 const timeOfDay = z.string().refine((t) => parseTimeOfDay(t) !== undefined, 'write a time as HH:MM (24-hour)');
 const timezone = z.string().refine(isTimeZone, 'not an IANA time zone (like Europe/Berlin)');
