@@ -3,20 +3,12 @@ import type { ServerResponse } from 'node:http';
 import type { AppContext } from '../../core/app.js';
 import { directoryOf } from '../../core/identity.js';
 import type { RouteTools } from '../../core/workflow.js';
+import { decodeCursor, encodeCursor, pageLimit } from '../../http/rest.js';
 import { sendError, sendJson, type Route } from '../../http/server.js';
 import { findSchedule, onCallAt, schedulesOf } from './oncall.service.js';
 
 function badParam(res: ServerResponse, field: string, message: string): void {
   sendError(res, 400, 'api.invalid', `${field}: ${message}`, [{ path: field, message }]);
-}
-
-function encodeCursor(index: number): string {
-  return Buffer.from(`oncall:${index}`).toString('base64url');
-}
-
-function decodeCursor(raw: string): number | undefined {
-  const m = /^oncall:(\d+)$/.exec(Buffer.from(raw, 'base64url').toString('utf8'));
-  return m ? Number(m[1]) : undefined;
 }
 
 /** The on-call routes. */
@@ -26,18 +18,11 @@ export function oncallRoutes(app: AppContext, tools: RouteTools): Route[] {
     handler: async (req, res) => {
       if (!tools.authorizeApi(req, res)) return;
       const q = req.query;
-      let limit = 50;
-      if (q.get('limit') !== null) {
-        limit = Number(q.get('limit'));
-        if (!Number.isInteger(limit) || limit < 1 || limit > 500) return badParam(res, 'limit', 'must be a whole number from 1 to 500');
-      }
-      let offset = 0;
-      const cursor = q.get('cursor');
-      if (cursor) {
-        const decoded = decodeCursor(cursor);
-        if (decoded === undefined) return badParam(res, 'cursor', 'is not one this API gave out');
-        offset = decoded;
-      }
+      const limit = pageLimit(q);
+      if (typeof limit !== 'number') return badParam(res, 'limit', limit.error.replace(/^limit /, ''));
+      const cursor = decodeCursor(q.get('cursor'));
+      if (typeof cursor === 'object') return badParam(res, 'cursor', cursor.error.replace(/^cursor /, ''));
+      const offset = cursor ?? 0; // the cursor carries the index of the next schedule
       let at = app.clock.now();
       const atParam = q.get('at');
       if (atParam !== null) {
