@@ -1,5 +1,4 @@
 /** The composition root: database + config + workflows + router + outbox + scheduler + HTTP + platforms. */
-import { timingSafeEqual } from 'node:crypto';
 import { readdirSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { sql } from 'drizzle-orm';
@@ -16,6 +15,7 @@ import type { PlatformAdapter } from './core/platform.js';
 import { Router } from './core/router.js';
 import { timerLagSeconds, type TimerHandler } from './core/timers.js';
 import type { RouteTools, Workflow } from './core/workflow.js';
+import { bearerToken, sameSecret } from './http/credentials.js';
 import { renderFamily } from './http/metrics.js';
 import { HttpServer, sendError, sendJson, type Route } from './http/server.js';
 import { Scheduler } from './scheduler/scheduler.js';
@@ -111,12 +111,9 @@ export function authorizeApi(token: string | undefined, req: IncomingMessage, re
     sendError(res, 404, 'api.disabled', 'the REST API is off: set TREAD_API_TOKEN to turn it on');
     return false;
   }
-  const header = req.headers.authorization ?? '';
-  const m = /^Bearer\s+(.+)$/i.exec(header);
-  const given = Buffer.from(m?.[1]?.trim() ?? '');
-  const expected = Buffer.from(token);
-  if (!m || given.length !== expected.length || !timingSafeEqual(given, expected)) {
-    sendError(res, 401, 'api.unauthorized', m ? 'the bearer token is wrong' : 'send Authorization: Bearer <TREAD_API_TOKEN>');
+  const given = bearerToken(req);
+  if (given === undefined || !sameSecret(given, token)) {
+    sendError(res, 401, 'api.unauthorized', given !== undefined ? 'the bearer token is wrong' : 'send Authorization: Bearer <TREAD_API_TOKEN>');
     return false;
   }
   return true;

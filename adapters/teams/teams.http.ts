@@ -2,7 +2,7 @@
 import type { ServerResponse } from 'node:http';
 import type { CloudAdapter, TurnContext } from 'botbuilder';
 import type { Logger } from '../../src/core/logger.js';
-import { readJson, sendJson, type Route } from '../../src/http/server.js';
+import { readJson, sendError, sendJson, type Route } from '../../src/http/server.js';
 import { authState, authorizationProblem, type AuthState } from './teams.auth.js';
 
 /** The largest activity accepted (Teams messages are at most ~100 KB; attachments are links). */
@@ -51,11 +51,6 @@ export interface MessagesRouteOptions {
   log: Logger;
   /** The whole request ends within this (default 12 s; Teams gives up after 15 s). */
   processTimeoutMs?: number;
-}
-
-/** tread's REST error shape, with extra headers (Retry-After). */
-function sendError(res: ServerResponse, status: number, code: string, message: string, issues?: { path: string; message: string }[], headers: Record<string, string> = {}): void {
-  sendJson(res, status, { error: { code, message, ...(issues ? { issues } : {}) } }, headers);
 }
 
 function writeResult(res: ServerResponse, result: ProcessResponse): void {

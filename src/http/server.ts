@@ -72,8 +72,8 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
 }
 
 /** Writes tread's REST error shape: `{"error": {"code", "message", "issues"?}}`. */
-export function sendError(res: ServerResponse, status: number, code: string, message: string, issues?: { path: string; message: string }[]): void {
-  sendJson(res, status, { error: { code, message, ...(issues ? { issues } : {}) } });
+export function sendError(res: ServerResponse, status: number, code: string, message: string, issues?: { path: string; message: string }[], headers: Record<string, string> = {}): void {
+  sendJson(res, status, { error: { code, message, ...(issues ? { issues } : {}) } }, headers);
 }
 
 /** Options of the server. */

@@ -2,13 +2,13 @@
  * HTTP: webhooks (Alertmanager, PagerDuty Events v2, Grafana, generic, heartbeats) and the REST API for alerts and groups.
  * Every accepted event is committed before the answer.
  */
-import { timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { and, desc, eq, inArray, lt, sql, type SQL } from 'drizzle-orm';
 import { schema } from '../../../db/client.js';
 import type { AppContext } from '../../core/app.js';
 import type { RouteTools } from '../../core/workflow.js';
 import { decodeCursor, encodeCursor, pageLimit } from '../../http/rest.js';
+import { credential, sameSecret } from '../../http/credentials.js';
 import { BodyTooLargeError, MAX_BODY_BYTES, readBody, sendError, sendJson, type Request, type Route } from '../../http/server.js';
 import type { IntegrationConfig, IntegrationKind } from './event.config.js';
 import { EventWriter, type EventOutcome } from './event.ingest.js';
@@ -63,26 +63,6 @@ function pageQuery(query: URLSearchParams, issues: Issue[]): { limit: number; cu
 function sendPage<R extends { id: number }>(res: ServerResponse, rows: R[], limit: number, json: (row: R) => unknown): void {
   const page = rows.slice(0, limit);
   sendJson(res, 200, { items: page.map(json), nextCursor: rows.length > limit ? encodeCursor(page[page.length - 1]!.id) : null });
-}
-
-function sameSecret(given: string, expected: string): boolean {
-  const a = Buffer.from(given);
-  const b = Buffer.from(expected);
-  return a.length === b.length && timingSafeEqual(a, b);
-}
-
-/** The credential a caller sent: `Bearer <token>`, or the password of Basic auth. */
-function credential(req: IncomingMessage): string | undefined {
-  const h = req.headers.authorization ?? '';
-  const bearer = /^Bearer\s+(.+)$/i.exec(h);
-  if (bearer) return bearer[1]!.trim();
-  const basic = /^Basic\s+(.+)$/i.exec(h);
-  if (basic) {
-    const text = Buffer.from(basic[1]!.trim(), 'base64').toString('utf8');
-    const i = text.indexOf(':');
-    return i >= 0 ? text.slice(i + 1) : undefined;
-  }
-  return undefined;
 }
 
 const NEEDS_CLEANING = /\\u0000|\\u[dD][89a-fA-F][0-9a-fA-F]{2}/;
