@@ -24,6 +24,11 @@ export const alerts = pgTable('alerts', {
   links: jsonb('links').notNull().$type<{ href: string; text?: string; kind?: string }[]>().default(sql`'[]'::jsonb`),
   /** Events seen for this alert (the trigger and its repeats, acks and resolves). */
   count: integer('count').notNull().default(1),
+  /**
+   * Hash of the newest trigger as received. A resend with the same hash only bumps `count` and `lastSeen`; its history
+   * gets a row only when what the monitor sends changes (Alertmanager resends every firing alert at each group interval).
+   */
+  contentHash: text('content_hash'),
   /** When the monitor says it started (payload time), else when tread first saw it. */
   startsAt: ts('starts_at').notNull(),
   firstSeen: ts('first_seen').notNull(),
@@ -50,7 +55,8 @@ export const alerts = pgTable('alerts', {
 ]);
 
 /**
- * Every raw event of an alert, oldest first. Kept out of the audit chain so ingestion never serialises on it.
+ * The raw events of an alert, oldest first: every acknowledge and resolve, and each trigger whose content differs from the
+ * one before (identical resends are counted on the alert instead). Kept out of the audit chain so ingestion never serialises on it.
  * The key (alert, id) is the only index, so an event costs one index entry.
  */
 export const alertEvents = pgTable('alert_events', {

@@ -69,7 +69,8 @@ for (const driver of drivers) {
       // every alert resolved → the incident is resolved too
       const [inc] = await t.tread.app.db.select().from(schema.incidents).where(eq(schema.incidents.id, group!.incidentId!));
       expect(inc!.state).toBe('resolved');
-      expect((await historyOf(after!.id)).map((h) => h.action)).toEqual(['trigger', 'trigger', 'resolve']);
+      // the identical resend is counted (count 3), not stored again
+      expect((await historyOf(after!.id)).map((h) => h.action)).toEqual(['trigger', 'resolve']);
       // raw events are in the alert's history, not in the audit chain
       const audit = await t.tread.app.db.select().from(schema.auditLog).where(sql`${schema.auditLog.subject} like 'ALR-%'`);
       expect(audit).toEqual([]);
@@ -111,6 +112,42 @@ for (const driver of drivers) {
       rows = await alertsOf('legacy-monitor', key);
       expect(rows.map((a) => [a.state, a.count])).toEqual([['resolved', 5], ['firing', 1]]);
       expect(rows[1]!.id).toBeGreaterThan(rows[0]!.id);
+      // the acknowledge and both resolves that found the alert are in its history beside the triggers that changed it
+      expect((await historyOf(rows[0]!.id)).map((h) => h.action)).toEqual(['trigger', 'acknowledge', 'resolve']);
+    });
+
+    it('compact history: identical resends bump count and last seen; a history row only when the content changes', async () => {
+      const key = 'pd-compact';
+      const send = (details: Record<string, unknown>, severity = 'warning') =>
+        t.hook('/v2/enqueue', pdEvent('trigger', key, { payload: { summary: 'Queue backlog', source: 'q-1', severity, custom_details: details } }));
+      await send({ depth: 10 });
+      t.clock.advance(60_000);
+      // three identical resends, two of them in one batch
+      await send({ depth: 10 });
+      await Promise.all([send({ depth: 10 }), send({ depth: 10 })]);
+      let [a] = await alertsOf('legacy-monitor', key);
+      expect(a).toMatchObject({ count: 4, details: { depth: 10 } });
+      expect(a!.lastSeen.getTime()).toBe(new Date(START).getTime() + 60_000);
+      expect((await historyOf(a!.id)).map((h) => (h.data as { payload: { custom_details: unknown } }).payload.custom_details)).toEqual([{ depth: 10 }]);
+      // new content: stored, and it becomes the alert's content; then resent identically: counted only
+      await send({ depth: 99 });
+      await send({ depth: 99 });
+      // a rise in severity with the same details is a change too
+      await send({ depth: 99 }, 'critical');
+      [a] = await alertsOf('legacy-monitor', key);
+      expect(a).toMatchObject({ count: 7, details: { depth: 99 }, severity: 'critical' });
+      const history = await historyOf(a!.id);
+      expect(history.map((h) => (h.data as { payload: { severity: string; custom_details: unknown } }).payload))
+        .toEqual([{ depth: 10 }, { depth: 99 }, { depth: 99 }].map((d, i) => expect.objectContaining({ custom_details: d, severity: i === 2 ? 'critical' : 'warning' })));
+      // the REST view shows the count and the compact history
+      const api = await t.api(`/api/v1/alerts/ALR-${a!.id}`);
+      expect(api.body).toMatchObject({ count: 7, history: [{ action: 'trigger' }, { action: 'trigger' }, { action: 'trigger' }] });
+      // after a resolve, the same content opens a new alert with its own first history row
+      await t.hook('/v2/enqueue', pdEvent('resolve', key));
+      await send({ depth: 99 }, 'critical');
+      const rows = await alertsOf('legacy-monitor', key);
+      expect(rows.map((r) => [r.state, r.count])).toEqual([['resolved', 8], ['firing', 1]]);
+      expect(await historyOf(rows[1]!.id)).toHaveLength(1);
     });
 
     it('PagerDuty: a trigger without dedup_key gets a generated one, returned and usable', async () => {

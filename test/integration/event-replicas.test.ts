@@ -35,7 +35,7 @@ describe.skipIf(!process.env.DATABASE_URL)('event ingestion on two replicas (pos
       const replica = i % 2 === 0 ? a : b;
       requests.push(replica.call('POST', '/v2/enqueue', { body: pdEvent('trigger', `rk-${i % keys}`) }));
       requests.push(replica.call('POST', '/hooks/generic', {
-        body: { summary: `storm ${i % keys}`, severity: 'warning', source: `s${i % keys}`, labels: { service: i % 3 === 0 ? 'db' : 'checkout', alertname: 'Storm' } },
+        body: { summary: `storm ${i % keys}`, severity: 'warning', source: `s${i % keys}`, labels: { service: (i % keys) % 3 === 0 ? 'db' : 'checkout', alertname: 'Storm' } },
         headers: { authorization: `Bearer ${GENERIC_TOKEN}` },
       }));
     }
@@ -52,7 +52,8 @@ describe.skipIf(!process.env.DATABASE_URL)('event ingestion on two replicas (pos
     expect(genRows).toHaveLength(keys);
     for (const r of rows) expect([r.open, r.total, r.events]).toEqual([1, 1, perKey]);
     const history = resultRows<{ n: number }>(await a.tread.app.db.execute(sql`select count(*)::int as n from alert_events`))[0]!.n;
-    expect(Number(history)).toBe(keys * perKey * 2);
+    // each key's events are identical: its first trigger is in the history, the resends are counted on the alert
+    expect(Number(history)).toBe(keys * 2);
     // one group per key of correlation, and each group's card was posted once across both replicas
     const groups = resultRows<{ id: number; group_key: string }>(await a.tread.app.db.execute(sql`select id, group_key from alert_groups`));
     expect(new Set(groups.map((g) => g.group_key)).size).toBe(groups.length);

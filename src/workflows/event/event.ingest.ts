@@ -3,6 +3,7 @@
  * with set-based SQL. The EventWriter commits the events of many concurrent requests together (group commit) and answers
  * each request only after its events are durable.
  */
+import { createHash } from 'node:crypto';
 import { sql, type SQL } from 'drizzle-orm';
 import { schema, type Tx } from '../../../db/client.js';
 import type { AppContext } from '../../core/app.js';
@@ -33,6 +34,11 @@ interface Work {
 }
 
 const keyOf = (integration: string, dedupKey: string) => `${integration}\u0000${dedupKey}`;
+
+/** The hash of an event as received: equal hashes mean the monitor sent the same thing again. */
+export function contentHash(ev: IncomingEvent): string {
+  return (ev.hash ??= createHash('sha1').update(JSON.stringify(ev.raw)).digest('base64url'));
+}
 
 /** The flags of a row. */
 export function flagsOf(r: AlertRow): AlertFlags {
@@ -89,12 +95,17 @@ function newWork(ev: IncomingEvent, now: Date): Work {
       source: ev.source, service: ev.service, labels: ev.labels, details: ev.details, links: ev.links, count: 1,
       startsAt: ev.startsAt ?? now, firstSeen: now, lastSeen: now, acknowledgedAt: null, acknowledgedBy: null, resolvedAt: null,
       resolvedBy: null, suppressedBy: null, suppressedUntil: null, flapping: false, groupId: null, incidentId: null, updatedAt: now,
+      contentHash: ev.action === 'trigger' ? contentHash(ev) : null,
     },
   };
 }
 
-function bump(w: Work, ev: IncomingEvent, now: Date): void {
+/** Counts a repeated trigger onto its alert; true when its content differs from the newest stored trigger's. */
+function bump(w: Work, ev: IncomingEvent, now: Date): boolean {
   const r = w.row;
+  const hash = contentHash(ev);
+  const changed = hash !== r.contentHash;
+  r.contentHash = hash;
   if (severityRank(ev.severity) < severityRank(r.severity)) w.severityRaised = true;
   r.count += 1;
   r.lastSeen = now;
@@ -106,6 +117,7 @@ function bump(w: Work, ev: IncomingEvent, now: Date): void {
   r.details = ev.details;
   r.links = ev.links;
   w.dirty = true;
+  return changed;
 }
 
 interface PriorRow {
@@ -177,7 +189,7 @@ async function prepareNew(ctx: EventCtx, created: Work[]): Promise<Set<number>> 
 const ALERT_COLUMNS = sql.raw(`id int, integration text, dedup_key text, state text, severity text, summary text, source text, service text,
   labels jsonb, details jsonb, links jsonb, count int, starts_at timestamptz, first_seen timestamptz, last_seen timestamptz,
   acknowledged_at timestamptz, acknowledged_by text, resolved_at timestamptz, resolved_by text, suppressed_by text,
-  suppressed_until timestamptz, flapping boolean, group_id int, incident_id int, updated_at timestamptz`);
+  suppressed_until timestamptz, flapping boolean, group_id int, incident_id int, updated_at timestamptz, content_hash text`);
 
 function alertRecord(r: AlertRow): Record<string, unknown> {
   return {
@@ -185,7 +197,7 @@ function alertRecord(r: AlertRow): Record<string, unknown> {
     service: r.service, labels: r.labels, details: r.details, links: r.links, count: r.count, starts_at: r.startsAt, first_seen: r.firstSeen,
     last_seen: r.lastSeen, acknowledged_at: r.acknowledgedAt, acknowledged_by: r.acknowledgedBy, resolved_at: r.resolvedAt,
     resolved_by: r.resolvedBy, suppressed_by: r.suppressedBy, suppressed_until: r.suppressedUntil, flapping: r.flapping,
-    group_id: r.groupId, incident_id: r.incidentId, updated_at: r.updatedAt,
+    group_id: r.groupId, incident_id: r.incidentId, updated_at: r.updatedAt, content_hash: r.contentHash,
   };
 }
 
@@ -208,10 +220,10 @@ export async function writeAlerts(tx: Tx, inserts: AlertRow[], updates: AlertRow
   if (inserts.length) {
     ctes.push(sql`ins as (insert into alerts (id, integration, dedup_key, state, severity, summary, source, service, labels, details, links, count,
         starts_at, first_seen, last_seen, acknowledged_at, acknowledged_by, resolved_at, resolved_by, suppressed_by, suppressed_until, flapping,
-        group_id, incident_id, updated_at)
+        group_id, incident_id, updated_at, content_hash)
       select id, integration, dedup_key, state, severity, summary, source, service, coalesce(labels, '{}'::jsonb), coalesce(details, '{}'::jsonb),
         coalesce(links, '[]'::jsonb), count, starts_at, first_seen, last_seen, acknowledged_at, acknowledged_by, resolved_at, resolved_by,
-        suppressed_by, suppressed_until, flapping, group_id, incident_id, updated_at
+        suppressed_by, suppressed_until, flapping, group_id, incident_id, updated_at, content_hash
       from json_to_recordset(${jsonParam(inserts.map(alertRecord))}) as x(${ALERT_COLUMNS}))`);
   }
   if (updates.length) {
@@ -219,7 +231,8 @@ export async function writeAlerts(tx: Tx, inserts: AlertRow[], updates: AlertRow
         source = coalesce(x.source, a.source), labels = coalesce(x.labels, a.labels), details = coalesce(x.details, a.details),
         links = coalesce(x.links, a.links), count = x.count, last_seen = x.last_seen, acknowledged_at = x.acknowledged_at,
         acknowledged_by = x.acknowledged_by, resolved_at = x.resolved_at, resolved_by = x.resolved_by, suppressed_by = x.suppressed_by,
-        suppressed_until = x.suppressed_until, flapping = x.flapping, group_id = x.group_id, incident_id = x.incident_id, updated_at = x.updated_at
+        suppressed_until = x.suppressed_until, flapping = x.flapping, group_id = x.group_id, incident_id = x.incident_id, updated_at = x.updated_at,
+        content_hash = coalesce(x.content_hash, a.content_hash)
       from json_to_recordset(${jsonParam(updates.map(alertRecord))}) as x(${ALERT_COLUMNS})
       where a.id = x.id)`);
   }
@@ -251,55 +264,123 @@ const LOCK_COLUMNS = {
   acknowledgedAt: schema.alerts.acknowledgedAt, acknowledgedBy: schema.alerts.acknowledgedBy, resolvedAt: schema.alerts.resolvedAt,
   resolvedBy: schema.alerts.resolvedBy, suppressedBy: schema.alerts.suppressedBy, suppressedUntil: schema.alerts.suppressedUntil,
   flapping: schema.alerts.flapping, groupId: schema.alerts.groupId, incidentId: schema.alerts.incidentId, updatedAt: schema.alerts.updatedAt,
+  contentHash: schema.alerts.contentHash,
 };
 
 /**
  * Applies events in the caller's transaction: PagerDuty's dedup/ack/resolve rules per integration and key, raw events into
  * each alert's history, correlation, routing, and the group cards. Returns one outcome per event, in order.
+ * Three passes, cheapest first: identical resends (a counter bump), repeats with new content, then everything else.
  */
 export async function applyEvents(tx: Tx, app: AppContext, events: IncomingEvent[], now: Date, actor: Actor = WEBHOOK_ACTOR): Promise<{ outcomes: EventOutcome[]; outbox: boolean }> {
   if (events.length === 0) return { outcomes: [], outbox: false };
-  const repeated = await applyRepeats(tx, events, now);
-  if (repeated.size === 0) return applyInDetail(tx, app, events, now, actor);
-  const rest = events.filter((e) => !repeated.has(keyOf(e.integration, e.dedupKey)));
+  const triggers = triggerKeys(events);
+  const { handled, open } = await applyIdentical(tx, triggers, now);
+  // repeats with new content: only keys with an open alert (new keys go straight to the detailed path)
+  for (const k of [...triggers.keys()]) if (handled.has(k) || !open.has(k)) triggers.delete(k);
+  const repeated = await applyRepeats(tx, triggers, now);
+  for (const [k, id] of repeated) handled.set(k, id);
+  if (handled.size === 0) return applyInDetail(tx, app, events, now, actor);
+  const rest = events.filter((e) => !handled.has(keyOf(e.integration, e.dedupKey)));
   const detailed = rest.length ? await applyInDetail(tx, app, rest, now, actor) : { outcomes: [], outbox: false };
   let at = 0;
   const outcomes = events.map((e): EventOutcome => {
-    const id = repeated.get(keyOf(e.integration, e.dedupKey));
+    const id = handled.get(keyOf(e.integration, e.dedupKey));
     return id !== undefined ? { dedupKey: e.dedupKey, alertId: id, outcome: 'deduplicated' } : detailed.outcomes[at++]!;
   });
   return { outcomes, outbox: detailed.outbox };
 }
 
-/**
- * The common case in one statement: keys whose events in this batch are all triggers and whose alert is open and not
- * rising in severity are deduplicated by a set-based UPDATE (count, last seen, newest content), their raw events appended
- * to their history and their group cards marked for a redraw. Returns the keys it handled with their alert ids; every
- * other event takes the detailed path.
- */
-async function applyRepeats(tx: Tx, events: IncomingEvent[], now: Date): Promise<Map<string, number>> {
-  const byKey = new Map<string, { i: string; k: string; n: number; last: IncomingEvent; raws: unknown[]; triggersOnly: boolean }>();
+/** The events of one key in a batch, when all of them are triggers. */
+interface KeyTriggers {
+  i: string;
+  k: string;
+  events: IncomingEvent[];
+}
+
+/** Keys whose events in this batch are all triggers, sorted (rows are locked in this order), with their events. */
+function triggerKeys(events: IncomingEvent[]): Map<string, KeyTriggers> {
+  const byKey = new Map<string, KeyTriggers | null>();
   for (const e of events) {
     const k = keyOf(e.integration, e.dedupKey);
-    const entry = byKey.get(k) ?? { i: e.integration, k: e.dedupKey, n: 0, last: e, raws: [], triggersOnly: true };
-    entry.n++;
-    entry.last = e;
-    entry.raws.push(e.raw);
-    if (e.action !== 'trigger') entry.triggersOnly = false;
-    byKey.set(k, entry);
+    const entry = byKey.get(k);
+    if (entry === null) continue;
+    if (e.action !== 'trigger') byKey.set(k, null);
+    else if (entry) entry.events.push(e);
+    else byKey.set(k, { i: e.integration, k: e.dedupKey, events: [e] });
   }
-  const rows = [...byKey.values()].filter((x) => x.triggersOnly).sort((a, b) => (a.i < b.i ? -1 : a.i > b.i ? 1 : a.k < b.k ? -1 : a.k > b.k ? 1 : 0)).map((x) => ({
-    i: x.i, k: x.k, n: x.n, summary: x.last.summary, severity: x.last.severity, sev: severityRank(x.last.severity), source: x.last.source,
-    ...(x.last.stableLabels ? {} : { labels: x.last.labels, links: x.last.links }), details: x.last.details, raws: x.raws,
-  }));
-  if (rows.length === 0) return new Map();
+  const keys = [...byKey].filter((x): x is [string, KeyTriggers] => x[1] !== null);
+  keys.sort(([, a], [, b]) => (a.i < b.i ? -1 : a.i > b.i ? 1 : a.k < b.k ? -1 : a.k > b.k ? 1 : 0));
+  return new Map(keys);
+}
+
+/** Inserts the card redraw timers of the groups in `u` (a CTE returning group_id). */
+function touchCardsFrom(at: SQL): SQL {
+  return sql`insert into timers (due_at, kind, subject, key, payload)
+      select distinct ${at}::timestamptz, ${EVENT_TIMERS.card}, 'GRP-' || u.group_id, ${`${EVENT_TIMERS.card}:`} || 'GRP-' || u.group_id, jsonb_build_object('groupId', u.group_id)
+      from u where u.group_id is not null
+      on conflict (key) do nothing`;
+}
+
+/**
+ * The steady state of a monitor that resends (Alertmanager at every group interval): keys whose triggers in this batch
+ * all equal the alert's newest stored content. One light statement bumps their count and last seen and marks their group
+ * cards for a redraw; nothing else changes, so nothing else is written. Returns the keys it handled with their alert ids,
+ * and which of the other keys have an open alert (no row: the key is new).
+ */
+async function applyIdentical(tx: Tx, triggers: Map<string, KeyTriggers>, now: Date): Promise<{ handled: Map<string, number>; open: Set<string> }> {
+  if (triggers.size === 0) return { handled: new Map(), open: new Set() };
+  const rows: { i: string; k: string; n: number; h: string | null }[] = [];
+  for (const t of triggers.values()) {
+    const h = contentHash(t.events[0]!);
+    rows.push({ i: t.i, k: t.k, n: t.events.length, h: t.events.every((e) => contentHash(e) === h) ? h : null });
+  }
+  const at = tsParam(now);
+  const found = await rawRows<{ id: number; i: string; k: string; done: boolean }>(tx, sql`with x as materialized (
+      select * from json_to_recordset(${jsonParam(rows)}) as x(i text, k text, n int, h text)
+    ), u as (
+      update alerts a set count = a.count + x.n, last_seen = ${at}, updated_at = ${at}
+      from x
+      where a.integration = x.i and a.dedup_key = x.k and a.state <> 'resolved' and a.content_hash = x.h
+      returning a.id, a.integration, a.dedup_key, a.group_id
+    ), t as (${touchCardsFrom(at)})
+    select a.id, a.integration as i, a.dedup_key as k, u.id is not null as done
+    from x join alerts a on a.integration = x.i and a.dedup_key = x.k and a.state <> 'resolved' left join u on u.id = a.id`);
+  const handled = new Map<string, number>();
+  const open = new Set<string>();
+  for (const r of found) {
+    const k = keyOf(r.i, r.k);
+    if (r.done) handled.set(k, Number(r.id));
+    else open.add(k);
+  }
+  return { handled, open };
+}
+
+/**
+ * Repeats that bring new content, in one statement: keys whose alert is open and not rising in severity are deduplicated
+ * by a set-based UPDATE (count, last seen, newest content), their changed raw events appended to their history and their
+ * group cards marked for a redraw. Returns the keys it handled with their alert ids; every other event takes the detailed
+ * path.
+ */
+async function applyRepeats(tx: Tx, triggers: Map<string, KeyTriggers>, now: Date): Promise<Map<string, number>> {
+  if (triggers.size === 0) return new Map();
+  const rows = [...triggers.values()].map(({ i, k, events }) => {
+    const last = events[events.length - 1]!;
+    // consecutive identical resends inside the batch are one history entry
+    const raws = events.filter((e, j) => j === 0 || contentHash(e) !== contentHash(events[j - 1]!)).map((e) => e.raw);
+    return {
+      i, k, n: events.length, summary: last.summary, severity: last.severity, sev: severityRank(last.severity), source: last.source,
+      ...(last.stableLabels ? {} : { labels: last.labels, links: last.links }), details: last.details, h: contentHash(last), raws,
+    };
+  });
   const at = tsParam(now);
   const updated = await rawRows<{ id: number; i: string; k: string }>(tx, sql`with x as materialized (
       select * from json_to_recordset(${jsonParam(rows)}) as x(i text, k text, n int, summary text, severity text, sev int, source text,
-        labels jsonb, details jsonb, links jsonb, raws json)
+        labels jsonb, details jsonb, links jsonb, h text, raws json)
     ), u as (
       update alerts a set count = a.count + x.n, last_seen = ${at}, updated_at = ${at}, summary = x.summary, severity = x.severity,
-        source = coalesce(x.source, a.source), labels = coalesce(x.labels, a.labels), details = x.details, links = coalesce(x.links, a.links)
+        source = coalesce(x.source, a.source), labels = coalesce(x.labels, a.labels), details = x.details, links = coalesce(x.links, a.links),
+        content_hash = x.h
       from x
       where a.integration = x.i and a.dedup_key = x.k and a.state <> 'resolved'
         and x.sev >= (case a.severity when 'critical' then 0 when 'error' then 1 when 'warning' then 2 else 3 end)
@@ -309,12 +390,7 @@ async function applyRepeats(tx: Tx, events: IncomingEvent[], now: Date): Promise
       select u.id, ${at}, 'trigger', u.integration, r.value::jsonb
       from u join x on x.i = u.integration and x.k = u.dedup_key cross join lateral json_array_elements(x.raws) with ordinality as r(value, ord)
       order by u.id, r.ord
-    ), t as (
-      insert into timers (due_at, kind, subject, key, payload)
-      select distinct ${at}::timestamptz, ${EVENT_TIMERS.card}, 'GRP-' || u.group_id, ${`${EVENT_TIMERS.card}:`} || 'GRP-' || u.group_id, jsonb_build_object('groupId', u.group_id)
-      from u where u.group_id is not null
-      on conflict (key) do nothing
-    )
+    ), t as (${touchCardsFrom(at)})
     select id, integration as i, dedup_key as k from u`);
   return new Map(updated.map((r) => [keyOf(r.i, r.k), Number(r.id)]));
 }
@@ -344,8 +420,9 @@ async function applyInDetail(tx: Tx, app: AppContext, events: IncomingEvent[], n
     let w = open.get(k);
     if (ev.action === 'trigger') {
       if (w) {
-        bump(w, ev, now);
         results.push({ w, dedupKey: ev.dedupKey, outcome: 'deduplicated' });
+        // an identical resend is counted on the alert, not written to its history again
+        if (!bump(w, ev, now)) continue;
       } else {
         w = newWork(ev, now);
         open.set(k, w);

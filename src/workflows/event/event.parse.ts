@@ -32,6 +32,8 @@ export interface IncomingEvent {
   stableLabels?: boolean;
   /** The event as received (unknown fields included), for the alert's history. */
   raw: Record<string, unknown>;
+  /** Hash of `raw`, set by ingestion when first needed (see `contentHash`). */
+  hash?: string;
 }
 
 /** A validation problem: where and what. */
