@@ -160,11 +160,44 @@ async function openPglite(dataDir?: string): Promise<Database> {
   };
 }
 
+/** What `preparing` needs of a postgres.js `sql` (the client, or the one a transaction or savepoint hands over). */
+interface PgSql {
+  unsafe(query: string, params?: unknown[], options?: Record<string, unknown>): unknown;
+}
+
+/**
+ * The postgres.js client with every parameterised query prepared. drizzle runs its queries unnamed, and postgres.js
+ * then describes each one before binding it: two round trips per statement. Prepared statements are described once per
+ * connection and cached, so each statement after the first costs one round trip (postgres.js re-prepares a statement
+ * whose cached plan went stale, and recycles connections, which bounds the cache).
+ */
+export function preparing<T extends PgSql>(sqlFn: T): T {
+  return new Proxy(sqlFn, {
+    get(target, prop, receiver) {
+      const value = Reflect.get(target, prop, receiver);
+      if (prop === 'unsafe') {
+        return (query: string, params?: unknown[], options?: Record<string, unknown>) =>
+          target.unsafe(query, params, params && params.length ? { ...options, prepare: true } : options);
+      }
+      if (prop === 'begin' || prop === 'savepoint') {
+        // the transaction's own sql is wrapped too; the callback is the last argument (an optional mode comes first)
+        return (...args: unknown[]) => {
+          const last = args.length - 1;
+          const work = args[last] as (inner: PgSql) => unknown;
+          args[last] = (inner: PgSql) => work(preparing(inner));
+          return (value as (...a: unknown[]) => unknown).apply(target, args);
+        };
+      }
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+}
+
 async function openPostgres(url: string, max: number): Promise<Database> {
   const { default: postgres } = await import('postgres');
   const { drizzle } = await import('drizzle-orm/postgres-js');
   const client = postgres(url, { max, onnotice: () => {}, connect_timeout: 10 });
-  const db = drizzle(client, { schema }) as unknown as Db;
+  const db = drizzle(preparing(client) as typeof client, { schema }) as unknown as Db;
   return {
     db,
     driver: 'postgres',
