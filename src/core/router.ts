@@ -1,7 +1,7 @@
 /** The router: Inbound -> the workflow that owns the command or action -> Reply. Errors become sentences. */
 import { randomUUID } from 'node:crypto';
 import { eq, sql } from 'drizzle-orm';
-import { schema } from '../../db/client.js';
+import { resultRows, schema } from '../../db/client.js';
 import type { AppContext } from './app.js';
 import { Args, helpMessage } from './commands.js';
 import { isDomainError } from './errors.js';
@@ -75,11 +75,10 @@ export class Router {
 
   private async firstDelivery(id: string): Promise<boolean> {
     // Losing a delivery id in a crash only lets a platform retry through, so this commit need not wait for the disk.
-    return this.app.db.transaction(async (tx) => {
-      await tx.execute(sql`set local synchronous_commit = off`);
-      const rows = await tx.insert(schema.deliveries).values({ id }).onConflictDoNothing().returning({ id: schema.deliveries.id });
-      return rows.length > 0;
-    });
+    // One statement (one round trip): set_config(…, true) is SET LOCAL for the statement's own implicit transaction.
+    const rows = resultRows(await this.app.db.execute(sql`with relaxed as (select set_config('synchronous_commit', 'off', true))
+      insert into deliveries (id) select ${id}::text from relaxed on conflict do nothing returning id`));
+    return rows.length > 0;
   }
 
   private async command(inbound: CommandInbound, ctx: HandlerContext): Promise<Reply> {
