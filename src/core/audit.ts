@@ -41,8 +41,11 @@ export async function appendAudit(tx: DbOrTx, entry: AuditEntry): Promise<{ seq:
   const data = JSON.parse(JSON.stringify(entry.data ?? {})) as Record<string, unknown>;
   const at = new Date(Math.floor(entry.at.getTime()));
   const hash = auditHash(head!.hash, { seq: nextSeq, at, actor: entry.actor, source: entry.source, subject: entry.subject, action: entry.action, data });
-  await tx.insert(schema.auditLog).values({ seq: nextSeq, at, actor: entry.actor, source: entry.source, subject: entry.subject, action: entry.action, data, prevHash: head!.hash, hash });
-  await tx.update(schema.auditHead).set({ seq: nextSeq, hash }).where(eq(schema.auditHead.id, 1));
+  // the row and the new head in one statement (one round trip)
+  await tx.execute(sql`with row as (
+      insert into audit_log (seq, at, actor, source, subject, action, data, prev_hash, hash)
+      values (${nextSeq}, ${at.toISOString()}::timestamptz, ${entry.actor}, ${entry.source}, ${entry.subject}, ${entry.action}, ${JSON.stringify(data)}::jsonb, ${head!.hash}, ${hash})
+    ) update audit_head set seq = ${nextSeq}, hash = ${hash} where id = 1`);
   return { seq: nextSeq, hash };
 }
 
