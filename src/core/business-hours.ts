@@ -11,12 +11,44 @@ function formatFor(timeZone: string): Intl.DateTimeFormat {
   return f;
 }
 
-/** Local date parts of an instant in a time zone. */
-export function zonedParts(at: Date, timeZone: string): { year: number; month: number; day: number; hour: number; minute: number; second: number; weekday: number } {
+type Parts = { year: number; month: number; day: number; hour: number; minute: number; second: number; weekday: number };
+
+/** Local date parts from Intl (slow: a few microseconds each). */
+function intlParts(at: Date, timeZone: string): Parts {
   const parts = formatFor(timeZone).formatToParts(at);
   const get = (t: string) => parts.find((p) => p.type === t)?.value ?? '0';
   const weekday = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'].indexOf(get('weekday'));
   return { year: +get('year'), month: +get('month'), day: +get('day'), hour: +get('hour') % 24, minute: +get('minute'), second: +get('second'), weekday };
+}
+
+/** UTC offset (ms) of a zone at a whole second. */
+function offsetAt(ms: number, timeZone: string): number {
+  const p = intlParts(new Date(ms), timeZone);
+  return Date.UTC(p.year, p.month - 1, p.day, p.hour, p.minute, p.second) - ms;
+}
+
+const QUARTER_HOUR = 900_000;
+/** Offsets by zone and quarter hour (zones change offset on quarter hours); NaN where one changes inside the quarter. */
+const offsets = new Map<string, number>();
+
+/** Local date parts of an instant in a time zone. */
+export function zonedParts(at: Date, timeZone: string): Parts {
+  const t = at.getTime();
+  const quarter = Math.floor(t / QUARTER_HOUR);
+  const key = `${timeZone}|${quarter}`;
+  let offset = offsets.get(key);
+  if (offset === undefined) {
+    const first = offsetAt(quarter * QUARTER_HOUR, timeZone);
+    offset = first === offsetAt(quarter * QUARTER_HOUR + QUARTER_HOUR - 1000, timeZone) ? first : Number.NaN;
+    if (offsets.size >= 20_000) offsets.clear();
+    offsets.set(key, offset);
+  }
+  if (Number.isNaN(offset)) return intlParts(at, timeZone);
+  const d = new Date(t + offset);
+  return {
+    year: d.getUTCFullYear(), month: d.getUTCMonth() + 1, day: d.getUTCDate(), hour: d.getUTCHours(), minute: d.getUTCMinutes(),
+    second: d.getUTCSeconds(), weekday: d.getUTCDay(),
+  };
 }
 
 /** The instant of a local wall-clock time in a time zone (DST-aware). */

@@ -176,3 +176,29 @@ describe('slaBudgetMs', () => {
     expect(slaBudgetMs(3 * 86_400_000, undefined)).toBe(3 * 86_400_000);
   });
 });
+
+describe('zonedParts (cached offsets) agrees with Intl', () => {
+  const intl = (at: Date, timeZone: string) => {
+    const parts = new Intl.DateTimeFormat('en-US', { timeZone, hourCycle: 'h23', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit', weekday: 'short' }).formatToParts(at);
+    const get = (t: string) => Number(parts.find((p) => p.type === t)!.value);
+    const weekday = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'].indexOf(parts.find((p) => p.type === 'weekday')!.value);
+    return { year: get('year'), month: get('month'), day: get('day'), hour: get('hour') % 24, minute: get('minute'), second: get('second'), weekday };
+  };
+  // DST changes (both directions), a 30-minute DST shift, a +05:45 zone and a zone without DST
+  for (const [zone, around] of [
+    ['Europe/Berlin', ['2026-03-29T01:00:00Z', '2026-10-25T01:00:00Z']],
+    ['America/New_York', ['2026-03-08T07:00:00Z', '2026-11-01T06:00:00Z']],
+    ['Australia/Lord_Howe', ['2026-04-05T15:00:00Z', '2026-10-04T15:30:00Z']],
+    ['Asia/Kathmandu', ['2026-06-01T00:00:00Z']],
+    ['UTC', ['2026-01-01T00:00:00Z']],
+  ] as const) {
+    it(`${zone}: every 7m 13s across the changes`, () => {
+      for (const iso of around) {
+        const centre = Date.parse(iso);
+        for (let t = centre - 3 * 3_600_000; t <= centre + 3 * 3_600_000; t += 433_000) {
+          expect(zonedParts(new Date(t), zone), new Date(t).toISOString()).toEqual(intl(new Date(t), zone));
+        }
+      }
+    });
+  }
+});
