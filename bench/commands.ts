@@ -1,6 +1,8 @@
 /**
  * Benchmark: commands through router + database (/incident create and ack), and start-up to ready.
  * Prints one JSON line per measurement. Run: npx tsx bench/commands.ts   (DATABASE_URL adds the PostgreSQL run)
+ * Knobs: BENCH_COMMANDS=500 BENCH_CONCURRENCY=1, BENCH_NO_DISPATCH=1 (router + database only, no outbox dispatch),
+ * BENCH_ONLY_POSTGRES=1, BENCH_NO_STARTUP=1.
  */
 import { spawn, execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -10,6 +12,7 @@ import { openDatabase, type Database } from '../db/client.js';
 import { parseOrgConfig } from '../src/core/config/org.js';
 import { startTread } from '../src/runtime.js';
 import { createPgDatabase } from '../test/helpers/db.js';
+import { CountingPort } from './counting-port.js';
 
 const N = Number(process.env.BENCH_COMMANDS ?? 500);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 1);
@@ -21,13 +24,16 @@ function pct(sorted: number[], q: number): number {
 }
 
 async function measure(driver: string, database: Database): Promise<void> {
-  const tread = await startTread({ database, config, tickSeconds: 0 });
+  // cards go to a port that accepts them, as a chat platform would, so the outbox dispatch runs alongside as in production
+  const port = new CountingPort();
+  const tread = await startTread({ database, config, tickSeconds: 0, platforms: () => [{ platform: 'console', port }] });
   if (process.env.BENCH_NO_DISPATCH) tread.router.afterHandle = () => {};
   const where = { platform: 'console' as const, channel: 'console' };
   const actor = { platform: 'console' as const, id: 'alice' };
   let seq = 0;
   for (const kind of ['create', 'ack'] as const) {
     const latencies: number[] = [];
+    const cpu = process.cpuUsage();
     const started = performance.now();
     let next = 0;
     const worker = async () => {
@@ -43,8 +49,9 @@ async function measure(driver: string, database: Database): Promise<void> {
     };
     await Promise.all(Array.from({ length: CONCURRENCY }, worker));
     const seconds = (performance.now() - started) / 1000;
+    const used = process.cpuUsage(cpu);
     latencies.sort((a, b) => a - b);
-    console.log(JSON.stringify({ bench: 'commands', driver, command: kind === 'create' ? '/incident <title>' : 'incident.ack', n: N, concurrency: CONCURRENCY, perSecond: Math.round(N / seconds), p50ms: pct(latencies, 0.5), p99ms: pct(latencies, 0.99) }));
+    console.log(JSON.stringify({ bench: 'commands', driver, command: kind === 'create' ? '/incident <title>' : 'incident.ack', n: N, concurrency: CONCURRENCY, perSecond: Math.round(N / seconds), p50ms: pct(latencies, 0.5), p99ms: pct(latencies, 0.99), treadCpuMsPerCommand: Number(((used.user + used.system) / 1000 / N).toFixed(2)) }));
   }
   await tread.stop();
 }
@@ -78,11 +85,10 @@ async function startup(): Promise<void> {
   }
 }
 
-const pglite = await openDatabase({ dataDir: 'memory://' });
-await measure('pglite', pglite);
+if (!process.env.BENCH_ONLY_POSTGRES) await measure('pglite', await openDatabase({ dataDir: 'memory://' }));
 if (process.env.DATABASE_URL) {
   const { url, drop } = await createPgDatabase();
   await measure('postgres', await openDatabase({ url }));
   await drop();
 }
-await startup();
+if (!process.env.BENCH_NO_STARTUP) await startup();

@@ -14,13 +14,11 @@ import { loadavg } from 'node:os';
 import { spawn } from 'node:child_process';
 import { sql } from 'drizzle-orm';
 import { openDatabase, resultRows, type Database } from '../db/client.js';
-import type { ChatPort, MessageRef } from '../src/core/chat-port.js';
 import { parseOrgConfig } from '../src/core/config/org.js';
-import type { Where } from '../src/core/inbound.js';
-import type { Message } from '../src/core/message.js';
 import { startTread, type Tread } from '../src/runtime.js';
 import { writerOf } from '../src/workflows/event/index.js';
 import { createPgDatabase } from '../test/helpers/db.js';
+import { CountingPort } from './counting-port.js';
 
 const EVENTS = Number(process.env.EVENTS ?? 10_000);
 const CONCURRENCY = Number(process.env.CONCURRENCY ?? 64);
@@ -50,23 +48,6 @@ integrations:
   - { name: gen, kind: generic, token: ${GENERIC_TOKEN} }
 correlation: { window: 10m, groupBy: [service, alertname] }
 `, 'bench');
-
-/** Counts what would be sent to chat. */
-class CountingPort implements ChatPort {
-  readonly platform = 'console' as const;
-  posts = 0;
-  updates = 0;
-  other = 0;
-  private seq = 0;
-  async post(where: Where, _m: Message): Promise<MessageRef> { this.posts++; return { where, messageId: `m${++this.seq}` }; }
-  async update(): Promise<void> { this.updates++; }
-  async dm(user: { userId: string }): Promise<MessageRef> { this.other++; return { where: { platform: 'console', channel: `dm:${user.userId}` }, messageId: `d${++this.seq}` }; }
-  async postEphemeral(): Promise<void> { this.other++; }
-  async openForm(): Promise<void> { this.other++; }
-  async createChannel(): Promise<Where> { throw new Error('not in the benchmark'); }
-  async pin(): Promise<void> {}
-  reset(): void { this.posts = 0; this.updates = 0; this.other = 0; }
-}
 
 const agent = new Agent({ keepAlive: true, maxSockets: 256 });
 
