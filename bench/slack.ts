@@ -2,11 +2,12 @@
  * Slack ingress benchmark: signed slash commands to tread's /slack/events at 50 concurrent requests.
  * Prints one JSON line per measurement: acks per second and p50/p99 time to ack (goal: p99 < 100 ms; Slack allows 3 s):
  * a payload with no work after the ack (the adapter alone), `/tread help`, and `/incident <title>` (creates incidents).
+ * The load generator and the fake Slack Web API each run in a process of their own, as Slack does not run in tread.
  * Run: npx tsx bench/slack.ts   (REQUESTS=1000 CONCURRENCY=50; DATABASE_URL=postgres://… to bench on PostgreSQL)
  */
 import { loadavg } from 'node:os';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { Worker } from 'node:worker_threads';
+import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { sql } from 'drizzle-orm';
 import { createSlackAdapter } from '../adapters/slack/index.js';
 import { openDatabase, resultRows, type Database } from '../db/client.js';
@@ -14,7 +15,6 @@ import { loadEnv } from '../src/core/config/env.js';
 import { parseOrgConfig } from '../src/core/config/org.js';
 import { startTread } from '../src/runtime.js';
 import { createPgDatabase } from '../test/helpers/db.js';
-import { FakeSlack } from '../test/adapters/slack/fake-slack.js';
 
 const REQUESTS = Number(process.env.REQUESTS ?? 1000);
 const CONCURRENCY = Number(process.env.CONCURRENCY ?? 50);
@@ -28,37 +28,81 @@ services:
   - { name: payments, owners: [alice], slack: { channel: C0PAYMENTS } }
 `, 'bench');
 
-/** The load generator: signs and sends slash commands; `{n}` in the text is the request number. Plain JS for a worker thread. */
+/**
+ * The load generator, in its own process (like Slack, the client shares neither tread's event loop nor its heap): signs
+ * and sends slash commands over keep-alive connections; `{n}` in the text is the request number. Plain JS for `node -e`.
+ */
 const CLIENT = `
 const { createHmac } = require('node:crypto');
-const { parentPort, workerData: w } = require('node:worker_threads');
-const times = [];
-let errors = 0;
-let next = 0;
-async function one(n) {
-  const trigger = 'bench.' + (w.first + n);
-  const body = w.command === 'view_closed'
-    ? new URLSearchParams({ payload: JSON.stringify({ type: 'view_closed', team: { id: 'T0FAKE' }, user: { id: 'U0ALICE' }, view: { id: 'V' + n } }) }).toString()
-    : new URLSearchParams({ team_id: 'T0FAKE', channel_id: 'C0OPS', channel_name: 'ops', user_id: 'U0ALICE', user_name: 'alice',
-      command: w.command, text: w.text.replace('{n}', String(n)), trigger_id: trigger, response_url: w.responseBase + trigger }).toString();
-  const ts = Math.floor(Date.now() / 1000);
-  const signature = 'v0=' + createHmac('sha256', w.secret).update('v0:' + ts + ':' + body).digest('hex');
-  const t0 = performance.now();
-  const res = await fetch(w.url, { method: 'POST', body, headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-slack-request-timestamp': String(ts), 'x-slack-signature': signature } });
-  await res.arrayBuffer();
-  times.push(performance.now() - t0);
-  if (res.status !== 200) errors++;
-}
-async function worker() { while (next < w.total) await one(next++); }
-Promise.all(Array.from({ length: w.concurrency }, worker)).then(() => parentPort.postMessage({ times, errors }));
+const http = require('node:http');
+let input = '';
+process.stdin.on('data', (c) => { input += c; });
+process.stdin.on('end', () => {
+  const w = JSON.parse(input);
+  const target = new URL(w.url);
+  const agent = new http.Agent({ keepAlive: true, maxSockets: w.concurrency });
+  const times = [];
+  let errors = 0;
+  let next = 0;
+  const send = (body, headers) => new Promise((resolve, reject) => {
+    const req = http.request({ host: target.hostname, port: target.port, path: target.pathname, method: 'POST', agent,
+      headers: { 'content-type': 'application/x-www-form-urlencoded', 'content-length': Buffer.byteLength(body), ...headers } }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+  async function one(n) {
+    const trigger = 'bench.' + (w.first + n);
+    const body = w.command === 'view_closed'
+      ? new URLSearchParams({ payload: JSON.stringify({ type: 'view_closed', team: { id: 'T0FAKE' }, user: { id: 'U0ALICE' }, view: { id: 'V' + n } }) }).toString()
+      : new URLSearchParams({ team_id: 'T0FAKE', channel_id: 'C0OPS', channel_name: 'ops', user_id: 'U0ALICE', user_name: 'alice',
+        command: w.command, text: w.text.replace('{n}', String(n)), trigger_id: trigger, response_url: w.responseBase + trigger }).toString();
+    const ts = Math.floor(Date.now() / 1000);
+    const signature = 'v0=' + createHmac('sha256', w.secret).update('v0:' + ts + ':' + body).digest('hex');
+    const t0 = performance.now();
+    const status = await send(body, { 'x-slack-request-timestamp': String(ts), 'x-slack-signature': signature });
+    times.push(performance.now() - t0);
+    if (status !== 200) errors++;
+  }
+  async function worker() { while (next < w.total) await one(next++); }
+  Promise.all(Array.from({ length: w.concurrency }, worker)).then(() => {
+    process.stdout.write(JSON.stringify({ times, errors }));
+    agent.destroy();
+  });
+});
 `;
+
+/** Runs the load generator in a child process and returns what it measured. */
+async function load(workerData: Record<string, unknown>): Promise<{ times: number[]; errors: number }> {
+  const child = spawn(process.execPath, ['-e', CLIENT], { stdio: ['pipe', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout.on('data', (c: Buffer) => { out += c.toString(); });
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.stdin.end(JSON.stringify(workerData));
+  await exited;
+  return JSON.parse(out) as { times: number[]; errors: number };
+}
 
 function quantile(sorted: number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!;
 }
 
+/** The fake Slack in its own process (bench/fake-slack-process.ts). */
+async function startFake(): Promise<{ apiUrl: string; responseBase: string; responses(): Promise<number>; reset(): void; stop(): Promise<void> }> {
+  const child: ChildProcess = fork(new URL('./fake-slack-process.ts', import.meta.url), [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const urls = await new Promise<{ apiUrl: string; responseBase: string }>((resolve) => child.once('message', (m) => resolve(m as { apiUrl: string; responseBase: string })));
+  return {
+    ...urls,
+    responses: () => new Promise((resolve) => { child.once('message', (m) => resolve((m as { responses: number }).responses)); child.send('count'); }),
+    reset: () => child.send('reset'),
+    stop: async () => { const exited = new Promise((r) => child.once('exit', r)); child.send('stop'); await exited; },
+  };
+}
+
 async function main(): Promise<void> {
-  const fake = await new FakeSlack().start();
+  const fake = await startFake();
   let drop: (() => Promise<void>) | undefined;
   let database: Database;
   if (process.env.DATABASE_URL) {
@@ -77,18 +121,14 @@ async function main(): Promise<void> {
   const url = `http://127.0.0.1:${tread.port}/slack/events`;
   let seq = 0;
 
-  /** Sends `total` signed slash commands, `concurrency` at a time, from a worker thread (like Slack, the client is not tread's event loop). */
+  /** Sends `total` signed slash commands, `concurrency` at a time, from the load generator process. */
   async function run(name: string, command: string, text: string, total: number, concurrency: number) {
     const loop = monitorEventLoopDelay({ resolution: 5 });
     loop.enable();
     const first = seq;
     seq += total;
     const started = performance.now();
-    const { times, errors } = await new Promise<{ times: number[]; errors: number }>((resolve, reject) => {
-      const worker = new Worker(CLIENT, { eval: true, workerData: { url, secret: SECRET, command, text, total, concurrency, first, responseBase: fake.responseUrl('') } });
-      worker.once('message', resolve);
-      worker.once('error', reject);
-    });
+    const { times, errors } = await load({ url, secret: SECRET, command, text, total, concurrency, first, responseBase: fake.responseBase });
     const seconds = (performance.now() - started) / 1000;
     loop.disable();
     times.sort((a, b) => a - b);
@@ -112,14 +152,14 @@ async function main(): Promise<void> {
 
   // Warm-up (JIT, connection pool, prepared statements), not reported.
   await run('warmup', '/tread', 'help', 100, 10);
-  await waitUntil(() => fake.responses.length >= 100);
+  await waitUntil(async () => (await fake.responses()) >= 100);
 
   // The adapter alone: signature check, parsing, Bolt, ack; nothing to do afterwards.
   console.log(JSON.stringify(await run('interaction_ack_only', 'view_closed', '', REQUESTS, CONCURRENCY)));
 
-  fake.responses.length = 0;
+  fake.reset();
   const help = await run('slash_command_help', '/tread', 'help', REQUESTS, CONCURRENCY);
-  await waitUntil(() => fake.responses.length >= REQUESTS);
+  await waitUntil(async () => (await fake.responses()) >= REQUESTS);
   console.log(JSON.stringify(help));
 
   const started = performance.now();
