@@ -2,6 +2,7 @@
  * HTTP: webhooks (Alertmanager, PagerDuty Events v2, Grafana, generic, heartbeats) and the REST API for alerts and groups.
  * Every accepted event is committed before the answer.
  */
+import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { and, desc, eq, inArray, lt, sql, type SQL } from 'drizzle-orm';
 import { schema } from '../../../db/client.js';
@@ -107,8 +108,10 @@ export function cleanStrings(value: unknown): unknown {
   return value;
 }
 
-/** Reads a JSON body with the 512 KB limit; answers 413/400 itself through `fail` and returns undefined then. */
-async function readEventJson(req: IncomingMessage, fail: (status: 400 | 413, code: string, message: string) => void): Promise<{ value: unknown } | undefined> {
+type Fail = (status: 400 | 413, code: string, message: string) => void;
+
+/** Reads a body with the 512 KB limit; answers 413/400 itself through `fail` and returns undefined then. */
+async function readEventBody(req: IncomingMessage, fail: Fail): Promise<Buffer | undefined> {
   let body: Buffer;
   try {
     body = await readBody(req, MAX_BODY_BYTES);
@@ -117,6 +120,17 @@ async function readEventJson(req: IncomingMessage, fail: (status: 400 | 413, cod
     throw e;
   }
   if (body.length === 0) { fail(400, 'http.bad_json', 'the request body is empty; send a JSON object'); return undefined; }
+  return body;
+}
+
+/** Reads a JSON body with the 512 KB limit; answers 413/400 itself through `fail` and returns undefined then. */
+async function readEventJson(req: IncomingMessage, fail: Fail): Promise<{ value: unknown } | undefined> {
+  const body = await readEventBody(req, fail);
+  return body && parseEventJson(body, fail);
+}
+
+/** Parses a JSON body (depth limit, NUL and lone surrogates replaced); answers 400 itself through `fail`. */
+function parseEventJson(body: Buffer, fail: Fail): { value: unknown } | undefined {
   const text = body.toString('utf8');
   if (jsonDepth(text) > MAX_JSON_DEPTH) { fail(400, 'http.too_deep', `the body nests objects or arrays more than ${MAX_JSON_DEPTH} levels deep`); return undefined; }
   let value: unknown;
@@ -143,11 +157,46 @@ class RateLimiter {
   }
 }
 
+/**
+ * The parsed events of recent batch bodies (Alertmanager, Grafana) by integration and body hash. Alertmanager resends
+ * each group's body unchanged at every group interval, so a byte-identical body is not parsed and validated again: its
+ * events are what parsing gave last time. Bounded by bodies and by events; the oldest are forgotten first.
+ */
+class ResendCache {
+  private readonly entries = new Map<string, { integration: IntegrationConfig; events: IncomingEvent[] }>();
+  private events = 0;
+
+  constructor(private readonly maxBodies = 512, private readonly maxEvents = 100_000) {}
+
+  key(integration: IntegrationConfig, body: Buffer): string {
+    return `${integration.name}\u0000${createHash('sha256').update(body).digest('base64url')}`;
+  }
+
+  get(key: string, integration: IntegrationConfig): IncomingEvent[] | undefined {
+    const hit = this.entries.get(key);
+    // a reloaded config makes new integration objects: parse again under the new settings
+    return hit && hit.integration === integration ? hit.events : undefined;
+  }
+
+  set(key: string, integration: IntegrationConfig, events: IncomingEvent[]): void {
+    if (events.length > this.maxEvents / 4) return;
+    this.entries.delete(key);
+    this.entries.set(key, { integration, events });
+    this.events += events.length;
+    for (const [k, v] of this.entries) {
+      if (this.entries.size <= this.maxBodies && this.events <= this.maxEvents) break;
+      this.entries.delete(k);
+      this.events -= v.events.length;
+    }
+  }
+}
+
 /** The routes event management serves. */
 export function eventRoutes(app: AppContext, tools: RouteTools): Route[] {
   const writer = new EventWriter(app, tools.kick);
   writers.set(app, writer);
   const limiter = new RateLimiter();
+  const resends = new ResendCache();
 
   const store = async (res: ServerResponse, events: IncomingEvent[], onError: () => void): Promise<EventOutcome[] | undefined> => {
     try {
@@ -167,14 +216,23 @@ export function eventRoutes(app: AppContext, tools: RouteTools): Route[] {
     if (!integration) {
       return sendError(res, 401, 'event.unauthorized', given === undefined ? 'send Authorization: Bearer <token> (the integration\'s token)' : 'the token does not belong to any ' + kind + ' integration');
     }
-    const body = await readEventJson(req, (status, code, message) => sendError(res, status, code, message));
-    if (!body) return;
-    const parsed = parse(body.value, integration);
-    if (!parsed.ok) return sendError(res, 400, 'event.invalid', `the body is not a valid ${kind} payload: ${parsed.issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`, parsed.issues);
+    const fail: Fail = (status, code, message) => sendError(res, status, code, message);
+    const raw = await readEventBody(req, fail);
+    if (!raw) return;
+    const cacheKey = kind === 'alertmanager' || kind === 'grafana' ? resends.key(integration, raw) : undefined;
+    let events = cacheKey === undefined ? undefined : resends.get(cacheKey, integration);
+    if (!events) {
+      const body = parseEventJson(raw, fail);
+      if (!body) return;
+      const parsed = parse(body.value, integration);
+      if (!parsed.ok) return sendError(res, 400, 'event.invalid', `the body is not a valid ${kind} payload: ${parsed.issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`, parsed.issues);
+      events = parsed.events;
+      if (cacheKey !== undefined) resends.set(cacheKey, integration, events);
+    }
     if (integration.rateLimitPerMinute && !limiter.take(integration.name, integration.rateLimitPerMinute)) {
       return sendError(res, 429, 'event.rate_limited', `integration ${integration.name} sends more than ${integration.rateLimitPerMinute} requests a minute; retry later`);
     }
-    const outcomes = await store(res, parsed.events, () => sendError(res, 503, 'event.unavailable', 'the events could not be stored; retry'));
+    const outcomes = await store(res, events, () => sendError(res, 503, 'event.unavailable', 'the events could not be stored; retry'));
     if (!outcomes) return;
     if (kind === 'generic') {
       const o = outcomes[0];

@@ -344,8 +344,10 @@ async function applyIdentical(tx: Tx, triggers: Map<string, KeyTriggers>, now: D
       where a.integration = x.i and a.dedup_key = x.k and a.state <> 'resolved' and a.content_hash = x.h
       returning a.id, a.integration, a.dedup_key, a.group_id
     ), t as (${touchCardsFrom(at)})
-    select a.id, a.integration as i, a.dedup_key as k, u.id is not null as done
-    from x join alerts a on a.integration = x.i and a.dedup_key = x.k and a.state <> 'resolved' left join u on u.id = a.id`);
+    select id, integration as i, dedup_key as k, true as done from u
+    union all
+    select a.id, a.integration, a.dedup_key, false
+    from x join alerts a on a.integration = x.i and a.dedup_key = x.k and a.state <> 'resolved' and a.content_hash is distinct from x.h`);
   const handled = new Map<string, number>();
   const open = new Set<string>();
   for (const r of found) {
