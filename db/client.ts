@@ -196,7 +196,7 @@ export function preparing<T extends PgSql>(sqlFn: T): T {
 async function openPostgres(url: string, max: number): Promise<Database> {
   const { default: postgres } = await import('postgres');
   const { drizzle } = await import('drizzle-orm/postgres-js');
-  const client = postgres(url, { max, onnotice: () => {}, connect_timeout: 10 });
+  const client = postgres(url, { max, onnotice: () => {}, connect_timeout: 10, connection: { plan_cache_mode: 'force_custom_plan' } });
   const db = drizzle(preparing(client) as typeof client, { schema }) as unknown as Db;
   return {
     db,
