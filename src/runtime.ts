@@ -80,7 +80,7 @@ export async function startTread(options: TreadOptions): Promise<Tread> {
   const kick = () => { void dispatcher.flush().catch((e) => log.error({ err: (e as Error).message }, 'outbox flush failed')); };
   router.afterHandle = kick;
   const tools: RouteTools = { authorizeApi: (req, res) => authorizeApi(options.apiToken, req, res), kick };
-  http.add(...coreRoutes(app, http, dispatcher, scheduler));
+  http.add(...coreRoutes(app, http, dispatcher, scheduler, workflows));
   for (const a of adapters) http.add(...(a.routes ?? []));
   for (const w of workflows) http.add(...(w.routes?.(app, tools) ?? []));
 
@@ -119,7 +119,7 @@ export function authorizeApi(token: string | undefined, req: IncomingMessage, re
   return true;
 }
 
-function coreRoutes(app: AppContext, http: HttpServer, dispatcher: Dispatcher, scheduler: Scheduler): Route[] {
+function coreRoutes(app: AppContext, http: HttpServer, dispatcher: Dispatcher, scheduler: Scheduler, workflows: Workflow[]): Route[] {
   const expectedMigrations = readdirSync(migrationsFolder()).filter((f) => f.endsWith('.sql')).length;
   return [
     { method: 'GET', path: '/healthz', handler: (_req, res) => sendJson(res, 200, { status: 'ok' }) },
@@ -149,6 +149,7 @@ function coreRoutes(app: AppContext, http: HttpServer, dispatcher: Dispatcher, s
           renderFamily('tread_timer_lag_seconds', 'gauge', 'How long the oldest due timer has waited', [{ value: lag }]),
           renderFamily('tread_scheduler_last_tick_timestamp_seconds', 'gauge', 'When the scheduler last ticked', [{ value: (scheduler.lastTickAt?.getTime() ?? 0) / 1000 }]),
           http.durations.render(),
+          ...(await Promise.all(workflows.map((w) => w.metrics?.(app) ?? Promise.resolve([])))).flat(),
         ].join('\n\n');
         res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
         res.end(`${text}\n`);

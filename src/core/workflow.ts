@@ -36,6 +36,8 @@ export interface Workflow {
   start?(app: AppContext): Promise<void>;
   /** HTTP routes the workflow serves (webhooks, REST). `api` checks the bearer token of /api/v1. */
   routes?(app: AppContext, tools: RouteTools): Route[];
+  /** Metric families for /metrics in Prometheus text format (see `renderFamily`), computed at scrape time. */
+  metrics?(app: AppContext): Promise<string[]>;
   /** Renders a record's current card, for re-posting and REST (`INC-7` -> Message). */
   card?(app: AppContext, subject: string): Promise<Message | undefined>;
 }

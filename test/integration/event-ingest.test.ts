@@ -235,5 +235,24 @@ for (const driver of drivers) {
       const g = await t.api(`/api/v1/alert-groups/${groups.body.items[0].id}`);
       expect(g.body.alerts.length).toBeGreaterThan(0);
     });
+
+    it('/metrics: open alerts and groups by state, events ingested', async () => {
+      const scrape = async () => {
+        const r = await t.call('GET', '/metrics');
+        expect(r.status).toBe(200);
+        const value = (series: string) => Number(r.text.split('\n').find((line) => line.startsWith(`${series} `))?.slice(series.length + 1) ?? Number.NaN);
+        return { firing: value('tread_alerts_open{state="firing"}'), acked: value('tread_alerts_open{state="acknowledged"}'), groups: value('tread_alert_groups_open{state="firing"}'), events: value('tread_events_ingested_total') };
+      };
+      const before = await scrape();
+      await t.hook('/v2/enqueue', pdEvent('trigger', 'metrics-1'));
+      await t.hook('/v2/enqueue', pdEvent('trigger', 'metrics-1'));
+      await t.hook('/v2/enqueue', pdEvent('trigger', 'metrics-2'));
+      await t.hook('/v2/enqueue', pdEvent('acknowledge', 'metrics-2'));
+      const after = await scrape();
+      expect(after.events - before.events).toBe(4);
+      expect(after.firing - before.firing).toBe(1);
+      expect(after.acked - before.acked).toBe(1);
+      expect(after.groups).toBeGreaterThanOrEqual(1);
+    });
   });
 }

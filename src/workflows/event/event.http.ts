@@ -10,6 +10,7 @@ import type { AppContext } from '../../core/app.js';
 import type { RouteTools } from '../../core/workflow.js';
 import { decodeCursor, encodeCursor, pageLimit } from '../../http/rest.js';
 import { credential, sameSecret } from '../../http/credentials.js';
+import { renderFamily } from '../../http/metrics.js';
 import { BodyTooLargeError, MAX_BODY_BYTES, readBody, sendError, sendJson, type Request, type Route } from '../../http/server.js';
 import type { IntegrationConfig, IntegrationKind } from './event.config.js';
 import { EventWriter, type EventOutcome } from './event.ingest.js';
@@ -189,6 +190,22 @@ class ResendCache {
       this.events -= v.events.length;
     }
   }
+}
+
+/** /metrics: open alerts and groups by state, and what this process's writer ingested. */
+export async function eventMetrics(app: AppContext): Promise<string[]> {
+  const alerts = await app.database.rows<{ state: string; n: number }>(sql`select state, count(*)::int as n from alerts where state <> 'resolved' group by state`);
+  const groups = await app.database.rows<{ state: string; n: number }>(sql`select state, count(*)::int as n from alert_groups where state <> 'resolved' group by state`);
+  const stats = writers.get(app)?.stats ?? { batches: 0, events: 0, retries: 0 };
+  const open = (rows: { state: string; n: number }[], states: readonly string[]) =>
+    states.filter((s) => s !== 'resolved').map((s) => ({ labels: { state: s }, value: Number(rows.find((r) => r.state === s)?.n ?? 0) }));
+  return [
+    renderFamily('tread_alerts_open', 'gauge', 'Alerts not resolved, by state', open(alerts, ALERT_STATES)),
+    renderFamily('tread_alert_groups_open', 'gauge', 'Alert groups not resolved, by state', open(groups, GROUP_STATES)),
+    renderFamily('tread_events_ingested_total', 'counter', 'Monitoring events committed by this process', [{ value: stats.events }]),
+    renderFamily('tread_event_batches_total', 'counter', 'Group commits of events by this process', [{ value: stats.batches }]),
+    renderFamily('tread_event_batch_retries_total', 'counter', 'Batches retried request by request after a failure', [{ value: stats.retries }]),
+  ];
 }
 
 /** The routes event management serves. */

@@ -3,7 +3,7 @@ import type { Workflow } from '../../core/workflow.js';
 import { pagingHooks } from '../incident/incident.service.js';
 import { eventActions, eventCommand } from './event.commands.js';
 import { EVENT_TIMERS } from './event.groups.js';
-import { eventRoutes } from './event.http.js';
+import { eventMetrics, eventRoutes } from './event.http.js';
 import { alertDetail } from './event.messages.js';
 import { alertsOfIncident, armHeartbeats, cardTimer, currentGroupCard, getAlert, heartbeatTimer, parseTarget, unsuppressTimer } from './event.service.js';
 
@@ -21,6 +21,7 @@ export const eventWorkflow: Workflow = {
     [EVENT_TIMERS.heartbeat]: heartbeatTimer,
   },
   routes: eventRoutes,
+  metrics: eventMetrics,
   async start(app) {
     pagingHooks.linkedAlerts = (db, incidentId) => alertsOfIncident(db, incidentId);
     await armHeartbeats(app);
