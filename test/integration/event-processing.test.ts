@@ -75,8 +75,12 @@ for (const driver of drivers) {
       expect(t.port.calls).toEqual([]);
       await t.tick();
       expect(t.port.calls.map((c) => c.method)).toEqual(['update']);
+      // REST shows when the window closes, and null once it has (before any new alert clears the stored flag)
+      const open = await t.api(`/api/v1/alert-groups/GRP-${groups[0]}`);
+      expect(Date.parse(open.body.acceptingUntil)).toBeGreaterThan(t.clock.now().getTime());
       // after the window a new alert with the same key opens a new group
       t.clock.advance(6 * MIN);
+      expect((await t.api(`/api/v1/alert-groups/GRP-${groups[0]}`)).body.acceptingUntil).toBeNull();
       const late = await generic(`${tag} disk late`, { service: 'db', alertname: `Disk${tag}`, instance: 'h99' }, 'warning');
       const lateAlert = await alertById(late.body.alertId);
       expect(groups).not.toContain(lateAlert.groupId);

@@ -40,14 +40,17 @@ export function alertJson(a: AlertRow) {
   };
 }
 
-/** The REST shape of an alert group. */
-export function groupJson(g: GroupRow) {
+/**
+ * The REST shape of an alert group. `acceptingUntil` is when its correlation window closes, null once closed (the stored
+ * flag is cleared lazily, by the next alert with its key).
+ */
+export function groupJson(g: GroupRow, now: Date) {
   const route = g.route as { rule?: string; page?: boolean; policy?: string };
   return {
     id: groupSubject(g.id), state: g.state, title: g.title, severity: g.severity, service: g.service, integration: g.integration,
     reason: g.reason, groupKey: g.groupKey, alertCount: g.alertCount, openCount: g.openCount,
     incidentId: g.incidentId ? incidentRef(g.incidentId) : null, paging: g.escalationSubject, route: { rule: route.rule ?? null, policy: route.policy ?? null },
-    acceptingUntil: g.accepting ? iso(g.windowEndsAt) : null, firstSeen: iso(g.firstSeen), updatedAt: iso(g.updatedAt),
+    acceptingUntil: g.accepting && (!g.windowEndsAt || g.windowEndsAt > now) ? iso(g.windowEndsAt) : null, firstSeen: iso(g.firstSeen), updatedAt: iso(g.updatedAt),
     acknowledgedAt: iso(g.acknowledgedAt), acknowledgedBy: g.acknowledgedBy, resolvedAt: iso(g.resolvedAt), resolvedBy: g.resolvedBy,
   };
 }
@@ -362,7 +365,7 @@ export function eventRoutes(app: AppContext, tools: RouteTools): Route[] {
     if (service) conds.push(eq(schema.alertGroups.service, service));
     if (cursor !== undefined) conds.push(lt(schema.alertGroups.id, cursor));
     const rows = await app.db.select().from(schema.alertGroups).where(and(...conds)).orderBy(desc(schema.alertGroups.id)).limit(limit + 1);
-    sendPage(res, rows, limit, groupJson);
+    sendPage(res, rows, limit, (g) => groupJson(g, app.clock.now()));
   };
 
   const getGroupRoute = async (req: Request, res: ServerResponse) => {
@@ -372,7 +375,7 @@ export function eventRoutes(app: AppContext, tools: RouteTools): Route[] {
     const [g] = await app.db.select().from(schema.alertGroups).where(eq(schema.alertGroups.id, Number(m[1])));
     if (!g) return sendError(res, 404, 'event.group_not_found', `there is no alert group ${groupSubject(Number(m[1]))}`);
     const alerts = await app.db.select().from(schema.alerts).where(eq(schema.alerts.groupId, g.id)).orderBy(desc(schema.alerts.id)).limit(500);
-    sendJson(res, 200, { ...groupJson(g), alerts: alerts.map(alertJson) });
+    sendJson(res, 200, { ...groupJson(g, app.clock.now()), alerts: alerts.map(alertJson) });
   };
 
   return [
