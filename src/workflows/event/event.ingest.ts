@@ -3,7 +3,7 @@
  * with set-based SQL. The EventWriter commits the events of many concurrent requests together (group commit) and answers
  * each request only after its events are durable.
  */
-import { createHash } from 'node:crypto';
+import * as crypto from 'node:crypto';
 import { sql, type SQL } from 'drizzle-orm';
 import { schema, type Tx } from '../../../db/client.js';
 import type { AppContext } from '../../core/app.js';
@@ -35,9 +35,12 @@ interface Work {
 
 const keyOf = (integration: string, dedupKey: string) => `${integration}\u0000${dedupKey}`;
 
+// crypto.hash (Node 20.12+) is the one-shot form: no Hash object per call.
+const sha1 = (text: string): string => (typeof crypto.hash === 'function' ? crypto.hash('sha1', text, 'base64url') : crypto.createHash('sha1').update(text).digest('base64url'));
+
 /** The hash of an event as received: equal hashes mean the monitor sent the same thing again. */
 export function contentHash(ev: IncomingEvent): string {
-  return (ev.hash ??= createHash('sha1').update(JSON.stringify(ev.raw)).digest('base64url'));
+  return (ev.hash ??= sha1(JSON.stringify(ev.raw)));
 }
 
 /** The flags of a row. */
