@@ -2,7 +2,7 @@
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, realpathSync, rmSync, writeSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { SQL } from 'drizzle-orm';
+import { sql, type SQL } from 'drizzle-orm';
 import type { PgDatabase, PgQueryResultHKT, PgTransaction } from 'drizzle-orm/pg-core';
 import * as schema from './schema/index.js';
 
@@ -112,9 +112,34 @@ export async function openDatabase(options: OpenOptions = {}): Promise<Database>
   return database;
 }
 
-/** Applies drizzle-kit's migrations. */
-export async function migrateDatabase(database: Database): Promise<void> {
-  const migrationsFolderPath = migrationsFolder();
+/** The entries of drizzle-kit's journal (`meta/_journal.json`): one per migration, `when` in ms. */
+export function journalEntries(folder: string = migrationsFolder()): { tag: string; when: number }[] {
+  return (JSON.parse(readFileSync(join(folder, 'meta', '_journal.json'), 'utf8')) as { entries: { tag: string; when: number }[] }).entries;
+}
+
+/**
+ * True when drizzle's migrator has something to apply (its table is drizzle-orm's default, drizzle.__drizzle_migrations).
+ * It mirrors drizzle-orm's own rule (pg-core dialect `migrate`):
+ * a journal entry is applied when there is no row in the migrations table or its `when` is later than the
+ * `created_at` of the row that comes first in `order by created_at desc` (a null `created_at` counts as 0). To be safe
+ * it also answers true when the table holds fewer rows than the journal has entries, or does not exist yet.
+ */
+export async function migrationsPending(database: Database, folder: string = migrationsFolder()): Promise<boolean> {
+  const entries = journalEntries(folder);
+  const [present] = await database.rows<{ present: boolean }>(sql`select to_regclass('drizzle.__drizzle_migrations') is not null as present`);
+  if (!present?.present) return true;
+  const [applied] = await database.rows<{ n: number; last: string | number | null }>(sql`select
+    (select count(*)::int from drizzle.__drizzle_migrations) as n,
+    (select created_at from drizzle.__drizzle_migrations order by created_at desc limit 1) as last`);
+  if (!applied || applied.last === null || applied.last === undefined) return true;
+  if (Number(applied.n) < entries.length) return true;
+  const last = Number(applied.last);
+  return entries.some((e) => last < e.when);
+}
+
+/** Applies drizzle-kit's migrations; the migrator is loaded and run only when one is pending (a quicker start-up). */
+export async function migrateDatabase(database: Database, migrationsFolderPath: string = migrationsFolder()): Promise<void> {
+  if (!(await migrationsPending(database, migrationsFolderPath))) return;
   if (database.driver === 'pglite') {
     const { migrate } = await import('drizzle-orm/pglite/migrator');
     await migrate(database.db as any, { migrationsFolder: migrationsFolderPath });
