@@ -2,8 +2,9 @@
  * Benchmark: start-up on an existing PGlite data directory (issue #2 aim: < 2 s from spawn to GET /readyz = 200).
  * Run `npm run build` first (this script builds nothing), then: npx tsx bench/startup.ts   (RUNS=n, default 7)
  *
- * One untimed run creates and migrates a temporary data directory; then each timed run spawns `node dist/src/main.js`
- * on it, polls /readyz every 10 ms, and reads `readyMs` from tread's 'tread is ready' log line. Prints one JSON line.
+ * One untimed run creates and migrates a temporary data directory (on Node 22.1+ it also fills Node's compile cache);
+ * then each timed run spawns `node dist/src/main.js` on it, polls /readyz every 10 ms, and reads `readyMs` from tread's
+ * 'tread is ready' log line (ms from the start of src/start.ts's start(), after its imports). Prints one JSON line.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
