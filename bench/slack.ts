@@ -3,7 +3,8 @@
  * Prints one JSON line per measurement: acks per second and p50/p99 time to ack (goal: p99 < 100 ms; Slack allows 3 s):
  * a payload with no work after the ack (the adapter alone), `/tread help`, and `/incident <title>` (creates incidents).
  * The load generator and the fake Slack Web API each run in a process of their own, as Slack does not run in tread.
- * Run: npx tsx bench/slack.ts   (REQUESTS=1000 CONCURRENCY=50; DATABASE_URL=postgres://… to bench on PostgreSQL)
+ * Run: npx tsx bench/slack.ts   (REQUESTS=1000 CONCURRENCY=50; DATABASE_URL=postgres://… to bench on PostgreSQL;
+ * BENCH_DEBUG=1 prints the requests slower than 60 ms with their order, to tell a stall from a slow steady state)
  */
 import { loadavg } from 'node:os';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
@@ -42,6 +43,7 @@ process.stdin.on('end', () => {
   const target = new URL(w.url);
   const agent = new http.Agent({ keepAlive: true, maxSockets: w.concurrency });
   const times = [];
+  const slow = [];
   let errors = 0;
   let next = 0;
   const send = (body, headers) => new Promise((resolve, reject) => {
@@ -64,10 +66,12 @@ process.stdin.on('end', () => {
     const t0 = performance.now();
     const status = await send(body, { 'x-slack-request-timestamp': String(ts), 'x-slack-signature': signature });
     times.push(performance.now() - t0);
+    if (w.debug && times.at(-1) > 60) slow.push([n, Math.round(times.at(-1))]);
     if (status !== 200) errors++;
   }
   async function worker() { while (next < w.total) await one(next++); }
   Promise.all(Array.from({ length: w.concurrency }, worker)).then(() => {
+    if (w.debug) process.stderr.write('slow requests [n, ms]: ' + JSON.stringify(slow.slice(0, 40)) + String.fromCharCode(10));
     process.stdout.write(JSON.stringify({ times, errors }));
     agent.destroy();
   });
@@ -92,6 +96,7 @@ function quantile(sorted: number[], q: number): number {
 /** The fake Slack in its own process (bench/fake-slack-process.ts). */
 async function startFake(): Promise<{ apiUrl: string; responseBase: string; responses(): Promise<number>; reset(): void; stop(): Promise<void> }> {
   const child: ChildProcess = fork(new URL('./fake-slack-process.ts', import.meta.url), [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  process.once('exit', () => child.kill()); // also when the benchmark fails
   const urls = await new Promise<{ apiUrl: string; responseBase: string }>((resolve) => child.once('message', (m) => resolve(m as { apiUrl: string; responseBase: string })));
   return {
     ...urls,
@@ -128,7 +133,7 @@ async function main(): Promise<void> {
     const first = seq;
     seq += total;
     const started = performance.now();
-    const { times, errors } = await load({ url, secret: SECRET, command, text, total, concurrency, first, responseBase: fake.responseBase });
+    const { times, errors } = await load({ url, secret: SECRET, command, text, total, concurrency, first, responseBase: fake.responseBase, debug: Boolean(process.env.BENCH_DEBUG) });
     const seconds = (performance.now() - started) / 1000;
     loop.disable();
     times.sort((a, b) => a - b);
