@@ -1,4 +1,5 @@
 /** Wall-clock time in IANA time zones (DST-aware), without a date library: Intl does the zone rules. Pure. */
+import { zonedParts } from '../../core/business-hours.js';
 import { badInput } from '../../core/errors.js';
 import { parseDuration } from '../../core/duration.js';
 
@@ -16,34 +17,20 @@ export interface LocalDateTime extends LocalDate {
   second: number;
 }
 
-const partFormatters = new Map<string, Intl.DateTimeFormat>();
-
-function partsFormatter(timeZone: string): Intl.DateTimeFormat {
-  let f = partFormatters.get(timeZone);
-  if (!f) {
-    f = new Intl.DateTimeFormat('en-US', {
-      timeZone, hourCycle: 'h23', year: 'numeric', month: 'numeric', day: 'numeric', hour: 'numeric', minute: 'numeric', second: 'numeric',
-    });
-    partFormatters.set(timeZone, f);
-  }
-  return f;
-}
-
 /** True for a time zone name Intl knows (`Europe/Berlin`, `UTC`). */
 export function isTimeZone(timeZone: string): boolean {
   try {
-    partsFormatter(timeZone);
+    new Intl.DateTimeFormat('en-US', { timeZone });
     return true;
   } catch {
     return false;
   }
 }
 
-/** The wall-clock date and time of an instant in a zone. */
+/** The wall-clock date and time of an instant in a zone (offsets cached per quarter hour, see `zonedParts`). */
 export function localParts(at: Date, timeZone: string): LocalDateTime {
-  const out: Record<string, number> = {};
-  for (const p of partsFormatter(timeZone).formatToParts(at)) if (p.type !== 'literal') out[p.type] = Number(p.value);
-  return { year: out.year!, month: out.month!, day: out.day!, hour: out.hour! % 24, minute: out.minute!, second: out.second! };
+  const { year, month, day, hour, minute, second } = zonedParts(at, timeZone);
+  return { year, month, day, hour, minute, second };
 }
 
 /** The zone's offset from UTC at an instant, in ms (Berlin in summer: +7 200 000). */
