@@ -189,8 +189,8 @@ const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
  */
 export function yielding<T extends PgliteLike>(client: T): T {
   return new Proxy(client, {
-    get(target, prop, receiver) {
-      const value = Reflect.get(target, prop, receiver);
+    get(target, prop) {
+      const value = Reflect.get(target, prop, target); // getters of PGlite read private fields: run them on PGlite itself
       if (prop === 'query' || prop === 'exec') {
         return async (...args: unknown[]) => {
           await nextTurn();
@@ -198,7 +198,11 @@ export function yielding<T extends PgliteLike>(client: T): T {
         };
       }
       if (prop === 'transaction') {
-        return (work: (tx: PgliteLike) => unknown) => (value as (w: (tx: PgliteLike) => unknown) => unknown).call(target, (tx: PgliteLike) => work(yielding(tx)));
+        // a turn first too, so calls keep their order (a query issued just before runs before the transaction)
+        return async (work: (tx: PgliteLike) => unknown) => {
+          await nextTurn();
+          return (value as (w: (tx: PgliteLike) => unknown) => unknown).call(target, (tx: PgliteLike) => work(yielding(tx)));
+        };
       }
       return typeof value === 'function' ? value.bind(target) : value;
     },
@@ -259,10 +263,13 @@ export function preparing<T extends PgSql>(sqlFn: T): T {
     get(target, prop, receiver) {
       const value = Reflect.get(target, prop, receiver);
       if (prop === 'unsafe') {
-        return (query: string, params?: unknown[], options?: Record<string, unknown>) =>
-          target.unsafe(query, params, params && params.length ? { ...options, prepare: true } : options);
+        return (query: string, ...rest: unknown[]) => {
+          const [params, options] = rest as [unknown[] | undefined, Record<string, unknown> | undefined];
+          if (!Array.isArray(params) || params.length === 0) return target.unsafe(query, ...(rest as [])); // as called
+          return target.unsafe(query, params, { ...options, prepare: true });
+        };
       }
-      if (prop === 'begin' || prop === 'savepoint') {
+      if ((prop === 'begin' || prop === 'savepoint') && typeof value === 'function') {
         // the transaction's own sql is wrapped too; the callback is the last argument (an optional mode comes first)
         return (...args: unknown[]) => {
           const last = args.length - 1;
@@ -279,7 +286,8 @@ export function preparing<T extends PgSql>(sqlFn: T): T {
 async function openPostgres(url: string, max: number): Promise<Database> {
   const { default: postgres } = await import('postgres');
   const { drizzle } = await import('drizzle-orm/postgres-js');
-  const client = postgres(url, { max, onnotice: () => {}, connect_timeout: 10, connection: { plan_cache_mode: 'force_custom_plan' } });
+  // `?prepare=false` in the URL (PgBouncer in transaction mode) turns preparing off: postgres.js's own option wins
+  const client = postgres(url, { max, onnotice: () => {}, connect_timeout: 10 });
   const db = drizzle(preparing(client) as typeof client, { schema }) as unknown as Db;
   return {
     db,

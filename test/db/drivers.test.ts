@@ -1,11 +1,12 @@
 /**
  * What tread's database drivers add to drizzle: PGlite gives the event loop a turn before each query (HTTP requests are
- * read between statements), and PostgreSQL prepares parameterised statements (one round trip each) while planning them
- * with their parameters.
+ * read between statements), and PostgreSQL prepares parameterised statements (one round trip each); event transactions
+ * plan theirs with their parameters.
  */
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase, resultRows, type Database } from '../../db/client.js';
+import { withRetry } from '../../src/workflows/event/event.ingest.js';
 import { createPgDatabase } from '../helpers/db.js';
 
 describe('PGlite yields to the event loop between queries', () => {
@@ -46,7 +47,7 @@ describe('PGlite yields to the event loop between queries', () => {
   });
 });
 
-describe.skipIf(!process.env.DATABASE_URL)('PostgreSQL prepares parameterised statements and plans them with their parameters', () => {
+describe.skipIf(!process.env.DATABASE_URL)('PostgreSQL prepares parameterised statements', () => {
   let database: Database;
   let drop = async () => {};
   beforeAll(async () => {
@@ -64,8 +65,14 @@ describe.skipIf(!process.env.DATABASE_URL)('PostgreSQL prepares parameterised st
     const prepared = await database.rows<{ statement: string }>(sql`select statement from pg_prepared_statements`);
     expect(prepared.some((p) => p.statement.includes('as marker'))).toBe(true);
     expect(prepared.some((p) => p.statement.includes('as inside'))).toBe(true);
-    const [mode] = resultRows<{ plan_cache_mode: string }>(await database.db.execute(sql`show plan_cache_mode`));
-    expect(mode!.plan_cache_mode).toBe('force_custom_plan');
+  });
+
+  it('event transactions plan with their parameters (force_custom_plan), other transactions keep the default', async () => {
+    const app = { db: database.db, database, log: { debug: () => {} } } as unknown as Parameters<typeof withRetry>[0];
+    const inside = await withRetry(app, async (tx) => resultRows<{ plan_cache_mode: string }>(await tx.execute(sql`show plan_cache_mode`))[0]!.plan_cache_mode);
+    expect(inside).toBe('force_custom_plan');
+    const outside = resultRows<{ plan_cache_mode: string }>(await database.db.execute(sql`show plan_cache_mode`))[0]!.plan_cache_mode;
+    expect(outside).toBe('auto');
   });
 
   it('a prepared statement is reused: running it again adds no statement', async () => {

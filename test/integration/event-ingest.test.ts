@@ -4,6 +4,8 @@ import { eq, sql } from 'drizzle-orm';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { schema } from '../../db/client.js';
 import { drivers } from '../helpers/db.js';
+import { applyEvents, withRetry } from '../../src/workflows/event/event.ingest.js';
+import type { IncomingEvent } from '../../src/workflows/event/event.parse.js';
 import { treadPerFile } from '../helpers/tread.js';
 import {
   amBody, GENERIC_TOKEN, GRAFANA_TOKEN, PD_KEY, PD_LIMITED_KEY, pdEvent, PROM_TOKEN, START, startEventTread,
@@ -148,6 +150,31 @@ for (const driver of drivers) {
       const rows = await alertsOf('legacy-monitor', key);
       expect(rows.map((r) => [r.state, r.count])).toEqual([['resolved', 8], ['firing', 1]]);
       expect(await historyOf(rows[1]!.id)).toHaveLength(1);
+    });
+
+    it('compact history inside one batch: a first event equal to the stored content is not written again', async () => {
+      const key = `batch-${driver}`;
+      const ev = (depth: number): IncomingEvent => ({
+        integration: 'legacy-monitor', dedupKey: key, action: 'trigger', summary: 'Batch backlog', severity: 'warning', source: 'q-1', service: 'payments',
+        labels: {}, details: { depth }, links: [], startsAt: null, raw: { summary: 'Batch backlog', depth },
+      });
+      const apply = (batch: IncomingEvent[]) => withRetry(t.tread.app, (tx) => applyEvents(tx, t.tread.app, batch, t.clock.now()));
+      const depths = async () => {
+        const [a] = await alertsOf('legacy-monitor', key);
+        return { count: a!.count, history: (await historyOf(a!.id)).map((h) => (h.data as { depth: number }).depth) };
+      };
+      await apply([ev(1)]);
+      expect(await depths()).toEqual({ count: 1, history: [1] });
+      await apply([ev(1), ev(2)]); // the stored content, then a change: only the change is new
+      expect(await depths()).toEqual({ count: 3, history: [1, 2] });
+      await apply([ev(2), ev(2)]); // identical resends
+      expect(await depths()).toEqual({ count: 5, history: [1, 2] });
+      await apply([ev(3), ev(3), ev(2)]); // two changes (3, then back to 2); the repeated 3 once
+      expect(await depths()).toEqual({ count: 8, history: [1, 2, 3, 2] });
+      // the same raw event under another summary (Grafana takes it from the body's title) is a change, not a resend
+      await apply([{ ...ev(2), summary: 'Batch backlog growing' }]);
+      expect(await depths()).toEqual({ count: 9, history: [1, 2, 3, 2, 2] });
+      expect((await alertsOf('legacy-monitor', key))[0]!.summary).toBe('Batch backlog growing');
     });
 
     it('PagerDuty: a trigger without dedup_key gets a generated one, returned and usable', async () => {
