@@ -166,11 +166,12 @@ class RateLimiter {
  * each group's body unchanged at every group interval, so a byte-identical body is not parsed and validated again: its
  * events are what parsing gave last time. Bounded by bodies and by events; the oldest are forgotten first.
  */
-class ResendCache {
-  private readonly entries = new Map<string, { integration: IntegrationConfig; events: IncomingEvent[] }>();
+export class ResendCache {
+  private readonly entries = new Map<string, { integration: IntegrationConfig; events: IncomingEvent[]; bytes: number }>();
   private events = 0;
+  private bytes = 0;
 
-  constructor(private readonly maxBodies = 512, private readonly maxEvents = 100_000) {}
+  constructor(private readonly maxBodies = 512, private readonly maxEvents = 100_000, private readonly maxBytes = 32 * 1024 * 1024) {}
 
   key(integration: IntegrationConfig, body: Buffer): string {
     return `${integration.name}\u0000${createHash('sha256').update(body).digest('base64url')}`;
@@ -182,16 +183,29 @@ class ResendCache {
     return hit && hit.integration === integration ? hit.events : undefined;
   }
 
-  set(key: string, integration: IntegrationConfig, events: IncomingEvent[]): void {
-    if (events.length > this.maxEvents / 4) return;
-    this.entries.delete(key);
-    this.entries.set(key, { integration, events });
+  set(key: string, integration: IntegrationConfig, events: IncomingEvent[], bytes: number): void {
+    if (events.length > this.maxEvents / 4 || bytes > this.maxBytes / 4) return;
+    this.forget(key);
+    this.entries.set(key, { integration, events, bytes });
     this.events += events.length;
-    for (const [k, v] of this.entries) {
-      if (this.entries.size <= this.maxBodies && this.events <= this.maxEvents) break;
-      this.entries.delete(k);
-      this.events -= v.events.length;
+    this.bytes += bytes;
+    for (const k of this.entries.keys()) {
+      if (this.entries.size <= this.maxBodies && this.events <= this.maxEvents && this.bytes <= this.maxBytes) break;
+      this.forget(k);
     }
+  }
+
+  /** Bodies, events and bytes held (for tests). */
+  get size(): { bodies: number; events: number; bytes: number } {
+    return { bodies: this.entries.size, events: this.events, bytes: this.bytes };
+  }
+
+  private forget(key: string): void {
+    const old = this.entries.get(key);
+    if (!old) return;
+    this.entries.delete(key);
+    this.events -= old.events.length;
+    this.bytes -= old.bytes;
   }
 }
 
@@ -247,7 +261,7 @@ export function eventRoutes(app: AppContext, tools: RouteTools): Route[] {
       const parsed = parse(body.value, integration);
       if (!parsed.ok) return sendError(res, 400, 'event.invalid', `the body is not a valid ${kind} payload: ${parsed.issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`, parsed.issues);
       events = parsed.events;
-      if (cacheKey !== undefined) resends.set(cacheKey, integration, events);
+      if (cacheKey !== undefined) resends.set(cacheKey, integration, events, raw.length);
     }
     if (integration.rateLimitPerMinute && !limiter.take(integration.name, integration.rateLimitPerMinute)) {
       return sendError(res, 429, 'event.rate_limited', `integration ${integration.name} sends more than ${integration.rateLimitPerMinute} requests a minute; retry later`);
