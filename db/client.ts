@@ -286,8 +286,12 @@ export function preparing<T extends PgSql>(sqlFn: T): T {
 async function openPostgres(url: string, max: number): Promise<Database> {
   const { default: postgres } = await import('postgres');
   const { drizzle } = await import('drizzle-orm/postgres-js');
-  // `?prepare=false` in the URL (PgBouncer in transaction mode) turns preparing off: postgres.js's own option wins
-  const client = postgres(url, { max, onnotice: () => {}, connect_timeout: 10 });
+  // Prepared statements are planned with their parameters, as unnamed ones are: a cached generic plan for the JSON batches
+  // of event ingestion cost PostgreSQL twice the CPU (measured). `?prepare=false` in the URL (for PgBouncer, which
+  // refuses unknown startup parameters and, in transaction mode, named statements) turns preparing off and with it this
+  // parameter; postgres.js's own option wins over preparing().
+  const prepare = new URL(url).searchParams.get('prepare') !== 'false';
+  const client = postgres(url, { max, onnotice: () => {}, connect_timeout: 10, ...(prepare ? { connection: { plan_cache_mode: 'force_custom_plan' } } : {}) });
   const db = drizzle(preparing(client) as typeof client, { schema }) as unknown as Db;
   return {
     db,

@@ -1,12 +1,11 @@
 /**
  * What tread's database drivers add to drizzle: PGlite gives the event loop a turn before each query (HTTP requests are
- * read between statements), and PostgreSQL prepares parameterised statements (one round trip each); event transactions
- * plan theirs with their parameters.
+ * read between statements), and PostgreSQL prepares parameterised statements (one round trip each) and plans them with
+ * their parameters, unless the URL says prepare=false (PgBouncer).
  */
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase, resultRows, type Database } from '../../db/client.js';
-import { withRetry } from '../../src/workflows/event/event.ingest.js';
 import { createPgDatabase } from '../helpers/db.js';
 
 describe('PGlite yields to the event loop between queries', () => {
@@ -50,9 +49,11 @@ describe('PGlite yields to the event loop between queries', () => {
 describe.skipIf(!process.env.DATABASE_URL)('PostgreSQL prepares parameterised statements', () => {
   let database: Database;
   let drop = async () => {};
+  let url = '';
   beforeAll(async () => {
     const pg = await createPgDatabase();
     drop = pg.drop;
+    url = pg.url;
     database = await openDatabase({ url: pg.url, poolSize: 1 });
   });
   afterAll(async () => { await database?.close(); await drop(); });
@@ -67,12 +68,18 @@ describe.skipIf(!process.env.DATABASE_URL)('PostgreSQL prepares parameterised st
     expect(prepared.some((p) => p.statement.includes('as inside'))).toBe(true);
   });
 
-  it('event transactions plan with their parameters (force_custom_plan), other transactions keep the default', async () => {
-    const app = { db: database.db, database, log: { debug: () => {} } } as unknown as Parameters<typeof withRetry>[0];
-    const inside = await withRetry(app, async (tx) => resultRows<{ plan_cache_mode: string }>(await tx.execute(sql`show plan_cache_mode`))[0]!.plan_cache_mode);
-    expect(inside).toBe('force_custom_plan');
-    const outside = resultRows<{ plan_cache_mode: string }>(await database.db.execute(sql`show plan_cache_mode`))[0]!.plan_cache_mode;
-    expect(outside).toBe('auto');
+  it('statements are planned with their parameters (force_custom_plan); ?prepare=false turns both off', async () => {
+    const mode = async (d: Database) => resultRows<{ plan_cache_mode: string }>(await d.db.execute(sql`show plan_cache_mode`))[0]!.plan_cache_mode;
+    expect(await mode(database)).toBe('force_custom_plan');
+    const plain = await openDatabase({ url: `${url}${url.includes('?') ? '&' : '?'}prepare=false`, poolSize: 1, migrate: false });
+    try {
+      expect(await mode(plain)).toBe('auto');
+      await plain.db.execute(sql`select ${1}::int as unprepared_probe`);
+      const prepared = await plain.rows<{ n: number }>(sql`select count(*)::int as n from pg_prepared_statements where statement like ${'%unprepared_probe%'}`);
+      expect(Number(prepared[0]!.n)).toBe(0);
+    } finally {
+      await plain.close();
+    }
   });
 
   it('a prepared statement is reused: running it again adds no statement', async () => {

@@ -388,15 +388,15 @@ async function applyRepeats(tx: Tx, triggers: Map<string, KeyTriggers>, now: Dat
         labels jsonb, details jsonb, links jsonb, h text, h0 text, raws json)
     ), pre as (
       -- locked and read first: the newest stored hash (a concurrent writer's, once it committed) decides the history
-      select a.id, a.content_hash from alerts a join x on a.integration = x.i and a.dedup_key = x.k
+      select a.id, a.content_hash, x.i, x.k from alerts a join x on a.integration = x.i and a.dedup_key = x.k
       where a.state <> 'resolved' and x.sev >= (case a.severity when 'critical' then 0 when 'error' then 1 when 'warning' then 2 else 3 end)
       for update of a
     ), u as (
       update alerts a set count = a.count + x.n, last_seen = ${at}, updated_at = ${at}, summary = x.summary, severity = x.severity,
         source = coalesce(x.source, a.source), labels = coalesce(x.labels, a.labels), details = x.details, links = coalesce(x.links, a.links),
         content_hash = x.h
-      from x, pre
-      where a.id = pre.id and a.integration = x.i and a.dedup_key = x.k and a.state <> 'resolved'
+      from pre join x on x.i = pre.i and x.k = pre.k
+      where a.id = pre.id and a.state <> 'resolved'
       returning a.id, a.integration, a.dedup_key, a.group_id, pre.content_hash as stored
     ), h as (
       insert into alert_events (alert_id, at, action, actor, data)
@@ -513,12 +513,7 @@ export function isRetryable(e: unknown): boolean {
 export async function withRetry<T>(app: AppContext, work: (tx: Tx) => Promise<T>, attempts = 5): Promise<T> {
   for (let i = 1; ; i++) {
     try {
-      return await app.db.transaction(async (tx) => {
-        // Batches arrive as one JSON parameter; a cached generic plan for them costs PostgreSQL twice the CPU of a plan
-        // made with the parameter (measured). Prepared statements would switch to the generic plan after five runs.
-        if (app.database.driver === 'postgres') await tx.execute(sql`set local plan_cache_mode = force_custom_plan`);
-        return work(tx as unknown as Tx);
-      });
+      return await app.db.transaction(async (tx) => work(tx as unknown as Tx));
     } catch (e) {
       if (i >= attempts || !isRetryable(e)) throw e;
       app.log.debug({ attempt: i, err: (e as Error).message }, 'event transaction lost a race; retrying');
