@@ -4,7 +4,7 @@
  * Knobs: BENCH_COMMANDS=500 BENCH_CONCURRENCY=1, BENCH_NO_DISPATCH=1 (router + database only, no outbox dispatch),
  * BENCH_ONLY_POSTGRES=1, BENCH_NO_STARTUP=1.
  */
-import { spawn, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,15 +13,13 @@ import { parseOrgConfig } from '../src/core/config/org.js';
 import { startTread } from '../src/runtime.js';
 import { createPgDatabase } from '../test/helpers/db.js';
 import { CountingPort } from './counting-port.js';
+import { startupRun } from './startup.js';
+import { quantileMs } from './util.js';
 
 const N = Number(process.env.BENCH_COMMANDS ?? 500);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 1);
 
 const config = parseOrgConfig(readFileSync(new URL('../tread.example.yaml', import.meta.url), 'utf8'), 'tread.example.yaml');
-
-function pct(sorted: number[], q: number): number {
-  return Number(sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!.toFixed(2));
-}
 
 async function measure(driver: string, database: Database): Promise<void> {
   // cards go to a port that accepts them, as a chat platform would, so the outbox dispatch runs alongside as in production
@@ -51,34 +49,19 @@ async function measure(driver: string, database: Database): Promise<void> {
     const seconds = (performance.now() - started) / 1000;
     const used = process.cpuUsage(cpu);
     latencies.sort((a, b) => a - b);
-    console.log(JSON.stringify({ bench: 'commands', driver, command: kind === 'create' ? '/incident <title>' : 'incident.ack', n: N, concurrency: CONCURRENCY, perSecond: Math.round(N / seconds), p50ms: pct(latencies, 0.5), p99ms: pct(latencies, 0.99), treadCpuMsPerCommand: Number(((used.user + used.system) / 1000 / N).toFixed(2)) }));
+    console.log(JSON.stringify({ bench: 'commands', driver, command: kind === 'create' ? '/incident <title>' : 'incident.ack', n: N, concurrency: CONCURRENCY, perSecond: Math.round(N / seconds), p50ms: quantileMs(latencies, 0.5), p99ms: quantileMs(latencies, 0.99), treadCpuMsPerCommand: Number(((used.user + used.system) / 1000 / N).toFixed(2)) }));
   }
   await tread.stop();
 }
 
+/** Start-up to ready and RSS on a new and then an existing PGlite directory (bench/startup.ts times more runs). */
 async function startup(): Promise<void> {
   if (!existsSync('dist/src/main.js')) execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { stdio: 'inherit' });
   const dir = mkdtempSync(join(tmpdir(), 'tread-bench-'));
   try {
     for (const run of ['fresh', 'existing', 'existing']) {
-      const port = 39_000 + Math.floor(Math.random() * 1000);
-      const t0 = performance.now();
-      const child = spawn(process.execPath, ['dist/src/main.js'], {
-        env: { ...process.env, DATABASE_URL: '', TREAD_DATA_DIR: dir, PORT: String(port), LOG_LEVEL: 'warn', TREAD_CONSOLE: '' },
-        stdio: ['ignore', 'ignore', 'inherit'],
-      });
-      let readyMs = -1;
-      for (let i = 0; i < 600; i++) {
-        try {
-          const r = await fetch(`http://127.0.0.1:${port}/readyz`);
-          if (r.ok) { readyMs = performance.now() - t0; break; }
-        } catch { /* not up yet */ }
-        await new Promise((r) => setTimeout(r, 10));
-      }
-      const rss = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))?.[1] ?? 0) * 1024;
-      child.kill('SIGTERM');
-      await new Promise((r) => child.once('exit', r));
-      console.log(JSON.stringify({ bench: 'startup', driver: 'pglite', dataDir: run, readyMs: Math.round(readyMs), rssMB: Math.round(rss / 1048576) }));
+      const r = await startupRun(dir);
+      console.log(JSON.stringify({ bench: 'startup', driver: 'pglite', dataDir: run, readyMs: Math.round(r.spawnMs), rssMB: r.rssMB }));
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });

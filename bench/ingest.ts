@@ -11,7 +11,6 @@
 import { Agent, request } from 'node:http';
 import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
-import { spawn } from 'node:child_process';
 import { sql } from 'drizzle-orm';
 import { openDatabase, resultRows, type Database } from '../db/client.js';
 import { parseOrgConfig } from '../src/core/config/org.js';
@@ -19,6 +18,7 @@ import { startTread, type Tread } from '../src/runtime.js';
 import { writerOf } from '../src/workflows/event/index.js';
 import { createPgDatabase } from '../test/helpers/db.js';
 import { CountingPort } from './counting-port.js';
+import { quantileMs, runClient } from './util.js';
 
 const EVENTS = Number(process.env.EVENTS ?? 10_000);
 const CONCURRENCY = Number(process.env.CONCURRENCY ?? 64);
@@ -92,13 +92,7 @@ process.stdin.on('end', () => {
 
 /** Sends the bodies from a child process; returns seconds, sorted latencies and status counts. */
 async function load(port: number, path: string, bodies: string[], concurrency: number, headers: Record<string, string> = {}): Promise<{ seconds: number; latencies: number[]; statuses: Record<string, number> }> {
-  const child = spawn(process.execPath, ['-e', CLIENT], { stdio: ['pipe', 'pipe', 'inherit'] });
-  let out = '';
-  child.stdout.on('data', (c: Buffer) => { out += c.toString(); });
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  child.stdin.end(JSON.stringify({ port, path, headers, bodies, concurrency }));
-  await exited;
-  const result = JSON.parse(out) as { seconds: number; latencies: number[]; statuses: Record<string, number> };
+  const result = await runClient<{ seconds: number; latencies: number[]; statuses: Record<string, number> }>(CLIENT, { port, path, headers, bodies, concurrency });
   result.latencies.sort((a, b) => a - b);
   return result;
 }
@@ -112,10 +106,6 @@ function post(port: number, path: string, body: string, headers: Record<string, 
     req.on('error', reject);
     req.end(body);
   });
-}
-
-function quantile(sorted: number[], q: number): number {
-  return Number(sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!.toFixed(2));
 }
 
 /** CPU seconds used so far by this database's PostgreSQL backends (from /proc; 0 when not readable). */
@@ -161,7 +151,7 @@ async function singleEvents(driver: string, tread: Tread, database: Database): P
   const stats = writerOf(tread.app)!.stats;
   console.log(JSON.stringify({
     bench: 'ingest-pagerduty-single', driver, events: EVENTS, concurrency: CONCURRENCY, dedupKeys: KEYS, perSecond: Math.round(EVENTS / r.seconds),
-    p50ms: quantile(r.latencies, 0.5), p99ms: quantile(r.latencies, 0.99), accepted, statuses: r.statuses,
+    p50ms: quantileMs(r.latencies, 0.5), p99ms: quantileMs(r.latencies, 0.99), accepted, statuses: r.statuses,
     allStored: stored === accepted && counted === accepted, storedEvents: stored, alertCountSum: counted,
     batches: stats.batches - before.batches, eventsPerBatch: Number(((stats.events - before.events) / Math.max(1, stats.batches - before.batches)).toFixed(1)),
     ...cpu, cpuMsPerEvent: Number(((cpu.treadCpuSeconds + cpu.pgCpuSeconds) * 1000 / EVENTS).toFixed(3)), loadAverage: loadavg()[0],
@@ -192,7 +182,7 @@ async function batchedAlerts(driver: string, tread: Tread, database: Database): 
     const cpu = await meter();
     const alerts = bodies.length * 100;
     return {
-      phase, alerts, alertsPerSecond: Math.round(alerts / r.seconds), p50ms: quantile(r.latencies, 0.5), p99ms: quantile(r.latencies, 0.99),
+      phase, alerts, alertsPerSecond: Math.round(alerts / r.seconds), p50ms: quantileMs(r.latencies, 0.5), p99ms: quantileMs(r.latencies, 0.99),
       accepted: (r.statuses['200'] ?? 0) * 100, batches: writerOf(tread.app)!.stats.batches - before.batches,
       ...cpu, cpuMsPerAlert: Number(((cpu.treadCpuSeconds + cpu.pgCpuSeconds) * 1000 / alerts).toFixed(3)),
     };

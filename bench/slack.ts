@@ -8,7 +8,7 @@
  */
 import { loadavg } from 'node:os';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { fork, spawn, type ChildProcess } from 'node:child_process';
+import { fork, type ChildProcess } from 'node:child_process';
 import { sql } from 'drizzle-orm';
 import { createSlackAdapter } from '../adapters/slack/index.js';
 import { openDatabase, resultRows, type Database } from '../db/client.js';
@@ -16,6 +16,7 @@ import { loadEnv } from '../src/core/config/env.js';
 import { parseOrgConfig } from '../src/core/config/org.js';
 import { startTread } from '../src/runtime.js';
 import { createPgDatabase } from '../test/helpers/db.js';
+import { quantileMs, runClient } from './util.js';
 
 const REQUESTS = Number(process.env.REQUESTS ?? 1000);
 const CONCURRENCY = Number(process.env.CONCURRENCY ?? 50);
@@ -84,20 +85,6 @@ process.stdin.on('end', () => {
 });
 `;
 
-/** Runs the load generator in a child process and returns what it measured. */
-async function load(workerData: Record<string, unknown>): Promise<{ times: number[]; errors: number }> {
-  const child = spawn(process.execPath, ['-e', CLIENT], { stdio: ['pipe', 'pipe', 'inherit'] });
-  let out = '';
-  child.stdout.on('data', (c: Buffer) => { out += c.toString(); });
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  child.stdin.end(JSON.stringify(workerData));
-  await exited;
-  return JSON.parse(out) as { times: number[]; errors: number };
-}
-
-function quantile(sorted: number[], q: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!;
-}
 
 /** The fake Slack in its own process (bench/fake-slack-process.ts). */
 async function startFake(): Promise<{ apiUrl: string; responseBase: string; responses(): Promise<number>; reset(): void; stop(): Promise<void> }> {
@@ -139,14 +126,14 @@ async function main(): Promise<void> {
     const first = seq;
     seq += warmup + total;
     const started = performance.now();
-    const { times, errors } = await load({ url, secret: SECRET, command, text, total, warmup, concurrency, first, responseBase: fake.responseBase, debug: Boolean(process.env.BENCH_DEBUG) });
+    const { times, errors } = await runClient<{ times: number[]; errors: number }>(CLIENT, { url, secret: SECRET, command, text, total, warmup, concurrency, first, responseBase: fake.responseBase, debug: Boolean(process.env.BENCH_DEBUG) });
     const seconds = (performance.now() - started) / 1000;
     loop.disable();
     times.sort((a, b) => a - b);
     return {
       bench: 'slack', case: name, driver: database.driver, requests: total, concurrency, warmupRequests: warmup,
       acksPerSecond: Math.round((warmup + total) / seconds),
-      p50Ms: Number(quantile(times, 0.5).toFixed(1)), p99Ms: Number(quantile(times, 0.99).toFixed(1)), maxMs: Number(times.at(-1)!.toFixed(1)),
+      p50Ms: quantileMs(times, 0.5, 1), p99Ms: quantileMs(times, 0.99, 1), maxMs: Number(times.at(-1)!.toFixed(1)),
       errors,
       // What else tread's process did meanwhile (the work after the acks) and how busy the machine was.
       eventLoopDelayP99Ms: Number((loop.percentile(99) / 1e6).toFixed(1)), loadAverage1m: Number(loadavg()[0]!.toFixed(2)),

@@ -7,31 +7,17 @@
  * 'tread is ready' log line (ms from the start of src/start.ts's start(), after its imports). Prints one JSON line.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { pathToFileURL } from 'node:url';
+import { freePort } from '../test/helpers/net.js';
+import { quantileMs } from './util.js';
 
 const RUNS = Number(process.env.RUNS ?? 7);
 const MAIN = 'dist/src/main.js';
 const TIMEOUT_MS = 30_000;
-
-function pct(sorted: number[], q: number): number {
-  return Math.round(sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!);
-}
-
-/** A port nobody listens on right now. */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 /** Watches a child's output lines for the 'tread is ready' JSON log line (logs go to stderr; stdout is read too). */
 function watchReadyMs(child: ChildProcess): { readyMs: () => number | undefined; output: string[] } {
@@ -51,8 +37,11 @@ function watchReadyMs(child: ChildProcess): { readyMs: () => number | undefined;
   return { readyMs: () => readyMs, output };
 }
 
-/** Spawns tread on the data directory; resolves with ms from spawn to /readyz = 200 and the logged readyMs. */
-async function run(dataDir: string): Promise<{ spawnMs: number; readyMs: number | undefined }> {
+/**
+ * Spawns `node dist/src/main.js` on a PGlite data directory (created and migrated when new); resolves with ms from spawn
+ * to /readyz = 200, the logged readyMs and the process's RSS when ready, after stopping it with SIGTERM.
+ */
+export async function startupRun(dataDir: string): Promise<{ spawnMs: number; readyMs: number | undefined; rssMB: number }> {
   const port = await freePort();
   const env: NodeJS.ProcessEnv = { TREAD_DATA_DIR: dataDir, PORT: String(port), LOG_LEVEL: 'info' };
   for (const key of ['PATH', 'HOME', 'TMPDIR', 'LANG', 'TZ', 'NODE_OPTIONS']) if (process.env[key] !== undefined) env[key] = process.env[key];
@@ -79,21 +68,22 @@ async function run(dataDir: string): Promise<{ spawnMs: number; readyMs: number 
   }
   // The ready line is logged just after the server listens; give the pipe a moment to deliver it.
   for (let i = 0; i < 100 && watch.readyMs() === undefined; i++) await new Promise((r) => setTimeout(r, 10));
+  const rss = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))?.[1] ?? 0) * 1024;
   child.kill('SIGTERM');
   const code = await exited;
   if (code !== 0) throw new Error(`tread exited with ${code} after SIGTERM:\n${watch.output.join('\n')}`);
-  return { spawnMs, readyMs: watch.readyMs() };
+  return { spawnMs, readyMs: watch.readyMs(), rssMB: Math.round(rss / 1048576) };
 }
 
 async function main(): Promise<void> {
   if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: run \`npm run build\` first`);
   const dir = mkdtempSync(join(tmpdir(), 'tread-bench-startup-'));
   try {
-    await run(dir); // creates and migrates the data directory
+    await startupRun(dir); // creates and migrates the data directory
     const spawnMs: number[] = [];
     const readyMs: number[] = [];
     for (let i = 0; i < RUNS; i++) {
-      const r = await run(dir);
+      const r = await startupRun(dir);
       spawnMs.push(r.spawnMs);
       if (r.readyMs !== undefined) readyMs.push(r.readyMs);
     }
@@ -101,12 +91,13 @@ async function main(): Promise<void> {
     readyMs.sort((a, b) => a - b);
     console.log(JSON.stringify({
       bench: 'startup-pglite-existing-dir', runs: RUNS,
-      p50ms: pct(spawnMs, 0.5), maxms: Math.round(spawnMs.at(-1)!), minms: Math.round(spawnMs[0]!),
-      readyMsP50: readyMs.length ? pct(readyMs, 0.5) : null, node: process.version,
+      p50ms: quantileMs(spawnMs, 0.5, 0), maxms: Math.round(spawnMs.at(-1)!), minms: Math.round(spawnMs[0]!),
+      readyMsP50: readyMs.length ? quantileMs(readyMs, 0.5, 0) : null, node: process.version,
     }));
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
-await main();
+// Run as a script; bench/commands.ts imports startupRun.
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) await main();
