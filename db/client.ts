@@ -1,4 +1,5 @@
 /** Opens tread's database: embedded PGlite under a data directory (default) or PostgreSQL via postgres.js. */
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, realpathSync, rmSync, writeSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
@@ -178,8 +179,6 @@ function compiledPgliteWasm(): Promise<object | undefined> {
 interface PgliteLike {
   query(...args: unknown[]): Promise<unknown>;
 }
-
-const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /**
  * PGlite with a turn of the event loop before each query. PGlite runs a query on the main thread and resolves it without

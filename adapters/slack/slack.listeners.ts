@@ -1,4 +1,5 @@
 /** Bolt listeners: Slack payload -> core Inbound -> router -> Reply rendered back to Slack (ack first, work after). */
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { randomUUID } from 'node:crypto';
 import type { App } from '@slack/bolt';
 import type { AppContext } from '../../src/core/app.js';
@@ -62,7 +63,7 @@ export class WorkQueue {
   /** Runs `job` when a slot is free (after pending I/O, so acks and new requests go first). */
   async run<T>(job: () => Promise<T>): Promise<T> {
     if (this.running >= this.limit) await new Promise<void>((resolve) => this.waiting.push(resolve));
-    else await new Promise<void>((resolve) => setImmediate(resolve));
+    else await nextTurn();
     this.running++;
     try {
       return await job();

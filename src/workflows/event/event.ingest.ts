@@ -3,6 +3,7 @@
  * with set-based SQL. The EventWriter commits the events of many concurrent requests together (group commit) and answers
  * each request only after its events are durable.
  */
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import * as crypto from 'node:crypto';
 import { sql, type SQL } from 'drizzle-orm';
 import { schema, type Tx } from '../../../db/client.js';
@@ -561,7 +562,7 @@ class Lane {
         // works without yielding to I/O at all, so there it takes several rounds while requests keep arriving.
         for (let i = 0, seen = -1; i < this.yieldRounds && this.queue.length !== seen; i++) {
           seen = this.queue.length;
-          for (let j = 0; j < 4; j++) await new Promise((resolve) => setImmediate(resolve));
+          for (let j = 0; j < 4; j++) await nextTurn();
         }
         const batch: Pending[] = [];
         let n = 0;
