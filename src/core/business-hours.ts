@@ -1,68 +1,8 @@
 /** SLA time: wall-clock time, or only the business hours of the organisation (days, start–end, holidays, time zone). */
 import type { BusinessHours } from './config/org.js';
+import { zonedParts, zonedTime } from './time-zone.js';
 
 const DAY_KEYS = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'] as const;
-
-// Building an Intl.DateTimeFormat costs far more than using one: keep one per zone.
-const formats = new Map<string, Intl.DateTimeFormat>();
-function formatFor(timeZone: string): Intl.DateTimeFormat {
-  let f = formats.get(timeZone);
-  if (!f) formats.set(timeZone, (f = new Intl.DateTimeFormat('en-US', { timeZone, hourCycle: 'h23', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit', weekday: 'short' })));
-  return f;
-}
-
-type Parts = { year: number; month: number; day: number; hour: number; minute: number; second: number; weekday: number };
-
-/** Local date parts from Intl (slow: a few microseconds each). */
-function intlParts(at: Date, timeZone: string): Parts {
-  const parts = formatFor(timeZone).formatToParts(at);
-  const get = (t: string) => parts.find((p) => p.type === t)?.value ?? '0';
-  const weekday = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'].indexOf(get('weekday'));
-  return { year: +get('year'), month: +get('month'), day: +get('day'), hour: +get('hour') % 24, minute: +get('minute'), second: +get('second'), weekday };
-}
-
-/** UTC offset (ms) of a zone at a whole second. */
-function offsetAt(ms: number, timeZone: string): number {
-  const p = intlParts(new Date(ms), timeZone);
-  return Date.UTC(p.year, p.month - 1, p.day, p.hour, p.minute, p.second) - ms;
-}
-
-const QUARTER_HOUR = 900_000;
-/** Offsets by zone and quarter hour (zones change offset on quarter hours); NaN where one changes inside the quarter. */
-const offsets = new Map<string, number>();
-
-/** Local date parts of an instant in a time zone. */
-export function zonedParts(at: Date, timeZone: string): Parts {
-  const t = at.getTime();
-  const quarter = Math.floor(t / QUARTER_HOUR);
-  const key = `${timeZone}|${quarter}`;
-  let offset = offsets.get(key);
-  if (offset === undefined) {
-    const first = offsetAt(quarter * QUARTER_HOUR, timeZone);
-    offset = first === offsetAt(quarter * QUARTER_HOUR + QUARTER_HOUR - 1000, timeZone) ? first : Number.NaN;
-    if (offsets.size >= 20_000) offsets.clear();
-    offsets.set(key, offset);
-  }
-  if (Number.isNaN(offset)) return intlParts(at, timeZone);
-  const d = new Date(t + offset);
-  return {
-    year: d.getUTCFullYear(), month: d.getUTCMonth() + 1, day: d.getUTCDate(), hour: d.getUTCHours(), minute: d.getUTCMinutes(),
-    second: d.getUTCSeconds(), weekday: d.getUTCDay(),
-  };
-}
-
-/** The instant of a local wall-clock time in a time zone (DST-aware). */
-export function zonedTime(year: number, month: number, day: number, hour: number, minute: number, timeZone: string): Date {
-  let guess = Date.UTC(year, month - 1, day, hour, minute);
-  for (let i = 0; i < 3; i++) {
-    const p = zonedParts(new Date(guess), timeZone);
-    const asUtc = Date.UTC(p.year, p.month - 1, p.day, p.hour, p.minute, p.second);
-    const diff = asUtc - Date.UTC(year, month - 1, day, hour, minute);
-    if (diff === 0) break;
-    guess -= diff;
-  }
-  return new Date(guess);
-}
 
 /** The business-hours windows [start, end) of the local day containing `at`, or undefined on a closed day. */
 function windowOfDay(at: Date, bh: BusinessHours, tz: string): { start: Date; end: Date } | undefined {

@@ -1,6 +1,7 @@
 /** SLA time with and without business hours: weekends, holidays, and DST changes in Europe/Berlin. */
 import { describe, expect, it } from 'vitest';
-import { addSlaTime, slaBudgetMs, slaTimeBetween, zonedParts, zonedTime } from '../../src/core/business-hours.js';
+import { addSlaTime, slaBudgetMs, slaTimeBetween } from '../../src/core/business-hours.js';
+import { zonedParts, zonedTime } from '../../src/core/time-zone.js';
 import type { BusinessHours } from '../../src/core/config/org.js';
 
 const M = 60_000;

@@ -7,7 +7,7 @@ import { parseDuration } from '../../core/duration.js';
 import { badInput } from '../../core/errors.js';
 import type { ActionInbound, CommandInbound, Reply, Where } from '../../core/inbound.js';
 import { requirePermission } from '../../core/permissions.js';
-import { formatTime } from '../../core/time-format.js';
+import { formatTime } from '../../core/time-zone.js';
 import type { ActionHandler, CommandSpec, HandlerContext } from '../../core/workflow.js';
 import { ALERT_STATES } from './event.machine.js';
 import { looksLikeMatcher, parseMatcher, type Matcher } from './event.match.js';

@@ -1,7 +1,7 @@
 /** The event management sections of the organisation file: integrations, heartbeats, routing, correlation, maintenance. */
 import { z } from 'zod';
 import { idSchema, timeOfDaySchema, timezoneSchema } from '../../core/config/schemas.js';
-import { zonedParts } from '../../core/business-hours.js';
+import { zonedParts } from '../../core/time-zone.js';
 import { durationSchema } from '../../core/duration.js';
 
 const name = idSchema;

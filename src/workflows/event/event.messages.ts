@@ -2,7 +2,7 @@
 import type { schema } from '../../../db/client.js';
 import { formatDuration } from '../../core/duration.js';
 import type { Button, Message, Tone } from '../../core/message.js';
-import { formatTime } from '../../core/time-format.js';
+import { formatTime } from '../../core/time-zone.js';
 import type { AlertState, GroupState } from './event.machine.js';
 import { formatMatchers, type Matcher } from './event.match.js';
 

@@ -8,7 +8,7 @@ import { personName, resolvePersonToken } from '../../core/identity.js';
 import type { ActionInbound, CommandInbound, Reply, Where } from '../../core/inbound.js';
 import { requirePermission } from '../../core/permissions.js';
 import { readTimeline } from '../../core/timeline.js';
-import { formatTime } from '../../core/time-format.js';
+import { formatTime } from '../../core/time-zone.js';
 import type { ActionHandler, CommandSpec, HandlerContext } from '../../core/workflow.js';
 import { LEVELS } from './incident.machine.js';
 import { createForm, holdForm, incidentSubject, listLine, priorityForm, resolveForm } from './incident.messages.js';

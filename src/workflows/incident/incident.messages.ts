@@ -1,7 +1,7 @@
 /** Cards and sentences for incidents. Pure: records in, Messages out. */
 import type { Button, Message, Tone } from '../../core/message.js';
 import { formatDuration } from '../../core/duration.js';
-import { formatTime } from '../../core/time-format.js';
+import { formatTime } from '../../core/time-zone.js';
 import { HOLD_REASONS, LEVELS, STATE_WORDS, type IncidentState } from './incident.machine.js';
 import type { schema } from '../../../db/client.js';
 

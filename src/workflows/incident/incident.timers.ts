@@ -8,7 +8,7 @@ import { findPerson, SCHEDULER_PERSON } from '../../core/identity.js';
 import { enqueue } from '../../core/outbox.js';
 import { addTimeline } from '../../core/timeline.js';
 import type { TimerHandler } from '../../core/timers.js';
-import { formatTime } from '../../core/time-format.js';
+import { formatTime } from '../../core/time-zone.js';
 import { isOpen, type IncidentState } from './incident.machine.js';
 import { incidentSubject } from './incident.messages.js';
 import { cardFor, changeIncident, TIMER } from './incident.service.js';

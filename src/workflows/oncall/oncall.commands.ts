@@ -9,7 +9,8 @@ import type { CommandSpec, HandlerContext } from '../../core/workflow.js';
 import { onCallMessage, overridesMessage, type NameOf } from './oncall.messages.js';
 import type { Schedule } from './oncall.schedule.js';
 import { createOverride, listOverrides, onCallAt, removeOverride, requireSchedule, schedulesOf } from './oncall.service.js';
-import { formatInZone, parseWhen } from './oncall.time.js';
+import { formatInZone } from '../../core/time-zone.js';
+import { parseWhen } from './oncall.time.js';
 
 /** Usage lines for `/oncall help`. */
 export const ONCALL_USAGE = [

@@ -1,13 +1,13 @@
 /** The `schedules` and `escalationPolicies` sections of the organisation file (zod), with their cross-checks. */
 import { z } from 'zod';
-import { idSchema } from '../../core/config/schemas.js';
+import { idSchema, timezoneSchema } from '../../core/config/schemas.js';
 import { durationSchema, parseDuration } from '../../core/duration.js';
-import { isTimeZone, parseLocalDate, parseTimeOfDay } from './oncall.time.js';
+import { parseLocalDate, parseTimeOfDay } from '../../core/time-zone.js';
 
 const name = idSchema;
 const personId = z.string().min(1);
 const timeOfDay = z.string().refine((t) => parseTimeOfDay(t) !== undefined, 'write a time as HH:MM (24-hour)');
-const timezone = z.string().refine(isTimeZone, 'not an IANA time zone (like Europe/Berlin)');
+const timezone = timezoneSchema;
 const WEEKDAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] as const;
 
 /** A rotation length: `daily`, `weekly`, or a duration (`12h`, `2d`, `2w`). Whole days keep the wall-clock handoff across DST. */

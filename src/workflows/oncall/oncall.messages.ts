@@ -1,6 +1,6 @@
 /** Messages of the on-call module: who is on call, override lists, pages. Pure. */
 import type { Button, Message } from '../../core/message.js';
-import { formatInZone } from './oncall.time.js';
+import { formatInZone } from '../../core/time-zone.js';
 import type { OnCallNow, OverrideRow } from './oncall.service.js';
 
 /** Names of people by id (falls back to the id). */

@@ -1,8 +1,8 @@
 /** Who is on call: layered rotations plus overrides, evaluated at an instant. Pure: no I/O, no clock. */
 import type { RotationLength, ScheduleConfig } from './oncall.config.js';
 import {
-  addDays, daysBetween, localParts, parseLocalDate, parseTimeOfDay, weekday, zonedToUtc, type LocalDate,
-} from './oncall.time.js';
+  addDays, daysBetween, parseLocalDate, parseTimeOfDay, weekday, zonedParts, zonedToUtc, type LocalDate,
+} from '../../core/time-zone.js';
 
 const WEEKDAY_INDEX: Record<string, number> = { mon: 0, tue: 1, wed: 2, thu: 3, fri: 4, sat: 5, sun: 6 };
 
@@ -86,7 +86,7 @@ function shiftIndex(layer: Layer, at: Date): number {
   if (layer.length.ms !== undefined) {
     k = Math.floor((at.getTime() - shiftStart(layer, 0).getTime()) / layer.length.ms);
   } else {
-    const local = localParts(at, layer.timeZone);
+    const local = zonedParts(at, layer.timeZone);
     let days = daysBetween(layer.start, local);
     if (local.hour * 60 + local.minute < layer.handoff) days -= 1;
     k = Math.floor(days / layer.length.days);
@@ -107,7 +107,7 @@ function wallTime(date: LocalDate, minutes: number, timeZone: string): Date {
 /** Restriction windows of a layer overlapping the days around `at`, as instants. */
 function windowsAround(layer: Layer, at: Date, daysBefore: number, daysAfter: number): { from: Date; to: Date }[] {
   const out: { from: Date; to: Date }[] = [];
-  const today = localParts(at, layer.timeZone);
+  const today = zonedParts(at, layer.timeZone);
   for (let d = -daysBefore; d <= daysAfter; d++) {
     const date = addDays(today, d);
     const wd = weekday(date);

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { DomainError } from '../../../src/core/errors.js';
-import { formatInZone, parseWhen, zonedToUtc } from '../../../src/workflows/oncall/oncall.time.js';
+import { formatInZone, zonedToUtc } from '../../../src/core/time-zone.js';
+import { parseWhen } from '../../../src/workflows/oncall/oncall.time.js';
 
 const now = new Date('2026-03-10T12:00:00Z');
 
