@@ -9,7 +9,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openDatabase, type Database } from '../db/client.js';
-import { parseOrgConfig } from '../src/core/config/org.js';
+import { parseOrganisation } from '../src/workflows/index.js';
 import { startTread } from '../src/runtime.js';
 import { createPgDatabase } from '../test/helpers/db.js';
 import { CountingPort } from './counting-port.js';
@@ -19,7 +19,7 @@ import { quantileMs } from './util.js';
 const N = Number(process.env.BENCH_COMMANDS ?? 500);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 1);
 
-const config = parseOrgConfig(readFileSync(new URL('../tread.example.yaml', import.meta.url), 'utf8'), 'tread.example.yaml');
+const config = parseOrganisation(readFileSync(new URL('../tread.example.yaml', import.meta.url), 'utf8'), 'tread.example.yaml');
 
 async function measure(driver: string, database: Database): Promise<void> {
   // cards go to a port that accepts them, as a chat platform would, so the outbox dispatch runs alongside as in production

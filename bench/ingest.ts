@@ -12,8 +12,8 @@ import { Agent, request } from 'node:http';
 import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { sql } from 'drizzle-orm';
-import { openDatabase, resultRows, type Database } from '../db/client.js';
-import { parseOrgConfig } from '../src/core/config/org.js';
+import { openDatabase, queryRows, type Database } from '../db/client.js';
+import { parseOrganisation } from '../src/workflows/index.js';
 import { startTread, type Tread } from '../src/runtime.js';
 import { writerOf } from '../src/workflows/event/index.js';
 import { createPgDatabase } from '../test/helpers/db.js';
@@ -36,7 +36,7 @@ const AM_TOKEN = 'bench-am-token-0123456789';
 const GENERIC_TOKEN = 'bench-generic-token-0123456789';
 
 const services = Array.from({ length: 50 }, (_, i) => `svc-${i}`);
-const config = parseOrgConfig(`
+const config = parseOrganisation(`
 organisation: Bench
 people:
   - { id: alice, name: Alice, roles: [responder] }
@@ -111,7 +111,7 @@ function post(port: number, path: string, body: string, headers: Record<string, 
 /** CPU seconds used so far by this database's PostgreSQL backends (from /proc; 0 when not readable). */
 async function pgCpuSeconds(database: Database): Promise<number> {
   if (database.driver !== 'postgres') return 0;
-  const pids = resultRows<{ pid: number }>(await database.db.execute(sql`select pid from pg_stat_activity where datname = current_database()`));
+  const pids = await queryRows<{ pid: number }>(database.db, sql`select pid from pg_stat_activity where datname = current_database()`);
   let ticks = 0;
   for (const { pid } of pids) {
     try {
@@ -133,7 +133,7 @@ async function cpuMeter(database: Database): Promise<() => Promise<{ treadCpuSec
 }
 
 async function count(database: Database, query: ReturnType<typeof sql>): Promise<number> {
-  return Number(resultRows<{ n: number }>(await database.db.execute(query))[0]?.n ?? 0);
+  return Number((await queryRows<{ n: number }>(database.db, query))[0]?.n ?? 0);
 }
 
 async function singleEvents(driver: string, tread: Tread, database: Database): Promise<void> {
@@ -231,7 +231,7 @@ async function storm(driver: string, tread: Tread, port: CountingPort): Promise<
   await new Promise((r) => setTimeout(r, TICK_SECONDS * 1000 + 500));
   await tread.scheduler.tick();
   await tread.dispatcher.flush();
-  const groups = Number(resultRows<{ n: number }>(await tread.app.db.execute(sql`select count(distinct group_id)::int as n from alerts where integration = 'gen'`))[0]?.n ?? 0);
+  const groups = Number((await queryRows<{ n: number }>(tread.app.db, sql`select count(distinct group_id)::int as n from alerts where integration = 'gen'`))[0]?.n ?? 0);
   console.log(JSON.stringify({
     bench: 'ingest-alert-storm', driver, events: STORM_EVENTS, services: services.length, seconds: Number(seconds.toFixed(1)),
     accepted: statuses.filter((s) => s === 202).length, groups, chatMessages: port.posts + port.updates + port.other,

@@ -11,9 +11,9 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fork, type ChildProcess } from 'node:child_process';
 import { sql } from 'drizzle-orm';
 import { createSlackAdapter } from '../adapters/slack/index.js';
-import { openDatabase, resultRows, type Database } from '../db/client.js';
+import { openDatabase, queryRows, type Database } from '../db/client.js';
 import { loadEnv } from '../src/core/config/env.js';
-import { parseOrgConfig } from '../src/core/config/org.js';
+import { parseOrganisation } from '../src/workflows/index.js';
 import { startTread } from '../src/runtime.js';
 import { createPgDatabase } from '../test/helpers/db.js';
 import { quantileMs, runClient } from './util.js';
@@ -27,7 +27,7 @@ const CONCURRENCY = Number(process.env.CONCURRENCY ?? 50);
 const WARMUP = Number(process.env.WARMUP ?? 2 * CONCURRENCY);
 const SECRET = 'bench-signing-secret';
 
-const config = parseOrgConfig(`
+const config = parseOrganisation(`
 organisation: Bench
 people:
   - { id: alice, name: Alice, slack: U0ALICE, roles: [responder] }
@@ -162,7 +162,7 @@ async function main(): Promise<void> {
 
   const started = performance.now();
   const create = await run('slash_command_incident', '/incident', 'Bench incident {n} service:payments', REQUESTS, CONCURRENCY);
-  const count = async () => Number(resultRows<{ n: number }>(await tread.app.db.execute(sql`select count(*)::int as n from incidents`))[0]!.n);
+  const count = async () => Number((await queryRows<{ n: number }>(tread.app.db, sql`select count(*)::int as n from incidents`))[0]!.n);
   await waitUntil(async () => (await count()) >= WARMUP + REQUESTS);
   console.log(JSON.stringify({ ...create, incidentsCreated: await count(), allCreatedMs: Math.round(performance.now() - started) }));
 

@@ -20,7 +20,7 @@ export type DbOrTx = Db | Tx;
 export interface Database {
   db: Db;
   driver: 'pglite' | 'postgres';
-  /** Runs one raw SQL statement and returns its rows (both drivers). */
+  /** Runs one raw SQL statement and returns its rows (`queryRows` on this database). */
   rows<T = Record<string, unknown>>(query: SQL): Promise<T[]>;
   close(): Promise<void>;
 }
@@ -232,10 +232,7 @@ async function openPglite(dataDir?: string): Promise<Database> {
   return {
     db,
     driver: 'pglite',
-    async rows<T>(query: SQL) {
-      const result = await db.execute(query);
-      return (result as unknown as { rows: T[] }).rows;
-    },
+    rows: <T>(query: SQL) => queryRows<T>(db, query),
     async close() {
       try {
         await client.close();
@@ -295,10 +292,7 @@ async function openPostgres(url: string, max: number): Promise<Database> {
   return {
     db,
     driver: 'postgres',
-    async rows<T>(query: SQL) {
-      const result = await db.execute(query);
-      return [...(result as unknown as T[])];
-    },
+    rows: <T>(query: SQL) => queryRows<T>(db, query),
     async close() {
       await client.end({ timeout: 5 });
     },
@@ -306,6 +300,11 @@ async function openPostgres(url: string, max: number): Promise<Database> {
 }
 
 /** Rows of a raw `execute()` result, whichever driver produced it. */
-export function resultRows<T = Record<string, unknown>>(result: unknown): T[] {
+function resultRows<T = Record<string, unknown>>(result: unknown): T[] {
   return Array.isArray(result) ? (result as T[]) : ((result as { rows?: T[] }).rows ?? []);
+}
+
+/** Runs one raw SQL statement (in a transaction or not) and returns its rows, whichever driver is behind it. */
+export async function queryRows<T = Record<string, unknown>>(db: DbOrTx, query: SQL): Promise<T[]> {
+  return resultRows<T>(await db.execute(query));
 }

@@ -5,7 +5,8 @@ import type { PlatformAdapter } from './core/platform.js';
 import type { Router } from './core/router.js';
 import type { ChatPort } from './core/chat-port.js';
 import type { Platform } from './core/inbound.js';
-import { isLoopback, type Route } from './http/server.js';
+import type { Route } from './core/route.js';
+import { isLoopback } from './http/server.js';
 
 /** Which platforms the environment turns on, or a one-line reason it is half-configured. */
 export function platformChoice(env: Env): { slack: boolean; teams: boolean; console: boolean } {

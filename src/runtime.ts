@@ -1,8 +1,12 @@
-/** The composition root: database + config + workflows + router + outbox + scheduler + HTTP + platforms. */
+/**
+ * The runtime: wires a running tread from its parts: the workflows (every registered one by default) with the seam
+ * between them, the router, the outbox dispatcher, the scheduler, the HTTP server and the chat platforms it is given.
+ * `src/start.ts` is the composition root that reads the environment and calls it; tests and benchmarks call it directly.
+ */
 import { readdirSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { sql } from 'drizzle-orm';
-import { migrationsFolder, resultRows, type Database } from '../db/client.js';
+import { migrationsFolder, queryRows, type Database } from '../db/client.js';
 import type { AppContext } from './core/app.js';
 import { systemClock, type Clock } from './core/clock.js';
 import type { OrgConfig } from './core/config/org.js';
@@ -11,15 +15,18 @@ import { housekeeping } from './core/housekeeping.js';
 import { syncPeople } from './core/identity.js';
 import type { Platform } from './core/inbound.js';
 import { silentLogger, type Logger } from './core/logger.js';
+import { Permissions } from './core/permissions.js';
 import type { PlatformAdapter } from './core/platform.js';
+import type { Route, RouteTools } from './core/route.js';
 import { Router } from './core/router.js';
+import { RECORD_EVENT_TIMER, Seam } from './core/seam.js';
 import { timerLagSeconds, type TimerHandler } from './core/timers.js';
-import type { RouteTools, Workflow } from './core/workflow.js';
+import type { Workflow } from './core/workflow.js';
 import { bearerToken, sameSecret } from './http/credentials.js';
 import { renderFamily } from './http/metrics.js';
-import { HttpServer, sendError, sendJson, type Route } from './http/server.js';
+import { HttpServer, sendError, sendJson } from './http/server.js';
 import { Scheduler } from './scheduler/scheduler.js';
-import { allWorkflows } from './workflows/index.js';
+import { allWorkflows, plannedCommands } from './workflows/index.js';
 
 /** Options for starting tread. */
 export interface TreadOptions {
@@ -65,19 +72,28 @@ export async function startTread(options: TreadOptions): Promise<Tread> {
     log,
     publicUrl: options.publicUrl,
     platforms: new Set<Platform>(),
+    seam: new Seam(workflows),
+    permissions: new Permissions(workflows),
   };
+  const router = new Router(app, workflows, plannedCommands);
+  // Every button and form action names a permission some workflow declared: an undeclared one stops start-up here.
+  for (const [action, permission] of router.actionPermissions()) {
+    if (!app.permissions.has(permission)) throw new Error(`action ${action} needs permission "${permission}", which no workflow declares`);
+  }
   await syncPeople(app);
-  const router = new Router(app, workflows);
   const adapters = options.platforms ? await options.platforms(app, router) : [];
   const ports = new Map(adapters.map((a) => [a.platform, a.port] as const));
   for (const a of adapters) app.platforms.add(a.platform);
   const dispatcher = new Dispatcher(app, ports);
-  const handlers: Record<string, TimerHandler> = Object.assign({}, ...workflows.map((w) => w.timers));
-  const scheduler = new Scheduler(app, handlers, dispatcher, options.tickSeconds || 5);
+  const scheduler = new Scheduler(app, timerHandlers(app, workflows), dispatcher, options.tickSeconds || 5);
   for (const w of workflows) await w.start?.(app);
 
   const http = new HttpServer({ host: options.http?.host ?? '127.0.0.1', port: options.http?.port ?? 0, log, tls: options.http?.tls });
-  const kick = () => { void dispatcher.flush().catch((e) => log.error({ err: (e as Error).message }, 'outbox flush failed')); };
+  // After a change: send its messages now, and run its after-commit subscribers now rather than at the next tick.
+  const kick = () => {
+    if (app.seam.takeScheduled()) void scheduler.tick();
+    else void dispatcher.flush().catch((e) => log.error({ err: (e as Error).message }, 'outbox flush failed'));
+  };
   router.afterHandle = kick;
   const tools: RouteTools = { authorizeApi: (req, res) => authorizeApi(options.apiToken, req, res), kick };
   http.add(...coreRoutes(app, http, dispatcher, scheduler, workflows));
@@ -105,6 +121,18 @@ export async function startTread(options: TreadOptions): Promise<Tread> {
   };
 }
 
+/** Every workflow's timer handlers by kind, and the seam's; a kind handled twice stops start-up. */
+function timerHandlers(app: AppContext, workflows: Workflow[]): Record<string, TimerHandler> {
+  const handlers: Record<string, TimerHandler> = { [RECORD_EVENT_TIMER]: app.seam.timer };
+  for (const w of workflows) {
+    for (const [kind, handler] of Object.entries(w.timers ?? {})) {
+      if (handlers[kind]) throw new Error(`timer kind ${kind} is handled twice (workflow ${w.name})`);
+      handlers[kind] = handler;
+    }
+  }
+  return handlers;
+}
+
 /** Checks the REST bearer token. With no TREAD_API_TOKEN the API is off (404). */
 export function authorizeApi(token: string | undefined, req: IncomingMessage, res: ServerResponse): boolean {
   if (!token) {
@@ -126,7 +154,7 @@ function coreRoutes(app: AppContext, http: HttpServer, dispatcher: Dispatcher, s
     {
       method: 'GET', path: '/readyz', handler: async (_req, res) => {
         try {
-          const applied = resultRows<{ n: number }>(await app.db.execute(sql`select count(*)::int as n from drizzle.__drizzle_migrations`));
+          const applied = await queryRows<{ n: number }>(app.db, sql`select count(*)::int as n from drizzle.__drizzle_migrations`);
           const expected = expectedMigrations;
           const n = Number(applied[0]?.n ?? 0);
           if (n < expected) return sendJson(res, 503, { status: 'migrating', applied: n, expected });
@@ -138,18 +166,16 @@ function coreRoutes(app: AppContext, http: HttpServer, dispatcher: Dispatcher, s
     },
     {
       method: 'GET', path: '/metrics', handler: async (_req, res) => {
-        const byState = resultRows<{ state: string; n: number }>(await app.db.execute(sql`select state, count(*)::int as n from incidents group by state`));
-        const outbox = resultRows<{ status: string; n: number }>(await app.db.execute(sql`select status, count(*)::int as n from outbox where status in ('pending','sending','dead') group by status`));
+        const outbox = await queryRows<{ status: string; n: number }>(app.db, sql`select status, count(*)::int as n from outbox where status in ('pending','sending','dead') group by status`);
         const lag = await timerLagSeconds(app, app.clock.now());
         const text = [
-          renderFamily('tread_incidents', 'gauge', 'Incidents by state', byState.map((r) => ({ labels: { state: r.state }, value: Number(r.n) }))),
-          renderFamily('tread_outbox_backlog', 'gauge', 'Outbox rows not yet sent, by status', ['pending', 'sending', 'dead'].map((s) => ({ labels: { status: s }, value: Number(outbox.find((r) => r.status === s)?.n ?? 0) }))),
-          renderFamily('tread_outbox_sent_total', 'counter', 'Outbox messages sent by this process', [{ value: dispatcher.stats.sent }]),
-          renderFamily('tread_outbox_failures_total', 'counter', 'Outbox send failures in this process', [{ value: dispatcher.stats.failed }]),
-          renderFamily('tread_timer_lag_seconds', 'gauge', 'How long the oldest due timer has waited', [{ value: lag }]),
-          renderFamily('tread_scheduler_last_tick_timestamp_seconds', 'gauge', 'When the scheduler last ticked', [{ value: (scheduler.lastTickAt?.getTime() ?? 0) / 1000 }]),
+          renderFamily({ name: 'tread_outbox_backlog', type: 'gauge', help: 'Outbox rows not yet sent, by status', samples: ['pending', 'sending', 'dead'].map((s) => ({ labels: { status: s }, value: Number(outbox.find((r) => r.status === s)?.n ?? 0) })) }),
+          renderFamily({ name: 'tread_outbox_sent_total', type: 'counter', help: 'Outbox messages sent by this process', samples: [{ value: dispatcher.stats.sent }] }),
+          renderFamily({ name: 'tread_outbox_failures_total', type: 'counter', help: 'Outbox send failures in this process', samples: [{ value: dispatcher.stats.failed }] }),
+          renderFamily({ name: 'tread_timer_lag_seconds', type: 'gauge', help: 'How long the oldest due timer has waited', samples: [{ value: lag }] }),
+          renderFamily({ name: 'tread_scheduler_last_tick_timestamp_seconds', type: 'gauge', help: 'When the scheduler last ticked', samples: [{ value: (scheduler.lastTickAt?.getTime() ?? 0) / 1000 }] }),
           http.durations.render(),
-          ...(await Promise.all(workflows.map((w) => w.metrics?.(app) ?? Promise.resolve([])))).flat(),
+          ...(await Promise.all(workflows.map((w) => w.metrics?.(app) ?? Promise.resolve([])))).flat().map(renderFamily),
         ].join('\n\n');
         res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
         res.end(`${text}\n`);

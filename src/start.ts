@@ -2,7 +2,7 @@
 import { resolve } from 'node:path';
 import { DataDirLockedError, openDatabase } from '../db/client.js';
 import { EnvError, loadEnv, type Env } from './core/config/env.js';
-import { ConfigError, loadOrgConfig } from './core/config/org.js';
+import { ConfigError } from './core/config/org.js';
 import { createLogger } from './core/logger.js';
 import { isLoopback } from './http/server.js';
 import type { Tread } from './runtime.js';
@@ -20,7 +20,7 @@ export async function start(argvEnv: NodeJS.ProcessEnv = process.env): Promise<T
   const log = createLogger(env.LOG_LEVEL);
   let loaded;
   try {
-    loaded = loadOrgConfig(env.TREAD_CONFIG, argvEnv);
+    loaded = (await import('./workflows/index.js')).loadOrganisation(env.TREAD_CONFIG, argvEnv);
   } catch (e) {
     if (e instanceof ConfigError) fail(`tread: bad config: ${e.message}`);
     throw e;

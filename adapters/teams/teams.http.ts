@@ -2,7 +2,9 @@
 import type { ServerResponse } from 'node:http';
 import type { CloudAdapter, TurnContext } from 'botbuilder';
 import type { Logger } from '../../src/core/logger.js';
-import { readJson, sendError, sendJson, type Route } from '../../src/http/server.js';
+import type { Route } from '../../src/core/route.js';
+import { readJson } from '../../src/http/body.js';
+import { sendError, sendJson } from '../../src/http/server.js';
 import { authState, authorizationProblem, type AuthState } from './teams.auth.js';
 
 /** The largest activity accepted (Teams messages are at most ~100 KB; attachments are links). */

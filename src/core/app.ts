@@ -4,6 +4,8 @@ import type { Clock } from './clock.js';
 import type { OrgConfig } from './config/org.js';
 import type { Logger } from './logger.js';
 import type { Platform } from './inbound.js';
+import type { Permissions } from './permissions.js';
+import type { Seam } from './seam.js';
 
 /** Shared, long-lived dependencies. */
 export interface AppContext {
@@ -16,4 +18,8 @@ export interface AppContext {
   publicUrl?: string;
   /** Chat platforms that are on (adapters registered); the outbox only targets these. */
   platforms: Set<Platform>;
+  /** What the registered workflows offer each other: record events, operations, card contributions. */
+  seam: Seam;
+  /** Who may do what, as the registered workflows declared it. */
+  permissions: Permissions;
 }

@@ -1,6 +1,6 @@
 /** Sends outbox rows through the chat ports: claims with SKIP LOCKED, keeps per-record order, retries with backoff. */
 import { and, eq, inArray, sql } from 'drizzle-orm';
-import { resultRows, schema } from '../../db/client.js';
+import { queryRows, schema } from '../../db/client.js';
 import type { AppContext } from './app.js';
 import type { ChatPort, MessageRef } from './chat-port.js';
 import { PermanentChatError, RateLimitedError, UnsupportedError } from './errors.js';
@@ -69,11 +69,11 @@ export class Dispatcher {
       and exists (select 1 from outbox n where n.order_key = o.order_key and n.kind = 'update' and n.status = 'pending' and n.id > o.id)
       and not exists (select 1 from outbox p where p.order_key = o.order_key and p.status in ('pending','sending') and p.kind <> 'update' and p.id < o.id)`);
     const claimed = await db.transaction(async (tx) => {
-      const rows = resultRows<{ id: number }>(await tx.execute(sql`
+      const rows = await queryRows<{ id: number }>(tx, sql`
         select o.id from outbox o
         where ((o.status = 'pending' and o.available_at <= now()) or (o.status = 'sending' and o.available_at <= now()))
           and not exists (select 1 from outbox p where p.order_key = o.order_key and p.status in ('pending','sending') and p.id < o.id)
-        order by o.id limit ${limit} for update skip locked`));
+        order by o.id limit ${limit} for update skip locked`);
       if (rows.length === 0) return [] as OutboxRow[];
       const ids = rows.map((r) => Number(r.id));
       return tx.update(schema.outbox)

@@ -5,7 +5,7 @@ import type { AppContext } from './app.js';
 import type { PersonAddress } from './chat-port.js';
 import type { OrgConfig, Role } from './config/org.js';
 import { badInput } from './errors.js';
-import type { ChatUser, Platform } from './inbound.js';
+import type { ChatUser, Platform, Source } from './inbound.js';
 
 /** A person acting or being acted on. */
 export interface Person {
@@ -20,10 +20,37 @@ export interface Person {
   known: boolean;
 }
 
+/** Who acts and from where. */
+export interface Actor {
+  person: Person;
+  source: Source;
+}
+
+/** Who acted, as record events carry it (plain JSON). */
+export interface ActorRef {
+  id: string;
+  name: string;
+  source: Source;
+}
+
+/** The reference of an actor, for record events. */
+export function actorRef(actor: Actor): ActorRef {
+  return { id: actor.person.id, name: actor.person.name, source: actor.source };
+}
+
+/** An actor rebuilt from a record event: for names, timelines and audit rows, never for permission checks (no roles). */
+export function actorFromRef(ref: ActorRef): Actor {
+  return { person: { id: ref.id, name: ref.name, roles: new Set(), known: true }, source: ref.source };
+}
+
 /** The REST API's actor: admin rights. */
 export const API_PERSON: Person = { id: 'api', name: 'API', roles: new Set(['admin']), known: true };
 /** The scheduler's actor. */
 export const SCHEDULER_PERSON: Person = { id: 'tread', name: 'tread', roles: new Set(['admin']), known: true };
+/** tread acting from a timer. */
+export const SCHEDULER_ACTOR: Actor = { person: SCHEDULER_PERSON, source: 'scheduler' };
+/** tread acting on a monitor's event (rules decide; no person did). */
+export const WEBHOOK_ACTOR: Actor = { person: SCHEDULER_PERSON, source: 'webhook' };
 
 function fromConfig(p: OrgConfig['people'][number]): Person {
   return {
@@ -68,6 +95,21 @@ export class Directory {
   /** A configured person by email (only used when the config turns email matching on). */
   byEmailAddress(email: string): Person | undefined {
     return this.byEmail.get(email.toLowerCase());
+  }
+
+  /** The members of a team (person ids), or undefined for an unknown team. */
+  teamMembers(team: string): string[] | undefined {
+    return this.config.teams.find((t) => t.id === team)?.members;
+  }
+
+  /** A person's manager (a person id), if the config names one. */
+  managerOf(person: string): string | undefined {
+    return this.config.people.find((p) => p.id === person)?.manager;
+  }
+
+  /** The owners of a service (person ids), or undefined for an unknown service. */
+  serviceOwners(service: string): string[] | undefined {
+    return this.config.services.find((s) => s.name === service)?.owners;
   }
 }
 

@@ -1,5 +1,5 @@
 /** A chat platform plugged into tread: its outbound port, its HTTP routes, and its lifecycle. */
-import type { Route } from '../http/server.js';
+import type { Route } from './route.js';
 import type { ChatPort } from './chat-port.js';
 import type { Platform } from './inbound.js';
 

@@ -1,48 +1,54 @@
 /** The router: Inbound -> the workflow that owns the command or action -> Reply. Errors become sentences. */
 import { randomUUID } from 'node:crypto';
 import { eq, sql } from 'drizzle-orm';
-import { resultRows, schema } from '../../db/client.js';
+import { queryRows, schema } from '../../db/client.js';
 import type { AppContext } from './app.js';
 import { Args, helpMessage } from './commands.js';
 import { isDomainError } from './errors.js';
 import { resolveActor } from './identity.js';
+import { requirePermission } from './permissions.js';
 import type { ActionInbound, CommandInbound, Inbound, Reply } from './inbound.js';
 import type { Message } from './message.js';
-import type { CommandSpec, HandlerContext, Workflow, ActionHandler } from './workflow.js';
+import type { ActionSpec, CommandAlias, CommandSpec, HandlerContext, Workflow } from './workflow.js';
 
-/** Commands whose workflow is not built yet: they answer "not available yet". */
-const PLANNED: Record<string, string> = {
-  request: 'request fulfilment (service catalog, approvals)',
-  problem: 'problem management and the known error database',
-  access: 'access requests and time-bound grants',
-};
+/** A record id on a button (`INC-7`, `grp-3`): named in a refusal. */
+const RECORD_ID = /^[A-Za-z]+-\d+$/;
 
 /** Routes inbound commands and actions to workflows. */
 export class Router {
   private readonly commands = new Map<string, CommandSpec>();
-  private readonly actions = new Map<string, ActionHandler>();
+  private readonly actions = new Map<string, ActionSpec>();
+  private readonly aliases: CommandAlias[] = [];
+  /** Commands of workflows this tread does not run (yet), with what they are for: they answer "not available yet". */
+  private readonly planned: Record<string, string>;
   /** Called after every handled inbound (the runtime sends the outbox right away). */
   afterHandle: () => void = () => {};
-  /** Extra command aliases: `request access …` is `access request …`. */
-  private readonly rewrites: ((inbound: CommandInbound) => CommandInbound | undefined)[] = [];
 
-  constructor(private readonly app: AppContext, readonly workflows: Workflow[]) {
+  /** `planned` names every command of the whole product; those no registered workflow serves answer "not available yet". */
+  constructor(private readonly app: AppContext, readonly workflows: Workflow[], planned: Record<string, string> = {}) {
     for (const w of workflows) {
-      for (const c of w.commands) this.commands.set(c.name, c);
-      for (const [id, handler] of Object.entries(w.actions)) this.actions.set(id, handler);
+      for (const c of w.commands ?? []) this.commands.set(c.name, c);
+      for (const [id, spec] of Object.entries(w.actions ?? {})) this.actions.set(id, spec);
+      this.aliases.push(...(w.aliases ?? []));
     }
     this.commands.set('tread', { name: 'tread', summary: 'help for every command', usage: ['/tread help'], handle: async () => this.help() });
     this.commands.set('help', { name: 'help', summary: 'help for every command', usage: ['help'], handle: async () => this.help() });
+    this.planned = Object.fromEntries(Object.entries(planned).filter(([name]) => !this.commands.has(name)));
   }
 
-  /** Adds a rewrite rule for command aliases. */
-  addRewrite(rule: (inbound: CommandInbound) => CommandInbound | undefined): void {
-    this.rewrites.push(rule);
-  }
-
-  /** Command names the router knows, built or planned. */
+  /** Command names the router knows, served or planned. */
   commandNames(): string[] {
-    return [...new Set([...this.commands.keys(), ...Object.keys(PLANNED)])];
+    return [...new Set([...this.commands.keys(), ...Object.keys(this.planned)])];
+  }
+
+  /** Command names a registered workflow serves (what manifests may advertise). */
+  servedCommands(): string[] {
+    return [...this.commands.keys()];
+  }
+
+  /** The permission each button or form action needs, by action id. */
+  actionPermissions(): Map<string, string> {
+    return new Map([...this.actions].map(([id, spec]) => [id, spec.permission]));
   }
 
   /** Handles one inbound. Never throws: every failure becomes a reply. */
@@ -76,17 +82,29 @@ export class Router {
   private async firstDelivery(id: string): Promise<boolean> {
     // Losing a delivery id in a crash only lets a platform retry through, so this commit need not wait for the disk.
     // One statement (one round trip): set_config(…, true) is SET LOCAL for the statement's own implicit transaction.
-    const rows = resultRows(await this.app.db.execute(sql`with relaxed as (select set_config('synchronous_commit', 'off', true))
-      insert into deliveries (id) select ${id}::text from relaxed on conflict do nothing returning id`));
+    const rows = await queryRows(this.app.db, sql`with relaxed as (select set_config('synchronous_commit', 'off', true))
+      insert into deliveries (id) select ${id}::text from relaxed on conflict do nothing returning id`);
     return rows.length > 0;
   }
 
+  /** Applies a declared alias: `/request access db read` becomes `/access request db read`. */
+  private unalias(cmd: CommandInbound): CommandInbound {
+    for (const a of this.aliases) {
+      if (a.from.command !== cmd.name) continue;
+      const words = new Args(cmd.text);
+      if ((a.from.words ?? []).every((w) => words.next()?.toLowerCase() === w.toLowerCase())) {
+        return { ...cmd, name: a.to.command, text: [...(a.to.words ?? []), words.rest()].filter(Boolean).join(' ') };
+      }
+    }
+    return cmd;
+  }
+
   private async command(inbound: CommandInbound, ctx: HandlerContext): Promise<Reply> {
-    let cmd = { ...inbound, name: inbound.name.replace(/^\//, '').toLowerCase() };
-    for (const rule of this.rewrites) cmd = rule(cmd) ?? cmd;
+    const cmd = this.unalias({ ...inbound, name: inbound.name.replace(/^\//, '').toLowerCase() });
     const spec = this.commands.get(cmd.name);
     if (!spec) {
-      if (PLANNED[cmd.name]) return { kind: 'ephemeral', message: { text: `/${cmd.name} (${PLANNED[cmd.name]}) is not available yet in this version of tread. Type /tread help for what is.`, tone: 'info' } };
+      const planned = this.planned[cmd.name];
+      if (planned) return { kind: 'ephemeral', message: { text: `/${cmd.name} (${planned}) is not available yet in this version of tread. Type /tread help for what is.`, tone: 'info' } };
       return { kind: 'ephemeral', message: { text: `I don't know the command "${cmd.name}". Type /tread help for the list.`, tone: 'warning' } };
     }
     const first = new Args(cmd.text).peek()?.toLowerCase();
@@ -97,16 +115,17 @@ export class Router {
   }
 
   private async action(inbound: ActionInbound, ctx: HandlerContext): Promise<Reply> {
-    const handler = this.actions.get(inbound.actionId);
-    if (!handler) return { kind: 'ephemeral', message: { text: `That button (${inbound.actionId}) is not known to this version of tread.`, tone: 'warning' } };
-    return handler(inbound, ctx);
+    const spec = this.actions.get(inbound.actionId);
+    if (!spec) return { kind: 'ephemeral', message: { text: `That button (${inbound.actionId}) is not known to this version of tread.`, tone: 'warning' } };
+    requirePermission(ctx, ctx.person, spec.permission, RECORD_ID.test(inbound.value) ? inbound.value.toUpperCase() : undefined);
+    return spec.handle(inbound, ctx);
   }
 
   /** `/tread help`: every command with its summary. */
   help(): Reply {
     const lines = [...new Set(this.commands.values())].filter((c) => c.name !== 'help' && c.name !== 'tread')
       .map((c) => `- \`/${c.name}\` ${c.summary} (\`/${c.name} help\` for details)`);
-    for (const [name, what] of Object.entries(PLANNED)) if (!this.commands.has(name)) lines.push(`- \`/${name}\` ${what} (coming soon)`);
+    for (const [name, what] of Object.entries(this.planned)) lines.push(`- \`/${name}\` ${what} (coming soon)`);
     const message: Message = { title: 'tread commands', text: lines.join('\n'), context: 'In Teams and the console the leading slash is optional. `/as <person>` switches the acting person in the console.' };
     return { kind: 'ephemeral', message };
   }

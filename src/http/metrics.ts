@@ -1,4 +1,5 @@
 /** Prometheus text-format metrics, without a dependency: counters, gauges and histograms with labels. */
+import type { MetricFamily } from '../core/metrics.js';
 
 type Labels = Record<string, string>;
 
@@ -37,7 +38,7 @@ export class Histogram {
 }
 
 /** One gauge or counter family rendered from values computed at scrape time. */
-export function renderFamily(name: string, type: 'gauge' | 'counter', help: string, samples: { labels?: Labels; value: number }[]): string {
+export function renderFamily({ name, type, help, samples }: MetricFamily): string {
   const lines = [`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`];
   for (const s of samples) lines.push(`${name}${labelText(s.labels ?? {})} ${Number.isFinite(s.value) ? s.value : 0}`);
   return lines.join('\n');

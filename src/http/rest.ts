@@ -1,9 +1,30 @@
-/** Helpers for the REST API under /api/v1: list envelopes, cursors, zod errors, coded errors. */
+/**
+ * The REST helpers workflow routes use (the only part of src/http a `*.routes.ts` may import): responses and errors,
+ * list paging, record ids in paths, the acting person, request bodies, caller credentials and rate limits.
+ */
 import type { ServerResponse } from 'node:http';
 import type { z } from 'zod';
-import { isDomainError } from '../core/errors.js';
+import type { AppContext } from '../core/app.js';
+import { parseRecordId } from '../core/commands.js';
 import { formatPath } from '../core/config/org.js';
-import { sendError } from './server.js';
+import { badInput, isDomainError, notFound } from '../core/errors.js';
+import { API_PERSON, findPerson, type Person } from '../core/identity.js';
+import type { Request } from '../core/route.js';
+import { sendError, sendJson } from './server.js';
+
+export { sendError, sendJson } from './server.js';
+export { BadJsonError, BodyTooLargeError, MAX_BODY_BYTES, parseJson, readBody, readJson } from './body.js';
+export { credential, sameSecret } from './credentials.js';
+export { RateLimiter } from './rate-limit.js';
+
+/** One bad field of a request. */
+export interface Issue {
+  path: string;
+  message: string;
+}
+
+/** An ISO 8601 time, or null. */
+export const iso = (d: Date | null | undefined): string | null => (d ? d.toISOString() : null);
 
 /** Page size from `limit` (default 50, max 500); a bad value is an error naming `limit`. */
 export function pageLimit(query: URLSearchParams): number | { error: string } {
@@ -14,7 +35,7 @@ export function pageLimit(query: URLSearchParams): number | { error: string } {
   return n;
 }
 
-/** An opaque cursor for keyset paging by a numeric id. */
+/** An opaque cursor for keyset paging by a numeric id (or an index). */
 export function encodeCursor(id: number): string {
   return Buffer.from(`id:${id}`).toString('base64url');
 }
@@ -28,10 +49,29 @@ export function decodeCursor(raw: string | null): number | undefined | { error: 
   return Number.isSafeInteger(id) && id <= 2_147_483_647 ? id : { error: 'cursor is not one this API gave out' };
 }
 
+/** A list request's paging: `limit` and `cursor`, the problems noted in `issues` (then the values must not be used). */
+export function listQuery(query: URLSearchParams, issues: Issue[]): { limit: number; cursor: number | undefined } {
+  const limit = pageLimit(query);
+  if (typeof limit === 'object') issues.push({ path: 'limit', message: limit.error });
+  const cursor = decodeCursor(query.get('cursor'));
+  if (typeof cursor === 'object') issues.push({ path: 'cursor', message: cursor.error });
+  return { limit: typeof limit === 'number' ? limit : 0, cursor: typeof cursor === 'number' ? cursor : undefined };
+}
+
+/** Sends one page of rows (fetched newest first, one beyond `limit`) with the cursor of the next page, or null on the last. */
+export function sendList<R extends { id: number }>(res: ServerResponse, rows: R[], limit: number, json: (row: R) => unknown): void {
+  const page = rows.slice(0, limit);
+  sendJson(res, 200, { items: page.map(json), nextCursor: rows.length > limit ? encodeCursor(page[page.length - 1]!.id) : null });
+}
+
+/** Answers 400 listing every bad field. */
+export function sendIssues(res: ServerResponse, issues: Issue[], message = 'the request is not valid'): void {
+  sendError(res, 400, 'api.invalid', `${message}: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`, issues);
+}
+
 /** Answers 400 with zod's issues as `{path, message}`. */
 export function sendZodError(res: ServerResponse, error: z.ZodError, message = 'the request is not valid'): void {
-  const issues = error.issues.map((i) => ({ path: formatPath(i.path) || '(body)', message: i.message }));
-  sendError(res, 400, 'api.invalid', `${message}: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`, issues);
+  sendIssues(res, error.issues.map((i) => ({ path: formatPath(i.path) || '(body)', message: i.message })), message);
 }
 
 /** Answers a DomainError with its status and code; returns false for other errors (the caller rethrows). */
@@ -39,4 +79,34 @@ export function sendDomainError(res: ServerResponse, e: unknown): boolean {
   if (!isDomainError(e)) return false;
   sendError(res, e.status, e.code, e.message, e.issues);
   return true;
+}
+
+/** Runs a route's work and answers a DomainError it throws with its status (other errors go on to the server: 500). */
+export async function answering(res: ServerResponse, work: () => Promise<void>): Promise<void> {
+  try {
+    await work();
+  } catch (e) {
+    if (!sendDomainError(res, e)) throw e;
+  }
+}
+
+/**
+ * The record id in a path parameter (`INC-7`, or `7` like in chat), with the same parser chat uses; a 404-coded error
+ * naming the id otherwise.
+ */
+export function pathId(req: Request, prefix: string, code: string, what: string, param = 'id'): number {
+  const text = req.params[param] ?? '';
+  const id = parseRecordId(prefix, text);
+  if (id === undefined) throw notFound(code, `there is no ${what} "${text}"; ids look like ${prefix}-7`);
+  return id;
+}
+
+/**
+ * The person the API acts for: `by` (a known person, a 400 naming `by` otherwise) with admin rights, else the `api` actor.
+ */
+export async function restActor(app: AppContext, by: string | undefined): Promise<Person> {
+  if (by === undefined) return API_PERSON;
+  const person = await findPerson(app, by);
+  if (!person) throw badInput('api.invalid', `by: unknown person "${by}"`, [{ path: 'by', message: `unknown person "${by}"` }]);
+  return { ...person, roles: new Set(['admin']) };
 }

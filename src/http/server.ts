@@ -4,65 +4,9 @@ import { createServer as createHttpServer, type IncomingMessage, type Server, ty
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from '../core/logger.js';
+import type { Request, Route } from '../core/route.js';
+import { BadJsonError, BodyTooLargeError } from './body.js';
 import { Histogram } from './metrics.js';
-
-/** A request with its path and query parsed. */
-export interface Request extends IncomingMessage {
-  path: string;
-  query: URLSearchParams;
-  /** Path parameters captured by the route pattern's named groups. */
-  params: Record<string, string>;
-}
-
-/** A route handler. It writes the response itself (see `sendJson`). */
-export type RouteHandler = (req: Request, res: ServerResponse) => Promise<void> | void;
-
-/** One route: method and an exact path or a pattern with named groups. */
-export interface Route {
-  method: 'GET' | 'POST' | 'PUT' | 'DELETE' | 'PATCH' | '*';
-  path: string | RegExp;
-  handler: RouteHandler;
-  /** Label for metrics (defaults to the path). */
-  name?: string;
-}
-
-/** Largest body accepted by `readBody` unless a route says otherwise (512 KB). */
-export const MAX_BODY_BYTES = 512 * 1024;
-
-/** Raised by readBody when the body is too large. */
-export class BodyTooLargeError extends Error {
-  readonly status = 413;
-}
-
-/** Reads the whole request body, refusing more than `limit` bytes. */
-export async function readBody(req: IncomingMessage, limit = MAX_BODY_BYTES): Promise<Buffer> {
-  const declared = Number(req.headers['content-length'] ?? 0);
-  if (declared > limit) throw new BodyTooLargeError(`body larger than ${limit} bytes`);
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > limit) throw new BodyTooLargeError(`body larger than ${limit} bytes`);
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks);
-}
-
-/** Reads and parses a JSON body; throws a BadJsonError with a sentence when it is not JSON. */
-export async function readJson(req: IncomingMessage, limit = MAX_BODY_BYTES): Promise<unknown> {
-  const body = await readBody(req, limit);
-  if (body.length === 0) throw new BadJsonError('the request body is empty; send a JSON object');
-  try {
-    return JSON.parse(body.toString('utf8'));
-  } catch (e) {
-    throw new BadJsonError(`the request body is not valid JSON: ${(e as Error).message}`);
-  }
-}
-
-/** Raised by readJson for a body that is not JSON. */
-export class BadJsonError extends Error {
-  readonly status = 400;
-}
 
 /** Writes a JSON response. */
 export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
@@ -128,7 +72,7 @@ export class HttpServer {
       if (e instanceof BodyTooLargeError) {
         if (!res.headersSent) sendError(res, 413, 'http.body_too_large', e.message);
       } else if (e instanceof BadJsonError) {
-        if (!res.headersSent) sendError(res, 400, 'http.bad_json', e.message);
+        if (!res.headersSent) sendError(res, 400, e.code, e.message);
       } else {
         const correlationId = Math.random().toString(36).slice(2, 10);
         this.options.log.error({ correlationId, err: e, path: req.path }, 'unexpected error in HTTP handler');

@@ -1,8 +1,28 @@
-/** Every workflow tread runs. The router and the scheduler are built from this list. */
+/** Every workflow tread runs, and the organisation file they read. The runtime and the router are built from this list. */
+import { loadOrgConfig, parseOrgConfig, type OrgConfig } from '../core/config/org.js';
 import type { Workflow } from '../core/workflow.js';
+import { eventWorkflow } from './event/index.js';
 import { incidentWorkflow } from './incident/index.js';
 import { oncallWorkflow } from './oncall/index.js';
-import { eventWorkflow } from './event/index.js';
 
 /** The workflows, in help order. */
 export const allWorkflows: Workflow[] = [incidentWorkflow, oncallWorkflow, eventWorkflow];
+
+/** Every command of the product with what it is for; those no registered workflow serves answer "not available yet". */
+export const plannedCommands: Record<string, string> = {
+  request: 'request fulfilment (service catalog, approvals)',
+  problem: 'problem management and the known error database',
+  access: 'access requests and time-bound grants',
+};
+
+const sections = () => allWorkflows.flatMap((w) => (w.config ? [w.config] : []));
+
+/** Parses organisation YAML with every workflow's sections (`origin` names the file in errors). */
+export function parseOrganisation(text: string, origin = 'config', env: NodeJS.ProcessEnv = process.env): OrgConfig {
+  return parseOrgConfig(text, origin, env, sections());
+}
+
+/** Loads the organisation file (TREAD_CONFIG, else ./tread.yaml, else the bundled example) with every workflow's sections. */
+export function loadOrganisation(path: string | undefined, env: NodeJS.ProcessEnv = process.env) {
+  return loadOrgConfig(path, env, sections());
+}

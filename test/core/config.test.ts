@@ -2,7 +2,8 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { EnvError, loadEnv } from '../../src/core/config/env.js';
-import { ConfigError, exampleConfigPath, loadOrgConfig, parseOrgConfig } from '../../src/core/config/org.js';
+import { ConfigError, exampleConfigPath } from '../../src/core/config/org.js';
+import { parseOrganisation, loadOrganisation } from '../../src/workflows/index.js';
 import { formatDuration, parseDuration } from '../../src/core/duration.js';
 
 const S = 1000;
@@ -12,7 +13,7 @@ const D = 24 * H;
 
 function configError(text: string, env: NodeJS.ProcessEnv = {}): string {
   try {
-    parseOrgConfig(text, 'tread.yaml', env);
+    parseOrganisation(text, 'tread.yaml', env);
   } catch (e) {
     expect(e).toBeInstanceOf(ConfigError);
     return (e as Error).message;
@@ -74,7 +75,7 @@ describe('loadEnv', () => {
 
 describe('parseOrgConfig', () => {
   it('parses an empty file into the defaults', () => {
-    const org = parseOrgConfig('', 'tread.yaml', {});
+    const org = parseOrganisation('', 'tread.yaml', {});
     expect(org.timezone).toBe('UTC');
     expect(org.people).toEqual([]);
     expect(org.sla.P1).toEqual({ response: 15 * M, resolution: 4 * H, businessHours: false });
@@ -121,7 +122,7 @@ sla:
   });
 
   it('replaces ${VAR} from the environment, anywhere in a string', () => {
-    const org = parseOrgConfig(`organisation: "\${ORG} (\${ENV_NAME})"
+    const org = parseOrganisation(`organisation: "\${ORG} (\${ENV_NAME})"
 people:
   - { id: alice, name: Alice, email: "\${ALICE_MAIL}" }
 `, 'tread.yaml', { ORG: 'Acme', ENV_NAME: 'prod', ALICE_MAIL: 'alice@example.com' });
@@ -135,11 +136,11 @@ people:
   });
 
   it('leaves text that only looks like a variable alone', () => {
-    expect(parseOrgConfig('organisation: "costs $5 and $HOME"', 'x', {}).organisation).toBe('costs $5 and $HOME');
+    expect(parseOrganisation('organisation: "costs $5 and $HOME"', 'x', {}).organisation).toBe('costs $5 and $HOME');
   });
 
   it('parses durations in SLA targets and incident settings', () => {
-    const org = parseOrgConfig(`
+    const org = parseOrganisation(`
 sla:
   P1: { response: 90s, resolution: 2h }
   P2: { response: 30m, resolution: 3d }
@@ -158,16 +159,16 @@ incident: { autoCloseAfter: 2d, statusUpdateEvery: 15m }
 
   it('parses tread.example.yaml', () => {
     const path = exampleConfigPath();
-    const org = parseOrgConfig(readFileSync(path, 'utf8'), path, {});
+    const org = parseOrganisation(readFileSync(path, 'utf8'), path, {});
     expect(org.people.map((p) => p.id)).toEqual(expect.arrayContaining(['alice', 'bob']));
     expect(org.services.length).toBeGreaterThan(0);
     for (const s of org.services) for (const o of s.owners) expect(org.people.some((p) => p.id === o)).toBe(true);
-    const loaded = loadOrgConfig(path, {});
+    const loaded = loadOrganisation(path, {});
     expect(loaded.config.organisation).toBe(org.organisation);
   });
 
   it('a TREAD_CONFIG that does not exist is a clear error', () => {
-    expect(() => loadOrgConfig('/nonexistent/tread.yaml', {})).toThrow(/\/nonexistent\/tread\.yaml: file not found/);
+    expect(() => loadOrganisation('/nonexistent/tread.yaml', {})).toThrow(/\/nonexistent\/tread\.yaml: file not found/);
   });
 });
 

@@ -6,7 +6,7 @@ import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Database } from '../../db/client.js';
 import type { ChatPort, MessageRef, PersonAddress } from '../../src/core/chat-port.js';
-import { parseOrgConfig } from '../../src/core/config/org.js';
+import { parseOrganisation } from '../../src/workflows/index.js';
 import { backoffMs, MAX_ATTEMPTS } from '../../src/core/dispatcher.js';
 import { PermanentChatError, RateLimitedError, UnsupportedError } from '../../src/core/errors.js';
 import type { Where } from '../../src/core/inbound.js';
@@ -95,7 +95,7 @@ class FakePort implements ChatPort {
   }
 }
 
-const CONFIG = parseOrgConfig(`
+const CONFIG = parseOrganisation(`
 people:
   - { id: alice, name: Alice Chen, slack: U0ALICE, roles: [responder] }
   - { id: bob, name: Bob Okafor }

@@ -5,7 +5,7 @@
  */
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openDatabase, resultRows, type Database } from '../../db/client.js';
+import { openDatabase, queryRows, type Database } from '../../db/client.js';
 import { createPgDatabase } from '../helpers/db.js';
 
 describe('PGlite yields to the event loop between queries', () => {
@@ -69,7 +69,7 @@ describe.skipIf(!process.env.DATABASE_URL)('PostgreSQL prepares parameterised st
   });
 
   it('statements are planned with their parameters (force_custom_plan); ?prepare=false turns both off', async () => {
-    const mode = async (d: Database) => resultRows<{ plan_cache_mode: string }>(await d.db.execute(sql`show plan_cache_mode`))[0]!.plan_cache_mode;
+    const mode = async (d: Database) => (await queryRows<{ plan_cache_mode: string }>(d.db, sql`show plan_cache_mode`))[0]!.plan_cache_mode;
     expect(await mode(database)).toBe('force_custom_plan');
     const plain = await openDatabase({ url: `${url}${url.includes('?') ? '&' : '?'}prepare=false`, poolSize: 1, migrate: false });
     try {

@@ -7,17 +7,19 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { openDatabase, schema, type Database } from '../../db/client.js';
 import type { AppContext } from '../../src/core/app.js';
 import { ManualClock } from '../../src/core/clock.js';
-import { parseOrgConfig } from '../../src/core/config/org.js';
+import { parseOrganisation } from '../../src/workflows/index.js';
 import { silentLogger } from '../../src/core/logger.js';
+import { Permissions } from '../../src/core/permissions.js';
+import { Seam } from '../../src/core/seam.js';
 import { cancelTimer, cancelTimers, runDue, schedule, timerLagSeconds, timersOf, type TimerHandler, type TimerRow } from '../../src/core/timers.js';
 import { createPgDatabase, drivers, openTestDatabase } from '../helpers/db.js';
 
 const T0 = new Date('2026-01-05T09:00:00Z');
 const S = 1000;
-const config = parseOrgConfig('', 'test', {});
+const config = parseOrganisation('', 'test', {});
 
 function appOf(database: Database, clock = new ManualClock(T0)): AppContext {
-  return { database, db: database.db, config, clock, log: silentLogger, platforms: new Set() };
+  return { database, db: database.db, config, clock, log: silentLogger, platforms: new Set(), seam: new Seam([]), permissions: new Permissions([]) };
 }
 
 interface TimerState {

@@ -1,7 +1,7 @@
 /** 100 bad requests to the webhooks: each gets a 4xx naming the problem, nothing is stored, and the server keeps serving. */
 import { sql } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
-import { resultRows } from '../../db/client.js';
+import { queryRows } from '../../db/client.js';
 import { drivers } from '../helpers/db.js';
 import { treadPerFile } from '../helpers/tread.js';
 import { API_TOKEN, GENERIC_TOKEN, GRAFANA_TOKEN, PD_KEY, PROM_TOKEN, startEventTread } from '../workflows/event/event.fakes.js';
@@ -126,9 +126,9 @@ for (const driver of drivers) {
     treadPerFile(driver, (database) => startEventTread(database), (started) => { t = started; });
 
     const stored = async () => {
-      const [row] = resultRows<{ alerts: number; events: number; groups: number; outbox: number }>(await t.tread.app.db.execute(sql`select
+      const [row] = await queryRows<{ alerts: number; events: number; groups: number; outbox: number }>(t.tread.app.db, sql`select
         (select count(*)::int from alerts) as alerts, (select count(*)::int from alert_events) as events,
-        (select count(*)::int from alert_groups) as groups, (select count(*)::int from outbox) as outbox`));
+        (select count(*)::int from alert_groups) as groups, (select count(*)::int from outbox) as outbox`);
       return row;
     };
 

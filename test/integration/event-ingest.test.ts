@@ -4,7 +4,8 @@ import { eq, sql } from 'drizzle-orm';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { schema } from '../../db/client.js';
 import { drivers } from '../helpers/db.js';
-import { applyEvents, withRetry } from '../../src/workflows/event/event.ingest.js';
+import { withRetry } from '../../src/workflows/event/event.alerts.js';
+import { applyEvents } from '../../src/workflows/event/event.ingest.js';
 import type { IncomingEvent } from '../../src/workflows/event/event.parse.js';
 import { treadPerFile } from '../helpers/tread.js';
 import {

@@ -1,7 +1,7 @@
 /** Two tread replicas on one PostgreSQL ingesting the same keys at once: one open alert per key, every event counted, one card per group. */
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openDatabase, resultRows, type Database } from '../../db/client.js';
+import { openDatabase, queryRows, type Database } from '../../db/client.js';
 import { ManualClock } from '../../src/core/clock.js';
 import { createPgDatabase } from '../helpers/db.js';
 import { GENERIC_TOKEN, pdEvent, START, startEventTread } from '../workflows/event/event.fakes.js';
@@ -43,19 +43,19 @@ describe.skipIf(!process.env.DATABASE_URL)('event ingestion on two replicas (pos
     expect(answers.filter((r) => r.status >= 300)).toEqual([]);
     await a.tread.dispatcher.flush();
     await b.tread.dispatcher.flush();
-    const rows = resultRows<{ integration: string; dedup_key: string; open: number; total: number; events: number }>(await a.tread.app.db.execute(sql`
+    const rows = await queryRows<{ integration: string; dedup_key: string; open: number; total: number; events: number }>(a.tread.app.db, sql`
       select integration, dedup_key, count(*) filter (where state <> 'resolved')::int as open, count(*)::int as total, sum(count)::int as events
-      from alerts group by integration, dedup_key`));
+      from alerts group by integration, dedup_key`);
     const pdRows = rows.filter((r) => r.integration === 'legacy-monitor');
     const genRows = rows.filter((r) => r.integration === 'scripts');
     expect(pdRows).toHaveLength(keys);
     expect(genRows).toHaveLength(keys);
     for (const r of rows) expect([r.open, r.total, r.events]).toEqual([1, 1, perKey]);
-    const history = resultRows<{ n: number }>(await a.tread.app.db.execute(sql`select count(*)::int as n from alert_events`))[0]!.n;
+    const history = (await queryRows<{ n: number }>(a.tread.app.db, sql`select count(*)::int as n from alert_events`))[0]!.n;
     // each key's events are identical: its first trigger is in the history, the resends are counted on the alert
     expect(Number(history)).toBe(keys * 2);
     // one group per key of correlation, and each group's card was posted once across both replicas
-    const groups = resultRows<{ id: number; group_key: string }>(await a.tread.app.db.execute(sql`select id, group_key from alert_groups`));
+    const groups = await queryRows<{ id: number; group_key: string }>(a.tread.app.db, sql`select id, group_key from alert_groups`);
     expect(new Set(groups.map((g) => g.group_key)).size).toBe(groups.length);
     const posts = [...a.port.calls, ...b.port.calls].filter((c) => c.method === 'post' && c.message?.subject?.startsWith('GRP-'));
     const perGroup = new Map<string, number>();
@@ -69,8 +69,8 @@ describe.skipIf(!process.env.DATABASE_URL)('event ingestion on two replicas (pos
     expect(ping.status).toBe(200);
     a.clock.advance(27 * 3_600_000); // the replicas share this clock
     await Promise.all([a.tick(), b.tick(), a.tick(), b.tick()]);
-    const rows = resultRows<{ count: number; state: string }>(await a.tread.app.db.execute(sql`
-      select count, state from alerts where integration = 'heartbeat' and dedup_key = 'nightly-backup'`));
+    const rows = await queryRows<{ count: number; state: string }>(a.tread.app.db, sql`
+      select count, state from alerts where integration = 'heartbeat' and dedup_key = 'nightly-backup'`);
     expect(rows).toEqual([{ count: 1, state: 'firing' }]);
   });
 });

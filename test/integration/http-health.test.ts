@@ -2,7 +2,7 @@ import { readdirSync } from 'node:fs';
 import { connect } from 'node:net';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { migrationsFolder, resultRows, schema, type Database } from '../../db/client.js';
+import { migrationsFolder, queryRows, schema, type Database } from '../../db/client.js';
 import { enqueue } from '../../src/core/outbox.js';
 import { drivers, openTestDatabase } from '../helpers/db.js';
 import { API_TOKEN, startIncidentTread, type IncidentTestTread } from '../workflows/incident/incident.fakes.js';
@@ -57,7 +57,7 @@ for (const driver of drivers) {
       expect(res.status).toBe(200);
       expect(await res.json()).toEqual({ status: 'ready', database: driver, migrations: expected });
 
-      const rows = resultRows<Record<string, unknown>>(await t.db.execute(sql`select * from drizzle.__drizzle_migrations order by id desc limit 1`));
+      const rows = await queryRows<Record<string, unknown>>(t.db, sql`select * from drizzle.__drizzle_migrations order by id desc limit 1`);
       const last = rows[0]!;
       await t.db.execute(sql`delete from drizzle.__drizzle_migrations where id = ${last.id}`);
       try {

@@ -92,19 +92,19 @@ for (const driver of drivers) {
       await start({ policy: 'standard' });
       expect(pagesTo()[0]!.message!.buttons![0]!.actionId).toBe('incident.ack');
       t.clock.advance(5 * MIN);
-      const stopped = await app().db.transaction((tx) => stopEscalation(tx, app(), subject, actor('alice'), app().clock.now()));
+      const stopped = await app().db.transaction((tx) => stopEscalation(tx, subject, actor('alice'), app().clock.now()));
       expect(stopped).toMatchObject({ state: 'acknowledged', acknowledgedBy: 'alice' });
       expect(await timersOf(app().db, subject)).toEqual([]);
       for (let i = 0; i < 6; i++) await after(10 * MIN);
       expect(pagesTo().map((c) => c.user)).toEqual(['alice']);
       expect((await timeline()).at(-1)).toBe('escalation: Paging stopped: acknowledged by Alice after 5m (1 page sent)');
       // A second acknowledgement finds nothing running.
-      expect(await app().db.transaction((tx) => stopEscalation(tx, app(), subject, actor('bob'), app().clock.now()))).toBeUndefined();
+      expect(await app().db.transaction((tx) => stopEscalation(tx, subject, actor('bob'), app().clock.now()))).toBeUndefined();
     });
 
     it('stops paging when the record is resolved before anyone acknowledged', async () => {
       await start({ policy: 'standard' });
-      const stopped = await app().db.transaction((tx) => stopEscalation(tx, app(), subject, actor('bob'), app().clock.now(), 'resolved'));
+      const stopped = await app().db.transaction((tx) => stopEscalation(tx, subject, actor('bob'), app().clock.now(), 'resolved'));
       expect(stopped).toMatchObject({ state: 'resolved', acknowledgedBy: null });
       await after(30 * MIN);
       expect(pagesTo()).toHaveLength(1);
@@ -209,7 +209,7 @@ for (const driver of drivers) {
       expect(rows[0]!.policyName).toBe('standard');
       expect(pagesTo()).toHaveLength(1);
       // After an acknowledgement a new escalation may start.
-      await app().db.transaction((tx) => stopEscalation(tx, app(), subject, { person: SCHEDULER_PERSON, source: 'scheduler' }, app().clock.now()));
+      await app().db.transaction((tx) => stopEscalation(tx, subject, { person: SCHEDULER_PERSON, source: 'scheduler' }, app().clock.now()));
       await start({ policy: 'looping' });
       expect((await escalationsOf(app().db, subject)).map((r) => r.state)).toEqual(['active', 'acknowledged']);
     });

@@ -96,7 +96,7 @@ describe.skipIf(!process.env.DATABASE_URL)('two replicas on one PostgreSQL', () 
     const handlersA = Object.assign({}, ...a.tread.workflows.map((w) => w.timers));
     const [due] = await Promise.all([
       runDue(a.tread.app, handlersA, now),
-      ...subjects.map((s) => b.tread.app.db.transaction((tx) => stopEscalation(tx, b.tread.app, s, acker, now))),
+      ...subjects.map((s) => b.tread.app.db.transaction((tx) => stopEscalation(tx, s, acker, now))),
     ]);
     expect(due.failed).toBe(0); // no deadlock between the step and the acknowledgement: both lock the timer first
     const rows = await dbA.rows<{ subject: string; state: string; pages: number }>(sql`select subject, state, pages from escalations where subject like 'INC-%'`);

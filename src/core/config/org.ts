@@ -1,13 +1,14 @@
-/** The organisation file (YAML): people, teams, services, SLA targets, business hours, workflow settings. */
+/**
+ * The organisation file (YAML): people, teams, services and business hours here; every other section is declared by the
+ * workflow that owns it (`Workflow.config`) and assembled with these by `parseOrgConfig`. Nothing here imports a workflow.
+ */
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { idSchema, timeOfDaySchema, timezoneSchema } from './schemas.js';
-import { durationSchema } from '../duration.js';
-import { checkOncallConfig, oncallSections } from '../../workflows/oncall/oncall.config.js';
-import { checkEventConfig, eventConfigShape } from '../../workflows/event/event.config.js';
+import type { ConfigSection } from '../workflow.js';
 
 const id = idSchema;
 const timeOfDay = timeOfDaySchema;
@@ -25,6 +26,8 @@ const personSchema = z.object({
   teams: z.string().min(1).optional(),
   timezone: timezone.optional(),
   roles: z.array(z.enum(ROLES)).default([]),
+  /** The person's manager (a person id): approval policies can ask them. */
+  manager: id.optional(),
 });
 
 const teamSchema = z.object({
@@ -41,14 +44,8 @@ const serviceSchema = z.object({
   slack: z.object({ channel: z.string().min(1) }).optional(),
   teams: z.object({ team: z.string().min(1), channel: z.string().min(1) }).optional(),
   console: z.object({ channel: z.string().min(1) }).optional(),
-  /** Escalation policy name used when this service pages (event management). */
+  /** Escalation policy name used when this service pages (on-call). */
   escalationPolicy: z.string().optional(),
-});
-
-const slaTargetSchema = z.object({
-  response: durationSchema,
-  resolution: durationSchema,
-  businessHours: z.boolean().default(false),
 });
 
 const WEEKDAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] as const;
@@ -60,24 +57,8 @@ const businessHoursSchema = z.object({
   holidays: z.array(z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'write a date as YYYY-MM-DD')).default([]),
 }).refine((b) => b.start < b.end, { message: 'start must be before end', path: ['end'] });
 
-const DEFAULT_SLA = {
-  P1: { response: '15m', resolution: '4h' },
-  P2: { response: '30m', resolution: '8h' },
-  P3: { response: '30m', resolution: '1d' },
-  P4: { response: '4h', resolution: '3d' },
-  P5: { response: '1d', resolution: '5d' },
-};
-
-const incidentSettingsSchema = z.object({
-  autoCloseAfter: durationSchema.default(3 * 86_400_000),
-  statusUpdateEvery: durationSchema.default(30 * 60_000),
-  /** Where new incidents are announced when no service channel applies, per platform. */
-  announce: z.object({ slack: z.string().optional(), teams: z.object({ team: z.string(), channel: z.string() }).optional() }).default({}),
-  slaWarnAt: z.number().gt(0).lt(1).default(0.75),
-}).default({ autoCloseAfter: 3 * 86_400_000, statusUpdateEvery: 30 * 60_000, announce: {}, slaWarnAt: 0.75 });
-
-/** The organisation file schema. Later workflows add their sections here. */
-export const orgSchema = z.object({
+/** The sections every tread has, whichever workflows run. */
+const baseShape = {
   organisation: z.string().default('tread'),
   timezone: timezone.default('UTC'),
   /** Match unknown chat users to people by email (off by default: ids only). */
@@ -86,39 +67,53 @@ export const orgSchema = z.object({
   teams: z.array(teamSchema).default([]),
   services: z.array(serviceSchema).default([]),
   businessHours: businessHoursSchema.optional(),
-  sla: z.object({
-    P1: slaTargetSchema, P2: slaTargetSchema, P3: slaTargetSchema, P4: slaTargetSchema, P5: slaTargetSchema,
-  }).default(() => z.object({ P1: slaTargetSchema, P2: slaTargetSchema, P3: slaTargetSchema, P4: slaTargetSchema, P5: slaTargetSchema }).parse(DEFAULT_SLA)),
-  incident: incidentSettingsSchema,
-  ...oncallSections,
-  ...eventConfigShape,
-}).superRefine((org, ctx) => {
+};
+const baseSchema = z.object(baseShape);
+
+/** The core sections, parsed. */
+export type BaseOrgConfig = z.infer<typeof baseSchema>;
+
+/**
+ * The sections workflows add, parsed: each workflow's `<w>.config.ts` adds its own with declaration merging
+ * (`declare module '../../core/config/org.js' { interface OrgSections extends EventConfig {} }`).
+ */
+export interface OrgSections {}
+
+/** The parsed organisation file. */
+export type OrgConfig = BaseOrgConfig & OrgSections;
+export type PersonConfig = BaseOrgConfig['people'][number];
+export type ServiceConfig = BaseOrgConfig['services'][number];
+export type BusinessHours = NonNullable<BaseOrgConfig['businessHours']>;
+
+/** Cross-checks of the core sections: unique ids, known people and teams. */
+function checkBase(org: BaseOrgConfig, issue: (path: (string | number)[], message: string) => void): void {
   const personIds = new Set<string>();
   org.people.forEach((p, i) => {
-    if (personIds.has(p.id)) ctx.addIssue({ code: 'custom', path: ['people', i, 'id'], message: `duplicate person id "${p.id}"` });
+    if (personIds.has(p.id)) issue(['people', i, 'id'], `duplicate person id "${p.id}"`);
     personIds.add(p.id);
   });
   const checkPerson = (pid: string, path: (string | number)[]) => {
-    if (!personIds.has(pid)) ctx.addIssue({ code: 'custom', path, message: `unknown person "${pid}" (not in people)` });
+    if (!personIds.has(pid)) issue(path, `unknown person "${pid}" (not in people)`);
   };
-  const teamIds = new Set(org.teams.map((t) => t.id));
-  org.teams.forEach((t, i) => t.members.forEach((m, j) => checkPerson(m, ['teams', i, 'members', j])));
+  org.people.forEach((p, i) => {
+    if (p.manager === undefined) return;
+    if (p.manager === p.id) issue(['people', i, 'manager'], 'a person cannot be their own manager');
+    else checkPerson(p.manager, ['people', i, 'manager']);
+  });
+  const teamIds = new Set<string>();
+  org.teams.forEach((t, i) => {
+    if (teamIds.has(t.id)) issue(['teams', i, 'id'], `duplicate team id "${t.id}"`);
+    teamIds.add(t.id);
+    t.members.forEach((m, j) => checkPerson(m, ['teams', i, 'members', j]));
+  });
   const names = new Set<string>();
   org.services.forEach((s, i) => {
-    if (names.has(s.name)) ctx.addIssue({ code: 'custom', path: ['services', i, 'name'], message: `duplicate service "${s.name}"` });
+    if (names.has(s.name)) issue(['services', i, 'name'], `duplicate service "${s.name}"`);
     names.add(s.name);
     s.owners.forEach((o, j) => checkPerson(o, ['services', i, 'owners', j]));
-    if (s.team && !teamIds.has(s.team)) ctx.addIssue({ code: 'custom', path: ['services', i, 'team'], message: `unknown team "${s.team}"` });
+    if (s.team && !teamIds.has(s.team)) issue(['services', i, 'team'], `unknown team "${s.team}"`);
   });
-  checkOncallConfig(org, personIds, (issue) => ctx.addIssue(issue));
-  checkEventConfig(org, (path, message) => ctx.addIssue({ code: 'custom', path, message }));
-});
-
-export type OrgConfig = z.infer<typeof orgSchema>;
-export type PersonConfig = OrgConfig['people'][number];
-export type ServiceConfig = OrgConfig['services'][number];
-export type SlaTarget = OrgConfig['sla']['P1'];
-export type BusinessHours = NonNullable<OrgConfig['businessHours']>;
+}
 
 /** Raised for a bad organisation file; the message names the file and the path inside it. */
 export class ConfigError extends Error {
@@ -130,42 +125,71 @@ export function formatPath(path: readonly PropertyKey[]): string {
   return path.reduce<string>((out, key) => (typeof key === 'number' ? `${out}[${key}]` : out ? `${out}.${String(key)}` : String(key)), '');
 }
 
-/** Replaces `${VAR}` in every string value; a missing variable is an error naming the path. */
-export function expandEnv(value: unknown, env: NodeJS.ProcessEnv, path: (string | number)[] = []): unknown {
+/** Replaces `${VAR}` in every string value; each missing variable is reported with its path. */
+export function expandEnv(value: unknown, env: NodeJS.ProcessEnv, path: (string | number)[] = [], missing: Map<string, string> = new Map()): unknown {
   if (typeof value === 'string') {
-    return value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_, name: string) => {
+    return value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (whole, name: string) => {
       const v = env[name];
-      if (v === undefined) throw new ConfigError(`${formatPath(path) || 'config'}: environment variable ${name} is not set`);
+      if (v === undefined) {
+        missing.set(formatPath(path) || 'config', `environment variable ${name} is not set`);
+        return whole;
+      }
       return v;
     });
   }
-  if (Array.isArray(value)) return value.map((v, i) => expandEnv(v, env, [...path, i]));
+  if (Array.isArray(value)) return value.map((v, i) => expandEnv(v, env, [...path, i], missing));
   if (value && typeof value === 'object') {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, expandEnv(v, env, [...path, k])]));
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, expandEnv(v, env, [...path, k], missing)]));
   }
   return value;
 }
 
-/** Parses organisation YAML text. `origin` names the file in errors. */
-export function parseOrgConfig(text: string, origin = 'config', env: NodeJS.ProcessEnv = process.env): OrgConfig {
+/**
+ * Parses organisation YAML text with the core sections and those the given workflows declare. Every problem of the
+ * file is reported at once, one line each, naming its path (`origin` names the file).
+ */
+export function parseOrgConfig(text: string, origin: string, env: NodeJS.ProcessEnv, sections: readonly ConfigSection[]): OrgConfig {
   let raw: unknown;
   try {
     raw = parseYaml(text) ?? {};
   } catch (e) {
     throw new ConfigError(`${origin}: not valid YAML: ${(e as Error).message.split('\n')[0]}`);
   }
-  let expanded: unknown;
-  try {
-    expanded = expandEnv(raw, env);
-  } catch (e) {
-    throw new ConfigError(`${origin}: ${(e as Error).message}`);
+  if (typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigError(`${origin}: the file must be a mapping of sections (organisation:, people:, …)`);
+  const missing = new Map<string, string>();
+  const expanded = expandEnv(raw, env, [], missing) as Record<string, unknown>;
+  const problems: string[] = [...missing].map(([path, message]) => `${path}: ${message}`);
+  const shapes: Record<string, z.ZodType>[] = [baseShape, ...sections.map((s) => s.shape)];
+  const known = new Set(shapes.flatMap((shape) => Object.keys(shape)));
+  for (const key of Object.keys(expanded)) {
+    if (!known.has(key)) problems.push(`${key}: unknown section (known: ${[...known].join(', ')})`);
   }
-  const result = orgSchema.safeParse(expanded);
-  if (!result.success) {
-    const lines = result.error.issues.slice(0, 5).map((i) => `${formatPath(i.path) || '(top)'}: ${i.message}`);
-    throw new ConfigError(`${origin}: ${lines.join('; ')}`);
+  // Each section is parsed on its own, so one mistake does not hide the others.
+  const parsed: Record<string, unknown> = {};
+  const failed = new Set<string>();
+  for (const shape of shapes) {
+    for (const [key, schema] of Object.entries(shape)) {
+      const result = schema.safeParse(expanded[key]);
+      if (result.success) parsed[key] = result.data;
+      else {
+        failed.add(key);
+        for (const i of result.error.issues) {
+          const path = formatPath([key, ...i.path]);
+          if (!missing.has(path)) problems.push(`${path || '(top)'}: ${i.message}`); // a missing variable is the problem there
+        }
+      }
+    }
   }
-  return result.data;
+  // Cross-checks run on sections that parsed: the core's when its own did, a workflow's when its own and the core's did.
+  const org = parsed as unknown as OrgConfig;
+  const issue = (path: (string | number)[], message: string) => problems.push(`${formatPath(path)}: ${message}`);
+  const baseOk = Object.keys(baseShape).every((k) => !failed.has(k));
+  if (baseOk) checkBase(org, issue);
+  for (const section of sections) {
+    if (baseOk && Object.keys(section.shape).every((k) => !failed.has(k))) section.check?.(org, issue);
+  }
+  if (problems.length) throw new ConfigError(problems.map((p) => `${origin}: ${p}`).join('\n'));
+  return org;
 }
 
 /** The bundled example organisation file. */
@@ -179,7 +203,7 @@ export function exampleConfigPath(): string {
 }
 
 /** Loads the organisation file: TREAD_CONFIG, else ./tread.yaml, else the bundled example. */
-export function loadOrgConfig(path: string | undefined, env: NodeJS.ProcessEnv = process.env): { config: OrgConfig; path: string; example: boolean } {
+export function loadOrgConfig(path: string | undefined, env: NodeJS.ProcessEnv, sections: readonly ConfigSection[]): { config: OrgConfig; path: string; example: boolean } {
   let file = path;
   let example = false;
   if (!file) {
@@ -188,5 +212,5 @@ export function loadOrgConfig(path: string | undefined, env: NodeJS.ProcessEnv =
   }
   const full = resolve(file);
   if (!existsSync(full)) throw new ConfigError(`${file}: file not found (TREAD_CONFIG)`);
-  return { config: parseOrgConfig(readFileSync(full, 'utf8'), file, env), path: full, example };
+  return { config: parseOrgConfig(readFileSync(full, 'utf8'), file, env, sections), path: full, example };
 }

@@ -8,12 +8,13 @@ import { badInput } from '../../core/errors.js';
 import type { ActionInbound, CommandInbound, Reply, Where } from '../../core/inbound.js';
 import { requirePermission } from '../../core/permissions.js';
 import { formatTime } from '../../core/time-zone.js';
-import type { ActionHandler, CommandSpec, HandlerContext } from '../../core/workflow.js';
+import type { ActionSpec, CommandSpec, HandlerContext } from '../../core/workflow.js';
+import type { Actor } from '../../core/identity.js';
 import { ALERT_STATES } from './event.machine.js';
 import { looksLikeMatcher, parseMatcher, type Matcher } from './event.match.js';
 import { alertDetail, alertList, groupSubject, silenceLine } from './event.messages.js';
 import {
-  createSilence, currentGroupCard, endSilence, escalateGroup, getAlert, getGroup, groupMatchers, humanChange, listSilences, openIncidentFor,
+  createSilence, currentGroupCard, endSilence, escalateGroup, getAlert, getGroup, groupMatchers, humanChange, listAlerts, listSilences, openIncidentFor,
   parseTarget, targetLabel, type ActionResult, type Target,
 } from './event.service.js';
 
@@ -47,7 +48,7 @@ async function targetFrom(ctx: HandlerContext, word: string | undefined, where: 
 }
 
 async function list(ctx: HandlerContext, args: Args): Promise<Reply> {
-  requirePermission(ctx.person, 'event.view', 'see alerts');
+  requirePermission(ctx, ctx.person, 'event.view');
   let service: string | undefined;
   let state: string = 'open';
   for (let w = args.next(); w !== undefined; w = args.next()) {
@@ -56,17 +57,13 @@ async function list(ctx: HandlerContext, args: Args): Promise<Reply> {
     else if (ctx.config.services.some((s) => s.name === lower) || /^[a-z0-9][a-z0-9._-]*$/.test(lower)) service = lower;
     else throw badInput('event.bad_list', `"${w}" is neither a service nor a state. ${USAGE[0]}`);
   }
-  const conds = [
-    service ? eq(schema.alerts.service, service) : undefined,
-    state === 'open' ? sql`${schema.alerts.state} <> 'resolved'` : state === 'all' ? undefined : eq(schema.alerts.state, state),
-  ];
-  const rows = await ctx.db.select().from(schema.alerts).where(and(...conds)).orderBy(desc(schema.alerts.id)).limit(21);
+  const rows = await listAlerts(ctx.db, { service, states: state === 'all' ? undefined : [state], limit: 21 });
   const heading = `${state === 'open' ? 'Open alerts' : state === 'all' ? 'Alerts' : `Alerts ${state}`}${service ? ` of ${service}` : ''}`;
   return { kind: 'ephemeral', message: alertList(rows.slice(0, 20), heading, rows.length > 20) };
 }
 
 async function show(ctx: HandlerContext, word: string | undefined, where: Where): Promise<Reply> {
-  requirePermission(ctx.person, 'event.view', 'see alerts');
+  requirePermission(ctx, ctx.person, 'event.view');
   const t = await targetFrom(ctx, word, where, 'show');
   const now = ctx.clock.now();
   if (t.kind === 'group') {
@@ -99,7 +96,7 @@ export function parseSilenceArgs(text: string): { matchers: Matcher[]; durationM
 }
 
 async function silences(ctx: HandlerContext): Promise<Reply> {
-  requirePermission(ctx.person, 'event.view', 'see silences');
+  requirePermission(ctx, ctx.person, 'event.view', undefined, 'see silences');
   const rows = await listSilences(ctx);
   const now = ctx.clock.now();
   const tz = ctx.person.timezone ?? ctx.config.timezone;
@@ -174,21 +171,21 @@ async function cardReply(ctx: HandlerContext, r: ActionResult): Promise<Reply> {
   return card ? { kind: 'card', message: card, notice: { text: r.text, tone: 'good' } } : ephemeral(r.text, 'good');
 }
 
-const actor = (ctx: HandlerContext) => ({ person: ctx.person, source: ctx.source });
+const actor = (ctx: HandlerContext): Actor => ({ person: ctx.person, source: ctx.source });
 
 /** The card's buttons. */
-export const eventActions: Record<string, ActionHandler> = {
-  'event.ack': async (inbound, ctx) => cardReply(ctx, await humanChange(ctx, buttonTarget(inbound), 'ack', actor(ctx))),
-  'event.resolve': async (inbound, ctx) => cardReply(ctx, await humanChange(ctx, buttonTarget(inbound), 'resolve', actor(ctx))),
-  'event.silence': async (inbound, ctx) => {
+export const eventActions: Record<string, ActionSpec> = {
+  'event.ack': { permission: 'event.ack', handle: async (inbound, ctx) => cardReply(ctx, await humanChange(ctx, buttonTarget(inbound), 'ack', actor(ctx))) },
+  'event.resolve': { permission: 'event.resolve', handle: async (inbound, ctx) => cardReply(ctx, await humanChange(ctx, buttonTarget(inbound), 'resolve', actor(ctx))) },
+  'event.silence': { permission: 'event.silence', handle: async (inbound, ctx) => {
     const t = buttonTarget(inbound);
     const groupId = t.kind === 'group' ? t.id : (await getAlert(ctx.db, t.id)).groupId;
     const matchers = groupId ? await groupMatchers(ctx.db, groupId) : [];
     if (matchers.length === 0) throw badInput('event.nothing_to_silence', `${targetLabel(t)} has no labels to silence by; use \`/event silence <matchers> 1h <reason>\`.`);
     const { silence, silenced } = await createSilence(ctx, { matchers, durationMs: 3_600_000, reason: `silenced from the card of ${groupId ? groupSubject(groupId) : targetLabel(t)} by ${ctx.person.name}` }, actor(ctx));
     return cardReply(ctx, { text: `SIL-${silence.id}: silenced for 1h (${silenced} alert${silenced === 1 ? '' : 's'})`, groupId: groupId ?? undefined });
-  },
-  'event.incident': async (inbound, ctx) => cardReply(ctx, await openIncidentFor(ctx, buttonTarget(inbound), actor(ctx))),
-  'event.escalate': async (inbound, ctx) => cardReply(ctx, await escalateGroup(ctx, buttonTarget(inbound), actor(ctx))),
+  } },
+  'event.incident': { permission: 'event.incident', handle: async (inbound, ctx) => cardReply(ctx, await openIncidentFor(ctx, buttonTarget(inbound), actor(ctx))) },
+  'event.escalate': { permission: 'event.escalate', handle: async (inbound, ctx) => cardReply(ctx, await escalateGroup(ctx, buttonTarget(inbound), actor(ctx))) },
 };
 

@@ -3,6 +3,8 @@ import { z } from 'zod';
 import { idSchema, timeOfDaySchema, timezoneSchema } from '../../core/config/schemas.js';
 import { zonedParts } from '../../core/time-zone.js';
 import { durationSchema } from '../../core/duration.js';
+import type { OrgConfig } from '../../core/config/org.js';
+import type { ConfigSection } from '../../core/workflow.js';
 
 const name = idSchema;
 const timeOfDay = timeOfDaySchema;
@@ -122,7 +124,7 @@ const maintenanceSchema = z.object({
 });
 
 /** The fields event management adds to the organisation file. */
-export const eventConfigShape = {
+const shape = {
   integrations: z.array(integrationSchema).default([]),
   heartbeats: z.array(heartbeatSchema).default([]),
   routing: z.array(routeSchema).default([]),
@@ -130,9 +132,12 @@ export const eventConfigShape = {
   maintenance: z.array(maintenanceSchema).default([]),
 };
 
-const eventConfigSchema = z.object(eventConfigShape);
 /** The parsed event sections. */
-export type EventConfig = z.infer<typeof eventConfigSchema>;
+export type EventConfig = z.infer<z.ZodObject<typeof shape>>;
+
+declare module '../../core/config/org.js' {
+  interface OrgSections extends EventConfig {}
+}
 /** One entry of each event section. */
 export type IntegrationConfig = EventConfig['integrations'][number];
 export type HeartbeatConfig = EventConfig['heartbeats'][number];
@@ -141,15 +146,16 @@ export type MatchConfig = RouteConfig['match'];
 export type CorrelationConfig = EventConfig['correlation'];
 export type MaintenanceConfig = EventConfig['maintenance'][number];
 
-/** Cross-checks for the event sections (duplicate names and keys); called from the org schema's refinement. */
-export function checkEventConfig(org: EventConfig & { services: { name: string }[]; escalationPolicies?: { name: string }[] }, addIssue: (path: (string | number)[], message: string) => void): void {
+/** Cross-checks for the event sections: known services and policies, duplicate names and keys. */
+function checkEventConfig(org: OrgConfig, addIssue: (path: (string | number)[], message: string) => void): void {
   const services = new Set(org.services.map((s) => s.name));
-  const policies = new Set((org.escalationPolicies ?? []).map((p) => p.name));
+  // escalationPolicies belong to on-call: when that workflow is not running or its section did not parse, do not check against it
+  const policies = org.escalationPolicies ? new Set(org.escalationPolicies.map((p) => p.name)) : undefined;
   const checkService = (service: string | undefined, path: (string | number)[]) => {
     if (service && !services.has(service)) addIssue(path, `unknown service "${service}" (not in services)`);
   };
   org.routing.forEach((r, n) => {
-    if (r.escalationPolicy && !policies.has(r.escalationPolicy)) addIssue(['routing', n, 'escalationPolicy'], `unknown escalation policy "${r.escalationPolicy}" (not in escalationPolicies)`);
+    if (r.escalationPolicy && policies && !policies.has(r.escalationPolicy)) addIssue(['routing', n, 'escalationPolicy'], `unknown escalation policy "${r.escalationPolicy}" (not in escalationPolicies)`);
   });
   org.integrations.forEach((i, n) => checkService(i.service, ['integrations', n, 'service']));
   org.heartbeats.forEach((h, n) => checkService(h.service, ['heartbeats', n, 'service']));
@@ -170,6 +176,9 @@ export function checkEventConfig(org: EventConfig & { services: { name: string }
     beats.add(h.name);
   });
 }
+
+/** The event workflow's sections of the organisation file. */
+export const eventConfig: ConfigSection = { shape, check: checkEventConfig };
 
 function localParts(at: Date, timeZone: string): { day: number; minutes: number } {
   const p = zonedParts(at, timeZone); // cached formatter per zone

@@ -3,17 +3,17 @@
  * its live card, and what a group's change sets off (card post/update, incident, paging, incident resolution).
  */
 import { and, eq, inArray, sql, type SQL } from 'drizzle-orm';
-import { resultRows, schema, type Tx } from '../../../db/client.js';
+import { queryRows, schema, type DbOrTx, type Tx } from '../../../db/client.js';
 import type { AppContext } from '../../core/app.js';
-import { directoryOf } from '../../core/identity.js';
+import { directoryOf, type Actor } from '../../core/identity.js';
 import type { Message } from '../../core/message.js';
 import { enqueue } from '../../core/outbox.js';
 import { addTimeline } from '../../core/timeline.js';
-import { deriveGroupState, maxSeverity, severityRank, type GroupState } from './event.machine.js';
+import { deriveGroupState, type GroupState } from './event.machine.js';
 import { groupKeyOf, type MatchTarget } from './event.match.js';
 import { alertSubject, groupCard, groupSubject, incidentRef, type AlertRow, type GroupRow } from './event.messages.js';
 import { decideRoute, type RouteDecision } from './event.routing.js';
-import { guarded, openLinkedIncident, resolveLinkedIncident, startPaging, stopPaging, type Actor } from './event.links.js';
+import { guarded, openLinkedIncident, resolveLinkedIncident, startPaging, stopPaging } from './event.links.js';
 
 /** One unit of work: a transaction, the time, who acts, and whether outbox rows were written. */
 export interface EventCtx {
@@ -38,11 +38,6 @@ export const EVENT_TIMERS = {
   unsuppress: 'event.unsuppress',
   heartbeat: 'event.heartbeat',
 } as const;
-
-/** Rows of a raw query, whichever driver. */
-export async function rawRows<T>(tx: Tx | AppContext['db'], query: SQL): Promise<T[]> {
-  return resultRows<T>(await tx.execute(query));
-}
 
 /** A JSON parameter for `json_to_recordset` (json, not jsonb: parsed once, row by row, much cheaper for big batches). */
 export const jsonParam = (value: unknown) => sql`${JSON.stringify(value)}::json`;
@@ -138,7 +133,7 @@ export async function refreshGroups(ctx: EventCtx, ids: Iterable<number>, create
   if (list.length === 0) return [];
   const { tx, now } = ctx;
   const groups = await tx.select().from(schema.alertGroups).where(inArray(schema.alertGroups.id, list)).orderBy(schema.alertGroups.id).for('update');
-  const aggs = await rawRows<GroupAgg>(tx, sql`select group_id, count(*)::int as total,
+  const aggs = await queryRows<GroupAgg>(tx, sql`select group_id, count(*)::int as total,
       count(*) filter (where state <> 'resolved')::int as open,
       count(*) filter (where state in ('firing', 'flapping'))::int as firing,
       count(*) filter (where state = 'acknowledged')::int as acknowledged,
@@ -207,11 +202,11 @@ interface StatsRow {
 }
 
 /** The current cards of groups, drawn from the database (inside the caller's transaction, so it sees its writes). */
-export async function groupCards(db: Tx | AppContext['db'], app: AppContext, ids: number[], now: Date, override: Map<number, GroupRow> = new Map()): Promise<Map<number, Message>> {
+export async function groupCards(db: DbOrTx, app: AppContext, ids: number[], now: Date, override: Map<number, GroupRow> = new Map()): Promise<Map<number, Message>> {
   const out = new Map<number, Message>();
   if (ids.length === 0) return out;
   const fromDb = await db.select().from(schema.alertGroups).where(inArray(schema.alertGroups.id, ids));
-  const stats = await rawRows<StatsRow>(db, sql`select group_id, coalesce(sum(count), 0)::int as events, max(last_seen) as last_seen,
+  const stats = await queryRows<StatsRow>(db, sql`select group_id, coalesce(sum(count), 0)::int as events, max(last_seen) as last_seen,
       count(*) filter (where state in ('firing', 'flapping'))::int as firing, count(*) filter (where state = 'flapping')::int as flapping,
       count(*) filter (where state = 'acknowledged')::int as acknowledged, count(*) filter (where state = 'silenced')::int as silenced,
       count(*) filter (where state = 'resolved')::int as resolved
@@ -302,8 +297,8 @@ export async function pageGroup(ctx: EventCtx, g: GroupRow, policy: string, card
   const { tx, app, now } = ctx;
   const subject = g.incidentId ? incidentRef(g.incidentId) : groupSubject(g.id);
   const result = await guarded(tx, app, 'paging', (sp) => startPaging(sp, app, {
-    subject, policy, service: g.service ?? undefined, title: g.title, card, actor: ctx.actor,
-  }, now));
+    subject, policy, service: g.service ?? undefined, title: g.title, card,
+  }, ctx.actor, now));
   if (!result.ok) {
     await addTimeline(tx, { subject: groupSubject(g.id), at: now, actor: ctx.actor.person.id, source: ctx.actor.source, kind: 'page', text: `Could not page: ${result.error}` });
     return result.error;
@@ -403,9 +398,4 @@ export async function onGroupChanges(ctx: EventCtx, changes: GroupChange[], join
     if (failed) later.add(g.id);
   }
   await touchCards(ctx, [...later].filter((id) => !drawIds.includes(id)));
-}
-
-/** Severity of the joined alert is higher than the group's: worth routing again. */
-export function raisesSeverity(groupSeverity: string, alertSeverity: string): boolean {
-  return severityRank(alertSeverity) < severityRank(groupSeverity) && maxSeverity(groupSeverity, alertSeverity) === alertSeverity;
 }

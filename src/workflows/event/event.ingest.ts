@@ -1,19 +1,15 @@
 /**
  * Ingestion: a batch of events → deduplicated alerts, their history, groups, cards, incidents and pages, in one transaction
- * with set-based SQL. The EventWriter commits the events of many concurrent requests together (group commit) and answers
- * each request only after its events are durable.
+ * with set-based SQL (event.writer.ts commits the events of many requests together).
  */
-import { setImmediate as nextTurn } from 'node:timers/promises';
-import * as crypto from 'node:crypto';
 import { sql, type SQL } from 'drizzle-orm';
-import { schema, type Tx } from '../../../db/client.js';
+import { queryRows, schema, type Tx } from '../../../db/client.js';
 import type { AppContext } from '../../core/app.js';
-import { activeMaintenance } from './event.config.js';
-import { EVENT_TIMERS, assignGroups, jsonParam, tsParam, onGroupChanges, rawRows, refreshGroups, RetryableConflict, touchCardsSql, type EventCtx, type Joined } from './event.groups.js';
-import { WEBHOOK_ACTOR, type Actor } from './event.links.js';
-import { applyAlertAction, deriveState, isFlapping, severityRank, type AlertFlags } from './event.machine.js';
-import { matchesAll, type Matcher, type MatchTarget } from './event.match.js';
-import { silenceSubject, type AlertRow, type SilenceRow } from './event.messages.js';
+import { WEBHOOK_ACTOR, type Actor } from '../../core/identity.js';
+import { activeSilences, contentHash, flagsOf, scheduleUnsuppress, setFlags, suppressionFor, targetOf, writeAlerts } from './event.alerts.js';
+import { EVENT_TIMERS, assignGroups, jsonParam, tsParam, onGroupChanges, refreshGroups, touchCardsSql, type EventCtx, type Joined } from './event.groups.js';
+import { applyAlertAction, deriveState, isFlapping, severityRank } from './event.machine.js';
+import type { AlertRow } from './event.messages.js';
 import type { IncomingEvent } from './event.parse.js';
 
 /** What happened to one event. */
@@ -35,64 +31,6 @@ interface Work {
 }
 
 const keyOf = (integration: string, dedupKey: string) => `${integration}\u0000${dedupKey}`;
-
-// crypto.hash (Node 20.12+) is the one-shot form: no Hash object per call.
-const sha1 = (text: string): string => (typeof crypto.hash === 'function' ? crypto.hash('sha1', text, 'base64url') : crypto.createHash('sha1').update(text).digest('base64url'));
-
-/**
- * The hash of an event as received: equal hashes mean the monitor sent the same thing again. The summary is in it too,
- * as it may come from outside the event's own part of the body (Grafana's title).
- */
-export function contentHash(ev: IncomingEvent): string {
-  return (ev.hash ??= sha1(`${ev.summary}\n${JSON.stringify(ev.raw)}`));
-}
-
-/** The flags of a row. */
-export function flagsOf(r: AlertRow): AlertFlags {
-  return {
-    acknowledgedAt: r.acknowledgedAt, acknowledgedBy: r.acknowledgedBy, resolvedAt: r.resolvedAt, resolvedBy: r.resolvedBy,
-    suppressedBy: r.suppressedBy, suppressedUntil: r.suppressedUntil, flapping: r.flapping,
-  };
-}
-
-/** Writes flags (and the derived state) onto a row. */
-export function setFlags(r: AlertRow, f: AlertFlags): void {
-  Object.assign(r, f);
-  r.state = deriveState(f);
-}
-
-/** What matching sees of an alert row. */
-export function targetOf(r: Pick<AlertRow, 'labels' | 'service' | 'severity' | 'integration' | 'source'>): MatchTarget {
-  return { labels: r.labels, service: r.service, severity: r.severity, integration: r.integration, source: r.source };
-}
-
-/** Silences in force at `now`. */
-export async function activeSilences(tx: Tx | AppContext['db'], now: Date): Promise<SilenceRow[]> {
-  return tx.select().from(schema.silences).where(sql`${schema.silences.startsAt} <= ${tsParam(now)} and ${schema.silences.endsAt} > ${tsParam(now)}`);
-}
-
-/** The silence or maintenance window hiding an alert now (the one lasting longest), if any. */
-export function suppressionFor(app: AppContext, silences: SilenceRow[], t: MatchTarget, now: Date): { by: string; until: Date } | undefined {
-  let best: { by: string; until: Date } | undefined;
-  if (silences.length) {
-    const labels = { ...t.labels, ...(t.service ? { service: t.service } : {}), severity: t.severity, integration: t.integration, ...(t.source && t.labels.source === undefined ? { source: t.source } : {}) };
-    for (const s of silences) {
-      if (matchesAll(s.matchers as Matcher[], labels) && (!best || s.endsAt > best.until)) best = { by: silenceSubject(s.id), until: s.endsAt };
-    }
-  }
-  const m = activeMaintenance(app.config.maintenance, t.service, now, app.config.timezone);
-  if (m && (!best || m.endsAt > best.until)) best = { by: `maintenance:${t.service}`, until: m.endsAt };
-  return best;
-}
-
-/** Schedules the check that lifts suppressions ending at `until`. */
-export async function scheduleUnsuppress(tx: Tx, untils: Date[]): Promise<void> {
-  const rows = [...new Set(untils.map((u) => u.getTime()))].map((ms) => ({ due: new Date(ms).toISOString(), key: `${EVENT_TIMERS.unsuppress}:${ms}` }));
-  if (rows.length === 0) return;
-  await tx.execute(sql`insert into timers (due_at, kind, subject, key, payload)
-    select x.due, ${EVENT_TIMERS.unsuppress}, 'alerts', x.key, '{}'::jsonb from json_to_recordset(${jsonParam(rows)}) as x(due timestamptz, key text)
-    on conflict (key) do nothing`);
-}
 
 function newWork(ev: IncomingEvent, now: Date): Work {
   return {
@@ -139,7 +77,7 @@ async function prepareNew(ctx: EventCtx, created: Work[]): Promise<Set<number>> 
   const { tx, app, now } = ctx;
   const flap = app.config.correlation.flapping;
   const keys = [...new Map(created.map((w) => [keyOf(w.row.integration, w.row.dedupKey), { i: w.row.integration, k: w.row.dedupKey }])).values()];
-  const prior = await rawRows<PriorRow>(tx, sql`select integration as i, dedup_key as k, count(*)::int as n,
+  const prior = await queryRows<PriorRow>(tx, sql`select integration as i, dedup_key as k, count(*)::int as n,
       (array_agg(group_id order by id desc) filter (where group_id is not null))[1] as last_group
     from alerts where (integration, dedup_key) in (select i, k from json_to_recordset(${jsonParam(keys)}) as x(i text, k text))
       and first_seen >= ${tsParam(new Date(now.getTime() - flap.window))}
@@ -181,86 +119,16 @@ async function prepareNew(ctx: EventCtx, created: Work[]): Promise<Set<number>> 
     for (const w of flappers) w.row.groupId = w.previous?.row.groupId ?? w.lastGroup ?? null;
     const ids = [...new Set(flappers.map((w) => w.row.groupId).filter((x): x is number => x !== null))];
     if (ids.length) {
-      const incidents = await rawRows<{ id: number; incident_id: number | null }>(tx, sql`select id, incident_id from alert_groups where id in ${ids}`);
+      const incidents = await queryRows<{ id: number; incident_id: number | null }>(tx, sql`select id, incident_id from alert_groups where id in ${ids}`);
       const byId = new Map(incidents.map((g) => [Number(g.id), g.incident_id]));
       for (const w of flappers) if (w.row.groupId) w.row.incidentId = byId.get(w.row.groupId) ?? null;
     }
   }
   for (const w of created) w.row.state = deriveState(flagsOf(w.row));
-  const ids = await rawRows<{ id: number }>(tx, sql`select nextval(pg_get_serial_sequence('alerts', 'id'))::int as id from generate_series(1, ${created.length})`);
+  const ids = await queryRows<{ id: number }>(tx, sql`select nextval(pg_get_serial_sequence('alerts', 'id'))::int as id from generate_series(1, ${created.length})`);
   created.forEach((w, i) => { w.row.id = Number(ids[i]!.id); });
   await scheduleUnsuppress(tx, created.filter((w) => w.row.suppressedUntil && !w.row.resolvedAt).map((w) => w.row.suppressedUntil!));
   return opened;
-}
-
-const ALERT_COLUMNS = sql.raw(`id int, integration text, dedup_key text, state text, severity text, summary text, source text, service text,
-  labels jsonb, details jsonb, links jsonb, count int, starts_at timestamptz, first_seen timestamptz, last_seen timestamptz,
-  acknowledged_at timestamptz, acknowledged_by text, resolved_at timestamptz, resolved_by text, suppressed_by text,
-  suppressed_until timestamptz, flapping boolean, group_id int, incident_id int, updated_at timestamptz, content_hash text`);
-
-function alertRecord(r: AlertRow): Record<string, unknown> {
-  return {
-    id: r.id, integration: r.integration, dedup_key: r.dedupKey, state: r.state, severity: r.severity, summary: r.summary, source: r.source,
-    service: r.service, labels: r.labels, details: r.details, links: r.links, count: r.count, starts_at: r.startsAt, first_seen: r.firstSeen,
-    last_seen: r.lastSeen, acknowledged_at: r.acknowledgedAt, acknowledged_by: r.acknowledgedBy, resolved_at: r.resolvedAt,
-    resolved_by: r.resolvedBy, suppressed_by: r.suppressedBy, suppressed_until: r.suppressedUntil, flapping: r.flapping,
-    group_id: r.groupId, incident_id: r.incidentId, updated_at: r.updatedAt, content_hash: r.contentHash,
-  };
-}
-
-/** One entry of an alert's own history. */
-export interface HistoryEntry {
-  alertId: number;
-  at: Date;
-  action: string;
-  actor: string | null;
-  data: unknown;
-}
-
-/**
- * Writes new alerts (ids already allocated), changed alerts (read under lock) and history entries in one statement.
- * Content columns left undefined on a changed row keep their stored value.
- */
-export async function writeAlerts(tx: Tx, inserts: AlertRow[], updates: AlertRow[], history: HistoryEntry[], also?: SQL): Promise<void> {
-  const ctes: SQL[] = [];
-  if (also) ctes.push(sql`also as (${also})`);
-  if (inserts.length) {
-    ctes.push(sql`ins as (insert into alerts (id, integration, dedup_key, state, severity, summary, source, service, labels, details, links, count,
-        starts_at, first_seen, last_seen, acknowledged_at, acknowledged_by, resolved_at, resolved_by, suppressed_by, suppressed_until, flapping,
-        group_id, incident_id, updated_at, content_hash)
-      select id, integration, dedup_key, state, severity, summary, source, service, coalesce(labels, '{}'::jsonb), coalesce(details, '{}'::jsonb),
-        coalesce(links, '[]'::jsonb), count, starts_at, first_seen, last_seen, acknowledged_at, acknowledged_by, resolved_at, resolved_by,
-        suppressed_by, suppressed_until, flapping, group_id, incident_id, updated_at, content_hash
-      from json_to_recordset(${jsonParam(inserts.map(alertRecord))}) as x(${ALERT_COLUMNS}))`);
-  }
-  if (updates.length) {
-    ctes.push(sql`upd as (update alerts a set state = x.state, severity = coalesce(x.severity, a.severity), summary = coalesce(x.summary, a.summary),
-        source = coalesce(x.source, a.source), labels = coalesce(x.labels, a.labels), details = coalesce(x.details, a.details),
-        links = coalesce(x.links, a.links), count = x.count, last_seen = x.last_seen, acknowledged_at = x.acknowledged_at,
-        acknowledged_by = x.acknowledged_by, resolved_at = x.resolved_at, resolved_by = x.resolved_by, suppressed_by = x.suppressed_by,
-        suppressed_until = x.suppressed_until, flapping = x.flapping, group_id = x.group_id, incident_id = x.incident_id, updated_at = x.updated_at,
-        content_hash = coalesce(x.content_hash, a.content_hash)
-      from json_to_recordset(${jsonParam(updates.map(alertRecord))}) as x(${ALERT_COLUMNS})
-      where a.id = x.id)`);
-  }
-  const main = history.length
-    ? sql`insert into alert_events (alert_id, at, action, actor, data)
-        select alert_id, at, action, actor, coalesce(data, '{}'::jsonb)
-        from json_to_recordset(${jsonParam(history.map((e) => ({ alert_id: e.alertId, at: e.at, action: e.action, actor: e.actor, data: e.data })))})
-          as x(alert_id int, at timestamptz, action text, actor text, data jsonb)`
-    : sql`select 1`;
-  if (ctes.length === 0 && history.length === 0) return;
-  await tx.execute(ctes.length ? sql`with ${sql.join(ctes, sql`, `)} ${main}` : main);
-}
-
-/** Writes changed alert rows back (the rows were locked when read). */
-export async function updateAlerts(tx: Tx, rows: AlertRow[]): Promise<void> {
-  await writeAlerts(tx, [], rows, []);
-}
-
-/** Appends entries to alerts' own histories. */
-export async function addHistory(tx: Tx, entries: HistoryEntry[]): Promise<void> {
-  await writeAlerts(tx, [], [], entries);
 }
 
 /** The columns read under lock by ingestion: everything but the bulky content, which a trigger replaces anyway. */
@@ -343,7 +211,7 @@ async function applyIdentical(tx: Tx, triggers: Map<string, KeyTriggers>, now: D
     rows.push({ i: t.i, k: t.k, n: t.events.length, h: t.events.every((e) => contentHash(e) === h) ? h : null });
   }
   const at = tsParam(now);
-  const found = await rawRows<{ id: number; i: string; k: string; done: boolean }>(tx, sql`with x as materialized (
+  const found = await queryRows<{ id: number; i: string; k: string; done: boolean }>(tx, sql`with x as materialized (
       select * from json_to_recordset(${jsonParam(rows)}) as x(i text, k text, n int, h text)
     ), u as (
       update alerts a set count = a.count + x.n, last_seen = ${at}, updated_at = ${at}
@@ -384,7 +252,7 @@ async function applyRepeats(tx: Tx, triggers: Map<string, KeyTriggers>, now: Dat
     };
   });
   const at = tsParam(now);
-  const updated = await rawRows<{ id: number; i: string; k: string }>(tx, sql`with x as materialized (
+  const updated = await queryRows<{ id: number; i: string; k: string }>(tx, sql`with x as materialized (
       select * from json_to_recordset(${jsonParam(rows)}) as x(i text, k text, n int, summary text, severity text, sev int, source text,
         labels jsonb, details jsonb, links jsonb, h text, h0 text, raws json)
     ), pre as (
@@ -497,136 +365,3 @@ async function applyInDetail(tx: Tx, app: AppContext, events: IncomingEvent[], n
   };
 }
 
-/** True for errors worth retrying the whole transaction for: deadlocks, serialisation failures, a lost insert race. */
-export function isRetryable(e: unknown): boolean {
-  if (e instanceof RetryableConflict) return true;
-  const codes = new Set<string>();
-  let cur: unknown = e;
-  for (let i = 0; i < 4 && cur && typeof cur === 'object'; i++) {
-    const code = (cur as { code?: unknown }).code;
-    if (typeof code === 'string') codes.add(code);
-    cur = (cur as { cause?: unknown }).cause;
-  }
-  return ['40P01', '40001', '23505'].some((c) => codes.has(c));
-}
-
-/** Runs a transaction, retrying a few times when it lost a race with a concurrent writer. */
-export async function withRetry<T>(app: AppContext, work: (tx: Tx) => Promise<T>, attempts = 5): Promise<T> {
-  for (let i = 1; ; i++) {
-    try {
-      return await app.db.transaction(async (tx) => work(tx as unknown as Tx));
-    } catch (e) {
-      if (i >= attempts || !isRetryable(e)) throw e;
-      app.log.debug({ attempt: i, err: (e as Error).message }, 'event transaction lost a race; retrying');
-      await new Promise((r) => setTimeout(r, 2 + Math.random() * 10 * i));
-    }
-  }
-}
-
-interface Pending {
-  events: IncomingEvent[];
-  resolve: (outcomes: EventOutcome[]) => void;
-  reject: (e: unknown) => void;
-}
-
-/** Counters for /metrics and benchmarks. */
-export interface WriterStats {
-  batches: number;
-  events: number;
-  retries: number;
-}
-
-/** One lane: a queue and one transaction at a time (group commit). */
-class Lane {
-  private queue: Pending[] = [];
-  private running = false;
-
-  private readonly yieldRounds: number;
-
-  constructor(private readonly app: AppContext, private readonly kick: () => void, private readonly stats: WriterStats, private readonly maxEvents: number) {
-    this.yieldRounds = app.database.driver === 'pglite' ? 16 : 1;
-  }
-
-  submit(events: IncomingEvent[]): Promise<EventOutcome[]> {
-    return new Promise((resolve, reject) => {
-      this.queue.push({ events, resolve, reject });
-      if (!this.running) void this.loop();
-    });
-  }
-
-  private async loop(): Promise<void> {
-    this.running = true;
-    try {
-      while (this.queue.length) {
-        // Let pending socket reads run first, so requests that arrived meanwhile join this batch. An embedded database
-        // works without yielding to I/O at all, so there it takes several rounds while requests keep arriving.
-        for (let i = 0, seen = -1; i < this.yieldRounds && this.queue.length !== seen; i++) {
-          seen = this.queue.length;
-          for (let j = 0; j < 4; j++) await nextTurn();
-        }
-        const batch: Pending[] = [];
-        let n = 0;
-        while (this.queue.length && (n === 0 || n + this.queue[0]!.events.length <= this.maxEvents)) {
-          const p = this.queue.shift()!;
-          batch.push(p);
-          n += p.events.length;
-        }
-        await this.write(batch);
-      }
-    } finally {
-      this.running = false;
-    }
-  }
-
-  private async write(batch: Pending[]): Promise<void> {
-    const events = batch.length === 1 ? batch[0]!.events : batch.flatMap((p) => p.events);
-    try {
-      const { outcomes, outbox } = await withRetry(this.app, (tx) => applyEvents(tx, this.app, events, this.app.clock.now()));
-      this.stats.batches++;
-      this.stats.events += events.length;
-      let at = 0;
-      for (const p of batch) {
-        p.resolve(outcomes.slice(at, at + p.events.length));
-        at += p.events.length;
-      }
-      if (outbox) this.kick();
-    } catch (e) {
-      if (batch.length > 1) {
-        this.stats.retries++;
-        for (const p of batch) await this.write([p]);
-        return;
-      }
-      batch[0]!.reject(e);
-    }
-  }
-}
-
-/** FNV-1a of an event's Alertmanager group (else its key), to spread requests over lanes. */
-function laneOf(e: IncomingEvent, lanes: number): number {
-  let h = 0x811c9dc5;
-  const text = `${e.integration}\u0000${e.groupKey ?? e.dedupKey}`;
-  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
-  return (h >>> 0) % lanes;
-}
-
-/**
- * Group commit: requests hand their events in and wait; each lane writes everything that queued up meanwhile in one
- * transaction, then answers every request in it. A request goes to one lane as a whole (chosen by its key or its
- * Alertmanager group), so a body's alerts are committed together and concurrent requests for one key or group mostly
- * meet in the same lane. A batch that fails is retried request by request, so one bad request cannot fail the others.
- */
-export class EventWriter {
-  readonly stats: WriterStats = { batches: 0, events: 0, retries: 0 };
-  private readonly lanes: Lane[];
-
-  constructor(app: AppContext, kick: () => void, options: { lanes?: number; maxEvents?: number } = {}) {
-    const n = Math.max(1, options.lanes ?? (app.database.driver === 'postgres' ? 2 : 1));
-    this.lanes = Array.from({ length: n }, () => new Lane(app, kick, this.stats, options.maxEvents ?? 5000));
-  }
-
-  /** Stores events; resolves once they are committed. */
-  async submit(events: IncomingEvent[]): Promise<EventOutcome[]> {
-    if (events.length === 0) return [];
-    return this.lanes[this.lanes.length === 1 ? 0 : laneOf(events[0]!, this.lanes.length)]!.submit(events);
-  }
-}

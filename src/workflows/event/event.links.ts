@@ -1,18 +1,12 @@
-/** The links out of event management: incidents (incident workflow) and paging (on-call escalations). */
+/**
+ * The links out of event management: incidents and paging, through the operations the incident and on-call workflows
+ * offer on the seam (see src/core/workflow.ts). Each runs in a savepoint, so one failing link never loses a batch's events.
+ */
 import type { Tx } from '../../../db/client.js';
 import type { AppContext } from '../../core/app.js';
 import { isDomainError } from '../../core/errors.js';
-import { SCHEDULER_PERSON } from '../../core/identity.js';
-import type { Message } from '../../core/message.js';
-import { changeIncident, openIncident, type Actor, type NewIncident } from '../incident/incident.service.js';
-import { activeEscalation, escalateNow, startEscalation, stopEscalation } from '../oncall/escalation.service.js';
-
-export type { Actor };
-
-/** tread acting on a monitor's event (rules decide; no person did). */
-export const WEBHOOK_ACTOR: Actor = { person: SCHEDULER_PERSON, source: 'webhook' };
-/** tread acting from a timer. */
-export const SCHEDULER_ACTOR: Actor = { person: SCHEDULER_PERSON, source: 'scheduler' };
+import type { Actor } from '../../core/identity.js';
+import type { OpInput } from '../../core/workflow.js';
 
 /**
  * Runs `fn` inside a savepoint: a failure (a coded refusal or a database error) is rolled back and returned as a sentence,
@@ -28,33 +22,32 @@ export async function guarded<T>(tx: Tx, app: AppContext, what: string, fn: (sp:
   }
 }
 
-/** Opens an incident for alerts (inside the caller's transaction). */
-export async function openLinkedIncident(tx: Tx, app: AppContext, input: NewIncident, actor: Actor, now: Date): Promise<number> {
-  const row = await openIncident(tx, app, input, actor, now);
-  return row.id;
+/** Opens an incident for alerts (inside the caller's transaction); returns its id. */
+export async function openLinkedIncident(tx: Tx, app: AppContext, input: OpInput<'incident.open'>, actor: Actor, now: Date): Promise<number> {
+  return (await app.seam.call('incident.open', { tx, app, now, actor }, input)).id;
 }
 
-/** Resolves a linked incident. */
+/** Resolves a linked incident, saying why. */
 export async function resolveLinkedIncident(tx: Tx, app: AppContext, id: number, note: string, actor: Actor, now: Date): Promise<void> {
-  await changeIncident(tx, app, id, { action: 'resolve', note, code: 'fixed' }, actor, now);
+  await app.seam.call('incident.resolve', { tx, app, now, actor }, { id, note });
 }
 
 /** Starts paging the on-call of a policy for a subject. */
-export async function startPaging(tx: Tx, app: AppContext, input: { subject: string; policy: string; service?: string; title: string; card?: Message; actor?: Actor }, now: Date): Promise<void> {
-  await startEscalation(tx, app, input, now);
+export async function startPaging(tx: Tx, app: AppContext, input: OpInput<'oncall.page'>, actor: Actor, now: Date): Promise<void> {
+  await app.seam.call('oncall.page', { tx, app, now, actor }, input);
 }
 
-/** Stops every pending page of a subject (no-op when none runs). */
+/** Stops every pending page of a subject (false when none runs). */
 export async function stopPaging(tx: Tx, app: AppContext, subject: string, actor: Actor, now: Date): Promise<boolean> {
-  return Boolean(await stopEscalation(tx, app, subject, actor, now));
+  return app.seam.call('oncall.stop', { tx, app, now, actor }, { subject });
 }
 
 /** Pages the next step now. */
 export async function pageNextNow(tx: Tx, app: AppContext, subject: string, actor: Actor, now: Date): Promise<void> {
-  await escalateNow(tx, app, subject, actor, now);
+  await app.seam.call('oncall.escalate_now', { tx, app, now, actor }, { subject });
 }
 
 /** True when a subject has a running escalation. */
-export async function isPaging(tx: Tx, subject: string): Promise<boolean> {
-  return Boolean(await activeEscalation(tx, subject));
+export async function isPaging(tx: Tx, app: AppContext, subject: string, actor: Actor, now: Date): Promise<boolean> {
+  return app.seam.offers('oncall.is_paging') && app.seam.call('oncall.is_paging', { tx, app, now, actor }, { subject });
 }

@@ -2,9 +2,10 @@
  * People's and the scheduler's decisions about alerts: acknowledge, resolve, silence, open an incident, escalate;
  * lifting silences and maintenance; heartbeats; card redraws. Each runs in one transaction with audit, timeline and outbox rows.
  */
-import { and, asc, desc, eq, inArray, sql } from 'drizzle-orm';
-import { schema, type Tx } from '../../../db/client.js';
+import { and, asc, desc, eq, inArray, lt, sql } from 'drizzle-orm';
+import { schema, type DbOrTx, type Tx } from '../../../db/client.js';
 import type { AppContext } from '../../core/app.js';
+import { WEBHOOK_ACTOR, type Actor } from '../../core/identity.js';
 import { appendAudit } from '../../core/audit.js';
 import { parseRecordId } from '../../core/commands.js';
 import { formatDuration } from '../../core/duration.js';
@@ -19,10 +20,9 @@ import {
   EVENT_TIMERS, assignGroups, groupCards, tsParam, onGroupChanges, openGroupIncident, pageGroup, refreshGroups, stopGroupPaging,
   type EventCtx, type Joined,
 } from './event.groups.js';
-import {
-  activeSilences, addHistory, applyEvents, flagsOf, scheduleUnsuppress, setFlags, suppressionFor, targetOf, updateAlerts, withRetry,
-} from './event.ingest.js';
-import { isPaging, pageNextNow, SCHEDULER_ACTOR, WEBHOOK_ACTOR, type Actor } from './event.links.js';
+import { activeSilences, addHistory, flagsOf, scheduleUnsuppress, setFlags, suppressionFor, targetOf, updateAlerts, withRetry } from './event.alerts.js';
+import { applyEvents } from './event.ingest.js';
+import { isPaging, pageNextNow } from './event.links.js';
 import { applyAlertAction, type AlertAction } from './event.machine.js';
 import { formatMatchers, matchesAll, targetLabels, type Matcher } from './event.match.js';
 import { alertSubject, groupSubject, silenceSubject, type AlertRow, type GroupRow, type SilenceRow } from './event.messages.js';
@@ -53,17 +53,44 @@ function newCtx(app: AppContext, tx: Tx, actor: Actor): EventCtx {
 }
 
 /** Loads a group or throws 404. */
-export async function getGroup(db: Tx | AppContext['db'], id: number): Promise<GroupRow> {
+export async function getGroup(db: DbOrTx, id: number): Promise<GroupRow> {
   const [g] = await db.select().from(schema.alertGroups).where(eq(schema.alertGroups.id, id));
   if (!g) throw notFound('event.group_not_found', `There is no alert group ${groupSubject(id)}.`);
   return g;
 }
 
 /** Loads an alert or throws 404. */
-export async function getAlert(db: Tx | AppContext['db'], id: number): Promise<AlertRow> {
+export async function getAlert(db: DbOrTx, id: number): Promise<AlertRow> {
   const [a] = await db.select().from(schema.alerts).where(eq(schema.alerts.id, id));
   if (!a) throw notFound('event.alert_not_found', `There is no alert ${alertSubject(id)}.`);
   return a;
+}
+
+/** What a list of alerts asks for (chat's `/event list` and REST's `GET /api/v1/alerts`); `open` means not resolved. */
+export interface AlertFilter {
+  states?: readonly string[];
+  service?: string;
+  integration?: string;
+  groupId?: number;
+  /** Keyset paging: only ids below this one. */
+  beforeId?: number;
+  limit: number;
+}
+
+/** Alerts matching a filter, newest first. */
+export async function listAlerts(db: DbOrTx, f: AlertFilter): Promise<AlertRow[]> {
+  const t = schema.alerts;
+  const plain = (f.states ?? []).filter((s) => s !== 'open');
+  const stateCond = !f.states ? undefined
+    : f.states.includes('open') ? (plain.length ? sql`(${inArray(t.state, plain)} or ${t.state} <> 'resolved')` : sql`${t.state} <> 'resolved'`)
+      : inArray(t.state, plain);
+  return db.select().from(t).where(and(
+    stateCond,
+    f.service !== undefined ? eq(t.service, f.service) : undefined,
+    f.integration !== undefined ? eq(t.integration, f.integration) : undefined,
+    f.groupId !== undefined ? eq(t.groupId, f.groupId) : undefined,
+    f.beforeId !== undefined ? lt(t.id, f.beforeId) : undefined,
+  )).orderBy(desc(t.id)).limit(f.limit);
 }
 
 /** The open alerts a target covers, locked in the order every writer locks them. */
@@ -118,7 +145,7 @@ function personWords(actor: Actor): string {
 
 /** Acknowledge or resolve a group (all its open alerts) or one alert, as a person. Stops paging. */
 export async function humanChange(app: AppContext, t: Target, kind: 'ack' | 'resolve', actor: Actor, note?: string): Promise<ActionResult> {
-  requirePermission(actor.person, kind === 'ack' ? 'event.ack' : 'event.resolve', kind === 'ack' ? 'acknowledge alerts' : 'resolve alerts');
+  requirePermission(app, actor.person, kind === 'ack' ? 'event.ack' : 'event.resolve');
   return withRetry(app, async (tx) => {
     const ctx = newCtx(app, tx, actor);
     const label = targetLabel(t);
@@ -144,14 +171,9 @@ export async function humanChange(app: AppContext, t: Target, kind: 'ack' | 'res
   });
 }
 
-/** Parses the matchers, duration and reason of `/event silence service=db alertname=DiskFull 2h disk replaced`. */
-export function silenceWords(matchers: Matcher[]): string {
-  return formatMatchers(matchers);
-}
-
 /** Creates a silence: matching open alerts become silenced now, new ones arrive silenced, until it ends. */
 export async function createSilence(app: AppContext, input: { matchers: Matcher[]; durationMs: number; reason: string }, actor: Actor): Promise<{ silence: SilenceRow; silenced: number }> {
-  requirePermission(actor.person, 'event.silence', 'silence alerts');
+  requirePermission(app, actor.person, 'event.silence');
   if (input.matchers.length === 0) throw badInput('event.silence_needs_matchers', 'Name what to silence with at least one matcher, like service=db alertname=DiskFull.', [{ path: 'matchers', message: 'at least one matcher' }]);
   if (input.matchers.every((m) => (m.op === '=~' && /^\.\*$/.test(m.value)) || (m.op === '!=' && m.value === ''))) {
     throw badInput('event.silence_too_broad', 'That silence would match every alert. Name a service or a label value.', [{ path: 'matchers', message: 'matches everything' }]);
@@ -185,7 +207,7 @@ export async function createSilence(app: AppContext, input: { matchers: Matcher[
 }
 
 /** The matchers that describe a group: the labels all its open alerts share. */
-export async function groupMatchers(db: Tx | AppContext['db'], groupId: number): Promise<Matcher[]> {
+export async function groupMatchers(db: DbOrTx, groupId: number): Promise<Matcher[]> {
   const rows = await db.select().from(schema.alerts).where(and(eq(schema.alerts.groupId, groupId), sql`${schema.alerts.state} <> 'resolved'`)).limit(500);
   const all = rows.length ? rows : await db.select().from(schema.alerts).where(eq(schema.alerts.groupId, groupId)).limit(500);
   if (all.length === 0) return [];
@@ -223,7 +245,7 @@ export async function liftSuppressions(ctx: EventCtx, rows: AlertRow[], excludin
 
 /** Ends a silence now; its alerts that nothing else silences come out. */
 export async function endSilence(app: AppContext, id: number, actor: Actor): Promise<{ silence: SilenceRow; lifted: number }> {
-  requirePermission(actor.person, 'event.silence', 'end silences');
+  requirePermission(app, actor.person, 'event.silence', undefined, 'end silences');
   return withRetry(app, async (tx) => {
     const ctx = newCtx(app, tx, actor);
     const [s] = await tx.select().from(schema.silences).where(eq(schema.silences.id, id)).for('update');
@@ -266,7 +288,7 @@ async function refreshCard(ctx: EventCtx, groupId: number): Promise<void> {
 
 /** Opens an incident for a group (the Open incident button). */
 export async function openIncidentFor(app: AppContext, t: Target, actor: Actor): Promise<ActionResult> {
-  requirePermission(actor.person, 'event.incident', 'open incidents from alerts');
+  requirePermission(app, actor.person, 'event.incident');
   return withRetry(app, async (tx) => {
     const ctx = newCtx(app, tx, actor);
     const g = await lockGroupOf(tx, t);
@@ -282,14 +304,14 @@ export async function openIncidentFor(app: AppContext, t: Target, actor: Actor):
 
 /** Pages the next escalation step now, or starts paging when nobody is paged (the Escalate now button). */
 export async function escalateGroup(app: AppContext, t: Target, actor: Actor): Promise<ActionResult> {
-  requirePermission(actor.person, 'event.escalate', 'escalate alerts');
+  requirePermission(app, actor.person, 'event.escalate');
   return withRetry(app, async (tx) => {
     const ctx = newCtx(app, tx, actor);
     const g = await lockGroupOf(tx, t);
     const subject = groupSubject(g.id);
     if (g.state === 'resolved') throw conflict('event.already_resolved', `${subject} is resolved; there is nobody to page for it.`);
     let text: string;
-    if (g.escalationSubject && await isPaging(tx, g.escalationSubject)) {
+    if (g.escalationSubject && await isPaging(tx, app, g.escalationSubject, actor, ctx.now)) {
       await pageNextNow(tx, app, g.escalationSubject, actor, ctx.now);
       text = `${actor.person.name} escalated ${subject} now: the next step is paged`;
     } else {
@@ -314,52 +336,17 @@ export async function currentGroupCard(app: AppContext, groupId: number): Promis
   return (await groupCards(app.db, app, [groupId], app.clock.now())).get(groupId);
 }
 
-// ---------- timers ----------
-
-/** Redraws a group's card (many ingestion changes between two ticks become one update). */
-export const cardTimer: TimerHandler = async (tx, timer, app, now) => {
-  const id = Number((timer.payload as { groupId?: unknown }).groupId);
-  if (!Number.isInteger(id)) return;
-  const [g] = await tx.select().from(schema.alertGroups).where(eq(schema.alertGroups.id, id));
-  if (!g || !(g.route as unknown as RouteDecision).notify) return;
-  const card = (await groupCards(tx, app, [id], now)).get(id);
-  if (card) await enqueue(tx, { kind: 'update', subject: groupSubject(id), message: card });
-};
-
-/** Lifts silences and maintenance windows that have ended. */
-export const unsuppressTimer: TimerHandler = async (tx, _timer, app, now) => {
-  const rows = await tx.select().from(schema.alerts)
-    .where(sql`${schema.alerts.suppressedBy} is not null and ${schema.alerts.state} <> 'resolved' and ${schema.alerts.suppressedUntil} <= ${tsParam(now)}`)
-    .orderBy(schema.alerts.integration, schema.alerts.dedupKey).limit(5000).for('update');
-  const ctx: EventCtx = { app, tx, now, actor: SCHEDULER_ACTOR, by: SCHEDULER_ACTOR.person.id, outbox: false };
-  const lifted = await liftSuppressions(ctx, rows);
-  if (lifted) app.log.info({ lifted }, 'silences ended: alerts notify again');
-  if (rows.length === 5000) return { rescheduleAt: now };
-};
-
 /** The timer key of a heartbeat's deadline. */
 export const heartbeatKey = (name: string) => `${EVENT_TIMERS.heartbeat}:${name}`;
 
-function heartbeatEvent(hb: HeartbeatConfig, action: 'trigger' | 'resolve', summary: string): import('./event.parse.js').IncomingEvent {
+/** The event a heartbeat raises when it is missed (trigger) or pinged again (resolve). */
+export function heartbeatEvent(hb: HeartbeatConfig, action: 'trigger' | 'resolve', summary: string): import('./event.parse.js').IncomingEvent {
   return {
     integration: HEARTBEAT_INTEGRATION, dedupKey: hb.name, action, summary, severity: hb.severity, source: `heartbeat ${hb.name}`,
     service: hb.service ?? null, labels: { alertname: 'HeartbeatMissed', heartbeat: hb.name }, details: { timeout: formatDuration(hb.timeout) },
     links: [], startsAt: null, raw: { heartbeat: hb.name, action },
   };
 }
-
-/** A heartbeat's deadline passed: raise its alert unless a ping came meanwhile. */
-export const heartbeatTimer: TimerHandler = async (tx, timer, app, now) => {
-  const name = String((timer.payload as { name?: unknown }).name ?? '');
-  const hb = app.config.heartbeats.find((h) => h.name === name);
-  if (!hb) return;
-  const [row] = await tx.select().from(schema.heartbeats).where(eq(schema.heartbeats.name, name));
-  const since = row?.lastPingAt ?? new Date(String((timer.payload as { since?: unknown }).since ?? now.toISOString()));
-  const deadline = new Date(since.getTime() + hb.timeout);
-  if (deadline > now) return { rescheduleAt: deadline, payload: timer.payload };
-  const summary = hb.summary ?? `Heartbeat ${name} missed: no ping for ${formatDuration(now.getTime() - since.getTime())}${row ? '' : ' (never pinged)'}`;
-  await applyEvents(tx, app, [heartbeatEvent(hb, 'trigger', summary)], now, SCHEDULER_ACTOR);
-};
 
 /** Records a heartbeat ping: the next deadline moves, an open missed-heartbeat alert resolves. */
 export async function recordPing(app: AppContext, hb: HeartbeatConfig): Promise<{ nextDueAt: Date; resolved: boolean; outbox: boolean }> {
@@ -386,7 +373,7 @@ export async function armHeartbeats(app: AppContext): Promise<void> {
 }
 
 /** Alerts of an incident (for its card). */
-export async function alertsOfIncident(db: Tx | AppContext['db'], incidentId: number): Promise<string[]> {
+export async function alertsOfIncident(db: DbOrTx, incidentId: number): Promise<string[]> {
   const rows = await db.select({ id: schema.alerts.id }).from(schema.alerts).where(eq(schema.alerts.incidentId, incidentId)).orderBy(desc(schema.alerts.id)).limit(20);
   return rows.map((r) => alertSubject(r.id)).reverse();
 }

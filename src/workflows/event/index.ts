@@ -1,29 +1,58 @@
 /** Event management: monitoring webhooks → deduplicated, correlated alerts with live cards, silences, heartbeats, paging. */
-import type { Workflow } from '../../core/workflow.js';
-import { pagingHooks } from '../incident/incident.service.js';
+import { sql } from 'drizzle-orm';
+import { queryRows } from '../../../db/client.js';
+import type { Permission, Workflow } from '../../core/workflow.js';
 import { eventActions, eventCommand } from './event.commands.js';
-import { EVENT_TIMERS } from './event.groups.js';
-import { eventMetrics, eventRoutes } from './event.http.js';
+import { eventConfig } from './event.config.js';
+import { ALERT_STATES, GROUP_STATES } from './event.machine.js';
 import { alertDetail } from './event.messages.js';
-import { alertsOfIncident, armHeartbeats, cardTimer, currentGroupCard, getAlert, heartbeatTimer, parseTarget, unsuppressTimer } from './event.service.js';
+import { eventRoutes, writerOf } from './event.routes.js';
+import { alertsOfIncident, armHeartbeats, currentGroupCard, getAlert, parseTarget } from './event.service.js';
+import { eventTimers } from './event.timers.js';
 
-export { applyEvents, type EventOutcome } from './event.ingest.js';
-export { writerOf } from './event.http.js';
+export { writerOf };
+
+const permissions: Record<string, Permission> = {
+  'event.view': { roles: ['requester'], what: 'see alerts' },
+  'event.ack': { roles: ['responder'], what: 'acknowledge alerts' },
+  'event.resolve': { roles: ['responder'], what: 'resolve alerts' },
+  'event.silence': { roles: ['responder'], what: 'silence alerts' },
+  'event.incident': { roles: ['responder'], what: 'open incidents from alerts' },
+  'event.escalate': { roles: ['responder'], what: 'escalate alerts' },
+};
 
 /** The event workflow: `/event`, the alert card's buttons, webhooks, REST and its timers. */
 export const eventWorkflow: Workflow = {
   name: 'event',
+  config: eventConfig,
+  permissions,
   commands: [eventCommand],
   actions: eventActions,
-  timers: {
-    [EVENT_TIMERS.card]: cardTimer,
-    [EVENT_TIMERS.unsuppress]: unsuppressTimer,
-    [EVENT_TIMERS.heartbeat]: heartbeatTimer,
-  },
+  timers: eventTimers,
+  contributes: [{
+    // An incident's card lists the alerts it was opened for.
+    prefix: 'INC-',
+    async contribute(db, _app, subject) {
+      const alerts = await alertsOfIncident(db, Number(subject.slice(4)));
+      return alerts.length ? { fields: [{ label: 'Alerts', value: alerts.join(', ') }] } : undefined;
+    },
+  }],
   routes: eventRoutes,
-  metrics: eventMetrics,
+  async metrics(app) {
+    const alerts = await queryRows<{ state: string; n: number }>(app.db, sql`select state, count(*)::int as n from alerts where state <> 'resolved' group by state`);
+    const groups = await queryRows<{ state: string; n: number }>(app.db, sql`select state, count(*)::int as n from alert_groups where state <> 'resolved' group by state`);
+    const stats = writerOf(app)?.stats ?? { batches: 0, events: 0, retries: 0 };
+    const open = (rows: { state: string; n: number }[], states: readonly string[]) =>
+      states.filter((s) => s !== 'resolved').map((s) => ({ labels: { state: s }, value: Number(rows.find((r) => r.state === s)?.n ?? 0) }));
+    return [
+      { name: 'tread_alerts_open', type: 'gauge', help: 'Alerts not resolved, by state', samples: open(alerts, ALERT_STATES) },
+      { name: 'tread_alert_groups_open', type: 'gauge', help: 'Alert groups not resolved, by state', samples: open(groups, GROUP_STATES) },
+      { name: 'tread_events_ingested_total', type: 'counter', help: 'Monitoring events committed by this process', samples: [{ value: stats.events }] },
+      { name: 'tread_event_batches_total', type: 'counter', help: 'Group commits of events by this process', samples: [{ value: stats.batches }] },
+      { name: 'tread_event_batch_retries_total', type: 'counter', help: 'Batches retried request by request after a failure', samples: [{ value: stats.retries }] },
+    ];
+  },
   async start(app) {
-    pagingHooks.linkedAlerts = (db, incidentId) => alertsOfIncident(db, incidentId);
     await armHeartbeats(app);
   },
   async card(app, subject) {

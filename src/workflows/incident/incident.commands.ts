@@ -1,19 +1,17 @@
 /** The chat surface of incidents: `/incident …` subcommands, buttons and forms -> service calls -> Replies. */
-import { and, desc, eq, inArray, type SQL } from 'drizzle-orm';
-import { schema } from '../../../db/client.js';
 import { Args, extractOptions, parseRecordId } from '../../core/commands.js';
 import { subjectsAt } from '../../core/dispatcher.js';
 import { badInput } from '../../core/errors.js';
-import { personName, resolvePersonToken } from '../../core/identity.js';
+import { personName, resolvePersonToken, type Actor } from '../../core/identity.js';
 import type { ActionInbound, CommandInbound, Reply, Where } from '../../core/inbound.js';
 import { requirePermission } from '../../core/permissions.js';
 import { readTimeline } from '../../core/timeline.js';
 import { formatTime } from '../../core/time-zone.js';
-import type { ActionHandler, CommandSpec, HandlerContext } from '../../core/workflow.js';
-import { LEVELS } from './incident.machine.js';
+import type { ActionSpec, CommandSpec, HandlerContext } from '../../core/workflow.js';
+import { LEVELS, OPEN_STATES } from './incident.machine.js';
 import { createForm, holdForm, incidentSubject, listLine, priorityForm, resolveForm } from './incident.messages.js';
 import {
-  applyIncidentCommand, cardFor, createIncident, getIncident, parseHoldReason, parseLevel, RESOLUTION_CODES, serviceNames,
+  applyIncidentCommand, cardFor, createIncident, getIncident, listIncidents, parseHoldReason, parseLevel, RESOLUTION_CODES, serviceNames,
   type IncidentCommand, type ResolutionCode,
 } from './incident.service.js';
 import { incidentStats, statsMessage } from './incident.stats.js';
@@ -41,7 +39,7 @@ export const INCIDENT_USAGE = [
 
 const RESERVED = new Set(['new', 'list', 'show', 'ack', 'acknowledge', 'assign', 'start', 'hold', 'note', 'priority', 'service', 'major', 'resolve', 'reopen', 'close', 'cancel', 'timeline', 'stats', 'help']);
 
-function actorOf(ctx: HandlerContext) {
+function actorOf(ctx: HandlerContext): Actor {
   return { person: ctx.person, source: ctx.source };
 }
 
@@ -75,17 +73,18 @@ async function create(inbound: CommandInbound, ctx: HandlerContext, text: string
 
 async function list(args: Args, ctx: HandlerContext): Promise<Reply> {
   let scope: 'open' | 'mine' | 'all' = 'open';
-  const conditions: SQL[] = [];
+  let priority: number | undefined;
+  let service: string | undefined;
   for (let word = args.next(); word !== undefined; word = args.next()) {
     const w = word.toLowerCase();
     if (w === 'open' || w === 'mine' || w === 'all') scope = w;
-    else if (/^p[1-5]$/.test(w)) conditions.push(eq(schema.incidents.priority, Number(w[1])));
-    else if (w.startsWith('service:')) conditions.push(eq(schema.incidents.service, w.slice(8)));
+    else if (/^p[1-5]$/.test(w)) priority = Number(w[1]);
+    else if (w.startsWith('service:')) service = w.slice(8);
     else throw badInput('incident.bad_list_filter', `I don't understand "${word}". Write: /incident list [open|mine|all] [P1..P5] [service:<name>]`);
   }
-  if (scope !== 'all') conditions.push(inArray(schema.incidents.state, ['new', 'acknowledged', 'in_progress', 'on_hold']));
-  if (scope === 'mine') conditions.push(eq(schema.incidents.assignee, ctx.person.id));
-  const rows = await ctx.db.select().from(schema.incidents).where(and(...conditions)).orderBy(schema.incidents.priority, desc(schema.incidents.id)).limit(26);
+  const rows = await listIncidents(ctx.db, {
+    states: scope === 'all' ? undefined : OPEN_STATES, priority, service, assignee: scope === 'mine' ? ctx.person.id : undefined, limit: 26, order: 'priority',
+  });
   if (rows.length === 0) return { kind: 'ephemeral', message: { text: `No ${scope === 'all' ? '' : 'open '}incidents${scope === 'mine' ? ' assigned to you' : ''} match.` } };
   const shown = rows.slice(0, 25);
   const names = new Map(await Promise.all([...new Set(shown.flatMap((r) => (r.assignee ? [r.assignee] : [])))].map(async (id) => [id, await personName(ctx, id)] as const)));
@@ -126,7 +125,7 @@ async function handleIncident(inbound: CommandInbound, ctx: HandlerContext): Pro
   const args = new Args(inbound.text);
   const sub = args.peek()?.toLowerCase();
   if (sub === undefined) {
-    requirePermission(ctx.person, 'incident.create', 'open incidents');
+    requirePermission(ctx, ctx.person, 'incident.create');
     return { kind: 'form', form: createForm(serviceNames(ctx)) };
   }
   if (!RESERVED.has(sub)) return create(inbound, ctx, args.text);
@@ -134,62 +133,62 @@ async function handleIncident(inbound: CommandInbound, ctx: HandlerContext): Pro
   const where = inbound.where;
   switch (sub) {
     case 'new': {
-      if (args.done) return { kind: 'form', form: createForm(serviceNames(ctx)) };
-      return create(inbound, ctx, args.rest());
+    if (args.done) return { kind: 'form', form: createForm(serviceNames(ctx)) };
+    return create(inbound, ctx, args.rest());
     }
     case 'list': return list(args, ctx);
     case 'show': return show(await takeId(args, ctx, where, '/incident show INC-7'), ctx);
     case 'timeline': return timeline(await takeId(args, ctx, where, '/incident timeline INC-7'), ctx);
     case 'stats': {
-      const w = (args.next() ?? '7d').toLowerCase();
-      const days = { '7d': 7, '30d': 30, '90d': 90 }[w];
-      if (!days) throw badInput('incident.bad_window', `Write the window as 7d, 30d or 90d, like: /incident stats 30d`);
-      requirePermission(ctx.person, 'incident.stats', 'see incident stats');
-      return { kind: 'ephemeral', message: statsMessage(await incidentStats(ctx.db, ctx.clock.now(), days)) };
+    const w = (args.next() ?? '7d').toLowerCase();
+    const days = { '7d': 7, '30d': 30, '90d': 90 }[w];
+    if (!days) throw badInput('incident.bad_window', `Write the window as 7d, 30d or 90d, like: /incident stats 30d`);
+    requirePermission(ctx, ctx.person, 'incident.stats');
+    return { kind: 'ephemeral', message: statsMessage(await incidentStats(ctx.db, ctx.clock.now(), days)) };
     }
     case 'ack': case 'acknowledge': case 'start': case 'reopen': case 'close': case 'cancel': {
-      const id = await takeId(args, ctx, where, `/incident ${sub} INC-7`);
-      const action = sub === 'acknowledge' ? 'ack' : (sub as 'ack' | 'start' | 'reopen' | 'close' | 'cancel');
-      return change(ctx, id, { action, note: args.rest() || undefined });
+    const id = await takeId(args, ctx, where, `/incident ${sub} INC-7`);
+    const action = sub === 'acknowledge' ? 'ack' : (sub as 'ack' | 'start' | 'reopen' | 'close' | 'cancel');
+    return change(ctx, id, { action, note: args.rest() || undefined });
     }
     case 'assign': {
-      const id = await takeId(args, ctx, where, '/incident assign INC-7 @bob');
-      const who = args.next();
-      if (!who) throw badInput('incident.assignee_required', 'Whom to assign it to? Write: /incident assign INC-7 @bob (or "me")');
-      const person = who.toLowerCase() === 'me' ? ctx.person : await resolvePersonToken(ctx, who, where.platform);
-      return change(ctx, id, { action: 'assign', assignee: person.id });
+    const id = await takeId(args, ctx, where, '/incident assign INC-7 @bob');
+    const who = args.next();
+    if (!who) throw badInput('incident.assignee_required', 'Whom to assign it to? Write: /incident assign INC-7 @bob (or "me")');
+    const person = who.toLowerCase() === 'me' ? ctx.person : await resolvePersonToken(ctx, who, where.platform);
+    return change(ctx, id, { action: 'assign', assignee: person.id });
     }
     case 'hold': {
-      const id = await takeId(args, ctx, where, '/incident hold INC-7 vendor waiting for the ISP');
-      const reasonWord = args.next();
-      const reason = parseHoldReason(reasonWord);
-      if (!reason) throw badInput('incident.bad_hold_reason', `${reasonWord ? `"${reasonWord}" is not a hold reason. ` : ''}Write what it waits for: caller, change, problem or vendor, then why, like: /incident hold INC-7 vendor ISP ticket 4411`);
-      const note = args.rest();
-      if (!note) throw badInput('incident.hold_note_required', 'Say why it is on hold, like: /incident hold INC-7 vendor ISP ticket 4411');
-      return change(ctx, id, { action: 'hold', reason, note });
+    const id = await takeId(args, ctx, where, '/incident hold INC-7 vendor waiting for the ISP');
+    const reasonWord = args.next();
+    const reason = parseHoldReason(reasonWord);
+    if (!reason) throw badInput('incident.bad_hold_reason', `${reasonWord ? `"${reasonWord}" is not a hold reason. ` : ''}Write what it waits for: caller, change, problem or vendor, then why, like: /incident hold INC-7 vendor ISP ticket 4411`);
+    const note = args.rest();
+    if (!note) throw badInput('incident.hold_note_required', 'Say why it is on hold, like: /incident hold INC-7 vendor ISP ticket 4411');
+    return change(ctx, id, { action: 'hold', reason, note });
     }
     case 'note': {
-      const id = await takeId(args, ctx, where, '/incident note INC-7 <text>');
-      return change(ctx, id, { action: 'note', note: args.rest() });
+    const id = await takeId(args, ctx, where, '/incident note INC-7 <text>');
+    return change(ctx, id, { action: 'note', note: args.rest() });
     }
     case 'priority': {
-      const id = await takeId(args, ctx, where, '/incident priority INC-7 P2');
-      return change(ctx, id, parsePriorityArgs(args.rest()));
+    const id = await takeId(args, ctx, where, '/incident priority INC-7 P2');
+    return change(ctx, id, parsePriorityArgs(args.rest()));
     }
     case 'service': {
-      const id = await takeId(args, ctx, where, '/incident service INC-7 checkout');
-      const name = args.next();
-      if (!name) throw badInput('incident.service_required', `Name the service: /incident service INC-7 <name>. Known: ${serviceNames(ctx).join(', ') || 'none'}.`);
-      return change(ctx, id, { action: 'service', service: name });
+    const id = await takeId(args, ctx, where, '/incident service INC-7 checkout');
+    const name = args.next();
+    if (!name) throw badInput('incident.service_required', `Name the service: /incident service INC-7 <name>. Known: ${serviceNames(ctx).join(', ') || 'none'}.`);
+    return change(ctx, id, { action: 'service', service: name });
     }
     case 'major': return change(ctx, await takeId(args, ctx, where, '/incident major INC-7'), { action: 'major' });
     case 'resolve': {
-      const id = await takeId(args, ctx, where, '/incident resolve INC-7 restarted the pods');
-      const { rest, options } = extractOptions(args.rest(), ['code']);
-      const code = options.code?.toLowerCase() as ResolutionCode | undefined;
-      if (code !== undefined && !RESOLUTION_CODES.includes(code)) throw badInput('incident.bad_code', `code:${options.code} is not a resolution code; use one of ${RESOLUTION_CODES.join(', ')}.`);
-      if (!rest) throw badInput('incident.resolution_required', 'Say what restored the service, like: /incident resolve INC-7 restarted the ingress pods');
-      return change(ctx, id, { action: 'resolve', note: rest, code });
+    const id = await takeId(args, ctx, where, '/incident resolve INC-7 restarted the pods');
+    const { rest, options } = extractOptions(args.rest(), ['code']);
+    const code = options.code?.toLowerCase() as ResolutionCode | undefined;
+    if (code !== undefined && !RESOLUTION_CODES.includes(code)) throw badInput('incident.bad_code', `code:${options.code} is not a resolution code; use one of ${RESOLUTION_CODES.join(', ')}.`);
+    if (!rest) throw badInput('incident.resolution_required', 'Say what restored the service, like: /incident resolve INC-7 restarted the ingress pods');
+    return change(ctx, id, { action: 'resolve', note: rest, code });
     }
     default: return { kind: 'none' };
   }
@@ -220,48 +219,41 @@ function formValue(inbound: ActionInbound, id: string): string {
 }
 
 /** Button and form handlers by action id. */
-export const incidentActions: Record<string, ActionHandler> = {
-  'incident.ack': (i, ctx) => buttonChange(i, ctx, { action: 'ack' }),
-  'incident.start': (i, ctx) => buttonChange(i, ctx, { action: 'start' }),
-  'incident.reopen': (i, ctx) => buttonChange(i, ctx, { action: 'reopen' }),
-  'incident.close': (i, ctx) => buttonChange(i, ctx, { action: 'close' }),
-  'incident.cancel': (i, ctx) => buttonChange(i, ctx, { action: 'cancel' }),
-  'incident.assign_me': (i, ctx) => buttonChange(i, ctx, { action: 'assign', assignee: ctx.person.id }),
-  'incident.resolve.form': async (i, ctx) => {
-    requirePermission(ctx.person, 'incident.resolve', `resolve ${i.value}`);
-    return { kind: 'form', form: resolveForm(incidentSubject(idFromValue(i))) };
-  },
-  'incident.priority.form': async (i, ctx) => {
-    requirePermission(ctx.person, 'incident.priority', `change the priority of ${i.value}`);
+export const incidentActions: Record<string, ActionSpec> = {
+  'incident.ack': { permission: 'incident.ack', handle: (i, ctx) => buttonChange(i, ctx, { action: 'ack' }) },
+  'incident.start': { permission: 'incident.start', handle: (i, ctx) => buttonChange(i, ctx, { action: 'start' }) },
+  'incident.reopen': { permission: 'incident.reopen', handle: (i, ctx) => buttonChange(i, ctx, { action: 'reopen' }) },
+  'incident.close': { permission: 'incident.close', handle: (i, ctx) => buttonChange(i, ctx, { action: 'close' }) },
+  'incident.cancel': { permission: 'incident.cancel', handle: (i, ctx) => buttonChange(i, ctx, { action: 'cancel' }) },
+  'incident.assign_me': { permission: 'incident.assign', handle: (i, ctx) => buttonChange(i, ctx, { action: 'assign', assignee: ctx.person.id }) },
+  'incident.resolve.form': { permission: 'incident.resolve', handle: async (i) => ({ kind: 'form', form: resolveForm(incidentSubject(idFromValue(i))) }) },
+  'incident.priority.form': { permission: 'incident.priority', handle: async (i, ctx) => {
     const row = await getIncident(ctx.db, idFromValue(i));
     return { kind: 'form', form: priorityForm(incidentSubject(row.id), row) };
-  },
-  'incident.hold.form': async (i, ctx) => {
-    requirePermission(ctx.person, 'incident.hold', `put ${i.value} on hold`);
-    return { kind: 'form', form: holdForm(incidentSubject(idFromValue(i))) };
-  },
-  'incident.resolve.submit': async (i, ctx) => {
+  } },
+  'incident.hold.form': { permission: 'incident.hold', handle: async (i) => ({ kind: 'form', form: holdForm(incidentSubject(idFromValue(i))) }) },
+  'incident.resolve.submit': { permission: 'incident.resolve', handle: async (i, ctx) => {
     const notes = formValue(i, 'notes');
     const code = (formValue(i, 'code') || 'fixed') as ResolutionCode;
     if (!notes) throw badInput('incident.resolution_required', 'Say what restored the service.', [{ path: 'notes', message: 'Say what restored the service.' }]);
     if (!RESOLUTION_CODES.includes(code)) throw badInput('incident.bad_code', 'Pick a resolution code.', [{ path: 'code', message: `one of ${RESOLUTION_CODES.join(', ')}` }]);
     return buttonChange(i, ctx, { action: 'resolve', note: notes, code });
-  },
-  'incident.priority.submit': async (i, ctx) => {
+  } },
+  'incident.priority.submit': { permission: 'incident.priority', handle: async (i, ctx) => {
     const impact = parseLevel(formValue(i, 'impact'));
     const urgency = parseLevel(formValue(i, 'urgency'));
     const issues = [...(impact ? [] : [{ path: 'impact', message: `pick one of ${LEVELS.join(', ')}` }]), ...(urgency ? [] : [{ path: 'urgency', message: `pick one of ${LEVELS.join(', ')}` }])];
     if (issues.length) throw badInput('incident.bad_priority', 'Pick an impact and an urgency.', issues);
     return buttonChange(i, ctx, { action: 'priority', impact, urgency });
-  },
-  'incident.hold.submit': async (i, ctx) => {
+  } },
+  'incident.hold.submit': { permission: 'incident.hold', handle: async (i, ctx) => {
     const reason = parseHoldReason(formValue(i, 'reason'));
     const note = formValue(i, 'note');
     const issues = [...(reason ? [] : [{ path: 'reason', message: 'pick what it waits for' }]), ...(note ? [] : [{ path: 'note', message: 'say why it is on hold' }])];
     if (issues.length || !reason) throw badInput('incident.bad_hold', 'Say what the incident waits for and why.', issues);
     return buttonChange(i, ctx, { action: 'hold', reason, note });
-  },
-  'incident.create.submit': async (i, ctx) => {
+  } },
+  'incident.create.submit': { permission: 'incident.create', handle: async (i, ctx) => {
     const title = formValue(i, 'title');
     const impactText = formValue(i, 'impact');
     const urgencyText = formValue(i, 'urgency');
@@ -277,5 +269,5 @@ export const incidentActions: Record<string, ActionHandler> = {
     if (issues.length) throw badInput('incident.bad_form', 'Some fields need a fix.', issues);
     const incident = await createIncident(ctx, { title, impact, urgency, service: serviceText || undefined, description: formValue(i, 'description') || undefined, origin: { ...i.where, thread: undefined, messageId: undefined } }, actorOf(ctx));
     return { kind: 'ephemeral', message: { text: `${incidentSubject(incident.id)} opened: ${incident.title}`, tone: 'good' } };
-  },
+  } },
 };

@@ -40,12 +40,9 @@ export const TRANSITIONS: Record<IncidentState, Partial<Record<IncidentEventType
   cancelled: {},
 };
 
-/** Words for states and events in sentences. */
+/** Words for states in sentences. */
 export const STATE_WORDS: Record<IncidentState, string> = {
   new: 'new', acknowledged: 'acknowledged', in_progress: 'in progress', on_hold: 'on hold', resolved: 'resolved', closed: 'closed', cancelled: 'cancelled',
-};
-export const EVENT_WORDS: Record<IncidentEventType, string> = {
-  ack: 'acknowledge', start: 'start work on', hold: 'put on hold', resolve: 'resolve', reopen: 'reopen', close: 'close', cancel: 'cancel',
 };
 
 /** What the state allows next, as command words (`ack`, `resolve`, …). */
@@ -85,14 +82,12 @@ function pastTense(event: IncidentEventType): string {
   return { ack: 'acknowledged', start: 'started', hold: 'put on hold', resolve: 'resolved', reopen: 'reopened', close: 'closed', cancel: 'cancelled' }[event];
 }
 
-/** True when no further transition is possible. */
-export function isFinal(state: IncidentState): boolean {
-  return allowedEvents(state).length === 0;
-}
+/** States in which an incident still needs work (for lists and SLA). */
+export const OPEN_STATES: readonly IncidentState[] = ['new', 'acknowledged', 'in_progress', 'on_hold'];
 
 /** True while the incident still needs work (for lists and SLA). */
 export function isOpen(state: IncidentState): boolean {
-  return state !== 'resolved' && state !== 'closed' && state !== 'cancelled';
+  return OPEN_STATES.includes(state);
 }
 
 export const LEVELS = ['high', 'medium', 'low'] as const;

@@ -1,29 +1,24 @@
-/** Incident operations: one transaction per action — load, transition, persist, timeline, audit, timers, outbox. */
-import { and, eq } from 'drizzle-orm';
+/** Incident operations: one transaction per action — load, transition, persist, timeline, audit, timers, outbox, record events. */
+import { and, desc, eq, inArray, lt } from 'drizzle-orm';
 import { z } from 'zod';
-import { schema, type Tx } from '../../../db/client.js';
+import { schema, type DbOrTx, type Tx } from '../../../db/client.js';
 import type { AppContext } from '../../core/app.js';
 import { appendAudit } from '../../core/audit.js';
-import { addSlaTime, slaBudgetMs, slaTimeBetween } from '../../core/business-hours.js';
 import { formatDuration, formatMinSec } from '../../core/duration.js';
 import { badInput, DomainError, notFound } from '../../core/errors.js';
-import { findPerson, personName, type Person } from '../../core/identity.js';
-import type { Source, Where } from '../../core/inbound.js';
+import { actorRef, findPerson, personName, type Actor } from '../../core/identity.js';
+import type { Where } from '../../core/inbound.js';
 import type { Message } from '../../core/message.js';
 import { enqueue, type OutboxPayload } from '../../core/outbox.js';
 import { requirePermission } from '../../core/permissions.js';
+import { withCardParts } from '../../core/seam.js';
 import { addTimeline } from '../../core/timeline.js';
-import { cancelTimer, cancelTimers, schedule, scheduleMany, type KeyedTimer } from '../../core/timers.js';
+import { cancelTimer, schedule } from '../../core/timers.js';
 import { HOLD_REASONS, LEVELS, STATE_WORDS, isOpen, levelsForPriority, priorityOf, transition, type HoldReason, type IncidentEvent, type IncidentState, type Level } from './incident.machine.js';
 import { incidentCard, incidentSubject, type IncidentRow } from './incident.messages.js';
+import { applyClockEffect, autoCloseKey, initialDueTimes, resumeResolutionClock, retargetSla, scheduleSlaTimers, statusUpdateKey, TIMER } from './incident.sla.js';
 
 export type { IncidentRow };
-
-/** Who acts and from where. */
-export interface Actor {
-  person: Person;
-  source: Source;
-}
 
 /** Input for a new incident. */
 export interface NewIncident {
@@ -34,6 +29,7 @@ export interface NewIncident {
   service?: string;
   /** The conversation it was opened from: the card is posted there. */
   origin?: Where;
+  /** Records it was opened for (alerts: the alert group pages for it, so opening it pages nobody). */
   links?: { alerts?: string[] };
 }
 
@@ -51,13 +47,6 @@ export type IncidentCommand =
 export const RESOLUTION_CODES = ['fixed', 'workaround', 'no_fault', 'duplicate'] as const;
 export type ResolutionCode = (typeof RESOLUTION_CODES)[number];
 
-/** Timer kinds this workflow handles. */
-export const TIMER = {
-  sla: 'incident.sla',
-  autoClose: 'incident.auto_close',
-  statusUpdate: 'incident.status_update',
-} as const;
-
 const titleSchema = z.string().trim().min(3, 'the title needs at least 3 characters').max(200, 'the title can be at most 200 characters');
 
 /** Checks a service name against the config. */
@@ -70,14 +59,10 @@ export function checkService(app: AppContext, name: string): string {
   return service.name;
 }
 
-/** The card of an incident, with names resolved. */
-export async function cardFor(tx: Tx | AppContext['db'], app: AppContext, row: IncidentRow, now: Date): Promise<Message> {
-  const alerts = await linkedAlerts(tx, row.id);
-  return incidentCard(row, { assigneeName: row.assignee ? await personName(app, row.assignee, tx) : undefined, now, timeZone: app.config.timezone, alerts });
-}
-
-async function linkedAlerts(tx: Tx | AppContext['db'], id: number): Promise<string[]> {
-  return pagingHooks.linkedAlerts ? pagingHooks.linkedAlerts(tx, id) : [];
+/** The card of an incident, with names resolved and what other workflows add (linked alerts, problems). */
+export async function cardFor(db: DbOrTx, app: AppContext, row: IncidentRow, now: Date): Promise<Message> {
+  const card = incidentCard(row, { assigneeName: row.assignee ? await personName(app, row.assignee, db) : undefined, now, timeZone: app.config.timezone });
+  return withCardParts(card, await app.seam.cardParts(db, app, incidentSubject(row.id), now));
 }
 
 /** Where a service's cards go: its Slack and Teams channels. */
@@ -107,20 +92,16 @@ async function conversationsWithCard(tx: Tx, subject: string): Promise<Where[]> 
 
 /** Opens an incident inside the caller's transaction. */
 export async function openIncident(tx: Tx, app: AppContext, input: NewIncident, actor: Actor, now: Date): Promise<IncidentRow> {
-  requirePermission(actor.person, 'incident.create', 'open incidents');
+  requirePermission(app, actor.person, 'incident.create');
   const parsedTitle = titleSchema.safeParse(input.title ?? '');
   if (!parsedTitle.success) throw badInput('incident.bad_title', `Give the incident a title: ${parsedTitle.error.issues[0]!.message}.`, [{ path: 'title', message: parsedTitle.error.issues[0]!.message }]);
   const service = input.service ? checkService(app, input.service) : null;
   const impact = input.impact ?? 'medium';
   const urgency = input.urgency ?? 'medium';
   const priority = priorityOf(impact, urgency);
-  const target = slaTarget(app, priority);
-  const bh = target.bh;
   const [row] = await tx.insert(schema.incidents).values({
     title: parsedTitle.data, description: input.description?.trim() || null, state: 'new', impact, urgency, priority, major: priority === 1,
-    service, reporter: actor.person.id, source: actor.source, createdAt: now, updatedAt: now,
-    responseDueAt: addSlaTime(now, target.response, bh, app.config.timezone),
-    resolutionDueAt: addSlaTime(now, target.resolution, bh, app.config.timezone),
+    service, reporter: actor.person.id, source: actor.source, createdAt: now, updatedAt: now, ...initialDueTimes(app, priority, now),
     resolutionClockStartedAt: now,
     origin: (input.origin ?? null) as Record<string, unknown> | null,
   }).returning();
@@ -133,10 +114,10 @@ export async function openIncident(tx: Tx, app: AppContext, input: NewIncident, 
   const targets = [...(input.origin ? [input.origin] : []), ...serviceChannels(app, service).filter((w) => !input.origin || !sameConversation(w, input.origin))];
   for (const where of targets) await enqueue(tx, { kind: 'post', where: { ...where, thread: undefined, messageId: undefined }, message: card, subject });
   if (incident.major) await startMajor(tx, app, incident, actor, now);
-  const policy = service ? app.config.services.find((s) => s.name === service)?.escalationPolicy : undefined;
-  if (policy && pagingHooks.start && !input.links?.alerts?.length) {
-    await pagingHooks.start(tx, app, { subject, policy, service: service ?? undefined, title: incident.title }, now);
-  }
+  await app.seam.announce(tx, app, 'incident.opened', {
+    id: incident.id, subject, title: incident.title, description: incident.description, service, priority, major: incident.major,
+    fromAlerts: Boolean(input.links?.alerts?.length), actor: actorRef(actor),
+  }, now);
   return incident;
 }
 
@@ -147,11 +128,38 @@ export async function createIncident(app: AppContext, input: NewIncident, actor:
 }
 
 /** Loads an incident or throws a 404-coded error. */
-export async function getIncident(db: Tx | AppContext['db'], id: number, lock = false): Promise<IncidentRow> {
+export async function getIncident(db: DbOrTx, id: number, lock = false): Promise<IncidentRow> {
   const q = db.select().from(schema.incidents).where(eq(schema.incidents.id, id));
   const [row] = lock ? await q.for('update') : await q;
   if (!row) throw notFound('incident.not_found', `There is no incident INC-${id}.`);
   return row;
+}
+
+/** What a list of incidents asks for (chat's `/incident list` and REST's `GET /api/v1/incidents`). */
+export interface IncidentFilter {
+  states?: readonly string[];
+  priority?: number;
+  service?: string;
+  assignee?: string;
+  /** Keyset paging: only ids below this one. */
+  beforeId?: number;
+  limit: number;
+  /** `priority`: most urgent first (chat); `newest`: by id, newest first (REST paging). */
+  order: 'priority' | 'newest';
+}
+
+/** Incidents matching a filter. */
+export async function listIncidents(db: DbOrTx, f: IncidentFilter): Promise<IncidentRow[]> {
+  const t = schema.incidents;
+  const where = and(
+    f.states ? inArray(t.state, [...f.states]) : undefined,
+    f.priority !== undefined ? eq(t.priority, f.priority) : undefined,
+    f.service !== undefined ? eq(t.service, f.service) : undefined,
+    f.assignee !== undefined ? eq(t.assignee, f.assignee) : undefined,
+    f.beforeId !== undefined ? lt(t.id, f.beforeId) : undefined,
+  );
+  const q = db.select().from(t).where(where);
+  return (f.order === 'priority' ? q.orderBy(t.priority, desc(t.id)) : q.orderBy(desc(t.id))).limit(f.limit);
 }
 
 /** The result of a change: the new row and the sentence that announces it. */
@@ -160,161 +168,134 @@ export interface ChangeResult {
   announcement: string;
 }
 
-/** Applies a change inside the caller's transaction. */
+/** What one change writes: the row patch, the sentence announcing it, the audit data. */
+interface Change {
+  patch: Partial<IncidentRow>;
+  announcement: string;
+  auditData: Record<string, unknown>;
+  /** The resolution clock resumes once the row is written. */
+  resumeClock?: boolean;
+}
+
+const STATE_EVENTS = ['ack', 'start', 'hold', 'resolve', 'reopen', 'close', 'cancel'] as const;
+type StateCommand = Extract<IncidentCommand, { action: (typeof STATE_EVENTS)[number] }>;
+type FieldCommand = Exclude<IncidentCommand, StateCommand>;
+
+function isStateCommand(cmd: IncidentCommand): cmd is StateCommand {
+  return (STATE_EVENTS as readonly string[]).includes(cmd.action);
+}
+
+/** A transition of the state machine with its effects on clocks, timers and fields. */
+async function stateChange(tx: Tx, app: AppContext, before: IncidentRow, cmd: StateCommand, actor: Actor, now: Date): Promise<Change> {
+  const event = (cmd.action === 'hold' ? { type: 'hold', reason: cmd.reason } : { type: cmd.action }) as IncidentEvent;
+  const result = transition(before.state as IncidentState, event);
+  if (result instanceof DomainError) throw result;
+  const subject = incidentSubject(before.id);
+  const patch: Partial<IncidentRow> = { state: result.next };
+  const note = cmd.note?.trim();
+  let resumeClock = false;
+  for (const effect of result.effects) {
+    if (await applyClockEffect(tx, app, before, effect, patch, now)) resumeClock = true;
+    switch (effect) {
+      case 'record_acknowledgement':
+        if (!before.assignee && actor.person.known && actor.source !== 'scheduler' && actor.person.id !== 'api') patch.assignee = actor.person.id;
+        break;
+      case 'restart_resolution_clock':
+        patch.resolvedAt = null;
+        patch.resolutionCode = null;
+        patch.resolutionNotes = null;
+        break;
+      case 'record_resolution':
+        patch.resolvedAt = now;
+        patch.resolutionCode = (cmd as { code?: ResolutionCode }).code ?? 'fixed';
+        patch.resolutionNotes = note || null;
+        break;
+      case 'schedule_auto_close':
+        await schedule(tx, { kind: TIMER.autoClose, subject, key: autoCloseKey(subject), dueAt: new Date(now.getTime() + app.config.incident.autoCloseAfter), payload: { id: before.id } });
+        break;
+      case 'cancel_auto_close':
+        await cancelTimer(tx, autoCloseKey(subject));
+        break;
+      case 'record_closure':
+        patch.closedAt = now;
+        break;
+    }
+  }
+  if (cmd.action === 'hold') {
+    patch.holdReason = cmd.reason;
+    patch.holdNote = note || null;
+  } else if (before.state === 'on_hold') {
+    patch.holdReason = null;
+    patch.holdNote = null;
+  }
+  return {
+    patch, resumeClock,
+    announcement: stateSentence(subject, cmd, before, actor.person.name, now, note),
+    auditData: { from: before.state, to: result.next, ...(note ? { note } : {}), ...('code' in cmd && cmd.code ? { code: cmd.code } : {}) },
+  };
+}
+
+/** A change of a field: assignee, a note, priority, service, the major flag. */
+async function fieldChange(tx: Tx, app: AppContext, before: IncidentRow, cmd: FieldCommand, actor: Actor, now: Date): Promise<Change> {
+  const subject = incidentSubject(before.id);
+  const who = actor.person.name;
+  const open = isOpen(before.state as IncidentState);
+  switch (cmd.action) {
+    case 'assign': {
+      const assignee = await findPerson(app, cmd.assignee, tx);
+      if (!assignee) throw badInput('person.unknown', `I don't know "${cmd.assignee}".`, [{ path: 'assignee', message: 'unknown person' }]);
+      if (!open) throw new DomainError('incident.closed_for_changes', `${subject} is ${STATE_WORDS[before.state as IncidentState]}; reopen it before assigning it.`, 409);
+      if (assignee.id !== actor.person.id) {
+        await enqueue(tx, { kind: 'dm', person: assignee.id, message: { text: `${who} assigned ${subject} to you: ${before.title}`, subject }, subject: undefined }, { orderKey: subject });
+      }
+      return { patch: { assignee: assignee.id }, announcement: `${subject} assigned to ${assignee.name} by ${who}`, auditData: { from: before.assignee, to: assignee.id } };
+    }
+    case 'note': {
+      const text = cmd.note.trim();
+      if (!text) throw badInput('incident.empty_note', 'Write the note after the id: /incident note INC-7 <text>.', [{ path: 'note', message: 'empty' }]);
+      return { patch: {}, announcement: `${who} noted on ${subject}: ${text}`, auditData: { note: text } };
+    }
+    case 'priority': {
+      let impact = cmd.impact ?? (before.impact as Level);
+      let urgency = cmd.urgency ?? (before.urgency as Level);
+      if (cmd.priority !== undefined) {
+        if (!Number.isInteger(cmd.priority) || cmd.priority < 1 || cmd.priority > 5) throw badInput('incident.bad_priority', 'A priority is P1 to P5.', [{ path: 'priority', message: 'expected P1 to P5' }]);
+        ({ impact, urgency } = levelsForPriority(cmd.priority));
+      }
+      const priority = priorityOf(impact, urgency);
+      const patch: Partial<IncidentRow> = { impact, urgency, priority };
+      if (priority === 1 && !before.major && open) patch.major = true; // like `major`: only open incidents
+      if (priority !== before.priority && open) Object.assign(patch, await retargetSla(tx, app, { ...before, ...patch } as IncidentRow, now));
+      return { patch, announcement: `${subject} priority P${before.priority} → P${priority} (impact ${impact}, urgency ${urgency}) by ${who}`, auditData: { from: before.priority, to: priority, impact, urgency } };
+    }
+    case 'service': {
+      const service = checkService(app, cmd.service);
+      return { patch: { service }, announcement: `${subject} moved to service ${service} by ${who}`, auditData: { from: before.service, to: service } };
+    }
+    case 'major': {
+      if (before.major) throw new DomainError('incident.already_major', `${subject} is already a major incident.`, 409);
+      if (!open) throw new DomainError('incident.closed_for_changes', `${subject} is ${STATE_WORDS[before.state as IncidentState]}; only open incidents can become major.`, 409);
+      return { patch: { major: true }, announcement: `${subject} declared a major incident by ${who}`, auditData: {} };
+    }
+  }
+}
+
+/** Applies a change inside the caller's transaction; announces `incident.changed`. */
 export async function changeIncident(tx: Tx, app: AppContext, id: number, cmd: IncidentCommand, actor: Actor, now: Date): Promise<ChangeResult> {
   const before = await getIncident(tx, id, true);
   const subject = incidentSubject(id);
-  const permission = cmd.action === 'major' ? 'incident.major' : `incident.${cmd.action}`;
-  requirePermission(actor.person, permission, actionWords(cmd.action, subject));
-  let patch: Partial<IncidentRow> = {};
-  let announcement: string;
-  let auditData: Record<string, unknown> = {};
-  let resumeClock = false;
-  const who = actor.person.name;
-
-  const stateEvents = ['ack', 'start', 'hold', 'resolve', 'reopen', 'close', 'cancel'] as const;
-  if ((stateEvents as readonly string[]).includes(cmd.action)) {
-    const event = (cmd.action === 'hold' ? { type: 'hold', reason: (cmd as { reason: HoldReason }).reason } : { type: cmd.action }) as IncidentEvent;
-    const result = transition(before.state as IncidentState, event);
-    if (result instanceof DomainError) throw result;
-    patch.state = result.next;
-    const note = 'note' in cmd ? cmd.note?.trim() : undefined;
-    for (const effect of result.effects) {
-      switch (effect) {
-        case 'record_acknowledgement':
-          patch.acknowledgedAt = now;
-          patch.responseDueAt = null;
-          if (!before.assignee && actor.person.known && actor.source !== 'scheduler' && actor.person.id !== 'api') patch.assignee = actor.person.id;
-          await cancelTimer(tx, [slaKey(subject, 'response', 'warn'), slaKey(subject, 'response', 'breach')]);
-          await stopPaging(tx, app, subject, actor, now);
-          break;
-        case 'pause_resolution_clock': {
-          const target = slaTarget(app, before.priority);
-          const spent = before.resolutionSpentMs + (before.resolutionClockStartedAt ? slaTimeBetween(before.resolutionClockStartedAt, now, target.bh, app.config.timezone) : 0);
-          patch.resolutionSpentMs = Math.round(spent);
-          patch.resolutionClockStartedAt = null;
-          patch.resolutionDueAt = null;
-          await cancelResolutionTimers(tx, subject);
-          break;
-        }
-        case 'resume_resolution_clock':
-          patch.resolutionClockStartedAt = now;
-          resumeClock = true;
-          break;
-        case 'stop_resolution_clock':
-        case 'stop_all_timers':
-          patch.resolutionDueAt = null;
-          patch.responseDueAt = before.acknowledgedAt || patch.acknowledgedAt ? null : before.responseDueAt;
-          if (effect === 'stop_all_timers') {
-            await cancelTimers(tx, subject, 'incident.'); // this workflow's timers; escalation stops through its own module
-            await stopPaging(tx, app, subject, actor, now, result.next === 'cancelled' ? 'cancelled' : 'resolved');
-          } else await cancelResolutionTimers(tx, subject);
-          if (effect === 'stop_all_timers' || result.next === 'resolved') {
-            await cancelTimers(tx, subject, TIMER.sla);
-            await cancelTimer(tx, `${subject}:status`);
-            patch.responseDueAt = null;
-          }
-          break;
-        case 'restart_resolution_clock':
-          patch.resolutionSpentMs = 0;
-          patch.resolutionClockStartedAt = now;
-          patch.resolutionBreached = false;
-          patch.resolvedAt = null;
-          patch.resolutionCode = null;
-          patch.resolutionNotes = null;
-          resumeClock = true;
-          break;
-        case 'record_resolution':
-          patch.resolvedAt = now;
-          patch.resolutionCode = (cmd as { code?: ResolutionCode }).code ?? 'fixed';
-          patch.resolutionNotes = note || null;
-          await stopPaging(tx, app, subject, actor, now, 'resolved');
-          break;
-        case 'schedule_auto_close':
-          await schedule(tx, { kind: TIMER.autoClose, subject, key: `${subject}:autoclose`, dueAt: new Date(now.getTime() + app.config.incident.autoCloseAfter), payload: { id } });
-          break;
-        case 'cancel_auto_close':
-          await cancelTimer(tx, `${subject}:autoclose`);
-          break;
-        case 'record_closure':
-          patch.closedAt = now;
-          break;
-      }
-    }
-    if (cmd.action === 'hold') {
-      patch.holdReason = cmd.reason;
-      patch.holdNote = note || null;
-    } else if (before.state === 'on_hold') {
-      patch.holdReason = null;
-      patch.holdNote = null;
-    }
-    announcement = stateSentence(subject, cmd, before, who, now, note);
-    auditData = { from: before.state, to: result.next, ...(note ? { note } : {}), ...('code' in cmd && cmd.code ? { code: cmd.code } : {}) };
-  } else {
-    switch (cmd.action) {
-      case 'assign': {
-        const assignee = await findPerson(app, cmd.assignee, tx);
-        if (!assignee) throw badInput('person.unknown', `I don't know "${cmd.assignee}".`, [{ path: 'assignee', message: 'unknown person' }]);
-        if (!isOpen(before.state as IncidentState)) throw new DomainError('incident.closed_for_changes', `${subject} is ${STATE_WORDS[before.state as IncidentState]}; reopen it before assigning it.`, 409);
-        patch.assignee = assignee.id;
-        announcement = `${subject} assigned to ${assignee.name} by ${who}`;
-        auditData = { from: before.assignee, to: assignee.id };
-        if (assignee.id !== actor.person.id) {
-          await enqueue(tx, { kind: 'dm', person: assignee.id, message: { text: `${who} assigned ${subject} to you: ${before.title}`, subject }, subject: undefined }, { orderKey: subject });
-        }
-        break;
-      }
-      case 'note': {
-        const text = cmd.note.trim();
-        if (!text) throw badInput('incident.empty_note', 'Write the note after the id: /incident note INC-7 <text>.', [{ path: 'note', message: 'empty' }]);
-        announcement = `${who} noted on ${subject}: ${text}`;
-        auditData = { note: text };
-        break;
-      }
-      case 'priority': {
-        let impact = cmd.impact ?? (before.impact as Level);
-        let urgency = cmd.urgency ?? (before.urgency as Level);
-        if (cmd.priority !== undefined) {
-          if (!Number.isInteger(cmd.priority) || cmd.priority < 1 || cmd.priority > 5) throw badInput('incident.bad_priority', 'A priority is P1 to P5.', [{ path: 'priority', message: 'expected P1 to P5' }]);
-          ({ impact, urgency } = levelsForPriority(cmd.priority));
-        }
-        const priority = priorityOf(impact, urgency);
-        patch = { impact, urgency, priority };
-        if (priority === 1 && !before.major && isOpen(before.state as IncidentState)) patch.major = true; // like `major`: only open incidents
-        announcement = `${subject} priority P${before.priority} → P${priority} (impact ${impact}, urgency ${urgency}) by ${who}`;
-        auditData = { from: before.priority, to: priority, impact, urgency };
-        if (priority !== before.priority && isOpen(before.state as IncidentState)) {
-          Object.assign(patch, await retargetSla(tx, app, { ...before, ...patch } as IncidentRow, now));
-        }
-        break;
-      }
-      case 'service': {
-        const service = checkService(app, cmd.service);
-        patch.service = service;
-        announcement = `${subject} moved to service ${service} by ${who}`;
-        auditData = { from: before.service, to: service };
-        break;
-      }
-      case 'major': {
-        if (before.major) throw new DomainError('incident.already_major', `${subject} is already a major incident.`, 409);
-        if (!isOpen(before.state as IncidentState)) throw new DomainError('incident.closed_for_changes', `${subject} is ${STATE_WORDS[before.state as IncidentState]}; only open incidents can become major.`, 409);
-        patch.major = true;
-        announcement = `${subject} declared a major incident by ${who}`;
-        break;
-      }
-    }
-  }
-
-  const [after] = await tx.update(schema.incidents).set({ ...patch, updatedAt: now, version: before.version + 1 }).where(eq(schema.incidents.id, id)).returning();
-  const incident = resumeClock ? await resumeResolutionClock(tx, app, after!, now) : after!;
-  await addTimeline(tx, { subject, at: now, actor: actor.person.id, source: actor.source, kind: cmd.action, text: announcement!, data: auditData });
-  await appendAudit(tx, { at: now, actor: actor.person.id, source: actor.source, subject, action: `incident.${cmd.action}`, data: auditData });
+  requirePermission(app, actor.person, `incident.${cmd.action}`, subject);
+  const change = isStateCommand(cmd) ? await stateChange(tx, app, before, cmd, actor, now) : await fieldChange(tx, app, before, cmd, actor, now);
+  const [after] = await tx.update(schema.incidents).set({ ...change.patch, updatedAt: now, version: before.version + 1 }).where(eq(schema.incidents.id, id)).returning();
+  const incident = change.resumeClock ? await resumeResolutionClock(tx, app, after!, now) : after!;
+  await addTimeline(tx, { subject, at: now, actor: actor.person.id, source: actor.source, kind: cmd.action, text: change.announcement, data: change.auditData });
+  await appendAudit(tx, { at: now, actor: actor.person.id, source: actor.source, subject, action: `incident.${cmd.action}`, data: change.auditData });
   const card = await cardFor(tx, app, incident, now);
-  const out: OutboxPayload[] = [{ kind: 'update', subject, message: card }, { kind: 'announce', subject, message: { text: announcement!, subject } }];
+  const out: OutboxPayload[] = [{ kind: 'update', subject, message: card }, { kind: 'announce', subject, message: { text: change.announcement, subject } }];
   if (incident.major && !before.major) await startMajor(tx, app, incident, actor, now);
   if (cmd.action === 'reopen' && incident.major) {
     // reminders run until resolved: a reopened major incident needs them again
-    await schedule(tx, { kind: TIMER.statusUpdate, subject, key: `${subject}:status`, dueAt: new Date(now.getTime() + app.config.incident.statusUpdateEvery), payload: { id } });
+    await schedule(tx, { kind: TIMER.statusUpdate, subject, key: statusUpdateKey(subject), dueAt: new Date(now.getTime() + app.config.incident.statusUpdateEvery), payload: { id } });
   }
   if (cmd.action === 'service' && incident.service !== before.service) {
     const showing = await conversationsWithCard(tx, subject);
@@ -323,22 +304,19 @@ export async function changeIncident(tx: Tx, app: AppContext, id: number, cmd: I
     }
   }
   for (const p of out) await enqueue(tx, p);
-  return { incident, announcement: announcement! };
+  await app.seam.announce(tx, app, 'incident.changed', {
+    id, subject, action: cmd.action,
+    from: { state: before.state as IncidentState, priority: before.priority, service: before.service, major: before.major },
+    to: { state: incident.state as IncidentState, priority: incident.priority, service: incident.service, major: incident.major },
+    actor: actorRef(actor),
+  }, now);
+  return { incident, announcement: change.announcement };
 }
 
 /** Runs a change in its own transaction. */
 export async function applyIncidentCommand(app: AppContext, id: number, cmd: IncidentCommand, actor: Actor): Promise<ChangeResult> {
   const now = app.clock.now();
   return app.db.transaction((tx) => changeIncident(tx, app, id, cmd, actor, now));
-}
-
-function actionWords(action: IncidentCommand['action'], subject: string): string {
-  const words: Record<IncidentCommand['action'], string> = {
-    ack: `acknowledge ${subject}`, start: `start work on ${subject}`, hold: `put ${subject} on hold`, resolve: `resolve ${subject}`, reopen: `reopen ${subject}`,
-    close: `close ${subject}`, cancel: `cancel ${subject}`, assign: `assign ${subject}`, note: `add notes to ${subject}`, priority: `change the priority of ${subject}`,
-    service: `change the service of ${subject}`, major: `declare ${subject} a major incident`,
-  };
-  return words[action];
 }
 
 function stateSentence(subject: string, cmd: IncidentCommand, before: IncidentRow, who: string, now: Date, note?: string): string {
@@ -355,67 +333,6 @@ function stateSentence(subject: string, cmd: IncidentCommand, before: IncidentRo
   }
 }
 
-/** The SLA targets of a priority as budgets of SLA time (business days when the target counts business hours). */
-function slaTarget(app: AppContext, priority: number) {
-  const t = app.config.sla[`P${priority}` as 'P1'];
-  const bh = t.businessHours ? app.config.businessHours : undefined;
-  return { response: slaBudgetMs(t.response, bh), resolution: slaBudgetMs(t.resolution, bh), bh };
-}
-
-function slaKey(subject: string, clock: 'response' | 'resolution', stage: 'warn' | 'breach'): string {
-  return `${subject}:sla:${clock}:${stage}`;
-}
-
-async function cancelResolutionTimers(tx: Tx, subject: string): Promise<void> {
-  await cancelTimer(tx, [slaKey(subject, 'resolution', 'warn'), slaKey(subject, 'resolution', 'breach')]);
-}
-
-/** Schedules the 75% warning and the breach of one SLA clock, given SLA time already spent. */
-async function scheduleSlaTimers(tx: Tx, app: AppContext, i: IncidentRow, clocks: ('response' | 'resolution')[], spentMs: number, from?: Date): Promise<void> {
-  const subject = incidentSubject(i.id);
-  const t = slaTarget(app, i.priority);
-  const start = from ?? i.createdAt;
-  const timers: KeyedTimer[] = [];
-  for (const clock of clocks) {
-    const total = clock === 'response' ? t.response : t.resolution;
-    const warnAt = total * app.config.incident.slaWarnAt - spentMs;
-    if (warnAt > 0) {
-      timers.push({ kind: TIMER.sla, subject, key: slaKey(subject, clock, 'warn'), dueAt: addSlaTime(start, warnAt, t.bh, app.config.timezone), payload: { id: i.id, clock, stage: 'warn' } });
-    } else {
-      await cancelTimer(tx, slaKey(subject, clock, 'warn')); // already past the warning point of this target: a warning of an older target must not fire
-    }
-    timers.push({ kind: TIMER.sla, subject, key: slaKey(subject, clock, 'breach'), dueAt: addSlaTime(start, Math.max(0, total - spentMs), t.bh, app.config.timezone), payload: { id: i.id, clock, stage: 'breach' } });
-  }
-  await scheduleMany(tx, timers);
-}
-
-/** After a priority change: new due times from the new targets, keeping time already spent. */
-async function retargetSla(tx: Tx, app: AppContext, i: IncidentRow, now: Date): Promise<Partial<IncidentRow>> {
-  const t = slaTarget(app, i.priority);
-  const patch: Partial<IncidentRow> = {};
-  if (!i.acknowledgedAt) {
-    const spent = slaTimeBetween(i.createdAt, now, t.bh, app.config.timezone);
-    patch.responseDueAt = addSlaTime(now, Math.max(0, t.response - spent), t.bh, app.config.timezone);
-    await scheduleSlaTimers(tx, app, i, ['response'], spent, now);
-  }
-  if (i.resolutionClockStartedAt) {
-    const spent = i.resolutionSpentMs + slaTimeBetween(i.resolutionClockStartedAt, now, t.bh, app.config.timezone);
-    patch.resolutionDueAt = addSlaTime(now, Math.max(0, t.resolution - spent), t.bh, app.config.timezone);
-    await scheduleSlaTimers(tx, app, i, ['resolution'], spent, now);
-  }
-  return patch;
-}
-
-/** Resumes the resolution clock's timers and due time (after hold or reopen). Called after the row is updated. */
-export async function resumeResolutionClock(tx: Tx, app: AppContext, i: IncidentRow, now: Date): Promise<IncidentRow> {
-  const t = slaTarget(app, i.priority);
-  const remaining = Math.max(0, t.resolution - i.resolutionSpentMs);
-  const due = addSlaTime(now, remaining, t.bh, app.config.timezone);
-  await scheduleSlaTimers(tx, app, i, ['resolution'], i.resolutionSpentMs, now);
-  const [row] = await tx.update(schema.incidents).set({ resolutionDueAt: due }).where(eq(schema.incidents.id, i.id)).returning();
-  return row!;
-}
-
 /** Major incident: a dedicated channel with owners and assignee, the card pinned there, status-update reminders. */
 async function startMajor(tx: Tx, app: AppContext, i: IncidentRow, actor: Actor, now: Date): Promise<void> {
   const subject = incidentSubject(i.id);
@@ -425,26 +342,9 @@ async function startMajor(tx: Tx, app: AppContext, i: IncidentRow, actor: Actor,
   const members = [...new Set([...(service?.owners ?? []), ...(i.assignee ? [i.assignee] : []), ...(actor.person.known && actor.person.id !== 'api' ? [actor.person.id] : [])])];
   const card = await cardFor(tx, app, i, now);
   await enqueue(tx, { kind: 'channel', subject, name, members, message: card });
-  await schedule(tx, { kind: TIMER.statusUpdate, subject, key: `${subject}:status`, dueAt: new Date(now.getTime() + app.config.incident.statusUpdateEvery), payload: { id: i.id } });
+  await schedule(tx, { kind: TIMER.statusUpdate, subject, key: statusUpdateKey(subject), dueAt: new Date(now.getTime() + app.config.incident.statusUpdateEvery), payload: { id: i.id } });
   await addTimeline(tx, { subject, at: now, actor: actor.person.id, source: actor.source, kind: 'major', text: `Major incident: channel ${name} requested with ${members.length} people` });
 }
-
-/** Stops escalation paging for the subject, when an escalation module is installed. */
-async function stopPaging(tx: Tx, app: AppContext, subject: string, actor: Actor, now: Date, reason: PagingStopReason = 'acknowledged'): Promise<void> {
-  const hook = pagingHooks.stop;
-  if (hook) await hook(tx, app, subject, actor, now, reason);
-}
-
-/** Why paging stops. */
-export type PagingStopReason = 'acknowledged' | 'resolved' | 'cancelled';
-
-/** Escalation hooks, set by the on-call module so this workflow does not depend on it. */
-export const pagingHooks: {
-  start?: (tx: Tx, app: AppContext, args: { subject: string; policy: string; service?: string; title: string }, now: Date) => Promise<void>;
-  stop?: (tx: Tx, app: AppContext, subject: string, actor: Actor, now: Date, reason?: PagingStopReason) => Promise<void>;
-  /** Alerts linked to an incident (set by event management), shown on the card. */
-  linkedAlerts?: (tx: Tx | AppContext['db'], incidentId: number) => Promise<string[]>;
-} = {};
 
 /** Parses a hold reason word (`caller`, `awaiting_vendor`). */
 export function parseHoldReason(text: string | undefined): HoldReason | undefined {

@@ -11,7 +11,8 @@ import type { TimerHandler } from '../../core/timers.js';
 import { formatTime } from '../../core/time-zone.js';
 import { isOpen, type IncidentState } from './incident.machine.js';
 import { incidentSubject } from './incident.messages.js';
-import { cardFor, changeIncident, TIMER } from './incident.service.js';
+import { cardFor, changeIncident } from './incident.service.js';
+import { TIMER } from './incident.sla.js';
 
 const slaPayload = z.object({ id: z.number().int(), clock: z.enum(['response', 'resolution']), stage: z.enum(['warn', 'breach']) });
 const idPayload = z.object({ id: z.number().int() });

@@ -5,21 +5,22 @@
  */
 import { and, desc, eq, inArray } from 'drizzle-orm';
 import { z } from 'zod';
-import { schema, type Tx } from '../../../db/client.js';
+import { schema, type DbOrTx, type Tx } from '../../../db/client.js';
 import type { AppContext } from '../../core/app.js';
 import { appendAudit } from '../../core/audit.js';
 import { formatDuration } from '../../core/duration.js';
-import { conflict, notFound } from '../../core/errors.js';
-import { findPerson, SCHEDULER_PERSON } from '../../core/identity.js';
+import { conflict, DomainError, notFound } from '../../core/errors.js';
+import { findPerson, SCHEDULER_ACTOR, type Actor } from '../../core/identity.js';
 import type { Where } from '../../core/inbound.js';
 import type { Message } from '../../core/message.js';
 import { enqueue } from '../../core/outbox.js';
 import { requirePermission } from '../../core/permissions.js';
 import { addTimeline } from '../../core/timeline.js';
-import { cancelTimer, schedule, type TimerHandler } from '../../core/timers.js';
+import { cancelTimer, schedule } from '../../core/timers.js';
 import type { ChannelConfig, EscalationTarget } from './oncall.config.js';
 import { pageMessage } from './oncall.messages.js';
-import { findSchedule, onCallAt, type Actor } from './oncall.service.js';
+import { nextPosition, transition, type EscalationState, type Position, type StopReason } from './oncall.machine.js';
+import { findSchedule, onCallAt } from './oncall.service.js';
 
 /** Timer kind of escalation steps. */
 export const ESCALATION_TIMER = 'oncall.escalate';
@@ -44,7 +45,8 @@ const storedPolicySchema = z.object({
   repeat: z.number().int().min(0),
 });
 
-const timerPayloadSchema = z.union([
+/** What an escalation step timer carries: the step to page, or that the last one's wait ran out. */
+export const timerPayloadSchema = z.union([
   z.object({ escalationId: z.number().int(), level: z.number().int().min(0), pass: z.number().int().min(0) }),
   z.object({ escalationId: z.number().int(), final: z.literal(true) }),
 ]);
@@ -66,26 +68,15 @@ export interface EscalationInput {
   actor?: Actor;
 }
 
-const SYSTEM: Actor = { person: SCHEDULER_PERSON, source: 'scheduler' };
+const SYSTEM = SCHEDULER_ACTOR;
 
-interface Position {
-  level: number;
-  pass: number;
-}
-
-function readPolicy(row: EscalationRow): StoredPolicy {
+/** The policy copied onto an escalation. */
+export function readPolicy(row: EscalationRow): StoredPolicy {
   return storedPolicySchema.parse(row.policy) as StoredPolicy;
 }
 
-/** The step after `pos` (the first step when nothing was paged yet), or undefined when the policy is done. */
-function nextPosition(policy: StoredPolicy, pos: Position): Position | undefined {
-  if (pos.level < 0) return { level: 0, pass: 0 };
-  if (pos.level + 1 < policy.steps.length) return { level: pos.level + 1, pass: pos.pass };
-  if (pos.pass < policy.repeat) return { level: 0, pass: pos.pass + 1 };
-  return undefined;
-}
-
-function stepWords(policy: StoredPolicy, pos: Position): string {
+/** `step 2 of 3, round 1 of 2, policy standard`. */
+export function stepWords(policy: StoredPolicy, pos: Position): string {
   return `step ${pos.level + 1} of ${policy.steps.length}${policy.repeat > 0 ? `, round ${pos.pass + 1} of ${policy.repeat + 1}` : ''}, policy ${policy.name}`;
 }
 
@@ -100,14 +91,14 @@ export function copyPolicy(app: AppContext, name: string): StoredPolicy {
 }
 
 /** The active escalation of a subject, if any. */
-export async function activeEscalation(db: Tx | AppContext['db'], subject: string, lock = false): Promise<EscalationRow | undefined> {
+export async function activeEscalation(db: DbOrTx, subject: string, lock = false): Promise<EscalationRow | undefined> {
   const q = db.select().from(schema.escalations).where(and(eq(schema.escalations.subject, subject), eq(schema.escalations.state, 'active')));
   const [row] = lock ? await q.for('update') : await q;
   return row;
 }
 
 /** Every escalation of a subject, newest first. */
-export async function escalationsOf(db: Tx | AppContext['db'], subject: string): Promise<EscalationRow[]> {
+export async function escalationsOf(db: DbOrTx, subject: string): Promise<EscalationRow[]> {
   return db.select().from(schema.escalations).where(eq(schema.escalations.subject, subject)).orderBy(desc(schema.escalations.id));
 }
 
@@ -148,19 +139,18 @@ async function lockActive(tx: Tx, subject: string): Promise<EscalationRow | unde
   return activeEscalation(tx, subject, true);
 }
 
-/** Why paging stops: someone acknowledged (the default), or the record was resolved or cancelled before that. */
-export type StopReason = 'acknowledged' | 'resolved' | 'cancelled';
-
 /**
  * Acknowledgement: stops every pending step of the subject at once (timer cancelled, escalation marked acknowledged).
  * Returns the stopped escalation, or undefined when none was running.
  */
-export async function stopEscalation(tx: Tx, _app: AppContext, subject: string, actor: Actor, now: Date, reason: StopReason = 'acknowledged'): Promise<EscalationRow | undefined> {
+export async function stopEscalation(tx: Tx, subject: string, actor: Actor, now: Date, reason: StopReason = 'acknowledged'): Promise<EscalationRow | undefined> {
   const esc = await lockActive(tx, subject);
   if (!esc) return undefined;
+  const state = transition(esc.state as EscalationState, { type: 'stop', reason });
+  if (state instanceof DomainError) throw state;
   await cancelTimer(tx, escalationKey(subject));
   const [row] = await tx.update(schema.escalations).set({
-    state: reason, endedAt: now, nextAt: null, ...(reason === 'acknowledged' ? { acknowledgedAt: now, acknowledgedBy: actor.person.id } : {}),
+    state, endedAt: now, nextAt: null, ...(reason === 'acknowledged' ? { acknowledgedAt: now, acknowledgedBy: actor.person.id } : {}),
   }).where(eq(schema.escalations.id, esc.id)).returning();
   const after = formatDuration(now.getTime() - esc.startedAt.getTime());
   await addTimeline(tx, {
@@ -174,7 +164,7 @@ export async function stopEscalation(tx: Tx, _app: AppContext, subject: string, 
 
 /** Pages the next step of the subject's escalation now (responder role) and restarts the wait from there. */
 export async function escalateNow(tx: Tx, app: AppContext, subject: string, actor: Actor, now: Date): Promise<EscalationRow> {
-  requirePermission(actor.person, 'oncall.escalate', 'escalate');
+  requirePermission(app, actor.person, 'oncall.escalate');
   const esc = await lockActive(tx, subject);
   if (!esc) throw conflict('oncall.not_escalating', `Nobody is being paged for ${subject}: it has no running escalation.`);
   const policy = readPolicy(esc);
@@ -191,7 +181,7 @@ export async function escalateNow(tx: Tx, app: AppContext, subject: string, acto
 }
 
 /** Pages from `start`, moving on at once past steps that reached nobody; returns when the next timer is due. */
-async function advance(tx: Tx, app: AppContext, esc: EscalationRow, policy: StoredPolicy, start: Position, now: Date, actor: Actor = SYSTEM)
+export async function advance(tx: Tx, app: AppContext, esc: EscalationRow, policy: StoredPolicy, start: Position, now: Date, actor: Actor = SYSTEM)
   : Promise<{ row: EscalationRow; dueAt: Date; payload: TimerPayload }> {
   let pos = start;
   let pages = 0;
@@ -295,41 +285,3 @@ async function pageStep(tx: Tx, app: AppContext, esc: EscalationRow, policy: Sto
   }
   return sent;
 }
-
-/** The scheduler's handler for escalation steps: pages the step that is due, unless it was acknowledged meanwhile. */
-export const escalationTimer: TimerHandler = async (tx, timer, app, now) => {
-  const parsed = timerPayloadSchema.safeParse(timer.payload);
-  if (!parsed.success) {
-    app.log.error({ timer: timer.id, subject: timer.subject }, 'escalation timer with a payload this version cannot read; dropping it');
-    return;
-  }
-  const p = parsed.data;
-  const [esc] = await tx.select().from(schema.escalations).where(eq(schema.escalations.id, p.escalationId)).for('update');
-  if (!esc || esc.state !== 'active') return;
-  const policy = readPolicy(esc);
-  if ('final' in p) {
-    await tx.update(schema.escalations).set({ state: 'exhausted', endedAt: now, nextAt: null }).where(eq(schema.escalations.id, esc.id));
-    const rounds = policy.repeat + 1;
-    await addTimeline(tx, {
-      subject: esc.subject, at: now, actor: SYSTEM.person.id, source: 'scheduler', kind: 'escalation',
-      text: `Nobody acknowledged: every step of policy ${policy.name} was paged${rounds > 1 ? ` ${rounds} times` : ''} (${esc.pages} page${esc.pages === 1 ? '' : 's'}); paging has ended`,
-      data: { escalation: esc.id },
-    });
-    await appendAudit(tx, { at: now, actor: SYSTEM.person.id, source: 'scheduler', subject: esc.subject, action: 'oncall.escalation_exhausted', data: { escalation: esc.id, pages: esc.pages } });
-    return;
-  }
-  const expected = nextPosition(policy, esc);
-  if (!expected || expected.level !== p.level || expected.pass !== p.pass) {
-    app.log.warn({ subject: esc.subject, expected, got: p }, 'stale escalation timer; ignoring it');
-    return;
-  }
-  const waited = esc.lastPagedAt ? formatDuration(now.getTime() - esc.lastPagedAt.getTime()) : undefined;
-  await addTimeline(tx, {
-    subject: esc.subject, at: now, actor: SYSTEM.person.id, source: 'scheduler', kind: 'escalation',
-    text: waited ? `No acknowledgement after ${waited}: escalating to ${stepWords(policy, expected)}` : `Paging starts: ${stepWords(policy, expected)}`,
-    data: { escalation: esc.id, level: expected.level, pass: expected.pass },
-  });
-  await appendAudit(tx, { at: now, actor: SYSTEM.person.id, source: 'scheduler', subject: esc.subject, action: 'oncall.escalated', data: { escalation: esc.id, level: expected.level, pass: expected.pass } });
-  const next = await advance(tx, app, esc, policy, expected, now);
-  return { rescheduleAt: next.dueAt, payload: next.payload };
-};

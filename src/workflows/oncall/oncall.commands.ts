@@ -21,9 +21,6 @@ export const ONCALL_USAGE = [
   '/oncall override remove <schedule> <#>',
 ];
 
-/** Words that are subcommands, not schedule names. */
-export const ONCALL_SUBCOMMANDS = ['help', 'override', 'overrides', 'list'] as const;
-
 /** The reader's time zone: theirs, else the organisation's. */
 function readerZone(ctx: HandlerContext): string {
   return ctx.person.timezone ?? ctx.config.timezone;
@@ -59,7 +56,7 @@ export function schedulesFor(ctx: Pick<HandlerContext, 'config'>, word: string):
 }
 
 async function show(ctx: HandlerContext, word: string | undefined): Promise<Reply> {
-  requirePermission(ctx.person, 'oncall.view', 'see who is on call');
+  requirePermission(ctx, ctx.person, 'oncall.view');
   const { schedules, heading } = word ? schedulesFor(ctx, word) : { schedules: schedulesOf(ctx), heading: 'On call now' };
   if (schedules.length === 0) return { kind: 'ephemeral', message: { text: 'The config defines no on-call schedules yet (see `schedules:` in the organisation file).', tone: 'info' } };
   const now = ctx.clock.now();
@@ -68,7 +65,7 @@ async function show(ctx: HandlerContext, word: string | undefined): Promise<Repl
 }
 
 async function overrides(ctx: HandlerContext, args: Args): Promise<Reply> {
-  requirePermission(ctx.person, 'oncall.view', 'see on-call overrides');
+  requirePermission(ctx, ctx.person, 'oncall.view', undefined, 'see on-call overrides');
   const name = args.next();
   if (!name) throw badInput('oncall.schedule_required', 'Which schedule? Write: /oncall overrides <schedule>');
   const schedule = requireSchedule(ctx, name);
@@ -83,7 +80,7 @@ async function override(ctx: HandlerContext, args: Args, inbound: CommandInbound
     args.next();
     return remove(ctx, args);
   }
-  requirePermission(ctx.person, 'oncall.override', 'make on-call overrides');
+  requirePermission(ctx, ctx.person, 'oncall.override');
   const [scheduleWord, personWord, fromWord, toWord] = [args.next(), args.next(), args.next(), args.next()];
   if (!scheduleWord || !personWord || !fromWord || !toWord) throw badInput('oncall.override_usage', `Give the schedule, the person, the start and the end: ${OVERRIDE_USAGE}`);
   if (!args.done) throw badInput('oncall.override_usage', `I did not expect "${args.rest()}" at the end. ${OVERRIDE_USAGE}`);

@@ -1,6 +1,8 @@
 /** The `schedules` and `escalationPolicies` sections of the organisation file (zod), with their cross-checks. */
 import { z } from 'zod';
 import { idSchema, timezoneSchema } from '../../core/config/schemas.js';
+import type { OrgConfig } from '../../core/config/org.js';
+import type { ConfigSection } from '../../core/workflow.js';
 import { durationSchema, parseDuration } from '../../core/duration.js';
 import { parseLocalDate, parseTimeOfDay } from '../../core/time-zone.js';
 
@@ -123,44 +125,47 @@ export type LayerConfig = ScheduleConfig['layers'][number];
 export type EscalationPolicyConfig = z.infer<typeof escalationPolicySchema>;
 export type EscalationStep = EscalationPolicyConfig['steps'][number];
 
-/** The two sections as they appear in the organisation schema. */
-export const oncallSections = {
+const shape = {
   schedules: z.array(scheduleSchema).default([]),
   escalationPolicies: z.array(escalationPolicySchema).default([]),
 };
 
-type Issue = { code: 'custom'; path: (string | number)[]; message: string };
+/** The parsed on-call sections. */
+export type OncallConfig = z.infer<z.ZodObject<typeof shape>>;
+
+declare module '../../core/config/org.js' {
+  interface OrgSections extends OncallConfig {}
+}
 
 /** Cross-checks: unique names, known people, teams, schedules and policies. Issues name the path inside the file. */
-export function checkOncallConfig(
-  org: { schedules: ScheduleConfig[]; escalationPolicies: EscalationPolicyConfig[]; teams: { id: string }[]; services: { escalationPolicy?: string }[] },
-  personIds: ReadonlySet<string>,
-  addIssue: (issue: Issue) => void,
-): void {
+function checkOncallConfig(org: OrgConfig, issue: (path: (string | number)[], message: string) => void): void {
+  const personIds = new Set(org.people.map((p) => p.id));
   const teamIds = new Set(org.teams.map((t) => t.id));
   const scheduleNames = new Set<string>();
   org.schedules.forEach((s, i) => {
-    if (scheduleNames.has(s.name)) addIssue({ code: 'custom', path: ['schedules', i, 'name'], message: `duplicate schedule "${s.name}"` });
+    if (scheduleNames.has(s.name)) issue(['schedules', i, 'name'], `duplicate schedule "${s.name}"`);
     scheduleNames.add(s.name);
-    if (s.team && !teamIds.has(s.team)) addIssue({ code: 'custom', path: ['schedules', i, 'team'], message: `unknown team "${s.team}" (not in teams)` });
-    (s.layers ?? []).forEach((l, j) => (l.people ?? []).forEach((p, k) => {
-      if (!personIds.has(p)) addIssue({ code: 'custom', path: ['schedules', i, 'layers', j, 'people', k], message: `unknown person "${p}" (not in people)` });
+    if (s.team && !teamIds.has(s.team)) issue(['schedules', i, 'team'], `unknown team "${s.team}" (not in teams)`);
+    s.layers.forEach((l, j) => l.people.forEach((p, k) => {
+      if (!personIds.has(p)) issue(['schedules', i, 'layers', j, 'people', k], `unknown person "${p}" (not in people)`);
     }));
   });
   const policyNames = new Set<string>();
   org.escalationPolicies.forEach((policy, i) => {
-    if (policyNames.has(policy.name)) addIssue({ code: 'custom', path: ['escalationPolicies', i, 'name'], message: `duplicate escalation policy "${policy.name}"` });
+    if (policyNames.has(policy.name)) issue(['escalationPolicies', i, 'name'], `duplicate escalation policy "${policy.name}"`);
     policyNames.add(policy.name);
-    // A step that failed its own checks was not transformed: it has no targets to check.
-    (policy.steps ?? []).forEach((step, j) => (step.targets ?? []).forEach((t, k) => {
+    policy.steps.forEach((step, j) => step.targets.forEach((t, k) => {
       const path = step.targets.length > 1 ? ['escalationPolicies', i, 'steps', j, 'notify', k] : ['escalationPolicies', i, 'steps', j];
-      if (t.kind === 'schedule' && !scheduleNames.has(t.schedule)) addIssue({ code: 'custom', path: [...path, 'schedule'], message: `unknown schedule "${t.schedule}" (not in schedules)` });
-      if (t.kind === 'person' && !personIds.has(t.person)) addIssue({ code: 'custom', path: [...path, 'person'], message: `unknown person "${t.person}" (not in people)` });
+      if (t.kind === 'schedule' && !scheduleNames.has(t.schedule)) issue([...path, 'schedule'], `unknown schedule "${t.schedule}" (not in schedules)`);
+      if (t.kind === 'person' && !personIds.has(t.person)) issue([...path, 'person'], `unknown person "${t.person}" (not in people)`);
     }));
   });
   org.services.forEach((s, i) => {
     if (s.escalationPolicy && !policyNames.has(s.escalationPolicy)) {
-      addIssue({ code: 'custom', path: ['services', i, 'escalationPolicy'], message: `unknown escalation policy "${s.escalationPolicy}" (not in escalationPolicies)` });
+      issue(['services', i, 'escalationPolicy'], `unknown escalation policy "${s.escalationPolicy}" (not in escalationPolicies)`);
     }
   });
 }
+
+/** The on-call workflow's sections of the organisation file: `schedules` and `escalationPolicies`. */
+export const oncallConfig: ConfigSection = { shape, check: checkOncallConfig };

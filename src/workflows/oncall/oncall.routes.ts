@@ -1,15 +1,9 @@
 /** REST: `GET /api/v1/oncall` — who is on call now (or at `at`) per schedule. */
-import type { ServerResponse } from 'node:http';
 import type { AppContext } from '../../core/app.js';
 import { directoryOf } from '../../core/identity.js';
-import type { RouteTools } from '../../core/workflow.js';
-import { decodeCursor, encodeCursor, pageLimit } from '../../http/rest.js';
-import { sendError, sendJson, type Route } from '../../http/server.js';
+import type { Route, RouteTools } from '../../core/route.js';
+import { encodeCursor, listQuery, sendIssues, sendJson, type Issue } from '../../http/rest.js';
 import { findSchedule, onCallAt, schedulesOf } from './oncall.service.js';
-
-function badParam(res: ServerResponse, field: string, message: string): void {
-  sendError(res, 400, 'api.invalid', `${field}: ${message}`, [{ path: field, message }]);
-}
 
 /** The on-call routes. */
 export function oncallRoutes(app: AppContext, tools: RouteTools): Route[] {
@@ -18,25 +12,24 @@ export function oncallRoutes(app: AppContext, tools: RouteTools): Route[] {
     handler: async (req, res) => {
       if (!tools.authorizeApi(req, res)) return;
       const q = req.query;
-      const limit = pageLimit(q);
-      if (typeof limit !== 'number') return badParam(res, 'limit', limit.error.replace(/^limit /, ''));
-      const cursor = decodeCursor(q.get('cursor'));
-      if (typeof cursor === 'object') return badParam(res, 'cursor', cursor.error.replace(/^cursor /, ''));
+      const issues: Issue[] = [];
+      const { limit, cursor } = listQuery(q, issues);
       const offset = cursor ?? 0; // the cursor carries the index of the next schedule
       let at = app.clock.now();
       const atParam = q.get('at');
       if (atParam !== null) {
         const t = Date.parse(atParam);
-        if (!/^\d{4}-\d{2}-\d{2}T/.test(atParam) || Number.isNaN(t)) return badParam(res, 'at', 'write an ISO 8601 time like 2026-12-01T09:00:00Z');
-        at = new Date(t);
+        if (!/^\d{4}-\d{2}-\d{2}T/.test(atParam) || Number.isNaN(t)) issues.push({ path: 'at', message: 'write an ISO 8601 time like 2026-12-01T09:00:00Z' });
+        else at = new Date(t);
       }
       let schedules = schedulesOf(app);
       const only = q.get('schedule');
       if (only !== null) {
         const s = findSchedule(app, only);
-        if (!s) return badParam(res, 'schedule', `unknown schedule "${only}"`);
-        schedules = [s];
+        if (!s) issues.push({ path: 'schedule', message: `unknown schedule "${only}"` });
+        else schedules = [s];
       }
+      if (issues.length) return sendIssues(res, issues);
       const page = schedules.slice(offset, offset + limit);
       const dir = directoryOf(app.config);
       const items = [];

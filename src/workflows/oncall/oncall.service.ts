@@ -5,16 +5,9 @@ import type { AppContext } from '../../core/app.js';
 import { appendAudit } from '../../core/audit.js';
 import { formatDuration } from '../../core/duration.js';
 import { badInput, conflict, notFound } from '../../core/errors.js';
-import type { Person } from '../../core/identity.js';
-import type { Source } from '../../core/inbound.js';
+import type { Actor, Person } from '../../core/identity.js';
 import { requirePermission } from '../../core/permissions.js';
 import { nextOnCall, toSchedule, whoIsOnCall, type OnCall, type Override, type Schedule, type Shift } from './oncall.schedule.js';
-
-/** Who acts and from where (the shape the incident and event workflows use). */
-export interface Actor {
-  person: Person;
-  source: Source;
-}
 
 /** The longest override accepted. */
 export const MAX_OVERRIDE_MS = 90 * 86_400_000;
@@ -84,7 +77,7 @@ export interface NewOverride {
 
 /** Records an override (responder role). Timeline and audit under the subject `oncall:<schedule>`. */
 export async function createOverride(tx: DbOrTx, app: AppContext, input: NewOverride, actor: Actor, now: Date): Promise<OverrideRow> {
-  requirePermission(actor.person, 'oncall.override', 'make on-call overrides');
+  requirePermission(app, actor.person, 'oncall.override');
   const schedule = requireSchedule(app, input.schedule);
   if (!input.person.known) throw badInput('oncall.unknown_person', `${input.person.name} is not in the config's people, so they cannot be put on call.`, [{ path: 'person', message: 'not a configured person' }]);
   if (input.to.getTime() <= input.from.getTime()) throw badInput('oncall.bad_range', 'The override must end after it starts.', [{ path: 'to', message: 'must be after from' }]);
@@ -104,7 +97,7 @@ export async function createOverride(tx: DbOrTx, app: AppContext, input: NewOver
 
 /** Removes an override (responder role). */
 export async function removeOverride(tx: DbOrTx, app: AppContext, schedule: string, id: number, actor: Actor, now: Date): Promise<OverrideRow> {
-  requirePermission(actor.person, 'oncall.override', 'remove on-call overrides');
+  requirePermission(app, actor.person, 'oncall.override', undefined, 'remove on-call overrides');
   const s = requireSchedule(app, schedule);
   const [row] = await tx.select().from(schema.oncallOverrides).where(and(eq(schema.oncallOverrides.id, id), eq(schema.oncallOverrides.schedule, s.name))).for('update');
   if (!row) throw notFound('oncall.unknown_override', `Schedule ${s.name} has no override #${id}. \`/oncall overrides ${s.name}\` lists them.`);

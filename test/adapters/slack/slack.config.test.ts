@@ -3,13 +3,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSlackAdapter, slackConfigProblem } from '../../../adapters/slack/index.js';
 import type { AppContext } from '../../../src/core/app.js';
 import { loadEnv } from '../../../src/core/config/env.js';
-import { parseOrgConfig } from '../../../src/core/config/org.js';
+import { parseOrganisation } from '../../../src/workflows/index.js';
 import { silentLogger } from '../../../src/core/logger.js';
 import type { Router } from '../../../src/core/router.js';
 import { buildPlatforms, platformChoice } from '../../../src/platforms.js';
 import { FakeSlack } from './fake-slack.js';
 
-const app = { config: parseOrgConfig('organisation: Test', 'test'), log: silentLogger, platforms: new Set() } as unknown as AppContext;
+const app = { config: parseOrganisation('organisation: Test', 'test'), log: silentLogger, platforms: new Set() } as unknown as AppContext;
 const router = {} as Router;
 
 let fake: FakeSlack;

@@ -2,15 +2,15 @@
 import { eq, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSlackAdapter, type SlackAdapter } from '../../../adapters/slack/index.js';
-import { resultRows, schema, type Database } from '../../../db/client.js';
+import { queryRows, schema, type Database } from '../../../db/client.js';
 import { loadEnv } from '../../../src/core/config/env.js';
-import { parseOrgConfig } from '../../../src/core/config/org.js';
+import { parseOrganisation } from '../../../src/workflows/index.js';
 import { startTread, type Tread } from '../../../src/runtime.js';
 import { drivers, openTestDatabase } from '../../helpers/db.js';
 import { commandBody, FakeSlack, interactionBody, signedHeaders, type SlackCall } from './fake-slack.js';
 
 const SECRET = 'test-signing-secret-0123456789';
-const config = parseOrgConfig(`
+const config = parseOrganisation(`
 organisation: Test
 matchByEmail: true
 people:
@@ -73,8 +73,8 @@ for (const driver of drivers) {
     }
 
     async function counts() {
-      const [row] = resultRows<{ incidents: number; deliveries: number; outbox: number }>(await tread.app.db.execute(sql`select
-        (select count(*)::int from incidents) as incidents, (select count(*)::int from deliveries) as deliveries, (select count(*)::int from outbox) as outbox`));
+      const [row] = await queryRows<{ incidents: number; deliveries: number; outbox: number }>(tread.app.db, sql`select
+        (select count(*)::int from incidents) as incidents, (select count(*)::int from deliveries) as deliveries, (select count(*)::int from outbox) as outbox`);
       return row!;
     }
 

@@ -4,14 +4,14 @@ import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import type { AppContext } from '../../../src/core/app.js';
 import { Router } from '../../../src/core/router.js';
-import { allWorkflows } from '../../../src/workflows/index.js';
+import { allWorkflows, plannedCommands } from '../../../src/workflows/index.js';
 
 const manifest = parse(readFileSync(new URL('../../../manifest/slack/manifest.yaml', import.meta.url), 'utf8'));
 const URL_ = 'https://YOUR-HOST/slack/events';
 
 describe('the Slack app manifest', () => {
   it('declares a slash command for every command tread routes, with description and usage hint within Slack limits', () => {
-    const names = new Router({} as AppContext, allWorkflows).commandNames().filter((n) => n !== 'help');
+    const names = new Router({} as AppContext, allWorkflows, plannedCommands).commandNames().filter((n) => n !== 'help');
     const commands = manifest.features.slash_commands as { command: string; url: string; description: string; usage_hint: string; should_escape: boolean }[];
     expect(commands.map((c) => c.command.slice(1)).sort()).toEqual([...names].sort());
     for (const c of commands) {

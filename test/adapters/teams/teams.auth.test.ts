@@ -7,7 +7,7 @@ import { sql } from 'drizzle-orm';
 import { checkTeamsEnv, createTeamsAdapter, TeamsConfigError } from '../../../adapters/teams/index.js';
 import type { Database } from '../../../db/client.js';
 import { loadEnv } from '../../../src/core/config/env.js';
-import { parseOrgConfig } from '../../../src/core/config/org.js';
+import { parseOrganisation } from '../../../src/workflows/index.js';
 import { startTread, type Tread } from '../../../src/runtime.js';
 import { drivers, openTestDatabase } from '../../helpers/db.js';
 import { FakeConnector } from './fake-connector.js';
@@ -99,7 +99,7 @@ for (const driver of drivers) {
     async function start(channelKeys: string, emulatorKeys: string): Promise<Tread> {
       const env = loadEnv({ HOST: '127.0.0.1', MICROSOFT_APP_ID: APP_ID, MICROSOFT_APP_PASSWORD: 'not-a-real-secret' });
       const t = await startTread({
-        database, config: parseOrgConfig('organisation: Example', 'test', {}), http: { host: '127.0.0.1', port: 0 }, tickSeconds: 0,
+        database, config: parseOrganisation('organisation: Example', 'test', {}), http: { host: '127.0.0.1', port: 0 }, tickSeconds: 0,
         platforms: async (app, router) => [await createTeamsAdapter({
           env, app, router, authTimeoutMs: 1500,
           auth: { ToBotFromChannelOpenIdMetadataUrl: channelKeys, ToBotFromEmulatorOpenIdMetadataUrl: emulatorKeys },

@@ -5,7 +5,7 @@ import { createTeamsAdapter } from '../../../adapters/teams/index.js';
 import type { TeamsChatPort } from '../../../adapters/teams/teams.port.js';
 import type { Database } from '../../../db/client.js';
 import { loadEnv } from '../../../src/core/config/env.js';
-import { parseOrgConfig } from '../../../src/core/config/org.js';
+import { parseOrganisation } from '../../../src/workflows/index.js';
 import { PermanentChatError, RateLimitedError, UnsupportedError } from '../../../src/core/errors.js';
 import { enqueue } from '../../../src/core/outbox.js';
 import { startTread, type Tread } from '../../../src/runtime.js';
@@ -51,7 +51,7 @@ for (const driver of drivers) {
 
     const start = async () => startTread({
       database,
-      config: parseOrgConfig(CONFIG, 'test', {}),
+      config: parseOrganisation(CONFIG, 'test', {}),
       http: { host: '127.0.0.1', port: 0 },
       tickSeconds: 0,
       platforms: async (app, router) => [await createTeamsAdapter({ env: loadEnv({ HOST: '127.0.0.1' }), app, router })],

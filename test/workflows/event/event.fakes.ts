@@ -2,7 +2,8 @@
 import { request } from 'node:http';
 import type { Database } from '../../../db/client.js';
 import { ManualClock } from '../../../src/core/clock.js';
-import { parseOrgConfig, type OrgConfig } from '../../../src/core/config/org.js';
+import { type OrgConfig } from '../../../src/core/config/org.js';
+import { parseOrganisation } from '../../../src/workflows/index.js';
 import type { Inbound, Reply, Where } from '../../../src/core/inbound.js';
 import type { PlatformAdapter } from '../../../src/core/platform.js';
 import { startTread, type Tread } from '../../../src/runtime.js';
@@ -66,7 +67,7 @@ maintenance:
 
 /** The parsed test config. */
 export function eventConfig(yaml = EVENT_YAML): OrgConfig {
-  return parseOrgConfig(yaml, 'test.yaml', {});
+  return parseOrganisation(yaml, 'test.yaml', {});
 }
 
 /** An HTTP answer. */

@@ -127,8 +127,8 @@ describe('the event sections of the config', () => {
     expect(bad('routing: [{ escalationPolicy: nope }]')).toThrow(/routing\[0\]\.escalationPolicy: unknown escalation policy "nope"/);
   });
   it('expands ${VAR} in tokens', async () => {
-    const { parseOrgConfig } = await import('../../../src/core/config/org.js');
-    const c = parseOrgConfig('integrations: [{ name: p, kind: alertmanager, token: "${PROM_TOKEN}" }]', 'x', { PROM_TOKEN: 'from-the-environment' });
+    const { parseOrganisation } = await import('../../../src/workflows/index.js');
+    const c = parseOrganisation('integrations: [{ name: p, kind: alertmanager, token: "${PROM_TOKEN}" }]', 'x', { PROM_TOKEN: 'from-the-environment' });
     expect(c.integrations[0]!.token).toBe('from-the-environment');
   });
 });

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import type { IntegrationConfig } from '../../../src/workflows/event/event.config.js';
-import { cleanStrings, jsonDepth } from '../../../src/workflows/event/event.http.js';
+import { cleanStrings, jsonDepth } from '../../../src/http/body.js';
 import { labelFingerprint, parseAlertmanager, parseGeneric, parseGrafana, parsePagerDuty } from '../../../src/workflows/event/event.parse.js';
 
 const fixture = (path: string) => JSON.parse(readFileSync(new URL(`../../fixtures/${path}`, import.meta.url), 'utf8'));

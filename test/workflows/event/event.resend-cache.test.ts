@@ -1,7 +1,7 @@
 /** The cache of parsed batch bodies: hits only for the same integration object, bounded by bodies, events and bytes. */
 import { describe, expect, it } from 'vitest';
 import type { IntegrationConfig } from '../../../src/workflows/event/event.config.js';
-import { ResendCache } from '../../../src/workflows/event/event.http.js';
+import { ResendCache } from '../../../src/workflows/event/event.routes.js';
 import type { IncomingEvent } from '../../../src/workflows/event/event.parse.js';
 
 const integration = { name: 'prom', kind: 'alertmanager', token: 't' } as unknown as IntegrationConfig;

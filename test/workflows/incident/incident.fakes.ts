@@ -4,7 +4,8 @@ import { readFileSync } from 'node:fs';
 import { and, asc, eq } from 'drizzle-orm';
 import { schema, type Database } from '../../../db/client.js';
 import { ManualClock } from '../../../src/core/clock.js';
-import { exampleConfigPath, parseOrgConfig, type OrgConfig } from '../../../src/core/config/org.js';
+import { exampleConfigPath, type OrgConfig } from '../../../src/core/config/org.js';
+import { parseOrganisation } from '../../../src/workflows/index.js';
 import type { Inbound, Reply, Where } from '../../../src/core/inbound.js';
 import type { PlatformAdapter } from '../../../src/core/platform.js';
 import { startTread, type Tread } from '../../../src/runtime.js';
@@ -20,7 +21,7 @@ export function replyText(reply: Reply): string {
 
 /** The bundled example organisation (tread.example.yaml), as shipped. */
 export function exampleConfig(): OrgConfig {
-  return parseOrgConfig(readFileSync(exampleConfigPath(), 'utf8'), 'tread.example.yaml', {});
+  return parseOrganisation(readFileSync(exampleConfigPath(), 'utf8'), 'tread.example.yaml', {});
 }
 
 /** Monday 5 January 2026, 10:00 in Berlin (the example organisation's time zone). */

@@ -1,7 +1,8 @@
 /** Test doubles for the on-call tests: a recording console ChatPort, a config, and a runtime on a manual clock. */
 import type { Database } from '../../../db/client.js';
 import { ManualClock } from '../../../src/core/clock.js';
-import { parseOrgConfig, type OrgConfig } from '../../../src/core/config/org.js';
+import { type OrgConfig } from '../../../src/core/config/org.js';
+import { parseOrganisation } from '../../../src/workflows/index.js';
 import type { Inbound, Reply, Where } from '../../../src/core/inbound.js';
 import type { PlatformAdapter } from '../../../src/core/platform.js';
 import { startTread, type Tread } from '../../../src/runtime.js';
@@ -57,7 +58,7 @@ escalationPolicies:
 
 /** The parsed test config. */
 export function oncallConfig(yaml = ONCALL_YAML): OrgConfig {
-  return parseOrgConfig(yaml, 'test.yaml', {});
+  return parseOrganisation(yaml, 'test.yaml', {});
 }
 
 export const START = '2026-01-05T10:00:00Z';

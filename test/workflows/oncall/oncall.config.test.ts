@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, parseOrgConfig } from '../../../src/core/config/org.js';
+import { ConfigError } from '../../../src/core/config/org.js';
+import { parseOrganisation } from '../../../src/workflows/index.js';
 
 const base = `
 people:
@@ -10,7 +11,7 @@ teams:
 `;
 
 function parse(extra: string) {
-  return parseOrgConfig(base + extra, 'tread.yaml', {});
+  return parseOrganisation(base + extra, 'tread.yaml', {});
 }
 
 function errorOf(extra: string): string {

@@ -4,20 +4,22 @@
  */
 import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { and, desc, eq, inArray, lt, sql, type SQL } from 'drizzle-orm';
+import { and, desc, eq, lt, sql, type SQL } from 'drizzle-orm';
 import { schema } from '../../../db/client.js';
+import { parseRecordId } from '../../core/commands.js';
 import type { AppContext } from '../../core/app.js';
-import type { RouteTools } from '../../core/workflow.js';
-import { decodeCursor, encodeCursor, pageLimit } from '../../http/rest.js';
-import { credential, sameSecret } from '../../http/credentials.js';
-import { renderFamily } from '../../http/metrics.js';
-import { BodyTooLargeError, MAX_BODY_BYTES, readBody, sendError, sendJson, type Request, type Route } from '../../http/server.js';
+import type { Request, Route, RouteTools } from '../../core/route.js';
+import {
+  BadJsonError, BodyTooLargeError, credential, iso, listQuery, MAX_BODY_BYTES, parseJson, pathId, answering, RateLimiter, readBody, sameSecret,
+  sendError, sendIssues, sendJson, sendList,
+} from '../../http/rest.js';
 import type { IntegrationConfig, IntegrationKind } from './event.config.js';
-import { EventWriter, type EventOutcome } from './event.ingest.js';
+import type { EventOutcome } from './event.ingest.js';
 import { ALERT_STATES, GROUP_STATES } from './event.machine.js';
 import { alertSubject, groupSubject, incidentRef, type AlertRow, type GroupRow } from './event.messages.js';
 import { parseAlertmanager, parseGeneric, parseGrafana, parsePagerDuty, type IncomingEvent, type Issue, type ParseResult } from './event.parse.js';
-import { recordPing } from './event.service.js';
+import { getAlert, getGroup, listAlerts, recordPing } from './event.service.js';
+import { EventWriter } from './event.writer.js';
 
 const writers = new WeakMap<AppContext, EventWriter>();
 
@@ -25,8 +27,6 @@ const writers = new WeakMap<AppContext, EventWriter>();
 export function writerOf(app: AppContext): EventWriter | undefined {
   return writers.get(app);
 }
-
-const iso = (d: Date | null | undefined) => (d ? d.toISOString() : null);
 
 /** The REST shape of an alert. */
 export function alertJson(a: AlertRow) {
@@ -55,63 +55,6 @@ export function groupJson(g: GroupRow, now: Date) {
   };
 }
 
-/** Reads a list request's `limit` and `cursor`, noting what is wrong in `issues` (then the values must not be used). */
-function pageQuery(query: URLSearchParams, issues: Issue[]): { limit: number; cursor: number | undefined } {
-  const limit = pageLimit(query);
-  if (typeof limit === 'object') issues.push({ path: 'limit', message: limit.error });
-  const cursor = decodeCursor(query.get('cursor'));
-  if (typeof cursor === 'object') issues.push({ path: 'cursor', message: cursor.error });
-  return { limit: typeof limit === 'number' ? limit : 0, cursor: typeof cursor === 'number' ? cursor : undefined };
-}
-
-/** Sends one page of rows (fetched newest first, one beyond `limit`) with the cursor of the next page, or null on the last. */
-function sendPage<R extends { id: number }>(res: ServerResponse, rows: R[], limit: number, json: (row: R) => unknown): void {
-  const page = rows.slice(0, limit);
-  sendJson(res, 200, { items: page.map(json), nextCursor: rows.length > limit ? encodeCursor(page[page.length - 1]!.id) : null });
-}
-
-const NEEDS_CLEANING = /\\u0000|\\u[dD][89a-fA-F][0-9a-fA-F]{2}/;
-/** Deepest nesting of objects and arrays a body may have (PostgreSQL and JSON.stringify have limits too). */
-export const MAX_JSON_DEPTH = 64;
-
-/** The deepest nesting of `[` and `{` in JSON text, outside strings (strings are skipped with indexOf). */
-export function jsonDepth(text: string): number {
-  let depth = 0;
-  let max = 0;
-  const n = text.length;
-  for (let i = 0; i < n; i++) {
-    const c = text.charCodeAt(i);
-    if (c === 34) {
-      // jump to the closing quote: one not preceded by an odd number of backslashes
-      let j = i + 1;
-      for (;;) {
-        j = text.indexOf('"', j);
-        if (j < 0) return max;
-        let k = j - 1;
-        while (text.charCodeAt(k) === 92) k--;
-        if ((j - 1 - k) % 2 === 0) break;
-        j++;
-      }
-      i = j;
-    } else if (c === 123 || c === 91) {
-      if (++depth > max) max = depth;
-    } else if (c === 125 || c === 93) {
-      depth--;
-    }
-  }
-  return max;
-}
-
-/** Replaces NUL and unpaired surrogates (PostgreSQL text and jsonb refuse them) in every string. */
-export function cleanStrings(value: unknown): unknown {
-  if (typeof value === 'string') return value.replace(/\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD');
-  if (Array.isArray(value)) return value.map(cleanStrings);
-  if (value && typeof value === 'object') {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [(cleanStrings(k) as string), cleanStrings(v)]));
-  }
-  return value;
-}
-
 type Fail = (status: 400 | 413, code: string, message: string) => void;
 
 /** Reads a body with the 512 KB limit; answers 413/400 itself through `fail` and returns undefined then. */
@@ -120,45 +63,27 @@ async function readEventBody(req: IncomingMessage, fail: Fail): Promise<Buffer |
   try {
     body = await readBody(req, MAX_BODY_BYTES);
   } catch (e) {
-    if (e instanceof BodyTooLargeError) { fail(413, 'http.body_too_large', `the body is larger than ${MAX_BODY_BYTES / 1024} KB`); return undefined; }
+    if (e instanceof BodyTooLargeError) { fail(413, 'http.body_too_large', e.message); return undefined; }
     throw e;
   }
   if (body.length === 0) { fail(400, 'http.bad_json', 'the request body is empty; send a JSON object'); return undefined; }
   return body;
 }
 
+/** Parses a JSON body (see `parseJson`); answers 400 itself through `fail` and returns undefined then. */
+function parseEventJson(body: Buffer, fail: Fail): { value: unknown } | undefined {
+  try {
+    return { value: parseJson(body) };
+  } catch (e) {
+    if (e instanceof BadJsonError) { fail(400, e.code, e.message); return undefined; }
+    throw e;
+  }
+}
+
 /** Reads a JSON body with the 512 KB limit; answers 413/400 itself through `fail` and returns undefined then. */
 async function readEventJson(req: IncomingMessage, fail: Fail): Promise<{ value: unknown } | undefined> {
   const body = await readEventBody(req, fail);
   return body && parseEventJson(body, fail);
-}
-
-/** Parses a JSON body (depth limit, NUL and lone surrogates replaced); answers 400 itself through `fail`. */
-function parseEventJson(body: Buffer, fail: Fail): { value: unknown } | undefined {
-  const text = body.toString('utf8');
-  if (jsonDepth(text) > MAX_JSON_DEPTH) { fail(400, 'http.too_deep', `the body nests objects or arrays more than ${MAX_JSON_DEPTH} levels deep`); return undefined; }
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (e) {
-    fail(400, 'http.bad_json', `the request body is not valid JSON: ${(e as Error).message}`);
-    return undefined;
-  }
-  return { value: NEEDS_CLEANING.test(text) ? cleanStrings(value) : value };
-}
-
-/** A fixed-window-free token bucket per integration (per process). */
-class RateLimiter {
-  private readonly buckets = new Map<string, { tokens: number; at: number }>();
-  take(name: string, perMinute: number, now = Date.now()): boolean {
-    const b = this.buckets.get(name) ?? { tokens: perMinute, at: now };
-    b.tokens = Math.min(perMinute, b.tokens + ((now - b.at) * perMinute) / 60_000);
-    b.at = now;
-    const ok = b.tokens >= 1;
-    if (ok) b.tokens -= 1;
-    this.buckets.set(name, b);
-    return ok;
-  }
 }
 
 /**
@@ -207,22 +132,6 @@ export class ResendCache {
     this.events -= old.events.length;
     this.bytes -= old.bytes;
   }
-}
-
-/** /metrics: open alerts and groups by state, and what this process's writer ingested. */
-export async function eventMetrics(app: AppContext): Promise<string[]> {
-  const alerts = await app.database.rows<{ state: string; n: number }>(sql`select state, count(*)::int as n from alerts where state <> 'resolved' group by state`);
-  const groups = await app.database.rows<{ state: string; n: number }>(sql`select state, count(*)::int as n from alert_groups where state <> 'resolved' group by state`);
-  const stats = writers.get(app)?.stats ?? { batches: 0, events: 0, retries: 0 };
-  const open = (rows: { state: string; n: number }[], states: readonly string[]) =>
-    states.filter((s) => s !== 'resolved').map((s) => ({ labels: { state: s }, value: Number(rows.find((r) => r.state === s)?.n ?? 0) }));
-  return [
-    renderFamily('tread_alerts_open', 'gauge', 'Alerts not resolved, by state', open(alerts, ALERT_STATES)),
-    renderFamily('tread_alert_groups_open', 'gauge', 'Alert groups not resolved, by state', open(groups, GROUP_STATES)),
-    renderFamily('tread_events_ingested_total', 'counter', 'Monitoring events committed by this process', [{ value: stats.events }]),
-    renderFamily('tread_event_batches_total', 'counter', 'Group commits of events by this process', [{ value: stats.batches }]),
-    renderFamily('tread_event_batch_retries_total', 'counter', 'Batches retried request by request after a failure', [{ value: stats.retries }]),
-  ];
 }
 
 /** The routes event management serves. */
@@ -324,54 +233,40 @@ export function eventRoutes(app: AppContext, tools: RouteTools): Route[] {
     sendJson(res, 200, { status: 'ok', heartbeat: hb.name, nextDueAt: r.nextDueAt.toISOString(), resolved: r.resolved });
   };
 
-  const listAlerts = async (req: Request, res: ServerResponse) => {
+  const listAlertsRoute = async (req: Request, res: ServerResponse) => {
     if (!tools.authorizeApi(req, res)) return;
     const issues: Issue[] = [];
-    const { limit, cursor } = pageQuery(req.query, issues);
+    const { limit, cursor } = listQuery(req.query, issues);
     const state = req.query.get('state');
     const states = state ? state.split(',').map((s) => s.trim()).filter(Boolean) : [];
     for (const s of states) if (s !== 'open' && !(ALERT_STATES as readonly string[]).includes(s)) issues.push({ path: 'state', message: `"${s}" is not a state: use ${ALERT_STATES.join(', ')} or open` });
-    if (issues.length) return sendError(res, 400, 'api.invalid', issues.map((i) => `${i.path}: ${i.message}`).join('; '), issues);
-    const conds: (SQL | undefined)[] = [];
-    if (states.length) {
-      const plain = states.filter((s) => s !== 'open');
-      const parts: SQL[] = [];
-      if (plain.length) parts.push(inArray(schema.alerts.state, plain));
-      if (states.includes('open')) parts.push(sql`${schema.alerts.state} <> 'resolved'`);
-      conds.push(parts.length === 1 ? parts[0] : sql`(${parts[0]} or ${parts[1]})`);
-    }
-    const service = req.query.get('service');
-    if (service) conds.push(eq(schema.alerts.service, service));
-    const integration = req.query.get('integration');
-    if (integration) conds.push(eq(schema.alerts.integration, integration));
     const group = req.query.get('groupId');
-    if (group) {
-      const m = /^(?:GRP-)?(\d+)$/i.exec(group);
-      if (!m || Number(m[1]) >= 2 ** 31) return sendError(res, 400, 'api.invalid', 'groupId: write it like GRP-3', [{ path: 'groupId', message: 'write it like GRP-3' }]);
-      conds.push(eq(schema.alerts.groupId, Number(m[1])));
-    }
-    if (cursor !== undefined) conds.push(lt(schema.alerts.id, cursor));
-    const rows = await app.db.select().from(schema.alerts).where(and(...conds)).orderBy(desc(schema.alerts.id)).limit(limit + 1);
-    sendPage(res, rows, limit, alertJson);
+    const groupId = group ? parseRecordId('GRP', group) : undefined;
+    if (group && groupId === undefined) issues.push({ path: 'groupId', message: 'write it like GRP-3' });
+    if (issues.length) return sendIssues(res, issues);
+    const rows = await listAlerts(app.db, {
+      states: states.length ? states : undefined, service: req.query.get('service') || undefined, integration: req.query.get('integration') || undefined,
+      groupId, beforeId: cursor, limit: limit + 1,
+    });
+    sendList(res, rows, limit, alertJson);
   };
 
   const getAlertRoute = async (req: Request, res: ServerResponse) => {
     if (!tools.authorizeApi(req, res)) return;
-    const m = /^(?:ALR-)?(\d+)$/i.exec(req.params.id ?? '');
-    if (!m || Number(m[1]) >= 2 ** 31) return sendError(res, 404, 'event.alert_not_found', `there is no alert ${req.params.id}`);
-    const [a] = await app.db.select().from(schema.alerts).where(eq(schema.alerts.id, Number(m[1])));
-    if (!a) return sendError(res, 404, 'event.alert_not_found', `there is no alert ${alertSubject(Number(m[1]))}`);
-    const history = await app.db.select().from(schema.alertEvents).where(eq(schema.alertEvents.alertId, a.id)).orderBy(desc(schema.alertEvents.id)).limit(100);
-    sendJson(res, 200, { ...alertJson(a), history: history.reverse().map((h) => ({ at: iso(h.at), action: h.action, actor: h.actor, data: h.data })) });
+    await answering(res, async () => {
+      const a = await getAlert(app.db, pathId(req, 'ALR', 'event.alert_not_found', 'alert'));
+      const history = await app.db.select().from(schema.alertEvents).where(eq(schema.alertEvents.alertId, a.id)).orderBy(desc(schema.alertEvents.id)).limit(100);
+      sendJson(res, 200, { ...alertJson(a), history: history.reverse().map((h) => ({ at: iso(h.at), action: h.action, actor: h.actor, data: h.data })) });
+    });
   };
 
   const listGroups = async (req: Request, res: ServerResponse) => {
     if (!tools.authorizeApi(req, res)) return;
     const issues: Issue[] = [];
-    const { limit, cursor } = pageQuery(req.query, issues);
+    const { limit, cursor } = listQuery(req.query, issues);
     const state = req.query.get('state');
     if (state && state !== 'open' && !(GROUP_STATES as readonly string[]).includes(state)) issues.push({ path: 'state', message: `"${state}" is not a state: use ${GROUP_STATES.join(', ')} or open` });
-    if (issues.length) return sendError(res, 400, 'api.invalid', issues.map((i) => `${i.path}: ${i.message}`).join('; '), issues);
+    if (issues.length) return sendIssues(res, issues);
     const conds: (SQL | undefined)[] = [];
     if (state === 'open') conds.push(sql`${schema.alertGroups.state} <> 'resolved'`);
     else if (state) conds.push(eq(schema.alertGroups.state, state));
@@ -379,17 +274,16 @@ export function eventRoutes(app: AppContext, tools: RouteTools): Route[] {
     if (service) conds.push(eq(schema.alertGroups.service, service));
     if (cursor !== undefined) conds.push(lt(schema.alertGroups.id, cursor));
     const rows = await app.db.select().from(schema.alertGroups).where(and(...conds)).orderBy(desc(schema.alertGroups.id)).limit(limit + 1);
-    sendPage(res, rows, limit, (g) => groupJson(g, app.clock.now()));
+    sendList(res, rows, limit, (g) => groupJson(g, app.clock.now()));
   };
 
   const getGroupRoute = async (req: Request, res: ServerResponse) => {
     if (!tools.authorizeApi(req, res)) return;
-    const m = /^(?:GRP-)?(\d+)$/i.exec(req.params.id ?? '');
-    if (!m || Number(m[1]) >= 2 ** 31) return sendError(res, 404, 'event.group_not_found', `there is no alert group ${req.params.id}`);
-    const [g] = await app.db.select().from(schema.alertGroups).where(eq(schema.alertGroups.id, Number(m[1])));
-    if (!g) return sendError(res, 404, 'event.group_not_found', `there is no alert group ${groupSubject(Number(m[1]))}`);
-    const alerts = await app.db.select().from(schema.alerts).where(eq(schema.alerts.groupId, g.id)).orderBy(desc(schema.alerts.id)).limit(500);
-    sendJson(res, 200, { ...groupJson(g, app.clock.now()), alerts: alerts.map(alertJson) });
+    await answering(res, async () => {
+      const g = await getGroup(app.db, pathId(req, 'GRP', 'event.group_not_found', 'alert group'));
+      const alerts = await app.db.select().from(schema.alerts).where(eq(schema.alerts.groupId, g.id)).orderBy(desc(schema.alerts.id)).limit(500);
+      sendJson(res, 200, { ...groupJson(g, app.clock.now()), alerts: alerts.map(alertJson) });
+    });
   };
 
   return [
@@ -398,7 +292,7 @@ export function eventRoutes(app: AppContext, tools: RouteTools): Route[] {
     { method: 'POST', path: '/hooks/generic', handler: hook('generic', parseGeneric) },
     { method: 'POST', path: '/v2/enqueue', handler: pagerduty },
     { method: 'POST', path: /^\/hooks\/heartbeat\/(?<name>[^/]+)$/, handler: heartbeat, name: '/hooks/heartbeat/:name' },
-    { method: 'GET', path: '/api/v1/alerts', handler: listAlerts },
+    { method: 'GET', path: '/api/v1/alerts', handler: listAlertsRoute },
     { method: 'GET', path: /^\/api\/v1\/alerts\/(?<id>[^/]+)$/, handler: getAlertRoute, name: '/api/v1/alerts/:id' },
     { method: 'GET', path: '/api/v1/alert-groups', handler: listGroups },
     { method: 'GET', path: /^\/api\/v1\/alert-groups\/(?<id>[^/]+)$/, handler: getGroupRoute, name: '/api/v1/alert-groups/:id' },
