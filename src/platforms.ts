@@ -1,4 +1,4 @@
-/** Builds the chat platforms the environment turns on. The only place (with main.ts) that knows the adapters. */
+/** Builds the chat platforms the environment turns on (called by src/start.ts, the composition root). The only place that knows the adapters. */
 import type { AppContext } from './core/app.js';
 import type { Env } from './core/config/env.js';
 import type { PlatformAdapter } from './core/platform.js';

@@ -1,4 +1,4 @@
-/** Starts tread: environment, organisation config, database, workflows, platforms, HTTP server, scheduler (loaded by src/main.ts). */
+/** The composition root (loaded by src/main.ts): reads the environment and the organisation file, opens the database, builds the platforms and starts the runtime (src/runtime.ts). */
 import { resolve } from 'node:path';
 import { DataDirLockedError, openDatabase } from '../db/client.js';
 import { EnvError, loadEnv, type Env } from './core/config/env.js';

@@ -46,11 +46,6 @@ export const PUBLIC_CLOUD: Partial<ConfigurationBotFrameworkAuthenticationOption
   CallerId: 'urn:botframework:azure',
 };
 
-/** True when /api/messages may be served: with an app id (authentication on), or on loopback without one (the Emulator). */
-export function teamsServed(env: Pick<Env, 'MICROSOFT_APP_ID' | 'HOST'>): boolean {
-  return Boolean(env.MICROSOFT_APP_ID) || isLoopback(env.HOST);
-}
-
 /** Checks the MICROSOFT_* variables against each other; throws TeamsConfigError naming what is missing. */
 export function checkTeamsEnv(env: Env): void {
   const type = env.MICROSOFT_APP_TYPE ?? 'MultiTenant';
