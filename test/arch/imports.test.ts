@@ -161,3 +161,15 @@ describe('the dependency rule between core, workflows, http, adapters and db', (
     expect(specifiers("declare module '../../core/workflow.js' {\n interface X {} }\nimport type { A } from './a.js';")).toEqual(['./a.js', '../../core/workflow.js']);
   });
 });
+
+describe('every workflow folder has the same kinds of files', () => {
+  const KINDS = ['config', 'machine', 'service', 'messages', 'commands', 'routes', 'timers'];
+  const folders = readdirSync(join(root, 'src', 'workflows'), { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name);
+
+  it.each(folders)('%s', (w) => {
+    const files = readdirSync(join(root, 'src', 'workflows', w));
+    const missing = [...KINDS.map((k) => `${w}.${k}.ts`), 'index.ts'].filter((f) => !files.includes(f));
+    expect(missing, `src/workflows/${w}/ lacks`).toEqual([]);
+  });
+});
+

@@ -189,3 +189,55 @@ describe('parseDuration', () => {
     expect(formatDuration(3 * D + 2 * H)).toBe('3d 2h');
   });
 });
+
+describe('the organisation file, assembled from the workflows\' sections', () => {
+  it('reports every mistake of a file at once, one line each with its path, across sections', () => {
+    const message = configError(`${PEOPLE}
+timezone: Mars/Olympus
+services:
+  - { name: checkout, owners: [zed] }
+sla: { P1: { response: soon, resolution: 4h } }
+correlation: { window: forever }
+schedules:
+  - { name: primary, layers: [{ people: [nobody], start: 2026-01-05 }] }
+escalationPolicies:
+  - { name: standard, steps: [{ schedule: missing }] }
+`);
+    const lines = message.split('\n');
+    expect(lines.every((l) => l.startsWith('tread.yaml: '))).toBe(true);
+    expect(lines.map((l) => l.replace(/^tread\.yaml: /, '').split(': ')[0]).sort()).toEqual([
+      'correlation.window', 'escalationPolicies[0].steps[0].schedule', 'schedules[0].layers[0].people[0]', 'services[0].owners[0]', 'sla.P1.response', 'timezone',
+    ]);
+    expect(message).toMatch(/timezone: not an IANA time zone/);
+  });
+
+  it('two mistakes in different workflows\' sections come together (one restart, not two)', () => {
+    const message = configError(`${PEOPLE}
+schedules:
+  - { name: primary, layers: [{ people: [nobody], start: 2026-01-05 }] }
+integrations:
+  - { name: prom, kind: alertmanager, token: short-but-ok-123, service: nowhere }
+`);
+    expect(message.split('\n')).toEqual([
+      'tread.yaml: schedules[0].layers[0].people[0]: unknown person "nobody" (not in people)',
+      'tread.yaml: integrations[0].service: unknown service "nowhere" (not in services)',
+    ]);
+  });
+
+  it('names an unknown section (a typo is not silently ignored)', () => {
+    expect(configError('escalationPolicys: []\n')).toMatch(/^tread\.yaml: escalationPolicys: unknown section \(known: .*escalationPolicies/);
+  });
+
+  it('checks a person\'s manager: a known person, not themselves', () => {
+    expect(parseOrganisation(`people:\n  - { id: alice, name: A, manager: bob }\n  - { id: bob, name: B }\n`, 'x', {}).people[0]!.manager).toBe('bob');
+    expect(configError('people:\n  - { id: alice, name: A, manager: zed }\n')).toBe('tread.yaml: people[0].manager: unknown person "zed" (not in people)');
+    expect(configError('people:\n  - { id: alice, name: A, manager: alice }\n')).toBe('tread.yaml: people[0].manager: a person cannot be their own manager');
+  });
+
+  it('reports every missing environment variable, and not the value errors they cause', () => {
+    expect(configError('people:\n  - { id: alice, name: "${A_NAME}", email: "${A_MAIL}" }\n').split('\n')).toEqual([
+      'tread.yaml: people[0].name: environment variable A_NAME is not set',
+      'tread.yaml: people[0].email: environment variable A_MAIL is not set',
+    ]);
+  });
+});

@@ -180,13 +180,14 @@ export function parseOrgConfig(text: string, origin: string, env: NodeJS.Process
       }
     }
   }
-  // Cross-checks run on sections that parsed: the core's when its own did, a workflow's when its own and the core's did.
+  // Cross-checks run on what parsed: they compare against people, teams and services, so those must have parsed, and
+  // a workflow's own sections for its check.
   const org = parsed as unknown as OrgConfig;
   const issue = (path: (string | number)[], message: string) => problems.push(`${formatPath(path)}: ${message}`);
-  const baseOk = Object.keys(baseShape).every((k) => !failed.has(k));
-  if (baseOk) checkBase(org, issue);
+  const directoryOk = ['people', 'teams', 'services'].every((k) => !failed.has(k));
+  if (directoryOk) checkBase(org, issue);
   for (const section of sections) {
-    if (baseOk && Object.keys(section.shape).every((k) => !failed.has(k))) section.check?.(org, issue);
+    if (directoryOk && Object.keys(section.shape).every((k) => !failed.has(k))) section.check?.(org, issue);
   }
   if (problems.length) throw new ConfigError(problems.map((p) => `${origin}: ${p}`).join('\n'));
   return org;

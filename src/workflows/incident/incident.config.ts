@@ -17,7 +17,9 @@ const DEFAULT_SLA = {
   P5: { response: '1d', resolution: '5d' },
 };
 
-const slaSchema = z.object({ P1: slaTargetSchema, P2: slaTargetSchema, P3: slaTargetSchema, P4: slaTargetSchema, P5: slaTargetSchema });
+/** A priority left out keeps its default target. */
+const target = (p: keyof typeof DEFAULT_SLA) => slaTargetSchema.default(() => slaTargetSchema.parse(DEFAULT_SLA[p]));
+const slaSchema = z.object({ P1: target('P1'), P2: target('P2'), P3: target('P3'), P4: target('P4'), P5: target('P5') });
 
 const incidentSettingsSchema = z.object({
   autoCloseAfter: durationSchema.default(3 * 86_400_000),
@@ -29,7 +31,7 @@ const incidentSettingsSchema = z.object({
 
 const shape = {
   /** Per priority: `response` (acknowledged) and `resolution` (resolved) targets. */
-  sla: slaSchema.default(() => slaSchema.parse(DEFAULT_SLA)),
+  sla: slaSchema.default(() => slaSchema.parse({})),
   incident: incidentSettingsSchema,
 };
 

@@ -5,7 +5,8 @@ import { and, asc, eq } from 'drizzle-orm';
 import { schema, type Database } from '../../../db/client.js';
 import { ManualClock } from '../../../src/core/clock.js';
 import { exampleConfigPath, type OrgConfig } from '../../../src/core/config/org.js';
-import { parseOrganisation } from '../../../src/workflows/index.js';
+import { allWorkflows, parseOrganisation } from '../../../src/workflows/index.js';
+import type { Workflow } from '../../../src/core/workflow.js';
 import type { Inbound, Reply, Where } from '../../../src/core/inbound.js';
 import type { PlatformAdapter } from '../../../src/core/platform.js';
 import { startTread, type Tread } from '../../../src/runtime.js';
@@ -44,6 +45,8 @@ export interface TestTreadOptions {
   slack?: boolean;
   /** The console port can create channels. */
   channels?: boolean;
+  /** More workflows beside every registered one (listeners in seam tests). */
+  extraWorkflows?: Workflow[];
 }
 
 /** A tread with recording ports, a manual clock and no cron (tests call `scheduler.tick()`). */
@@ -55,6 +58,7 @@ export async function startIncidentTread(database: Database, options: TestTreadO
   const config = options.config ?? exampleConfig();
   const tread: Tread = await startTread({
     database, config, clock, tickSeconds: 0, platforms: () => adapters,
+    ...(options.extraWorkflows ? { workflows: [...allWorkflows, ...options.extraWorkflows] } : {}),
     apiToken: options.apiToken === null ? undefined : (options.apiToken ?? API_TOKEN),
     ...(options.http ? { http: { host: '127.0.0.1', port: 0 } } : {}),
   });
