@@ -21,7 +21,9 @@ import type { Route, RouteTools } from './core/route.js';
 import { Router } from './core/router.js';
 import { RECORD_EVENT_TIMER, Seam } from './core/seam.js';
 import { timerLagSeconds, type TimerHandler } from './core/timers.js';
+import { WEBHOOK_TIMER, Webhooks, type WebhookPolicy } from './core/webhooks.js';
 import type { Workflow } from './core/workflow.js';
+import { auditRoutes } from './http/audit.js';
 import { bearerToken, sameSecret } from './http/credentials.js';
 import { renderFamily } from './http/metrics.js';
 import { HttpServer, sendError, sendJson } from './http/server.js';
@@ -43,6 +45,8 @@ export interface TreadOptions {
   /** Scheduler tick in seconds; 0 turns the cron task off (tests call `tick()`). */
   tickSeconds?: number;
   workflows?: Workflow[];
+  /** Retries of outgoing webhooks (tests shorten them). */
+  webhookPolicy?: WebhookPolicy;
 }
 
 /** A running tread. */
@@ -74,6 +78,7 @@ export async function startTread(options: TreadOptions): Promise<Tread> {
     platforms: new Set<Platform>(),
     seam: new Seam(workflows),
     permissions: new Permissions(workflows),
+    webhooks: Webhooks.fromWorkflows(workflows, options.config, options.webhookPolicy),
   };
   const router = new Router(app, workflows, plannedCommands);
   // Every button and form action names a permission some workflow declared: an undeclared one stops start-up here.
@@ -96,7 +101,7 @@ export async function startTread(options: TreadOptions): Promise<Tread> {
   };
   router.afterHandle = kick;
   const tools: RouteTools = { authorizeApi: (req, res) => authorizeApi(options.apiToken, req, res), kick };
-  http.add(...coreRoutes(app, http, dispatcher, scheduler, workflows));
+  http.add(...coreRoutes(app, http, dispatcher, scheduler, workflows), ...auditRoutes(app, tools));
   for (const a of adapters) http.add(...(a.routes ?? []));
   for (const w of workflows) http.add(...(w.routes?.(app, tools) ?? []));
 
@@ -123,7 +128,7 @@ export async function startTread(options: TreadOptions): Promise<Tread> {
 
 /** Every workflow's timer handlers by kind, and the seam's; a kind handled twice stops start-up. */
 function timerHandlers(app: AppContext, workflows: Workflow[]): Record<string, TimerHandler> {
-  const handlers: Record<string, TimerHandler> = { [RECORD_EVENT_TIMER]: app.seam.timer };
+  const handlers: Record<string, TimerHandler> = { [RECORD_EVENT_TIMER]: app.seam.timer, [WEBHOOK_TIMER]: app.webhooks.timer };
   for (const w of workflows) {
     for (const [kind, handler] of Object.entries(w.timers ?? {})) {
       if (handlers[kind]) throw new Error(`timer kind ${kind} is handled twice (workflow ${w.name})`);

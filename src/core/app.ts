@@ -6,6 +6,7 @@ import type { Logger } from './logger.js';
 import type { Platform } from './inbound.js';
 import type { Permissions } from './permissions.js';
 import type { Seam } from './seam.js';
+import type { Webhooks } from './webhooks.js';
 
 /** Shared, long-lived dependencies. */
 export interface AppContext {
@@ -22,4 +23,6 @@ export interface AppContext {
   seam: Seam;
   /** Who may do what, as the registered workflows declared it. */
   permissions: Permissions;
+  /** Outgoing webhooks to the targets the workflows declared. */
+  webhooks: Webhooks;
 }

@@ -67,6 +67,11 @@ export class Seam {
     return (this.subscribers.get(event)?.length ?? 0) > 0;
   }
 
+  /** Notes that a timer due now was scheduled (after-commit work): the runtime runs timers right after the change. */
+  noteScheduled(): void {
+    this.scheduled = true;
+  }
+
   /** True (once) when after-commit work was scheduled since the last call. */
   takeScheduled(): boolean {
     const was = this.scheduled;

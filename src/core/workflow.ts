@@ -35,6 +35,7 @@ import type { Button, Field, Message } from './message.js';
 import type { MetricFamily } from './metrics.js';
 import type { Route, RouteTools } from './route.js';
 import type { TimerHandler } from './timers.js';
+import type { WebhookTarget } from './webhooks.js';
 
 /** Per-request context: the app plus who acts and from where. */
 export interface HandlerContext extends AppContext {
@@ -157,6 +158,8 @@ export interface Workflow {
   provides?: Partial<Operations>;
   subscribes?: Subscription[];
   contributes?: CardContribution[];
+  /** Where its outgoing webhooks go, from the config (secrets stay in memory: sends name the target). */
+  webhookTargets?(config: OrgConfig): WebhookTarget[];
   /** Runs once at start-up (after migrations), e.g. to schedule recurring timers. */
   start?(app: AppContext): Promise<void>;
   /** HTTP routes it serves (webhooks, REST). */

@@ -58,10 +58,13 @@ export function listQuery(query: URLSearchParams, issues: Issue[]): { limit: num
   return { limit: typeof limit === 'number' ? limit : 0, cursor: typeof cursor === 'number' ? cursor : undefined };
 }
 
-/** Sends one page of rows (fetched newest first, one beyond `limit`) with the cursor of the next page, or null on the last. */
-export function sendList<R extends { id: number }>(res: ServerResponse, rows: R[], limit: number, json: (row: R) => unknown): void {
+/**
+ * Sends one page of rows (fetched in key order, one beyond `limit`) with the cursor of the next page, or null on the
+ * last. The key is the row's `id` unless given.
+ */
+export function sendList<R>(res: ServerResponse, rows: R[], limit: number, json: (row: R) => unknown, key: (row: R) => number = (r) => (r as { id: number }).id): void {
   const page = rows.slice(0, limit);
-  sendJson(res, 200, { items: page.map(json), nextCursor: rows.length > limit ? encodeCursor(page[page.length - 1]!.id) : null });
+  sendJson(res, 200, { items: page.map(json), nextCursor: rows.length > limit ? encodeCursor(key(page[page.length - 1]!)) : null });
 }
 
 /** Answers 400 listing every bad field. */
