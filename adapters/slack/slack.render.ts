@@ -223,7 +223,9 @@ export function renderInput(input: Input): Block {
     optional: !input.required,
     element: renderElement(input),
   };
-  const hints = [input.hint, input.type === 'select' && (input.choices?.length ?? 0) > SLACK_LIMITS.optionsPerSelect
+  // Slack shows errors on fields only in answer to a submission; a form opened again after a bad typed command carries
+  // each field's error in its hint.
+  const hints = [input.error ? `⚠ ${input.error}` : undefined, input.hint, (input.type === 'select' || input.type === 'multiselect') && (input.choices?.length ?? 0) > SLACK_LIMITS.optionsPerSelect
     ? `${TRIMMED}: ${input.choices!.length - SLACK_LIMITS.optionsPerSelect} more choices not shown` : undefined].filter(Boolean);
   if (hints.length) block.hint = plain(hints.join(' · '), SLACK_LIMITS.inputHint);
   return block;
@@ -242,6 +244,28 @@ function renderElement(input: Input): Record<string, unknown> {
       }));
       const initial = options.find((o) => o.value === input.initial);
       return { ...base, type: 'static_select', options, ...(initial ? { initial_option: initial } : {}) };
+    }
+    case 'multiselect': {
+      const choices = input.choices ?? [];
+      if (choices.length === 0) break;
+      const options = choices.slice(0, SLACK_LIMITS.optionsPerSelect).map((c) => ({
+        text: plain(c.label, SLACK_LIMITS.optionText),
+        value: trimText(c.value, SLACK_LIMITS.optionValue, ''),
+      }));
+      const wanted = new Set((input.initial ?? '').split(',').map((v) => v.trim()).filter(Boolean));
+      const initial = options.filter((o) => wanted.has(o.value));
+      return { ...base, type: 'multi_static_select', options, ...(initial.length ? { initial_options: initial } : {}) };
+    }
+    case 'date':
+      return { ...base, type: 'datepicker', ...(input.initial && /^\d{4}-\d{2}-\d{2}$/.test(input.initial) ? { initial_date: input.initial } : {}) };
+    case 'number': {
+      const initial = input.initial !== undefined && Number.isFinite(Number(input.initial)) ? input.initial : undefined;
+      const whole = [input.min, input.max, initial === undefined ? undefined : Number(initial)].every((n) => n === undefined || Number.isInteger(n));
+      return {
+        ...base, type: 'number_input', is_decimal_allowed: !whole,
+        ...(input.min !== undefined ? { min_value: String(input.min) } : {}), ...(input.max !== undefined ? { max_value: String(input.max) } : {}),
+        ...(initial !== undefined ? { initial_value: initial } : {}),
+      };
     }
     case 'user': {
       const initial = input.initial?.replace(/^@/, '');

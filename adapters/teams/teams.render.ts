@@ -151,6 +151,20 @@ function inputElements(input: Input, options: RenderOptions): CardElement[] {
       out.push({ type: 'Input.ChoiceSet', ...common, style: 'compact', choices, ...(input.placeholder ? { placeholder: input.placeholder } : {}), ...(value ? { value } : {}) });
       break;
     }
+    case 'multiselect': {
+      const choices = (input.choices ?? []).map((c) => ({ title: c.label, value: c.value }));
+      out.push({ type: 'Input.ChoiceSet', ...common, isMultiSelect: true, style: 'expanded', choices, ...(value ? { value } : {}) });
+      break;
+    }
+    case 'date':
+      out.push({ type: 'Input.Date', ...common, ...(value && /^\d{4}-\d{2}-\d{2}$/.test(value) ? { value } : {}) });
+      break;
+    case 'number':
+      out.push({
+        type: 'Input.Number', ...common, ...(input.min !== undefined ? { min: input.min } : {}), ...(input.max !== undefined ? { max: input.max } : {}),
+        ...(input.placeholder ? { placeholder: input.placeholder } : {}), ...(value !== undefined && Number.isFinite(Number(value)) ? { value: Number(value) } : {}),
+      });
+      break;
     case 'user':
       // Teams' people picker: the submitted value is the person's AAD object id.
       out.push({ type: 'Input.ChoiceSet', ...common, choices: [], 'choices.data': { type: 'Data.Query', dataset: 'graph.microsoft.com/users' }, placeholder: input.placeholder ?? 'Search for a person', ...(value ? { value } : {}) });
@@ -163,7 +177,7 @@ function inputElements(input: Input, options: RenderOptions): CardElement[] {
     }
   }
   if (input.hint) out.push({ type: 'TextBlock', text: toTeamsMarkdown(input.hint), size: 'Small', isSubtle: true, wrap: true, spacing: 'None' });
-  const error = options.errors?.[input.id];
+  const error = options.errors?.[input.id] ?? input.error;
   if (error) out.push({ type: 'TextBlock', text: error, color: 'Attention', size: 'Small', wrap: true, spacing: 'None' });
   return out;
 }

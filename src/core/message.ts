@@ -22,17 +22,26 @@ export interface Choice {
   label: string;
 }
 
-/** A form input. `id` is the key of the submitted value in `formValues`. */
+/**
+ * A form input. `id` is the key of the submitted value in `formValues`, where every value is a string: a multiselect's
+ * choices joined with commas, a date as `YYYY-MM-DD`, a number as written, a user as `@<platform id>` or a handle.
+ */
 export interface Input {
   id: string;
   label: string;
-  type: 'text' | 'multiline' | 'select' | 'user' | 'datetime';
+  type: 'text' | 'multiline' | 'select' | 'multiselect' | 'user' | 'date' | 'datetime' | 'number';
   required?: boolean;
   placeholder?: string;
+  /** The value shown at first (multiselect: choices joined with commas). */
   initial?: string;
   choices?: Choice[];
+  /** number: the smallest and largest value accepted. */
+  min?: number;
+  max?: number;
   /** Shown under the input. */
   hint?: string;
+  /** What was wrong with the value last given, shown on the field (a form opened again after a bad typed command). */
+  error?: string;
 }
 
 /** Colour hint for the card's accent (Slack attachment colour, Teams container style). */

@@ -5,6 +5,7 @@ import {
 } from '../../../adapters/slack/slack.render.js';
 import type { AppContext } from '../../../src/core/app.js';
 import { helpMessage } from '../../../src/core/commands.js';
+import { fieldInputs } from '../../../src/core/forms.js';
 import type { Message } from '../../../src/core/message.js';
 import { Router } from '../../../src/core/router.js';
 import { incidentWorkflow } from '../../../src/workflows/incident/index.js';
@@ -138,6 +139,33 @@ describe('incident cards as Block Kit', () => {
     // A select with no choices (no services configured) falls back to a text input.
     const empty = renderModal(createForm([]));
     expect((empty.blocks.find((b) => b.block_id === 'service') as any).element.type).toBe('plain_text_input');
+  });
+});
+
+describe('form fields from specs as Block Kit', () => {
+  const form: Message = {
+    title: 'New laptop',
+    inputs: fieldInputs([
+      { id: 'extras', label: 'Extras', type: 'multiselect', options: ['dock', 'mouse', 'bag'] },
+      { id: 'needed_by', label: 'Needed by', type: 'date' },
+      { id: 'count', label: 'How many', type: 'number', min: 1, max: 5 },
+      { id: 'budget', label: 'Budget', type: 'number', min: 0.5 },
+      { id: 'reason', label: 'Reason', type: 'multiline', required: true, help: 'what for' },
+    ], { extras: ['dock', 'bag'], needed_by: '2026-12-24', count: 2 }, { reason: 'Reason is required' }),
+    submit: { actionId: 'request.submit', label: 'Request', value: 'laptop' },
+  };
+
+  it('renders multiselect, date and number inputs pre-filled, within limits, and a field\'s error in its hint', () => {
+    expectModalWithinLimits(form);
+    const view = renderModal(form);
+    const byId = Object.fromEntries(view.blocks.map((b) => [b.block_id, b as any]));
+    expect(byId.extras.element).toMatchObject({ type: 'multi_static_select', initial_options: [{ value: 'dock' }, { value: 'bag' }] });
+    expect(byId.extras.element.options).toHaveLength(3);
+    expect(byId.needed_by.element).toEqual({ action_id: 'needed_by', type: 'datepicker', placeholder: { type: 'plain_text', text: 'YYYY-MM-DD', emoji: true }, initial_date: '2026-12-24' });
+    expect(byId.count.element).toMatchObject({ type: 'number_input', is_decimal_allowed: false, min_value: '1', max_value: '5', initial_value: '2' });
+    expect(byId.budget.element).toMatchObject({ type: 'number_input', is_decimal_allowed: true, min_value: '0.5' });
+    expect(byId.reason.hint.text).toBe('⚠ Reason is required · what for');
+    expect(byId.reason.optional).toBe(false);
   });
 });
 

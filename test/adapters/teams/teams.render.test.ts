@@ -7,6 +7,7 @@ import {
 import { cardActionOf, formValuesFrom } from '../../../adapters/teams/teams.inbound.js';
 import { helpMessage } from '../../../src/core/commands.js';
 import type { Message } from '../../../src/core/message.js';
+import { fieldInputs } from '../../../src/core/forms.js';
 import { createForm, holdForm, incidentCard, priorityForm, resolveForm, type IncidentRow } from '../../../src/workflows/incident/incident.messages.js';
 import { pageMessage } from '../../../src/workflows/oncall/oncall.messages.js';
 import { adaptiveCardProblems } from './adaptive-card-schema.js';
@@ -112,6 +113,27 @@ describe('Adaptive Card renderer', () => {
     expect(card.actions![0]).toMatchObject({ type: 'Action.Execute', verb: 'x.submit', data: { value: 'INC-1', treadForm: 'form-1' }, associatedInputs: 'auto' });
     expect(card.actions!.slice(5).every((a) => a.mode === 'secondary')).toBe(true);
     expect(card.actions!.slice(0, 5).every((a) => a.mode === undefined)).toBe(true);
+  });
+
+  it('renders multiselect, date and number inputs from field specs, pre-filled, valid AC 1.5, with a field\'s error under it', () => {
+    const card = renderCard({
+      title: 'New laptop',
+      inputs: fieldInputs([
+        { id: 'extras', label: 'Extras', type: 'multiselect', options: ['dock', 'mouse'] },
+        { id: 'needed_by', label: 'Needed by', type: 'date', required: true },
+        { id: 'count', label: 'How many', type: 'number', min: 1, max: 5 },
+      ], { extras: ['dock', 'mouse'], count: 3 }, { needed_by: 'write a date as YYYY-MM-DD' }),
+      submit: { actionId: 'request.submit', label: 'Request', value: 'laptop' },
+    }, { formId: 'f' });
+    expect(adaptiveCardProblems(card)).toEqual([]);
+    const byId = (id: string) => card.body.find((e) => e.id === id) as any;
+    expect(byId('extras')).toMatchObject({ type: 'Input.ChoiceSet', isMultiSelect: true, value: 'dock,mouse', choices: [{ title: 'dock', value: 'dock' }, { title: 'mouse', value: 'mouse' }] });
+    expect(byId('needed_by')).toMatchObject({ type: 'Input.Date', isRequired: true });
+    expect(byId('count')).toMatchObject({ type: 'Input.Number', min: 1, max: 5, value: 3 });
+    const i = card.body.findIndex((e) => e.id === 'needed_by');
+    expect(card.body.slice(i + 1).find((e) => e.type === 'TextBlock')).toMatchObject({ text: 'write a date as YYYY-MM-DD', color: 'Attention' });
+    // and back: a multiselect arrives comma-joined, a number as its text
+    expect(formValuesFrom({ extras: 'dock,mouse', count: 3, needed_by: '2026-12-24', treadForm: 'f', value: 'laptop' })).toEqual({ extras: 'dock,mouse', count: '3', needed_by: '2026-12-24' });
   });
 
   it('shows field errors under their inputs and keeps what the user typed', () => {
