@@ -5,6 +5,7 @@ import { EnvError, loadEnv, type Env } from './core/config/env.js';
 import { ConfigError } from './core/config/org.js';
 import { createLogger } from './core/logger.js';
 import { isLoopback } from './http/server.js';
+import { buildPlatforms, platformChoice } from './platforms.js';
 import type { Tread } from './runtime.js';
 
 /** Starts tread from the environment; resolves when it is ready. Exits the process with one line on bad configuration. */
@@ -25,19 +26,23 @@ export async function start(argvEnv: NodeJS.ProcessEnv = process.env): Promise<T
     if (e instanceof ConfigError) fail(`tread: bad config: ${e.message}`);
     throw e;
   }
+  const choice = platformChoice(env);
+  if (choice.console && env.TREAD_CONSOLE_USER && !loaded.config.people.some((p) => p.id === env.TREAD_CONSOLE_USER)) {
+    fail(`tread: bad environment: TREAD_CONSOLE_USER: unknown person "${env.TREAD_CONSOLE_USER}" (people in ${loaded.path}: ${loaded.config.people.map((p) => p.id).join(', ') || 'none'})`);
+  }
   if (loaded.example) log.warn({ config: loaded.path }, 'no TREAD_CONFIG and no ./tread.yaml: using the bundled example organisation (tread.example.yaml)');
   else log.info({ config: loaded.path }, 'organisation config loaded');
 
   // The database starts (PGlite compiles and boots its WebAssembly) while the workflows and adapters load.
   const opening = openDatabase(env.DATABASE_URL ? { url: env.DATABASE_URL } : { dataDir: resolve(env.TREAD_DATA_DIR) });
   opening.catch(() => undefined);
-  const [{ startTread }, { buildPlatforms }] = await Promise.all([import('./runtime.js'), import('./platforms.js')]);
+  const { startTread } = await import('./runtime.js');
   let database;
   try {
     database = await opening;
   } catch (e) {
     if (e instanceof DataDirLockedError) fail(`tread: ${e.message}`);
-    fail(`tread: cannot open the database (${env.DATABASE_URL ? 'DATABASE_URL' : `PGlite at ${env.TREAD_DATA_DIR}`}): ${(e as Error).message}`);
+    fail(`tread: cannot open the database (${env.DATABASE_URL ? 'DATABASE_URL' : `PGlite at ${env.TREAD_DATA_DIR}`}): ${databaseProblem(e, env.DATABASE_URL)}`);
   }
 
   let tread: Tread | undefined;
@@ -74,6 +79,28 @@ export async function start(argvEnv: NodeJS.ProcessEnv = process.env): Promise<T
   process.once('SIGTERM', () => shutdown('SIGTERM'));
   process.once('SIGINT', () => shutdown('SIGINT'));
   return tread;
+}
+
+/**
+ * What went wrong opening the database, in words that say what to fix: a missing database, a closed port, a refused
+ * password or user, an unknown host — not the first query that failed.
+ */
+export function databaseProblem(e: unknown, url?: string): string {
+  let u: URL | undefined;
+  try { u = url ? new URL(url) : undefined; } catch { /* not a URL: the environment check refuses those */ }
+  const target = u ? `${u.hostname}:${u.port || '5432'}` : '';
+  for (let cur: unknown = e, i = 0; cur && i < 6; cur = (cur as { cause?: unknown }).cause, i++) {
+    const code = (cur as { code?: unknown }).code;
+    switch (code) {
+      case '3D000': return `database "${decodeURIComponent(u?.pathname.slice(1) ?? '')}" does not exist on ${target}: create it (createdb) or name another in DATABASE_URL`;
+      case '28P01': return `password authentication failed for user "${decodeURIComponent(u?.username ?? '')}" at ${target}: check the password in DATABASE_URL`;
+      case '28000': return `${(cur as Error).message} at ${target}: check the user in DATABASE_URL`;
+      case 'ECONNREFUSED': return `connection refused at ${target}: is PostgreSQL running there? (DATABASE_URL)`;
+      case 'ENOTFOUND': case 'EAI_AGAIN': return `unknown host ${u?.hostname ?? ''} (DATABASE_URL)`;
+      case 'ETIMEDOUT': case 'CONNECT_TIMEOUT': return `no answer from ${target} (DATABASE_URL): a firewall, or the wrong host`;
+    }
+  }
+  return (e as Error).message;
 }
 
 function fail(line: string): never {

@@ -1,4 +1,5 @@
 /** The command grammar shared by every platform: tokens, `key:value` options, record ids, help text. */
+import { badInput } from './errors.js';
 import type { Message } from './message.js';
 
 /** A token with its position, so the rest of a line can be taken verbatim. */
@@ -49,12 +50,15 @@ export class Args {
   }
 }
 
-/** Pulls `key:value` options out of free text; returns the remaining text and the options. */
+/** Pulls `key:value` options out of free text; returns the remaining text and the options. An option given twice is refused. */
 export function extractOptions(text: string, keys: readonly string[]): { rest: string; options: Record<string, string> } {
   const options: Record<string, string> = {};
   const pattern = new RegExp(`(^|\\s)(${keys.join('|')}):("[^"]*"|\\S+)`, 'gi');
   const rest = text.replace(pattern, (_, lead: string, key: string, value: string) => {
-    options[key.toLowerCase()] = value.replace(/^"|"$/g, '');
+    const k = key.toLowerCase();
+    const v = value.replace(/^"|"$/g, '');
+    if (k in options) throw badInput('command.repeated_option', `${k} is given twice (${k}:${options[k]} and ${k}:${v}); give it once.`, [{ path: k, message: 'given twice' }]);
+    options[k] = v;
     return lead;
   }).replace(/\s+/g, ' ').trim();
   return { rest, options };

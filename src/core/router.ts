@@ -31,7 +31,10 @@ export class Router {
       for (const [id, spec] of Object.entries(w.actions ?? {})) this.actions.set(id, spec);
       this.aliases.push(...(w.aliases ?? []));
     }
-    this.commands.set('tread', { name: 'tread', summary: 'help for every command', usage: ['/tread help'], handle: async () => this.help() });
+    this.commands.set('tread', {
+      name: 'tread', summary: 'help for every command', usage: ['/tread help'],
+      handle: async (i) => (i.text.trim() === '' || /^help$/i.test(i.text.trim()) ? this.help() : { kind: 'ephemeral', message: { text: `I don't know "/tread ${i.text.trim()}". Type /tread help for every command.`, tone: 'warning' } }),
+    });
     this.commands.set('help', { name: 'help', summary: 'help for every command', usage: ['help'], handle: async () => this.help() });
     this.planned = Object.fromEntries(Object.entries(planned).filter(([name]) => !this.commands.has(name)));
   }

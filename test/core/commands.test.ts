@@ -94,8 +94,8 @@ describe('extractOptions', () => {
     expect(extractOptions('noimpact:high', keys)).toEqual({ rest: 'noimpact:high', options: {} });
   });
 
-  it('the last of a repeated option wins; text without options is only squeezed', () => {
-    expect(extractOptions('x impact:high impact:low', keys).options).toEqual({ impact: 'low' });
+  it('a repeated option is refused (not silently the last); text without options is only squeezed', () => {
+    expect(() => extractOptions('x impact:high impact:low', keys)).toThrow('impact is given twice (impact:high and impact:low); give it once.');
     expect(extractOptions('  two   spaces  ', keys)).toEqual({ rest: 'two spaces', options: {} });
   });
 });

@@ -173,7 +173,14 @@ for (const driver of drivers) {
         const acked = await call('GET', '/api/v1/incidents?state=acknowledged&service=payments');
         expect(acked.body.items.map((i: Json) => i.id)).toEqual([made[2]]);
         expect(acked.body.items[0]).not.toHaveProperty('timeline');
-        expect((await call('GET', '/api/v1/incidents?service=nosuch')).body).toEqual({ items: [], nextCursor: null });
+        // `open` is every open state, as in chat's `/incident list open`; several states may be given
+        const open = await call('GET', '/api/v1/incidents?state=open&service=payments');
+        expect(open.body.items.map((i: Json) => i.id)).toEqual([...made].reverse());
+        expect((await call('GET', '/api/v1/incidents?state=acknowledged,resolved&service=payments')).body.items.map((i: Json) => i.id)).toEqual([made[2]]);
+        // an unknown service is a mistake worth saying, not an empty list (as in chat)
+        const unknown = await call('GET', '/api/v1/incidents?service=nosuch');
+        expect(unknown.status).toBe(400);
+        expect(unknown.body.error.issues).toEqual([{ path: 'service', message: 'unknown service "nosuch" (services: checkout, payments, db)' }]);
       });
 
       it('pages with limit and cursor until nextCursor is null', async () => {
@@ -200,7 +207,7 @@ for (const driver of drivers) {
 
       it('bad filters and paging parameters are 400 naming the parameter', async () => {
         const cases: [string, string][] = [
-          ['state=open', 'state'], ['state=', 'state'], ['priority=P9', 'priority'], ['priority=high', 'priority'],
+          ['state=closing', 'state'], ['state=', 'state'], ['priority=P9', 'priority'], ['priority=high', 'priority'],
           ['limit=0', 'limit'], ['limit=501', 'limit'], ['limit=ten', 'limit'], ['limit=2.5', 'limit'], ['limit=-1', 'limit'],
           ['cursor=bogus', 'cursor'], [`cursor=${Buffer.from('id:abc').toString('base64url')}`, 'cursor'],
         ];
@@ -243,10 +250,10 @@ for (const driver of drivers) {
         expect(await ok({ action: 'start' })).toMatchObject({ state: 'in_progress' });
         expect(await ok({ action: 'hold', reason: 'vendor', note: 'PSP ticket 88' })).toMatchObject({ state: 'on_hold', holdReason: 'awaiting_vendor', holdNote: 'PSP ticket 88' });
         expect(await ok({ action: 'start' })).toMatchObject({ state: 'in_progress', holdReason: null });
-        expect(await ok({ action: 'hold', reason: 'awaiting_caller' })).toMatchObject({ holdReason: 'awaiting_caller' });
+        expect(await ok({ action: 'hold', reason: 'awaiting_caller', note: 'asked the shop for the order ids' })).toMatchObject({ holdReason: 'awaiting_caller' });
         expect(await ok({ action: 'resolve', note: 'PSP replayed the webhooks', code: 'workaround' })).toMatchObject({ state: 'resolved', resolutionCode: 'workaround', resolutionNotes: 'PSP replayed the webhooks' });
         expect(await ok({ action: 'reopen', note: 'two orders still stuck' })).toMatchObject({ state: 'in_progress', resolvedAt: null });
-        expect(await ok({ action: 'resolve' })).toMatchObject({ state: 'resolved', resolutionCode: 'fixed' });
+        expect(await ok({ action: 'resolve', note: 'replayed the last two' })).toMatchObject({ state: 'resolved', resolutionCode: 'fixed' });
         expect(await ok({ action: 'close' })).toMatchObject({ state: 'closed' });
         const all = (await call('GET', `/api/v1/incidents/${id}`)).body.timeline as Json[];
         // checkout has an escalation policy in the example config: its paging entries sit between the actions.
@@ -273,7 +280,7 @@ for (const driver of drivers) {
         const { body: inc } = await create({ title: 'Will be closed' });
         const cases: [string, string][] = [['close', 'new'], ['reopen', 'new'], ['hold', 'new']];
         for (const [action, state] of cases) {
-          const res = await act(inc.id, { action, reason: 'vendor' });
+          const res = await act(inc.id, { action, reason: 'vendor', ...(action === 'hold' ? { note: 'ISP ticket' } : {}) });
           expect(res.status, action).toBe(409);
           expect(res.body.error.code).toBe('incident.invalid_transition');
           expect(res.body.error.message).toMatch(new RegExp(`^An incident that is ${state} cannot be .+\\. From new you can: ack, start, resolve, cancel\\.$`));
@@ -281,7 +288,7 @@ for (const driver of drivers) {
         await act(inc.id, { action: 'resolve', note: 'went away' });
         await act(inc.id, { action: 'close' });
         for (const action of ['ack', 'start', 'resolve', 'reopen', 'close', 'cancel']) {
-          const res = await act(inc.id, { action });
+          const res = await act(inc.id, { action, ...(action === 'resolve' ? { note: 'again' } : {}) });
           expect(res.status, action).toBe(409);
           expect(res.body.error.message).toMatch(/Closed is final/);
         }

@@ -14,7 +14,7 @@ import { ALERT_STATES } from './event.machine.js';
 import { looksLikeMatcher, parseMatcher, type Matcher } from './event.match.js';
 import { alertDetail, alertList, groupSubject, silenceLine } from './event.messages.js';
 import {
-  createSilence, currentGroupCard, endSilence, escalateGroup, getAlert, getGroup, groupMatchers, humanChange, listAlerts, listSilences, openIncidentFor,
+  createSilence, currentGroupCard, endSilence, escalateGroup, getAlert, getGroup, groupMatchers, humanChange, knownAlertService, listAlerts, listSilences, openIncidentFor, unknownServiceIssue,
   parseTarget, targetLabel, type ActionResult, type Target,
 } from './event.service.js';
 
@@ -54,8 +54,12 @@ async function list(ctx: HandlerContext, args: Args): Promise<Reply> {
   for (let w = args.next(); w !== undefined; w = args.next()) {
     const lower = w.toLowerCase();
     if ((ALERT_STATES as readonly string[]).includes(lower) || lower === 'all' || lower === 'open') state = lower;
-    else if (ctx.config.services.some((s) => s.name === lower) || /^[a-z0-9][a-z0-9._-]*$/.test(lower)) service = lower;
+    else if (service === undefined) service = lower;
     else throw badInput('event.bad_list', `"${w}" is neither a service nor a state. ${USAGE[0]}`);
+  }
+  if (service !== undefined && !(await knownAlertService(ctx.db, ctx, service))) {
+    const issue = unknownServiceIssue(ctx, service);
+    throw badInput('event.unknown_service', `There is no service "${service}": ${issue.message.replace(/^unknown service "[^"]*" /, '')}. ${USAGE[0]}`, [issue]);
   }
   const rows = await listAlerts(ctx.db, { service, states: state === 'all' ? undefined : [state], limit: 21 });
   const heading = `${state === 'open' ? 'Open alerts' : state === 'all' ? 'Alerts' : `Alerts ${state}`}${service ? ` of ${service}` : ''}`;

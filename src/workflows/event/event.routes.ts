@@ -18,7 +18,7 @@ import type { EventOutcome } from './event.ingest.js';
 import { ALERT_STATES, GROUP_STATES } from './event.machine.js';
 import { alertSubject, groupSubject, incidentRef, type AlertRow, type GroupRow } from './event.messages.js';
 import { parseAlertmanager, parseGeneric, parseGrafana, parsePagerDuty, type IncomingEvent, type Issue, type ParseResult } from './event.parse.js';
-import { getAlert, getGroup, listAlerts, recordPing } from './event.service.js';
+import { getAlert, getGroup, knownAlertService, listAlerts, recordPing, unknownServiceIssue } from './event.service.js';
 import { EventWriter } from './event.writer.js';
 
 const writers = new WeakMap<AppContext, EventWriter>();
@@ -243,9 +243,11 @@ export function eventRoutes(app: AppContext, tools: RouteTools): Route[] {
     const group = req.query.get('groupId');
     const groupId = group ? parseRecordId('GRP', group) : undefined;
     if (group && groupId === undefined) issues.push({ path: 'groupId', message: 'write it like GRP-3' });
+    const service = req.query.get('service') || undefined;
+    if (service !== undefined && !(await knownAlertService(app.db, app, service))) issues.push(unknownServiceIssue(app, service));
     if (issues.length) return sendIssues(res, issues);
     const rows = await listAlerts(app.db, {
-      states: states.length ? states : undefined, service: req.query.get('service') || undefined, integration: req.query.get('integration') || undefined,
+      states: states.length ? states : undefined, service, integration: req.query.get('integration') || undefined,
       groupId, beforeId: cursor, limit: limit + 1,
     });
     sendList(res, rows, limit, alertJson);
@@ -266,11 +268,12 @@ export function eventRoutes(app: AppContext, tools: RouteTools): Route[] {
     const { limit, cursor } = listQuery(req.query, issues);
     const state = req.query.get('state');
     if (state && state !== 'open' && !(GROUP_STATES as readonly string[]).includes(state)) issues.push({ path: 'state', message: `"${state}" is not a state: use ${GROUP_STATES.join(', ')} or open` });
+    const service = req.query.get('service');
+    if (service && !(await knownAlertService(app.db, app, service))) issues.push(unknownServiceIssue(app, service));
     if (issues.length) return sendIssues(res, issues);
     const conds: (SQL | undefined)[] = [];
     if (state === 'open') conds.push(sql`${schema.alertGroups.state} <> 'resolved'`);
     else if (state) conds.push(eq(schema.alertGroups.state, state));
-    const service = req.query.get('service');
     if (service) conds.push(eq(schema.alertGroups.service, service));
     if (cursor !== undefined) conds.push(lt(schema.alertGroups.id, cursor));
     const rows = await app.db.select().from(schema.alertGroups).where(and(...conds)).orderBy(desc(schema.alertGroups.id)).limit(limit + 1);

@@ -77,6 +77,21 @@ export interface AlertFilter {
   limit: number;
 }
 
+/**
+ * A service a list may filter alerts by: a configured one, or one alerts arrived with (monitors name services by label).
+ * Anything else is a mistake worth saying (`unknown service "chekout"`), not an empty list.
+ */
+export async function knownAlertService(db: DbOrTx, app: AppContext, name: string): Promise<boolean> {
+  if (app.config.services.some((s) => s.name === name)) return true;
+  const [seen] = await db.select({ id: schema.alerts.id }).from(schema.alerts).where(eq(schema.alerts.service, name)).limit(1);
+  return seen !== undefined;
+}
+
+/** The issue of an unknown service named in a list filter. */
+export function unknownServiceIssue(app: AppContext, name: string): { path: string; message: string } {
+  return { path: 'service', message: `unknown service "${name}" (services: ${app.config.services.map((s) => s.name).join(', ') || 'none configured'})` };
+}
+
 /** Alerts matching a filter, newest first. */
 export async function listAlerts(db: DbOrTx, f: AlertFilter): Promise<AlertRow[]> {
   const t = schema.alerts;

@@ -8,17 +8,17 @@ import { requirePermission } from '../../core/permissions.js';
 import { readTimeline } from '../../core/timeline.js';
 import { formatTime } from '../../core/time-zone.js';
 import type { ActionSpec, CommandSpec, HandlerContext } from '../../core/workflow.js';
-import { LEVELS, OPEN_STATES } from './incident.machine.js';
+import { LEVELS } from './incident.machine.js';
 import { createForm, holdForm, incidentSubject, listLine, priorityForm, resolveForm } from './incident.messages.js';
 import {
-  applyIncidentCommand, cardFor, createIncident, getIncident, listIncidents, parseHoldReason, parseLevel, RESOLUTION_CODES, serviceNames,
+  applyIncidentCommand, cardFor, createIncident, getIncident, listFilter, listIncidents, parseHoldReason, parseLevel, RESOLUTION_CODES, serviceNames, validateNewIncident,
   type IncidentCommand, type ResolutionCode,
 } from './incident.service.js';
 import { incidentStats, statsMessage } from './incident.stats.js';
 
 /** Usage lines for `/incident help`. */
 export const INCIDENT_USAGE = [
-  '/incident <title> [impact:high|medium|low] [urgency:high|medium|low] [service:<name>]',
+  '/incident <title> [impact:high|medium|low] [urgency:high|medium|low] [priority:P1..P5] [service:<name>]',
   '/incident new <title> …   (for titles that start with a reserved word)',
   '/incident   (no title: opens the form)',
   '/incident list [open|mine|all] [P1..P5] [service:<name>]',
@@ -30,14 +30,15 @@ export const INCIDENT_USAGE = [
   '/incident note INC-n <text>',
   '/incident priority INC-n <P1..P5 | impact:… urgency:…>',
   '/incident service INC-n <name>',
-  '/incident major INC-n',
+  '/incident major INC-n [off]',
+  '/incident edit INC-n title:"…" description:"…"',
   '/incident resolve INC-n [code:fixed|workaround|no_fault|duplicate] <resolution notes>',
   '/incident reopen|close|cancel [INC-n] [note]',
   '/incident timeline INC-n',
   '/incident stats [7d|30d|90d]',
 ];
 
-const RESERVED = new Set(['new', 'list', 'show', 'ack', 'acknowledge', 'assign', 'start', 'hold', 'note', 'priority', 'service', 'major', 'resolve', 'reopen', 'close', 'cancel', 'timeline', 'stats', 'help']);
+const RESERVED = new Set(['new', 'list', 'show', 'ack', 'acknowledge', 'assign', 'start', 'hold', 'note', 'priority', 'service', 'major', 'edit', 'resolve', 'reopen', 'close', 'cancel', 'timeline', 'stats', 'help']);
 
 function actorOf(ctx: HandlerContext): Actor {
   return { person: ctx.person, source: ctx.source };
@@ -62,29 +63,25 @@ async function change(ctx: HandlerContext, id: number, cmd: IncidentCommand): Pr
 }
 
 async function create(inbound: CommandInbound, ctx: HandlerContext, text: string): Promise<Reply> {
-  const { rest, options } = extractOptions(text, ['impact', 'urgency', 'service']);
-  const impact = options.impact === undefined ? undefined : parseLevel(options.impact);
-  const urgency = options.urgency === undefined ? undefined : parseLevel(options.urgency);
-  if (options.impact !== undefined && !impact) throw badInput('incident.bad_impact', `impact:${options.impact} is not a level; write impact:high, impact:medium or impact:low.`);
-  if (options.urgency !== undefined && !urgency) throw badInput('incident.bad_urgency', `urgency:${options.urgency} is not a level; write urgency:high, urgency:medium or urgency:low.`);
-  await createIncident(ctx, { title: rest, impact, urgency, service: options.service, origin: inbound.where }, actorOf(ctx));
+  const { rest, options } = extractOptions(text, ['impact', 'urgency', 'priority', 'service']);
+  const valid = validateNewIncident(ctx, { title: rest, ...options });
+  await createIncident(ctx, { ...valid, origin: inbound.where }, actorOf(ctx));
   return { kind: 'none' }; // the card is posted to the conversation through the outbox
 }
 
 async function list(args: Args, ctx: HandlerContext): Promise<Reply> {
   let scope: 'open' | 'mine' | 'all' = 'open';
-  let priority: number | undefined;
+  let priority: string | undefined;
   let service: string | undefined;
   for (let word = args.next(); word !== undefined; word = args.next()) {
     const w = word.toLowerCase();
     if (w === 'open' || w === 'mine' || w === 'all') scope = w;
-    else if (/^p[1-5]$/.test(w)) priority = Number(w[1]);
+    else if (/^p\d$/.test(w)) priority = w;
     else if (w.startsWith('service:')) service = w.slice(8);
     else throw badInput('incident.bad_list_filter', `I don't understand "${word}". Write: /incident list [open|mine|all] [P1..P5] [service:<name>]`);
   }
-  const rows = await listIncidents(ctx.db, {
-    states: scope === 'all' ? undefined : OPEN_STATES, priority, service, assignee: scope === 'mine' ? ctx.person.id : undefined, limit: 26, order: 'priority',
-  });
+  const filter = listFilter(ctx, { states: scope === 'all' ? undefined : ['open'], priority, service });
+  const rows = await listIncidents(ctx.db, { ...filter, assignee: scope === 'mine' ? ctx.person.id : undefined, limit: 26, order: 'priority' });
   if (rows.length === 0) return { kind: 'ephemeral', message: { text: `No ${scope === 'all' ? '' : 'open '}incidents${scope === 'mine' ? ' assigned to you' : ''} match.` } };
   const shown = rows.slice(0, 25);
   const names = new Map(await Promise.all([...new Set(shown.flatMap((r) => (r.assignee ? [r.assignee] : [])))].map(async (id) => [id, await personName(ctx, id)] as const)));
@@ -133,62 +130,70 @@ async function handleIncident(inbound: CommandInbound, ctx: HandlerContext): Pro
   const where = inbound.where;
   switch (sub) {
     case 'new': {
-    if (args.done) return { kind: 'form', form: createForm(serviceNames(ctx)) };
-    return create(inbound, ctx, args.rest());
+      if (args.done) return { kind: 'form', form: createForm(serviceNames(ctx)) };
+      return create(inbound, ctx, args.rest());
     }
     case 'list': return list(args, ctx);
     case 'show': return show(await takeId(args, ctx, where, '/incident show INC-7'), ctx);
     case 'timeline': return timeline(await takeId(args, ctx, where, '/incident timeline INC-7'), ctx);
     case 'stats': {
-    const w = (args.next() ?? '7d').toLowerCase();
-    const days = { '7d': 7, '30d': 30, '90d': 90 }[w];
-    if (!days) throw badInput('incident.bad_window', `Write the window as 7d, 30d or 90d, like: /incident stats 30d`);
+      const w = (args.next() ?? '7d').toLowerCase();
+      const days = { '7d': 7, '30d': 30, '90d': 90 }[w];
+      if (!days) throw badInput('incident.bad_window', `Write the window as 7d, 30d or 90d, like: /incident stats 30d`);
     requirePermission(ctx, ctx.person, 'incident.stats');
-    return { kind: 'ephemeral', message: statsMessage(await incidentStats(ctx.db, ctx.clock.now(), days)) };
+      return { kind: 'ephemeral', message: statsMessage(await incidentStats(ctx.db, ctx.clock.now(), days)) };
     }
     case 'ack': case 'acknowledge': case 'start': case 'reopen': case 'close': case 'cancel': {
-    const id = await takeId(args, ctx, where, `/incident ${sub} INC-7`);
-    const action = sub === 'acknowledge' ? 'ack' : (sub as 'ack' | 'start' | 'reopen' | 'close' | 'cancel');
-    return change(ctx, id, { action, note: args.rest() || undefined });
+      const id = await takeId(args, ctx, where, `/incident ${sub} INC-7`);
+      const action = sub === 'acknowledge' ? 'ack' : (sub as 'ack' | 'start' | 'reopen' | 'close' | 'cancel');
+      return change(ctx, id, { action, note: args.rest() || undefined });
     }
     case 'assign': {
-    const id = await takeId(args, ctx, where, '/incident assign INC-7 @bob');
-    const who = args.next();
-    if (!who) throw badInput('incident.assignee_required', 'Whom to assign it to? Write: /incident assign INC-7 @bob (or "me")');
-    const person = who.toLowerCase() === 'me' ? ctx.person : await resolvePersonToken(ctx, who, where.platform);
-    return change(ctx, id, { action: 'assign', assignee: person.id });
+      const id = await takeId(args, ctx, where, '/incident assign INC-7 @bob');
+      const who = args.next();
+      if (!who) throw badInput('incident.assignee_required', 'Whom to assign it to? Write: /incident assign INC-7 @bob (or "me")');
+      const person = who.toLowerCase() === 'me' ? ctx.person : await resolvePersonToken(ctx, who, where.platform);
+      return change(ctx, id, { action: 'assign', assignee: person.id });
     }
     case 'hold': {
-    const id = await takeId(args, ctx, where, '/incident hold INC-7 vendor waiting for the ISP');
-    const reasonWord = args.next();
-    const reason = parseHoldReason(reasonWord);
-    if (!reason) throw badInput('incident.bad_hold_reason', `${reasonWord ? `"${reasonWord}" is not a hold reason. ` : ''}Write what it waits for: caller, change, problem or vendor, then why, like: /incident hold INC-7 vendor ISP ticket 4411`);
-    const note = args.rest();
-    if (!note) throw badInput('incident.hold_note_required', 'Say why it is on hold, like: /incident hold INC-7 vendor ISP ticket 4411');
-    return change(ctx, id, { action: 'hold', reason, note });
+      const id = await takeId(args, ctx, where, '/incident hold INC-7 vendor waiting for the ISP');
+      const reasonWord = args.next();
+      const reason = parseHoldReason(reasonWord);
+      if (!reason) throw badInput('incident.bad_hold_reason', `${reasonWord ? `"${reasonWord}" is not a hold reason. ` : ''}Write what it waits for: caller, change, problem or vendor, then why, like: /incident hold INC-7 vendor ISP ticket 4411`);
+      return change(ctx, id, { action: 'hold', reason, note: args.rest() });
     }
     case 'note': {
-    const id = await takeId(args, ctx, where, '/incident note INC-7 <text>');
-    return change(ctx, id, { action: 'note', note: args.rest() });
+      const id = await takeId(args, ctx, where, '/incident note INC-7 <text>');
+      return change(ctx, id, { action: 'note', note: args.rest() });
     }
     case 'priority': {
-    const id = await takeId(args, ctx, where, '/incident priority INC-7 P2');
-    return change(ctx, id, parsePriorityArgs(args.rest()));
+      const id = await takeId(args, ctx, where, '/incident priority INC-7 P2');
+      return change(ctx, id, parsePriorityArgs(args.rest()));
     }
     case 'service': {
-    const id = await takeId(args, ctx, where, '/incident service INC-7 checkout');
-    const name = args.next();
-    if (!name) throw badInput('incident.service_required', `Name the service: /incident service INC-7 <name>. Known: ${serviceNames(ctx).join(', ') || 'none'}.`);
-    return change(ctx, id, { action: 'service', service: name });
+      const id = await takeId(args, ctx, where, '/incident service INC-7 checkout');
+      const name = args.next();
+      if (!name) throw badInput('incident.service_required', `Name the service: /incident service INC-7 <name>. Known: ${serviceNames(ctx).join(', ') || 'none'}.`);
+      return change(ctx, id, { action: 'service', service: name });
     }
-    case 'major': return change(ctx, await takeId(args, ctx, where, '/incident major INC-7'), { action: 'major' });
+    case 'major': {
+      const id = await takeId(args, ctx, where, '/incident major INC-7 [off]');
+      const word = args.next()?.toLowerCase();
+      if (word !== undefined && word !== 'on' && word !== 'off') throw badInput('incident.bad_major', `Write /incident major INC-${id} to declare it major, or /incident major INC-${id} off to undo it.`);
+      return change(ctx, id, { action: 'major', off: word === 'off' });
+    }
+    case 'edit': {
+      const id = await takeId(args, ctx, where, '/incident edit INC-7 title:"…" description:"…"');
+      const { rest, options } = extractOptions(args.rest(), ['title', 'description']);
+      if (rest) throw badInput('incident.bad_edit', `I don't understand "${rest}". Write: /incident edit INC-${id} title:"new title" description:"what is known"`);
+      return change(ctx, id, { action: 'edit', title: options.title, description: options.description });
+    }
     case 'resolve': {
-    const id = await takeId(args, ctx, where, '/incident resolve INC-7 restarted the pods');
-    const { rest, options } = extractOptions(args.rest(), ['code']);
-    const code = options.code?.toLowerCase() as ResolutionCode | undefined;
-    if (code !== undefined && !RESOLUTION_CODES.includes(code)) throw badInput('incident.bad_code', `code:${options.code} is not a resolution code; use one of ${RESOLUTION_CODES.join(', ')}.`);
-    if (!rest) throw badInput('incident.resolution_required', 'Say what restored the service, like: /incident resolve INC-7 restarted the ingress pods');
-    return change(ctx, id, { action: 'resolve', note: rest, code });
+      const id = await takeId(args, ctx, where, '/incident resolve INC-7 restarted the pods');
+      const { rest, options } = extractOptions(args.rest(), ['code']);
+      const code = options.code?.toLowerCase() as ResolutionCode | undefined;
+      if (code !== undefined && !RESOLUTION_CODES.includes(code)) throw badInput('incident.bad_code', `code:${options.code} is not a resolution code; use one of ${RESOLUTION_CODES.join(', ')}.`);
+      return change(ctx, id, { action: 'resolve', note: rest, code });
     }
     default: return { kind: 'none' };
   }

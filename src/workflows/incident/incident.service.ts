@@ -6,7 +6,7 @@ import type { AppContext } from '../../core/app.js';
 import { appendAudit } from '../../core/audit.js';
 import { formatDuration, formatMinSec } from '../../core/duration.js';
 import { badInput, DomainError, notFound } from '../../core/errors.js';
-import { actorRef, findPerson, personName, type Actor } from '../../core/identity.js';
+import { actorRef, API_PERSON, findPerson, personName, SCHEDULER_PERSON, type Actor } from '../../core/identity.js';
 import type { Where } from '../../core/inbound.js';
 import type { Message } from '../../core/message.js';
 import { enqueue, type OutboxPayload } from '../../core/outbox.js';
@@ -14,7 +14,7 @@ import { requirePermission } from '../../core/permissions.js';
 import { withCardParts } from '../../core/seam.js';
 import { addTimeline } from '../../core/timeline.js';
 import { cancelTimer, schedule } from '../../core/timers.js';
-import { HOLD_REASONS, LEVELS, STATE_WORDS, isOpen, levelsForPriority, priorityOf, transition, type HoldReason, type IncidentEvent, type IncidentState, type Level } from './incident.machine.js';
+import { HOLD_REASONS, INCIDENT_STATES, LEVELS, OPEN_STATES, STATE_WORDS, isOpen, levelsForPriority, priorityOf, transition, type HoldReason, type IncidentEvent, type IncidentState, type Level } from './incident.machine.js';
 import { incidentCard, incidentSubject, type IncidentRow } from './incident.messages.js';
 import { applyClockEffect, autoCloseKey, initialDueTimes, resumeResolutionClock, retargetSla, scheduleSlaTimers, statusUpdateKey, TIMER } from './incident.sla.js';
 
@@ -26,6 +26,8 @@ export interface NewIncident {
   description?: string;
   impact?: Level;
   urgency?: Level;
+  /** P1…P5 instead of impact and urgency (it gives both). */
+  priority?: number;
   service?: string;
   /** The conversation it was opened from: the card is posted there. */
   origin?: Where;
@@ -42,12 +44,72 @@ export type IncidentCommand =
   | { action: 'note'; note: string }
   | { action: 'priority'; priority?: number; impact?: Level; urgency?: Level }
   | { action: 'service'; service: string }
-  | { action: 'major' };
+  | { action: 'major'; off?: boolean }
+  | { action: 'edit'; title?: string; description?: string };
 
 export const RESOLUTION_CODES = ['fixed', 'workaround', 'no_fault', 'duplicate'] as const;
 export type ResolutionCode = (typeof RESOLUTION_CODES)[number];
 
 const titleSchema = z.string().trim().min(3, 'the title needs at least 3 characters').max(200, 'the title can be at most 200 characters');
+
+/** What a new incident may be given, as typed in chat or sent to REST (strings or values). */
+export interface NewIncidentFields {
+  title?: unknown;
+  description?: unknown;
+  impact?: unknown;
+  urgency?: unknown;
+  priority?: unknown;
+  service?: unknown;
+}
+
+/** One bad field with the sentence chat shows when it is the only one. */
+interface FieldProblem {
+  path: string;
+  message: string;
+  code: string;
+  sentence: string;
+}
+
+/**
+ * The one validation of a new incident, for chat, forms and REST: every bad field is reported, each naming its field;
+ * a single problem keeps its own code and sentence.
+ */
+export function validateNewIncident(app: AppContext, f: NewIncidentFields): Pick<NewIncident, 'title' | 'description' | 'impact' | 'urgency' | 'service'> {
+  const problems: FieldProblem[] = [];
+  const title = titleSchema.safeParse(typeof f.title === 'string' ? f.title : '');
+  if (!title.success) {
+    const m = title.error.issues[0]!.message;
+    problems.push({ path: 'title', message: m, code: 'incident.bad_title', sentence: `Give the incident a title: ${m}.` });
+  }
+  const level = (key: 'impact' | 'urgency'): Level | undefined => {
+    const v = f[key];
+    if (v === undefined || v === null || v === '') return undefined;
+    const l = typeof v === 'string' ? parseLevel(v) : undefined;
+    if (!l) problems.push({ path: key, message: `one of ${LEVELS.join(', ')}`, code: `incident.bad_${key}`, sentence: `${key}:${String(v)} is not a level; write ${key}:high, ${key}:medium or ${key}:low.` });
+    return l;
+  };
+  let impact = level('impact');
+  let urgency = level('urgency');
+  if (f.priority !== undefined && f.priority !== null && f.priority !== '') {
+    const p = typeof f.priority === 'string' ? /^p?([1-5])$/i.exec(f.priority.trim()) : typeof f.priority === 'number' && [1, 2, 3, 4, 5].includes(f.priority) ? [String(f.priority), String(f.priority)] : null;
+    if (!p) problems.push({ path: 'priority', message: 'P1 to P5', code: 'incident.bad_priority', sentence: `priority:${String(f.priority)} is not a priority; write P1 to P5, like priority:P2.` });
+    else if (f.impact !== undefined || f.urgency !== undefined) problems.push({ path: 'priority', message: 'give a priority or impact and urgency, not both', code: 'incident.bad_priority', sentence: 'Give a priority (P1…P5) or impact and urgency, not both.' });
+    else ({ impact, urgency } = levelsForPriority(Number(p[1])));
+  }
+  let service: string | undefined;
+  if (f.service !== undefined && f.service !== null && f.service !== '') {
+    const name = typeof f.service === 'string' ? f.service : '';
+    const known = app.config.services.find((s) => s.name === name.toLowerCase());
+    if (known) service = known.name;
+    else problems.push({ path: 'service', message: `unknown service "${name}"`, code: 'incident.unknown_service', sentence: `There is no service "${name}". Known services: ${app.config.services.map((s) => s.name).join(', ') || 'none configured'}.` });
+  }
+  if (f.description !== undefined && f.description !== null && (typeof f.description !== 'string' || f.description.length > 10_000)) {
+    problems.push({ path: 'description', message: 'text of at most 10 000 characters', code: 'incident.bad_description', sentence: 'The description can be at most 10 000 characters.' });
+  }
+  if (problems.length === 1) throw badInput(problems[0]!.code, problems[0]!.sentence, [{ path: problems[0]!.path, message: problems[0]!.message }]);
+  if (problems.length) throw badInput('incident.invalid', `Some fields need a fix: ${problems.map((p) => `${p.path}: ${p.message}`).join('; ')}.`, problems.map(({ path, message }) => ({ path, message })));
+  return { title: title.data!, description: typeof f.description === 'string' ? f.description : undefined, impact, urgency, service };
+}
 
 /** Checks a service name against the config. */
 export function checkService(app: AppContext, name: string): string {
@@ -93,14 +155,13 @@ async function conversationsWithCard(tx: Tx, subject: string): Promise<Where[]> 
 /** Opens an incident inside the caller's transaction. */
 export async function openIncident(tx: Tx, app: AppContext, input: NewIncident, actor: Actor, now: Date): Promise<IncidentRow> {
   requirePermission(app, actor.person, 'incident.create');
-  const parsedTitle = titleSchema.safeParse(input.title ?? '');
-  if (!parsedTitle.success) throw badInput('incident.bad_title', `Give the incident a title: ${parsedTitle.error.issues[0]!.message}.`, [{ path: 'title', message: parsedTitle.error.issues[0]!.message }]);
-  const service = input.service ? checkService(app, input.service) : null;
-  const impact = input.impact ?? 'medium';
-  const urgency = input.urgency ?? 'medium';
+  const valid = validateNewIncident(app, input);
+  const service = valid.service ?? null;
+  const impact = valid.impact ?? 'medium';
+  const urgency = valid.urgency ?? 'medium';
   const priority = priorityOf(impact, urgency);
   const [row] = await tx.insert(schema.incidents).values({
-    title: parsedTitle.data, description: input.description?.trim() || null, state: 'new', impact, urgency, priority, major: priority === 1,
+    title: valid.title, description: valid.description?.trim() || null, state: 'new', impact, urgency, priority, major: priority === 1,
     service, reporter: actor.person.id, source: actor.source, createdAt: now, updatedAt: now, ...initialDueTimes(app, priority, now),
     resolutionClockStartedAt: now,
     origin: (input.origin ?? null) as Record<string, unknown> | null,
@@ -112,7 +173,13 @@ export async function openIncident(tx: Tx, app: AppContext, input: NewIncident, 
   await appendAudit(tx, { at: now, actor: actor.person.id, source: actor.source, subject, action: 'incident.created', data: { title: incident.title, impact, urgency, priority, service } });
   const card = await cardFor(tx, app, incident, now);
   const targets = [...(input.origin ? [input.origin] : []), ...serviceChannels(app, service).filter((w) => !input.origin || !sameConversation(w, input.origin))];
+  // Every new incident reaches someone: the console shows what no channel of its own shows; with no channel anywhere,
+  // the admins get it as a direct message.
+  if (app.platforms.has('console') && !targets.some((w) => w.platform === 'console')) targets.push({ platform: 'console', channel: 'console', name: 'console' });
   for (const where of targets) await enqueue(tx, { kind: 'post', where: { ...where, thread: undefined, messageId: undefined }, message: card, subject });
+  if (!targets.some((w) => app.platforms.has(w.platform))) {
+    for (const admin of app.config.people.filter((p) => p.roles.includes('admin'))) await enqueue(tx, { kind: 'dm', person: admin.id, message: card, subject }, { orderKey: subject });
+  }
   if (incident.major) await startMajor(tx, app, incident, actor, now);
   await app.seam.announce(tx, app, 'incident.opened', {
     id: incident.id, subject, title: incident.title, description: incident.description, service, priority, major: incident.major,
@@ -146,6 +213,30 @@ export interface IncidentFilter {
   limit: number;
   /** `priority`: most urgent first (chat); `newest`: by id, newest first (REST paging). */
   order: 'priority' | 'newest';
+}
+
+/**
+ * The one reading of list filters, for `/incident list` and `GET /api/v1/incidents`: states (`open` means every open
+ * state), a priority `P1`…`P5`, a configured service. Every bad one is reported, naming it.
+ */
+export function listFilter(app: AppContext, f: { states?: string[]; priority?: string; service?: string }): Pick<IncidentFilter, 'states' | 'priority' | 'service'> {
+  const issues: { path: string; message: string }[] = [];
+  let states: string[] | undefined;
+  if (f.states?.length) {
+    states = [];
+    for (const s of f.states) {
+      if (s === 'open') states.push(...OPEN_STATES);
+      else if ((INCIDENT_STATES as readonly string[]).includes(s)) states.push(s);
+      else issues.push({ path: 'state', message: `"${s}" is not a state: use open or ${INCIDENT_STATES.join(', ')}` });
+    }
+  }
+  const p = f.priority === undefined ? undefined : /^p([1-5])$/i.exec(f.priority);
+  if (p === null) issues.push({ path: 'priority', message: 'write P1 to P5' });
+  if (f.service !== undefined && !app.config.services.some((s) => s.name === f.service)) {
+    issues.push({ path: 'service', message: `unknown service "${f.service}" (services: ${app.config.services.map((s) => s.name).join(', ') || 'none'})` });
+  }
+  if (issues.length) throw badInput('incident.bad_list_filter', issues.map((i) => `${i.path}: ${i.message}`).join('; '), issues);
+  return { states: states ? [...new Set(states)] : undefined, priority: p ? Number(p[1]) : undefined, service: f.service };
 }
 
 /** Incidents matching a filter. */
@@ -193,12 +284,14 @@ async function stateChange(tx: Tx, app: AppContext, before: IncidentRow, cmd: St
   const subject = incidentSubject(before.id);
   const patch: Partial<IncidentRow> = { state: result.next };
   const note = cmd.note?.trim();
+  if (cmd.action === 'resolve' && !note) throw badInput('incident.resolution_required', 'Say what restored the service, like: /incident resolve INC-7 restarted the ingress pods', [{ path: 'note', message: 'say what restored the service' }]);
+  if (cmd.action === 'hold' && !note) throw badInput('incident.hold_note_required', 'Say why it is on hold, like: /incident hold INC-7 vendor ISP ticket 4411', [{ path: 'note', message: 'say why it is on hold' }]);
   let resumeClock = false;
   for (const effect of result.effects) {
     if (await applyClockEffect(tx, app, before, effect, patch, now)) resumeClock = true;
     switch (effect) {
       case 'record_acknowledgement':
-        if (!before.assignee && actor.person.known && actor.source !== 'scheduler' && actor.person.id !== 'api') patch.assignee = actor.person.id;
+        if (!before.assignee && isPersonActing(actor)) patch.assignee = actor.person.id;
         break;
       case 'restart_resolution_clock':
         patch.resolvedAt = null;
@@ -230,7 +323,7 @@ async function stateChange(tx: Tx, app: AppContext, before: IncidentRow, cmd: St
   }
   return {
     patch, resumeClock,
-    announcement: stateSentence(subject, cmd, before, actor.person.name, now, note),
+    announcement: stateSentence(subject, cmd, before, actor, now, note),
     auditData: { from: before.state, to: result.next, ...(note ? { note } : {}), ...('code' in cmd && cmd.code ? { code: cmd.code } : {}) },
   };
 }
@@ -265,6 +358,11 @@ async function fieldChange(tx: Tx, app: AppContext, before: IncidentRow, cmd: Fi
       const priority = priorityOf(impact, urgency);
       const patch: Partial<IncidentRow> = { impact, urgency, priority };
       if (priority === 1 && !before.major && open) patch.major = true; // like `major`: only open incidents
+      // a P1 lowered is no longer major, unless someone declared it major themselves
+      if (before.major && before.priority === 1 && priority !== 1 && !(await declaredMajor(tx, subject))) {
+        patch.major = false;
+        await cancelTimer(tx, statusUpdateKey(subject));
+      }
       if (priority !== before.priority && open) Object.assign(patch, await retargetSla(tx, app, { ...before, ...patch } as IncidentRow, now));
       return { patch, announcement: `${subject} priority P${before.priority} → P${priority} (impact ${impact}, urgency ${urgency}) by ${who}`, auditData: { from: before.priority, to: priority, impact, urgency } };
     }
@@ -273,9 +371,23 @@ async function fieldChange(tx: Tx, app: AppContext, before: IncidentRow, cmd: Fi
       return { patch: { service }, announcement: `${subject} moved to service ${service} by ${who}`, auditData: { from: before.service, to: service } };
     }
     case 'major': {
+      if (cmd.off) {
+        if (!before.major) throw new DomainError('incident.not_major', `${subject} is not a major incident.`, 409);
+        await cancelTimer(tx, statusUpdateKey(subject));
+        return { patch: { major: false }, announcement: `${subject} is no longer a major incident (${who})`, auditData: { major: false } };
+      }
       if (before.major) throw new DomainError('incident.already_major', `${subject} is already a major incident.`, 409);
       if (!open) throw new DomainError('incident.closed_for_changes', `${subject} is ${STATE_WORDS[before.state as IncidentState]}; only open incidents can become major.`, 409);
       return { patch: { major: true }, announcement: `${subject} declared a major incident by ${who}`, auditData: {} };
+    }
+    case 'edit': {
+      if (cmd.title === undefined && cmd.description === undefined) throw badInput('incident.nothing_to_edit', 'Say what to change: title:"…" and/or description:"…".', [{ path: 'title', message: 'give a title or a description' }]);
+      const valid = validateNewIncident(app, { title: cmd.title ?? before.title, description: cmd.description });
+      const patch: Partial<IncidentRow> = {};
+      const changes: string[] = [];
+      if (cmd.title !== undefined && valid.title !== before.title) { patch.title = valid.title; changes.push(`title "${valid.title}"`); }
+      if (cmd.description !== undefined) { patch.description = cmd.description.trim() || null; changes.push(cmd.description.trim() ? 'description' : 'description removed'); }
+      return { patch, announcement: `${subject} edited by ${who}: ${changes.join(', ') || 'no change'}`, auditData: { from: { title: before.title, description: before.description }, to: { title: patch.title ?? before.title, description: patch.description === undefined ? before.description : patch.description } } };
     }
   }
 }
@@ -284,7 +396,8 @@ async function fieldChange(tx: Tx, app: AppContext, before: IncidentRow, cmd: Fi
 export async function changeIncident(tx: Tx, app: AppContext, id: number, cmd: IncidentCommand, actor: Actor, now: Date): Promise<ChangeResult> {
   const before = await getIncident(tx, id, true);
   const subject = incidentSubject(id);
-  requirePermission(app, actor.person, `incident.${cmd.action}`, subject);
+  // the reporter may always fix the title and description of their own incident
+  if (!(cmd.action === 'edit' && actor.person.id === before.reporter)) requirePermission(app, actor.person, `incident.${cmd.action}`, subject);
   const change = isStateCommand(cmd) ? await stateChange(tx, app, before, cmd, actor, now) : await fieldChange(tx, app, before, cmd, actor, now);
   const [after] = await tx.update(schema.incidents).set({ ...change.patch, updatedAt: now, version: before.version + 1 }).where(eq(schema.incidents.id, id)).returning();
   const incident = change.resumeClock ? await resumeResolutionClock(tx, app, after!, now) : after!;
@@ -292,7 +405,7 @@ export async function changeIncident(tx: Tx, app: AppContext, id: number, cmd: I
   await appendAudit(tx, { at: now, actor: actor.person.id, source: actor.source, subject, action: `incident.${cmd.action}`, data: change.auditData });
   const card = await cardFor(tx, app, incident, now);
   const out: OutboxPayload[] = [{ kind: 'update', subject, message: card }, { kind: 'announce', subject, message: { text: change.announcement, subject } }];
-  if (incident.major && !before.major) await startMajor(tx, app, incident, actor, now);
+  if (incident.major && !before.major && !(cmd.action === 'major' && cmd.off)) await startMajor(tx, app, incident, actor, now);
   if (cmd.action === 'reopen' && incident.major) {
     // reminders run until resolved: a reopened major incident needs them again
     await schedule(tx, { kind: TIMER.statusUpdate, subject, key: statusUpdateKey(subject), dueAt: new Date(now.getTime() + app.config.incident.statusUpdateEvery), payload: { id } });
@@ -313,14 +426,29 @@ export async function changeIncident(tx: Tx, app: AppContext, id: number, cmd: I
   return { incident, announcement: change.announcement };
 }
 
+/** True when someone declared the incident major themselves (rather than it being a P1). */
+async function declaredMajor(tx: Tx, subject: string): Promise<boolean> {
+  const [last] = await tx.select({ data: schema.auditLog.data }).from(schema.auditLog)
+    .where(and(eq(schema.auditLog.subject, subject), eq(schema.auditLog.action, 'incident.major'))).orderBy(desc(schema.auditLog.seq)).limit(1);
+  return last !== undefined && (last.data as { major?: boolean }).major !== false;
+}
+
 /** Runs a change in its own transaction. */
 export async function applyIncidentCommand(app: AppContext, id: number, cmd: IncidentCommand, actor: Actor): Promise<ChangeResult> {
   const now = app.clock.now();
   return app.db.transaction((tx) => changeIncident(tx, app, id, cmd, actor, now));
 }
 
-function stateSentence(subject: string, cmd: IncidentCommand, before: IncidentRow, who: string, now: Date, note?: string): string {
+/** True when a person of the organisation acts, not tread itself (timers, monitors) or the API token. */
+function isPersonActing(actor: Actor): boolean {
+  return actor.person.known && actor.person.id !== SCHEDULER_PERSON.id && actor.person.id !== API_PERSON.id;
+}
+
+function stateSentence(subject: string, cmd: IncidentCommand, before: IncidentRow, actor: Actor, now: Date, note?: string): string {
+  const who = actor.person.name;
   const since = formatMinSec(now.getTime() - before.createdAt.getTime());
+  // tread resolving for the alerts that opened it says why instead of how long it took (`resolved by tread: all alerts of GRP-4 resolved`)
+  if (cmd.action === 'resolve' && actor.person.id === SCHEDULER_PERSON.id) return `${subject} resolved by tread${note ? `: ${note}` : ''}`;
   switch (cmd.action) {
     case 'ack': return `${subject} acknowledged by ${who} (${since} after opening)`;
     case 'start': return before.state === 'on_hold' ? `${subject} work resumed by ${who}` : `${subject} work started by ${who}${before.state === 'new' ? ` (${since} after opening)` : ''}`;
@@ -339,7 +467,7 @@ async function startMajor(tx: Tx, app: AppContext, i: IncidentRow, actor: Actor,
   const slug = i.title.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 40).replace(/-$/, '');
   const name = `inc-${i.id}-${slug || 'major'}`;
   const service = i.service ? app.config.services.find((s) => s.name === i.service) : undefined;
-  const members = [...new Set([...(service?.owners ?? []), ...(i.assignee ? [i.assignee] : []), ...(actor.person.known && actor.person.id !== 'api' ? [actor.person.id] : [])])];
+  const members = [...new Set([...(service?.owners ?? []), ...(i.assignee ? [i.assignee] : []), ...(isPersonActing(actor) ? [actor.person.id] : [])])];
   const card = await cardFor(tx, app, i, now);
   await enqueue(tx, { kind: 'channel', subject, name, members, message: card });
   await schedule(tx, { kind: TIMER.statusUpdate, subject, key: statusUpdateKey(subject), dueAt: new Date(now.getTime() + app.config.incident.statusUpdateEvery), payload: { id: i.id } });

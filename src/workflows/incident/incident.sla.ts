@@ -21,13 +21,24 @@ export function slaTarget(app: AppContext, priority: number) {
   return { response: slaBudgetMs(t.response, bh), resolution: slaBudgetMs(t.resolution, bh), bh };
 }
 
+/**
+ * An SLA instant, rounded up to the whole minute: targets are kept and shown to the minute, so a target that lands a few
+ * seconds before a minute (an incident opened at 16:59:30 is due five business days later at 16:59:30) reads and breaches
+ * at that minute's end (17:00), never a minute early.
+ */
+export function dueMinute(at: Date): Date {
+  return new Date(Math.ceil(at.getTime() / 60_000) * 60_000);
+}
+
+/** SLA time added to `from`, as a due minute. */
+function dueAfter(app: AppContext, from: Date, ms: number, bh: ReturnType<typeof slaTarget>['bh']): Date {
+  return dueMinute(addSlaTime(from, ms, bh, app.config.timezone));
+}
+
 /** Due times of a new incident opened at `now`. */
 export function initialDueTimes(app: AppContext, priority: number, now: Date): { responseDueAt: Date; resolutionDueAt: Date } {
   const target = slaTarget(app, priority);
-  return {
-    responseDueAt: addSlaTime(now, target.response, target.bh, app.config.timezone),
-    resolutionDueAt: addSlaTime(now, target.resolution, target.bh, app.config.timezone),
-  };
+  return { responseDueAt: dueAfter(app, now, target.response, target.bh), resolutionDueAt: dueAfter(app, now, target.resolution, target.bh) };
 }
 
 function slaKey(subject: string, clock: 'response' | 'resolution', stage: 'warn' | 'breach'): string {
@@ -62,7 +73,7 @@ export async function scheduleSlaTimers(tx: Tx, app: AppContext, i: IncidentRow,
     } else {
       await cancelTimer(tx, slaKey(subject, clock, 'warn')); // already past the warning point of this target: a warning of an older target must not fire
     }
-    timers.push({ kind: TIMER.sla, subject, key: slaKey(subject, clock, 'breach'), dueAt: addSlaTime(start, Math.max(0, total - spentMs), t.bh, app.config.timezone), payload: { id: i.id, clock, stage: 'breach' } });
+    timers.push({ kind: TIMER.sla, subject, key: slaKey(subject, clock, 'breach'), dueAt: dueAfter(app, start, Math.max(0, total - spentMs), t.bh), payload: { id: i.id, clock, stage: 'breach' } });
   }
   await scheduleMany(tx, timers);
 }
@@ -73,12 +84,12 @@ export async function retargetSla(tx: Tx, app: AppContext, i: IncidentRow, now: 
   const patch: Partial<IncidentRow> = {};
   if (!i.acknowledgedAt) {
     const spent = slaTimeBetween(i.createdAt, now, t.bh, app.config.timezone);
-    patch.responseDueAt = addSlaTime(now, Math.max(0, t.response - spent), t.bh, app.config.timezone);
+    patch.responseDueAt = dueAfter(app, now, Math.max(0, t.response - spent), t.bh);
     await scheduleSlaTimers(tx, app, i, ['response'], spent, now);
   }
   if (i.resolutionClockStartedAt) {
     const spent = i.resolutionSpentMs + slaTimeBetween(i.resolutionClockStartedAt, now, t.bh, app.config.timezone);
-    patch.resolutionDueAt = addSlaTime(now, Math.max(0, t.resolution - spent), t.bh, app.config.timezone);
+    patch.resolutionDueAt = dueAfter(app, now, Math.max(0, t.resolution - spent), t.bh);
     await scheduleSlaTimers(tx, app, i, ['resolution'], spent, now);
   }
   return patch;
@@ -88,7 +99,7 @@ export async function retargetSla(tx: Tx, app: AppContext, i: IncidentRow, now: 
 export async function resumeResolutionClock(tx: Tx, app: AppContext, i: IncidentRow, now: Date): Promise<IncidentRow> {
   const t = slaTarget(app, i.priority);
   const remaining = Math.max(0, t.resolution - i.resolutionSpentMs);
-  const due = addSlaTime(now, remaining, t.bh, app.config.timezone);
+  const due = dueAfter(app, now, remaining, t.bh);
   await scheduleSlaTimers(tx, app, i, ['resolution'], i.resolutionSpentMs, now);
   const [row] = await tx.update(schema.incidents).set({ resolutionDueAt: due }).where(eq(schema.incidents.id, i.id)).returning();
   return row!;

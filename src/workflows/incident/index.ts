@@ -69,6 +69,7 @@ const permissions: Record<string, Permission> = {
   'incident.priority': { roles: ['responder'], what: 'change the priority of' },
   'incident.service': { roles: ['responder'], what: 'change the service of' },
   'incident.major': { roles: ['responder'], what: 'declare {subject} a major incident' },
+  'incident.edit': { roles: ['responder'], what: 'edit' },
   'incident.resolve': { roles: ['responder'], what: 'resolve' },
   'incident.reopen': { roles: ['responder'], what: 'reopen' },
   'incident.close': { roles: ['responder'], what: 'close' },

@@ -271,7 +271,7 @@ for (const driver of drivers) {
 
         expect(text(await t.command('dave', '/incident list mine'))).toBe('No open incidents assigned to you match.');
         expect(text(await t.command('dave', '/incident list open P5 service:checkout'))).toBe('No open incidents match.');
-        expect(text(await t.command('dave', '/incident list all service:nosuch'))).toBe('No incidents match.');
+        expect(text(await t.command('dave', '/incident list all service:nosuch'))).toBe('service: unknown service "nosuch" (services: checkout, payments, db)');
         expect(text(await t.command('dave', '/incident list urgent'))).toBe('I don\'t understand "urgent". Write: /incident list [open|mine|all] [P1..P5] [service:<name>]');
       });
 
