@@ -231,27 +231,27 @@ export function renderInput(input: Input): Block {
   return block;
 }
 
+/** The options of a select, within Slack's limits (the rest is noted in the input's hint). */
+function selectOptions(input: Input): { text: ReturnType<typeof plain>; value: string }[] {
+  return (input.choices ?? []).slice(0, SLACK_LIMITS.optionsPerSelect).map((c) => ({
+    text: plain(c.label, SLACK_LIMITS.optionText),
+    value: trimText(c.value, SLACK_LIMITS.optionValue, ''),
+  }));
+}
+
 function renderElement(input: Input): Record<string, unknown> {
   const base: Record<string, unknown> = { action_id: trimText(input.id, 255, '') };
   if (input.placeholder) base.placeholder = plain(input.placeholder, SLACK_LIMITS.placeholder);
   switch (input.type) {
     case 'select': {
-      const choices = input.choices ?? [];
-      if (choices.length === 0) break;
-      const options = choices.slice(0, SLACK_LIMITS.optionsPerSelect).map((c) => ({
-        text: plain(c.label, SLACK_LIMITS.optionText),
-        value: trimText(c.value, SLACK_LIMITS.optionValue, ''),
-      }));
+      const options = selectOptions(input);
+      if (options.length === 0) break;
       const initial = options.find((o) => o.value === input.initial);
       return { ...base, type: 'static_select', options, ...(initial ? { initial_option: initial } : {}) };
     }
     case 'multiselect': {
-      const choices = input.choices ?? [];
-      if (choices.length === 0) break;
-      const options = choices.slice(0, SLACK_LIMITS.optionsPerSelect).map((c) => ({
-        text: plain(c.label, SLACK_LIMITS.optionText),
-        value: trimText(c.value, SLACK_LIMITS.optionValue, ''),
-      }));
+      const options = selectOptions(input);
+      if (options.length === 0) break;
       const wanted = new Set((input.initial ?? '').split(',').map((v) => v.trim()).filter(Boolean));
       const initial = options.filter((o) => wanted.has(o.value));
       return { ...base, type: 'multi_static_select', options, ...(initial.length ? { initial_options: initial } : {}) };
