@@ -1,6 +1,6 @@
 /** The Slack adapter: Bolt receives (HTTP at /slack/events, or Socket Mode), the Web API sends. */
 import { randomUUID } from 'node:crypto';
-import { App, HTTPModuleFunctions, HTTPReceiver, LogLevel, SocketModeReceiver, webApi, type AppOptions, type Logger as BoltLogger, type ReceiverEvent } from '@slack/bolt';
+import { App, LogLevel, SocketModeReceiver, webApi, type AppOptions, type Logger as BoltLogger, type ReceiverEvent } from '@slack/bolt';
 import type { AppContext } from '../../src/core/app.js';
 import type { Env } from '../../src/core/config/env.js';
 import type { Logger } from '../../src/core/logger.js';
@@ -8,7 +8,7 @@ import type { PlatformAdapter } from '../../src/core/platform.js';
 import type { Router } from '../../src/core/router.js';
 import type { Route } from '../../src/core/route.js';
 import { MAX_BODY_BYTES } from '../../src/http/body.js';
-import { sendJson } from '../../src/http/server.js';
+import { SlackHttpReceiver } from './slack.http.js';
 import { classifyBody, SlackPayloadError } from './slack.inbound.js';
 import { SlackListeners } from './slack.listeners.js';
 import { SlackChatPort, type SlackPortOptions } from './slack.port.js';
@@ -119,23 +119,8 @@ export async function createSlackAdapter(options: SlackAdapterOptions): Promise<
   const port = new SlackChatPort(web, { log, botUserId: bot.botUserId, ...options.port });
   const listeners = new SlackListeners({ app, router, port, botUserId: bot.botUserId, viewDeadlineMs: options.viewDeadlineMs, workConcurrency: options.workConcurrency });
 
-  const http = env.SLACK_SIGNING_SECRET
-    ? new HTTPReceiver({
-      signingSecret: env.SLACK_SIGNING_SECRET,
-      endpoints: '/slack/events',
-      logger,
-      processBeforeResponse: false,
-      bodyLimit: MAX_BODY_BYTES,
-      processEventErrorHandler: async (args) => {
-        if (args.error instanceof SlackPayloadError) {
-          log.warn({ err: args.error.message }, 'slack: malformed payload refused');
-          if (!args.response.headersSent) sendJson(args.response, 400, { error: { code: args.error.code, message: args.error.message, issues: args.error.issues } });
-          return false;
-        }
-        return HTTPModuleFunctions.defaultProcessEventErrorHandler(args);
-      },
-    })
-    : undefined;
+  // HTTP: tread's own receiver (Bolt's verification and processEvent, every step awaited); see slack.http.ts.
+  const http = env.SLACK_SIGNING_SECRET ? new SlackHttpReceiver({ signingSecret: env.SLACK_SIGNING_SECRET, log, logger, bodyLimit: MAX_BODY_BYTES }) : undefined;
   const socket = env.SLACK_APP_TOKEN
     ? new SocketModeReceiver({
       appToken: env.SLACK_APP_TOKEN,
@@ -167,9 +152,7 @@ export async function createSlackAdapter(options: SlackAdapterOptions): Promise<
   });
   listeners.register(bolt);
 
-  const routes: Route[] = http
-    ? [{ method: 'POST', path: '/slack/events', name: '/slack/events', handler: (req, res) => { http.requestListener(req, res); } }]
-    : [];
+  const routes: Route[] = http ? [http.route()] : [];
 
   return {
     platform: 'slack',

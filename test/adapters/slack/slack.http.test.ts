@@ -188,6 +188,25 @@ for (const driver of drivers) {
       expect(await counts()).toEqual(before);
     });
 
+    it('signed bodies that are not a Slack payload object get 400 and the process keeps serving (payload=null once killed tread)', async () => {
+      const before = await counts();
+      const bodies: [string, 'form' | 'json'][] = [
+        ['payload=null', 'form'], ['payload=%5B%5D', 'form'], ['payload=%22x%22', 'form'], ['payload=1', 'form'], ['', 'form'],
+        ['null', 'json'], ['[]', 'json'], ['"x"', 'json'], ['', 'json'],
+      ];
+      for (const [body, kind] of bodies) {
+        const res = await send(body, kind);
+        expect(res.status, `${kind} ${JSON.stringify(body)}`).toBe(400);
+        expect(res.json?.error?.code, `${kind} ${JSON.stringify(body)}: ${res.text}`).toBe('slack.bad_payload');
+        expect(res.json.error.message).toMatch(/Slack payload/);
+      }
+      expect(await counts()).toEqual(before);
+      // The same tread still takes a good command.
+      const good = command('Still alive after bad payloads');
+      expect((await send(good.body, 'form')).status).toBe(200);
+      await fake.waitFor(() => postedCard('Still alive after bad payloads'), 5000, 'the card after the bad payloads');
+    });
+
     it('answers url_verification and acknowledges payloads tread does not use (view_closed) with 200', async () => {
       const v = await send(JSON.stringify({ type: 'url_verification', challenge: 'abc123', token: 'x' }), 'json');
       expect(v.status).toBe(200);
@@ -377,6 +396,11 @@ for (const driver of drivers) {
         // A malformed envelope is acknowledged (so Slack stops redelivering) and dropped.
         fake.sendEnvelope({ envelope_id: 'env-0003', type: 'slash_commands', accepts_response_payload: true, payload: { command: '/incident', text: 'no user' } });
         await fake.waitFor(() => fake.socketMessages.find((m) => m.envelope_id === 'env-0003'), 3000, 'malformed ack');
+        // So is an envelope whose payload is null or not an object (over HTTP such a body once ended the process).
+        for (const [id, payload] of [['env-0004', null], ['env-0005', []], ['env-0006', 'x']] as const) {
+          fake.sendEnvelope({ envelope_id: id, type: 'interactive', accepts_response_payload: true, payload });
+          await fake.waitFor(() => fake.socketMessages.find((m) => m.envelope_id === id), 3000, `ack of ${id}`);
+        }
       } finally {
         await socketTread.stop({ closeDatabase: false });
       }
