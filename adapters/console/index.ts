@@ -1,4 +1,5 @@
 /** The console chat: a terminal (TTY or piped lines) as a chat platform, with `/as <person>` to switch the actor. */
+import { randomUUID } from 'node:crypto';
 import { createInterface, type Interface } from 'node:readline';
 import type { AppContext } from '../../src/core/app.js';
 import type { ChatPort, MessageRef, PersonAddress } from '../../src/core/chat-port.js';
@@ -25,6 +26,14 @@ export interface ConsoleOptions {
 }
 
 const WHERE: Where = { platform: 'console', channel: 'console', name: 'console' };
+
+/**
+ * A console message id, unique across restarts and replicas sharing one database (chat_messages is unique on platform,
+ * channel and message id: a number reused by a later process was never recorded, and its card never updated).
+ */
+function messageId(): string {
+  return `c-${randomUUID()}`;
+}
 
 /** The console as a platform adapter. */
 export class ConsoleAdapter implements PlatformAdapter, ChatPort {
@@ -221,7 +230,7 @@ export class ConsoleAdapter implements PlatformAdapter, ChatPort {
 
   async post(where: Where, message: Message): Promise<MessageRef> {
     this.print(message);
-    return { where: { ...WHERE, channel: where.channel || 'console' }, messageId: `c${++this.seq}` };
+    return { where: { ...WHERE, channel: where.channel || 'console' }, messageId: messageId() };
   }
 
   async update(_ref: MessageRef, message: Message): Promise<void> {
@@ -231,7 +240,7 @@ export class ConsoleAdapter implements PlatformAdapter, ChatPort {
 
   async dm(user: PersonAddress, message: Message): Promise<MessageRef> {
     this.print(message, `tread> (to ${user.name ?? user.userId}) `);
-    return { where: { platform: 'console', channel: `dm:${user.userId}` }, messageId: `c${++this.seq}` };
+    return { where: { platform: 'console', channel: `dm:${user.userId}` }, messageId: messageId() };
   }
 
   async postEphemeral(_where: Where, user: PersonAddress, message: Message): Promise<void> {
