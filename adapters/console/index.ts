@@ -9,6 +9,7 @@ import type { ActionInbound, Inbound, Reply, Where } from '../../src/core/inboun
 import type { Button, Input, Message } from '../../src/core/message.js';
 import type { PlatformAdapter } from '../../src/core/platform.js';
 import type { Router } from '../../src/core/router.js';
+import { checkAnswer, promptOf } from './console.form.js';
 import { plain, renderButtons, renderText } from './console.render.js';
 
 /** Options of the console adapter. */
@@ -172,7 +173,10 @@ export class ConsoleAdapter implements PlatformAdapter, ChatPort {
     }
   }
 
-  /** Prompts for each input of a form, then submits it; re-asks fields that come back with errors. */
+  /**
+   * Prompts for each input of a form, checking each answer as it is given, then submits it; re-asks fields that come
+   * back with errors. `/cancel` (or any line starting with a slash) leaves the form; another command then runs.
+   */
   private async fillForm(form: Message, inbound: Inbound, errors: Record<string, string>, values: Record<string, string> = {}): Promise<void> {
     if (!form.inputs || !form.submit) {
       // A form_errors reply carries only the message; ask again for the fields that failed.
@@ -181,13 +185,19 @@ export class ConsoleAdapter implements PlatformAdapter, ChatPort {
       for (const [field, error] of Object.entries(errors)) this.write(`tread> ${field}: ${error}`);
       return this.fillForm(previous.form, previous.inbound, errors, previous.values);
     }
-    if (Object.keys(errors).length === 0) this.write(`tread> ${plain(form.title ?? 'Form')} (press Enter to skip optional fields)`);
+    if (Object.keys(errors).length === 0) this.write(`tread> ${plain(form.title ?? 'Form')} (press Enter to skip optional fields, /cancel to leave)`);
     const filled: Record<string, string> = { ...values };
     for (const input of form.inputs) {
       if (Object.keys(errors).length > 0 && !(input.id in errors)) continue;
       const answer = await this.askInput(input);
-      if (answer === undefined) return; // input ended
-      filled[input.id] = answer;
+      if (answer.kind === 'ended') return;
+      if (answer.kind === 'cancelled') {
+        this.pendingForm = undefined;
+        this.write('tread> Form cancelled: nothing was sent.');
+        if (answer.line && !/^\/cancel\b/i.test(answer.line)) await this.handleLine(answer.line);
+        return;
+      }
+      filled[input.id] = answer.value;
     }
     this.pendingForm = { form, inbound, values: filled };
     const submit: ActionInbound = { kind: 'action', actionId: form.submit.actionId, value: form.submit.value ?? '', formValues: filled, actor: this.actor(), where: WHERE, deliveryId: this.nextDelivery() };
@@ -198,19 +208,17 @@ export class ConsoleAdapter implements PlatformAdapter, ChatPort {
 
   private pendingForm: { form: Message; inbound: Inbound; values: Record<string, string> } | undefined;
 
-  private async askInput(input: Input): Promise<string | undefined> {
+  /** Asks one input until its answer passes the input's own checks (required, choices, number bounds, dates, people). */
+  private async askInput(input: Input): Promise<{ kind: 'value'; value: string } | { kind: 'cancelled'; line?: string } | { kind: 'ended' }> {
+    if (input.error) this.write(`       ${input.error}`);
+    const people = directoryOf(this.options.app.config).all().map((p) => ({ id: p.id, ...(p.email ? { email: p.email } : {}) }));
     for (;;) {
-      const choices = input.choices?.length ? ` [${input.choices.map((c, i) => `${i + 1}=${c.value}`).join(' ')}]` : '';
-      const initial = input.initial ? ` (${input.initial})` : '';
-      const answer = await this.ask(`       ${input.label}${input.required ? '' : ' (optional)'}${choices}${initial}: `);
-      if (answer === undefined) return undefined;
-      let value = answer.trim() || input.initial || '';
-      if (input.choices?.length && /^\d+$/.test(value)) value = input.choices[Number(value) - 1]?.value ?? value;
-      if (input.required && !value) {
-        this.write(`       ${input.label} is required.`);
-        continue;
-      }
-      return value;
+      const answer = await this.ask(promptOf(input));
+      if (answer === undefined) return { kind: 'ended' };
+      if (answer.trim().startsWith('/')) return { kind: 'cancelled', line: answer.trim() };
+      const checked = checkAnswer(input, answer, people);
+      if ('value' in checked) return { kind: 'value', value: checked.value };
+      this.write(`       ${checked.error}`);
     }
   }
 

@@ -70,22 +70,46 @@ for (const driver of drivers) {
       expect(await row(1)).toMatchObject({ state: 'resolved', resolutionNotes: 'restarted the ingress pods', resolutionCode: 'fixed' });
     });
 
-    it('/incident with no title asks for each field; a required field and a field with an error are asked again', async () => {
-      const out = await term.say('/incident', '', 'Login page broken', 'nosuch', '1', '', 'since 09:00', '2');
-      expect(out).toContain('tread> Open an incident (press Enter to skip optional fields)');
+    it('/incident with no title asks for each field and checks each answer as it is given', async () => {
+      const out = await term.say('/incident', '', 'Login page broken', 'nosuch', '2', '1', '', 'since 09:00');
+      expect(out).toContain('tread> Open an incident (press Enter to skip optional fields, /cancel to leave)');
       expect(out).toContain('       Title: \n       Title is required.\n       Title: Login page broken');
-      expect(out).toContain('       Service (optional) [1=checkout 2=payments 3=db]: nosuch');
-      expect(out).toContain('       Impact (optional) [1=high 2=medium 3=low] (medium): 1');
+      // A service that is not a choice is refused at once, and asked again before the next field.
+      expect(out).toContain([
+        '       Service (optional) [1=checkout 2=payments 3=db]: nosuch',
+        '       "nosuch" is not one of the choices; type a number or a value: 1=checkout 2=payments 3=db.',
+        '       Service (optional) [1=checkout 2=payments 3=db]: 2',
+        '       Impact (optional) [1=high 2=medium 3=low] (medium): 1',
+      ].join('\n'));
       expect(out).toContain('       Urgency (optional) [1=high 2=medium 3=low] (medium): ');
       expect(out).toContain('       Description (optional): since 09:00');
-      expect(out).toContain('tread> service: Unknown service; pick one of checkout, payments, db.\n       Service (optional) [1=checkout 2=payments 3=db]: 2');
       expect(out).toContain('tread> INC-2 opened: Login page broken');
       expect(out).toContain('tread> INC-2 · P2 · new · Login page broken');
       expect(out).toContain('       service: payments · assignee: —');
       expect(out).toContain('       Description: since 09:00');
-      // the field that was fine was not asked again
       expect(out.match(/Title: /g)).toHaveLength(2);
       expect(await row(2)).toMatchObject({ title: 'Login page broken', service: 'payments', impact: 'high', urgency: 'medium', priority: 2, description: 'since 09:00', reporter: 'bob' });
+    });
+
+    it('/cancel, or any other line starting with a slash, leaves a form; nothing is submitted and the command runs', async () => {
+      const count = async () => (await tread.app.db.select({ id: (await import('../../../db/client.js')).schema.incidents.id }).from((await import('../../../db/client.js')).schema.incidents)).length;
+      const before = await count();
+      const cancelled = await term.say('/incident', 'Half a title', '/cancel');
+      expect(cancelled).toContain('       Title: Half a title\n       Service (optional) [1=checkout 2=payments 3=db]: /cancel\ntread> Form cancelled: nothing was sent.\n');
+      expect(await count()).toBe(before);
+      // The next line is a command again, not a field answer.
+      expect(await term.say('/incident show INC-2')).toContain('tread> INC-2 · P2 · new · Login page broken');
+
+      const switched = await term.say('/incident', '/incident list all');
+      expect(switched).toContain('       Title: /incident list all\ntread> Form cancelled: nothing was sent.\n');
+      expect(switched).toContain('- INC-2 · P2 · new · Login page broken');
+      expect(await count()).toBe(before);
+      // A required field answered wrongly at the end is asked again there, not after the form was sent.
+      const resolving = await term.say('/incident show INC-2');
+      expect(resolving).toContain('[4] Resolve');
+      const leave = await term.say('4', '', '/cancel');
+      expect(leave).toContain('       Resolution notes: \n       Resolution notes is required.\n       Resolution notes: /cancel\ntread> Form cancelled: nothing was sent.');
+      expect((await row(2)).state).toBe('new');
     });
 
     it('buttons open forms in the terminal: set priority to P1 (the console says where the channel would be), resolve, close with confirmation', async () => {
