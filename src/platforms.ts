@@ -16,7 +16,7 @@ export function platformChoice(env: Env): { slack: boolean; teams: boolean; cons
 }
 
 /** Creates the adapters for the platforms that are on. */
-export async function buildPlatforms(env: Env, app: AppContext, router: Router, extras: { consoleInput?: NodeJS.ReadableStream; consoleOutput?: NodeJS.WritableStream; onConsoleLine?: () => Promise<void> } = {}): Promise<PlatformAdapter[]> {
+export async function buildPlatforms(env: Env, app: AppContext, router: Router, extras: { consoleInput?: NodeJS.ReadableStream; consoleOutput?: NodeJS.WritableStream; onConsoleLine?: () => Promise<void>; consoleReady?: Promise<{ url?: string }> } = {}): Promise<PlatformAdapter[]> {
   const choice = platformChoice(env);
   const adapters: PlatformAdapter[] = [];
   // Slack and Teams adapters are added here by their issues.
@@ -41,7 +41,7 @@ export async function buildPlatforms(env: Env, app: AppContext, router: Router, 
   } else app.log.info(`Teams is off: MICROSOFT_APP_ID is not set, and /api/messages is not served without authentication on HOST ${env.HOST} (only on a loopback address, for the Bot Framework Emulator)`);
   if (choice.console) {
     const { createConsoleAdapter } = await import('../adapters/console/index.js');
-    adapters.push(createConsoleAdapter({ app, router, input: extras.consoleInput ?? process.stdin, output: extras.consoleOutput ?? process.stdout, user: env.TREAD_CONSOLE_USER, afterLine: extras.onConsoleLine }));
+    adapters.push(createConsoleAdapter({ app, router, input: extras.consoleInput ?? process.stdin, output: extras.consoleOutput ?? process.stdout, user: env.TREAD_CONSOLE_USER, afterLine: extras.onConsoleLine, ready: extras.consoleReady }));
   }
   return adapters;
 }

@@ -18,7 +18,6 @@ export async function start(argvEnv: NodeJS.ProcessEnv = process.env): Promise<T
     if (e instanceof EnvError) fail(`tread: bad environment: ${e.message}`);
     throw e;
   }
-  const log = createLogger(env.LOG_LEVEL);
   let loaded;
   try {
     loaded = (await import('./workflows/index.js')).loadOrganisation(env.TREAD_CONFIG, argvEnv);
@@ -26,6 +25,8 @@ export async function start(argvEnv: NodeJS.ProcessEnv = process.env): Promise<T
     if (e instanceof ConfigError) fail(`tread: bad config: ${e.message}`);
     throw e;
   }
+  // On a terminal, log times are shown in the organisation's zone, like the chat.
+  const log = createLogger(env.LOG_LEVEL, { timeZone: loaded.config.timezone });
   const choice = platformChoice(env);
   if (choice.console && env.TREAD_CONSOLE_USER && !loaded.config.people.some((p) => p.id === env.TREAD_CONSOLE_USER)) {
     fail(`tread: bad environment: TREAD_CONSOLE_USER: unknown person "${env.TREAD_CONSOLE_USER}" (people in ${loaded.path}: ${loaded.config.people.map((p) => p.id).join(', ') || 'none'})`);
@@ -47,11 +48,14 @@ export async function start(argvEnv: NodeJS.ProcessEnv = process.env): Promise<T
 
   let tread: Tread | undefined;
   const flush = async () => { await tread?.dispatcher.flush(); };
+  // The console greets and prompts only after the ready lines below are written, so the prompt is the last line.
+  let consoleReady!: (ready: { url?: string }) => void;
+  const ready = new Promise<{ url?: string }>((resolve) => { consoleReady = resolve; });
   try {
     tread = await startTread({
       database, config: loaded.config, log, publicUrl: env.TREAD_PUBLIC_URL, apiToken: env.TREAD_API_TOKEN, tickSeconds: env.TREAD_TICK_SECONDS,
       http: { host: env.HOST, port: env.PORT, tls: env.TLS_CERT_FILE && env.TLS_KEY_FILE ? { certFile: env.TLS_CERT_FILE, keyFile: env.TLS_KEY_FILE } : undefined },
-      platforms: (app, router) => buildPlatforms(env, app, router, { onConsoleLine: flush }),
+      platforms: (app, router) => buildPlatforms(env, app, router, { onConsoleLine: flush, consoleReady: ready }),
     });
   } catch (e) {
     await database.close().catch(() => undefined);
@@ -66,6 +70,7 @@ export async function start(argvEnv: NodeJS.ProcessEnv = process.env): Promise<T
     platforms: tread.adapters.map((a) => a.platform), api: env.TREAD_API_TOKEN ? 'on' : 'off (set TREAD_API_TOKEN)', readyMs: Math.round(performance.now() - started),
   }, 'tread is ready');
   if (!isLoopback(env.HOST)) log.info('listening beyond loopback: put TLS in front (reverse proxy) or set TLS_CERT_FILE/TLS_KEY_FILE');
+  log.flush(() => consoleReady({ url: `${scheme}://${env.HOST}:${tread!.port}` }));
 
   let stopping = false;
   const shutdown = (signal: string) => {

@@ -1,6 +1,6 @@
 /** The console chat: a terminal (TTY or piped lines) as a chat platform, with `/as <person>` to switch the actor. */
 import { randomUUID } from 'node:crypto';
-import { createInterface, type Interface } from 'node:readline';
+import { clearLine, createInterface, cursorTo, type Interface } from 'node:readline';
 import type { AppContext } from '../../src/core/app.js';
 import type { ChatPort, MessageRef, PersonAddress } from '../../src/core/chat-port.js';
 import { UnsupportedError } from '../../src/core/errors.js';
@@ -24,6 +24,11 @@ export interface ConsoleOptions {
   afterLine?: () => Promise<void>;
   /** Called when the input ends. */
   onEnd?: () => void;
+  /**
+   * Resolves once tread is ready and has logged so (src/start.ts): the greeting and the first prompt wait for it, so
+   * they come after the ready lines instead of being buried under them. `url` is where tread serves HTTP.
+   */
+  ready?: Promise<{ url?: string }>;
 }
 
 const WHERE: Where = { platform: 'console', channel: 'console', name: 'console' };
@@ -44,10 +49,17 @@ export class ConsoleAdapter implements PlatformAdapter, ChatPort {
   private lastButtons: Button[] = [];
   private seq = 0;
   private rl: Interface | undefined;
-  private lines: AsyncIterator<string> | undefined;
   private loop: Promise<void> | undefined;
   private stopped = false;
   private readonly tty: boolean;
+  /** Lines read but not yet asked for; `undefined` marks the end of the input. */
+  private readonly queued: (string | undefined)[] = [];
+  private waiting: ((line: string | undefined) => void) | undefined;
+  private ended = false;
+  /** The prompt on screen while tread waits for a line (TTY): output arriving meanwhile is printed above it. */
+  private prompting: string | undefined;
+  /** Where tread serves HTTP, once ready. */
+  private url: string | undefined;
 
   constructor(private readonly options: ConsoleOptions) {
     const people = options.app.config.people;
@@ -55,21 +67,40 @@ export class ConsoleAdapter implements PlatformAdapter, ChatPort {
     this.tty = Boolean((options.input as NodeJS.ReadStream).isTTY);
   }
 
+  /** Prints lines; on a terminal waiting for input, above the prompt, which is then drawn again with what was typed. */
   private write(text: string): void {
-    if (!this.stopped || !this.tty) this.options.output.write(`${text}\n`);
+    if (this.stopped && this.tty) return;
+    const out = this.options.output;
+    if (this.tty && this.prompting !== undefined && this.rl) {
+      clearLine(out, 0);
+      cursorTo(out, 0);
+      out.write(`${text}\n`);
+      this.rl.prompt(true);
+      return;
+    }
+    out.write(`${text}\n`);
   }
 
   private prompt(): string {
     return `you (${this.user})> `;
   }
 
-  /** Starts reading lines. */
+  /** Starts reading lines; the greeting and the first prompt follow once `ready` resolves. */
   async start(): Promise<void> {
-    this.rl = createInterface({ input: this.options.input, output: this.tty ? this.options.output : undefined, terminal: this.tty });
-    this.lines = this.rl[Symbol.asyncIterator]();
+    this.rl = createInterface({ input: this.options.input, output: this.tty ? this.options.output : undefined, terminal: this.tty, prompt: '' });
+    this.rl.on('line', (line) => this.deliver(line));
+    this.rl.on('close', () => { this.ended = true; this.deliver(undefined); });
+    if (this.options.ready) {
+      this.loop = this.options.ready.then((r) => { this.url = r.url; }, () => undefined).then(() => { this.greet(); return this.run(); });
+    } else {
+      this.greet();
+      this.loop = this.run();
+    }
+  }
+
+  private greet(): void {
     const me = directoryOf(this.options.app.config).get(this.user);
     this.write(`tread console · you are ${me ? `${me.name} (${this.user})` : this.user} · type /tread help, or /as <person> to switch`);
-    this.loop = this.run();
   }
 
   /** Resolves when the input has ended and every line was handled. */
@@ -77,12 +108,36 @@ export class ConsoleAdapter implements PlatformAdapter, ChatPort {
     return this.loop ?? Promise.resolve();
   }
 
+  private deliver(line: string | undefined): void {
+    const waiting = this.waiting;
+    if (waiting) {
+      this.waiting = undefined;
+      waiting(line);
+    } else this.queued.push(line);
+  }
+
+  /** Shows `question` and resolves with the next line, or undefined when the input has ended. */
   private async ask(question: string): Promise<string | undefined> {
-    if (this.tty) this.options.output.write(question);
-    const next = await this.lines!.next();
-    if (next.done) return undefined;
-    if (!this.tty) this.write(`${question}${next.value}`);
-    return next.value;
+    let line: string | undefined;
+    if (this.queued.length > 0) {
+      line = this.queued.shift();
+      // Typed ahead (or piped): show the question with its answer, as a transcript.
+      if (line !== undefined) this.write(`${question}${line}`);
+      return line;
+    }
+    if (this.ended) return undefined;
+    if (this.tty) {
+      this.prompting = question;
+      this.rl!.setPrompt(question);
+      this.rl!.prompt();
+    }
+    try {
+      line = await new Promise<string | undefined>((resolve) => { this.waiting = resolve; });
+    } finally {
+      this.prompting = undefined;
+    }
+    if (!this.tty && line !== undefined) this.write(`${question}${line}`);
+    return line;
   }
 
   private async run(): Promise<void> {
@@ -271,6 +326,7 @@ export class ConsoleAdapter implements PlatformAdapter, ChatPort {
   async stop(): Promise<void> {
     this.stopped = true;
     this.rl?.close();
+    this.deliver(undefined);
   }
 }
 

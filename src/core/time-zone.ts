@@ -184,3 +184,9 @@ export function formatInZone(at: Date, timeZone: string, options: { withYear?: b
   const date = `${get('weekday')} ${get('day')} ${get('month')}${options.withYear ? ` ${get('year')}` : ''}`;
   return `${date} ${get('hour')}:${get('minute')} ${zone === 'UTC' || zone === 'GMT' ? 'UTC' : zone}`;
 }
+
+/** A clock time to the second with the zone named, for log lines: `14:32:05 CET`. */
+export function formatClock(at: Date, timeZone: string): string {
+  const f = cached(`clock|${timeZone}`, () => new Intl.DateTimeFormat('en-GB', { timeZone, hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23', timeZoneName: 'short' }));
+  return f.format(at).replace(/ GMT$/, ' UTC');
+}
