@@ -29,7 +29,15 @@ export interface ConsoleOptions {
    * they come after the ready lines instead of being buried under them. `url` is where tread serves HTTP.
    */
   ready?: Promise<{ url?: string }>;
+  /**
+   * The second Ctrl-C at the prompt (a terminal only) stops tread through this. Default: raise SIGINT in this process,
+   * which src/start.ts turns into the same graceful stop as a Ctrl-C sent by the shell.
+   */
+  onStop?: () => void;
 }
+
+/** What a Ctrl-C answers to a question inside a form or a confirmation: leave it. */
+const INTERRUPT = Symbol('Ctrl-C');
 
 const WHERE: Where = { platform: 'console', channel: 'console', name: 'console' };
 
@@ -54,7 +62,11 @@ export class ConsoleAdapter implements PlatformAdapter, ChatPort {
   private readonly tty: boolean;
   /** Lines read but not yet asked for; `undefined` marks the end of the input. */
   private readonly queued: (string | undefined)[] = [];
-  private waiting: ((line: string | undefined) => void) | undefined;
+  private waiting: ((line: string | undefined | typeof INTERRUPT) => void) | undefined;
+  /** What tread waits for: a command at the prompt, or an answer inside a form or confirmation. */
+  private asking: 'command' | 'answer' | undefined;
+  /** True after a first Ctrl-C at the prompt: the next one stops tread. */
+  private stopArmed = false;
   private ended = false;
   /** The prompt on screen while tread waits for a line (TTY): output arriving meanwhile is printed above it. */
   private prompting: string | undefined;
@@ -90,6 +102,8 @@ export class ConsoleAdapter implements PlatformAdapter, ChatPort {
     this.rl = createInterface({ input: this.options.input, output: this.tty ? this.options.output : undefined, terminal: this.tty, prompt: '' });
     this.rl.on('line', (line) => this.deliver(line));
     this.rl.on('close', () => { this.ended = true; this.deliver(undefined); });
+    // In a terminal readline reads Ctrl-C as a key; without a listener it would only pause the console.
+    if (this.tty) this.rl.on('SIGINT', () => this.interrupt());
     if (this.options.ready) {
       this.loop = this.options.ready.then((r) => { this.url = r.url; }, () => undefined).then(() => { this.greet(); return this.run(); });
     } else {
@@ -108,17 +122,38 @@ export class ConsoleAdapter implements PlatformAdapter, ChatPort {
     return this.loop ?? Promise.resolve();
   }
 
-  private deliver(line: string | undefined): void {
+  /** Ctrl-C: leaves a form or confirmation; at the prompt, warns first and stops tread the second time in a row. */
+  private interrupt(): void {
+    // Forget what was typed on the line (Ctrl-E, then Ctrl-U: to the end, then delete to the start).
+    this.rl?.write(null as unknown as string, { ctrl: true, name: 'e' });
+    this.rl?.write(null as unknown as string, { ctrl: true, name: 'u' });
+    if (this.asking === 'answer' && this.waiting) {
+      this.options.output.write('^C\n');
+      return this.deliver(INTERRUPT);
+    }
+    if (this.stopArmed) {
+      this.write('tread> Stopping tread…');
+      (this.options.onStop ?? (() => process.kill(process.pid, 'SIGINT')))();
+      return;
+    }
+    this.stopArmed = true;
+    this.write('tread> (press Ctrl-C again to stop tread; Ctrl-D closes only the console and tread keeps serving)');
+  }
+
+  private deliver(line: string | undefined | typeof INTERRUPT): void {
     const waiting = this.waiting;
     if (waiting) {
       this.waiting = undefined;
       waiting(line);
-    } else this.queued.push(line);
+    } else if (line !== INTERRUPT) this.queued.push(line);
   }
 
-  /** Shows `question` and resolves with the next line, or undefined when the input has ended. */
-  private async ask(question: string): Promise<string | undefined> {
-    let line: string | undefined;
+  /**
+   * Shows `question` and resolves with the next line, undefined when the input has ended, or INTERRUPT when Ctrl-C was
+   * pressed while an answer (not a command) was asked for.
+   */
+  private async ask(question: string, kind: 'command' | 'answer' = 'answer'): Promise<string | undefined | typeof INTERRUPT> {
+    let line: string | undefined | typeof INTERRUPT;
     if (this.queued.length > 0) {
       line = this.queued.shift();
       // Typed ahead (or piped): show the question with its answer, as a transcript.
@@ -131,12 +166,14 @@ export class ConsoleAdapter implements PlatformAdapter, ChatPort {
       this.rl!.setPrompt(question);
       this.rl!.prompt();
     }
+    this.asking = kind;
     try {
-      line = await new Promise<string | undefined>((resolve) => { this.waiting = resolve; });
+      line = await new Promise<string | undefined | typeof INTERRUPT>((resolve) => { this.waiting = resolve; });
     } finally {
       this.prompting = undefined;
+      this.asking = undefined;
     }
-    if (!this.tty && line !== undefined) this.write(`${question}${line}`);
+    if (!this.tty && typeof line === 'string') this.write(`${question}${line}`);
     return line;
   }
 
@@ -144,8 +181,10 @@ export class ConsoleAdapter implements PlatformAdapter, ChatPort {
     try {
       for (;;) {
         if (this.stopped) break;
-        const line = await this.ask(this.prompt());
+        const line = await this.ask(this.prompt(), 'command');
         if (line === undefined) break;
+        if (line === INTERRUPT) continue;
+        this.stopArmed = false;
         await this.handleLine(line.trim());
         await this.options.afterLine?.();
       }
@@ -153,6 +192,14 @@ export class ConsoleAdapter implements PlatformAdapter, ChatPort {
       this.options.app.log.error({ err: (e as Error).message }, 'console input failed');
     } finally {
       this.rl?.close();
+      if (!this.stopped) {
+        // Ctrl-D, or the end of piped input: only the console stops (on a terminal the empty prompt gives way to the line).
+        if (this.tty) {
+          clearLine(this.options.output, 0);
+          cursorTo(this.options.output, 0);
+        }
+        this.write(`tread> Console closed. tread keeps serving HTTP${this.url ? ` at ${this.url}` : ''}; stop it with Ctrl-C or SIGTERM.`);
+      }
       this.options.onEnd?.();
     }
   }
@@ -205,7 +252,7 @@ export class ConsoleAdapter implements PlatformAdapter, ChatPort {
     }
     if (button.confirm) {
       const answer = await this.ask(`tread> ${button.confirm} [y/N] `);
-      if (!/^y(es)?$/i.test(answer?.trim() ?? '')) {
+      if (typeof answer !== 'string' || !/^y(es)?$/i.test(answer.trim())) {
         this.write('tread> Not done.');
         return;
       }
@@ -270,6 +317,7 @@ export class ConsoleAdapter implements PlatformAdapter, ChatPort {
     for (;;) {
       const answer = await this.ask(promptOf(input));
       if (answer === undefined) return { kind: 'ended' };
+      if (answer === INTERRUPT) return { kind: 'cancelled' };
       if (answer.trim().startsWith('/')) return { kind: 'cancelled', line: answer.trim() };
       const checked = checkAnswer(input, answer, people);
       if ('value' in checked) return { kind: 'value', value: checked.value };

@@ -50,10 +50,54 @@ describe.skipIf(!ptyAvailable())('tread in a terminal', () => {
       expect(after.indexOf('Disk almost full on db-1')).toBeLessThan(after.lastIndexOf('you (alice)> /incident li'));
       term.type('st\r');
       await term.waitFor(/you \(alice\)> \/incident list\n[\s\S]*tread> /, 20_000, from);
+
+      // Ctrl-D closes the console with one line saying where tread still serves; it does.
+      const closing = term.mark();
+      term.type('\x04');
+      const closed = await term.waitFor('Console closed', 10_000, closing);
+      expect(closed).toContain(`tread keeps serving HTTP at http://127.0.0.1:${port}`);
+      expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
+      // The terminal is the shell's again: Ctrl-C is SIGINT, tread's graceful stop.
+      term.type('\x03');
+      await term.waitFor('shutting down', 20_000, closing);
     } finally {
       await term.kill('SIGTERM');
     }
-    // SIGTERM is the graceful stop: exit 0.
+    expect(await term.exited).toBe(0);
+  }, 120_000);
+
+  it('Ctrl-C inside a form cancels it; at the prompt the first Ctrl-C warns and the second stops tread gracefully', async () => {
+    const { term, port } = await startInTerminal();
+    try {
+      let from = term.mark();
+      term.type('/incident\r');
+      await term.waitFor('Title: ', 20_000, from);
+      term.type('Half a ti\x03');
+      const cancelled = await term.waitFor(/Title: \^C\ntread> Form cancelled: nothing was sent\.\nyou \(alice\)> $/, 10_000, from);
+      expect(cancelled).not.toContain('press Ctrl-C again');
+      // The next line is a command again; nothing was opened.
+      from = term.mark();
+      term.type('/incident list all\r');
+      const listed = await term.waitFor(/\/incident list all\n[\s\S]*tread> [\s\S]*you \(alice\)> $/, 20_000, from);
+      expect(listed).not.toContain('INC-1');
+
+      from = term.mark();
+      term.type('/as b\x03');
+      // The half-typed line is dropped: the prompt after the warning is empty.
+      await term.waitFor(/tread> \(press Ctrl-C again to stop tread; Ctrl-D closes only the console and tread keeps serving\)\nyou \(alice\)> $/, 10_000, from);
+      // A line in between disarms it: the next Ctrl-C warns again.
+      term.type('/as bob\r');
+      await term.waitFor('You are now Bob Okafor', 10_000, from);
+      from = term.mark();
+      term.type('\x03');
+      await term.waitFor('press Ctrl-C again to stop tread', 10_000, from);
+      expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
+      term.type('\x03');
+      await term.waitFor('shutting down', 20_000, from);
+      await term.waitFor('stopped', 20_000, from);
+    } finally {
+      await term.kill('SIGTERM');
+    }
     expect(await term.exited).toBe(0);
   }, 120_000);
 });
