@@ -2,18 +2,17 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import type { AppContext } from '../../../src/core/app.js';
-import { Router } from '../../../src/core/router.js';
-import { allWorkflows, plannedCommands } from '../../../src/workflows/index.js';
+import { plannedCommands } from '../../../src/workflows/index.js';
+import { servedCommands, subcommandsOf } from '../../helpers/commands.js';
 
 const manifest = parse(readFileSync(new URL('../../../manifest/slack/manifest.yaml', import.meta.url), 'utf8'));
 const URL_ = 'https://YOUR-HOST/slack/events';
 
 describe('the Slack app manifest', () => {
-  it('declares a slash command for every command tread routes, with description and usage hint within Slack limits', () => {
-    const names = new Router({} as AppContext, allWorkflows, plannedCommands).commandNames().filter((n) => n !== 'help');
+  it('declares a slash command for every command tread serves and no other, with description and usage hint within Slack limits', () => {
     const commands = manifest.features.slash_commands as { command: string; url: string; description: string; usage_hint: string; should_escape: boolean }[];
-    expect(commands.map((c) => c.command.slice(1)).sort()).toEqual([...names].sort());
+    expect(commands.map((c) => c.command.slice(1)).sort()).toEqual(servedCommands().sort());
+    expect(Object.keys(plannedCommands).filter((p) => commands.some((c) => c.command === `/${p}`))).toEqual([]);
     for (const c of commands) {
       expect(c.url).toBe(URL_);
       expect(c.description.length).toBeGreaterThan(0);
@@ -21,6 +20,15 @@ describe('the Slack app manifest', () => {
       expect(c.usage_hint.length).toBeLessThanOrEqual(1000);
       // Mentions arrive as <@U…> ids, which tread maps to people.
       expect(c.should_escape).toBe(true);
+    }
+  });
+
+  it('advertises only subcommands that exist: each word a usage hint offers is in the command\'s own usage', () => {
+    const commands = manifest.features.slash_commands as { command: string; usage_hint: string }[];
+    for (const c of commands) {
+      const known = subcommandsOf(c.command.slice(1));
+      const offered = c.usage_hint.split('|').map((alt) => /^\s*([a-z]\w*)/.exec(alt)?.[1]).filter((w): w is string => Boolean(w));
+      expect(offered.filter((w) => !known.has(w)), `${c.command}: ${c.usage_hint}`).toEqual([]);
     }
   });
 
