@@ -26,6 +26,7 @@ import type { Workflow } from './core/workflow.js';
 import { auditRoutes } from './http/audit.js';
 import { bearerToken, sameSecret } from './http/credentials.js';
 import { renderFamily } from './http/metrics.js';
+import { infoPageRoutes } from './http/pages.js';
 import { HttpServer, sendError, sendJson } from './http/server.js';
 import { Scheduler } from './scheduler/scheduler.js';
 import { allWorkflows, plannedCommands } from './workflows/index.js';
@@ -101,7 +102,7 @@ export async function startTread(options: TreadOptions): Promise<Tread> {
   };
   router.afterHandle = kick;
   const tools: RouteTools = { authorizeApi: (req, res) => authorizeApi(options.apiToken, req, res), kick };
-  http.add(...coreRoutes(app, http, dispatcher, scheduler, workflows), ...auditRoutes(app, tools));
+  http.add(...coreRoutes(app, http, dispatcher, scheduler, workflows), ...auditRoutes(app, tools), ...infoPageRoutes(app.config.organisation));
   for (const a of adapters) http.add(...(a.routes ?? []));
   for (const w of workflows) http.add(...(w.routes?.(app, tools) ?? []));
 
