@@ -8,16 +8,16 @@ import { z } from 'zod';
 import { schema, type DbOrTx, type Tx } from '../../../db/client.js';
 import type { AppContext } from '../../core/app.js';
 import { appendAudit } from '../../core/audit.js';
+import { channelLabel, channelWheres } from '../../core/channels.js';
 import { formatDuration } from '../../core/duration.js';
 import { conflict, DomainError, notFound } from '../../core/errors.js';
 import { findPerson, SCHEDULER_ACTOR, type Actor } from '../../core/identity.js';
-import type { Where } from '../../core/inbound.js';
 import type { Message } from '../../core/message.js';
 import { enqueue } from '../../core/outbox.js';
 import { requirePermission } from '../../core/permissions.js';
 import { addTimeline } from '../../core/timeline.js';
 import { cancelTimer, schedule } from '../../core/timers.js';
-import type { ChannelConfig, EscalationTarget } from './oncall.config.js';
+import type { EscalationTarget } from './oncall.config.js';
 import { pageMessage } from './oncall.messages.js';
 import { nextPosition, transition, type EscalationState, type Position, type StopReason } from './oncall.machine.js';
 import { findSchedule, onCallAt } from './oncall.service.js';
@@ -214,20 +214,6 @@ async function currentCard(tx: Tx, esc: EscalationRow): Promise<Message | undefi
     .orderBy(desc(schema.outbox.id)).limit(1);
   const message = row?.payload.message as Message | undefined;
   return message && typeof message === 'object' ? message : (esc.card as Message | null) ?? undefined;
-}
-
-/** Where a channel target is, on the platforms that are on. */
-export function channelWheres(channel: ChannelConfig, platforms: ReadonlySet<string>): Where[] {
-  const out: Where[] = [];
-  if (channel.slack && platforms.has('slack')) out.push({ platform: 'slack', channel: channel.slack, name: channel.slack });
-  if (channel.teams && platforms.has('teams')) out.push({ platform: 'teams', tenant: channel.teams.team, channel: channel.teams.channel });
-  if (channel.console && platforms.has('console')) out.push({ platform: 'console', channel: channel.console, name: channel.console });
-  return out;
-}
-
-function channelLabel(channel: ChannelConfig): string {
-  return [channel.slack && `Slack ${channel.slack}`, channel.teams && `Teams ${channel.teams.team}/${channel.teams.channel}`, channel.console && `console ${channel.console}`]
-    .filter(Boolean).join(', ');
 }
 
 /** Pages every target of one step. Returns how many pages went out (people and channels). */

@@ -1,6 +1,6 @@
 /** The `schedules` and `escalationPolicies` sections of the organisation file (zod), with their cross-checks. */
 import { z } from 'zod';
-import { idSchema, timezoneSchema } from '../../core/config/schemas.js';
+import { channelSchema, idSchema, timezoneSchema, type ChannelConfig } from '../../core/config/schemas.js';
 import type { OrgConfig } from '../../core/config/org.js';
 import type { ConfigSection } from '../../core/workflow.js';
 import { durationSchema, parseDuration } from '../../core/duration.js';
@@ -65,12 +65,6 @@ export const scheduleSchema = z.object({
   layers: z.array(layerSchema).min(1, 'a schedule needs at least one layer'),
 });
 
-const channelSchema = z.object({
-  slack: z.string().min(1).optional(),
-  teams: z.object({ team: z.string().min(1), channel: z.string().min(1) }).optional(),
-  console: z.string().min(1).optional(),
-}).refine((c) => c.slack || c.teams || c.console, 'name the channel on at least one platform: slack, teams or console');
-
 const targetSchema = z.object({
   schedule: name.optional(),
   person: personId.optional(),
@@ -114,7 +108,7 @@ export const escalationPolicySchema = z.object({
   repeat: z.number().int().min(0).max(9).default(0),
 });
 
-export type ChannelConfig = z.infer<typeof channelSchema>;
+export type { ChannelConfig };
 /** Who or what a step notifies. */
 export type EscalationTarget =
   | { kind: 'schedule'; schedule: string }
