@@ -8,7 +8,7 @@
  * told (its cards and the people named), and `webhook.failed` is announced; a 2xx announces `webhook.delivered`.
  * Targets are resolved by name when sending, so secrets (`${VAR}` in the config) are never stored in a row or logged.
  */
-import { createHmac } from 'node:crypto';
+import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { Tx } from '../../db/client.js';
 import type { AppContext } from './app.js';
 import type { OrgConfig } from './config/org.js';
@@ -73,6 +73,19 @@ const DEFAULT_POLICY: WebhookPolicy = { maxAttempts: 8, baseDelayMs: 2000, maxDe
 /** `sha256=<hex>` of `<timestamp>.<body>` with the secret: what `X-Tread-Signature` carries. */
 export function signWebhook(secret: string, timestamp: number | string, body: string): string {
   return `sha256=${createHmac('sha256', secret).update(`${timestamp}.${body}`).digest('hex')}`;
+}
+
+/**
+ * Checks a signed request sent to tread the way tread signs its own (a receiver reporting back): the signature must be
+ * `signWebhook(secret, timestamp, body)` and the timestamp within `toleranceSeconds` of `now`. Returns why not, or undefined.
+ */
+export function checkWebhookSignature(secret: string, timestamp: string | undefined, signature: string | undefined, body: string, now: Date, toleranceSeconds = 300): string | undefined {
+  if (!timestamp || !/^\d{1,12}$/.test(timestamp)) return 'X-Tread-Timestamp is missing or not Unix seconds';
+  if (!signature) return 'X-Tread-Signature is missing';
+  if (Math.abs(now.getTime() / 1000 - Number(timestamp)) > toleranceSeconds) return `X-Tread-Timestamp is more than ${toleranceSeconds} s away from now (replayed or a wrong clock)`;
+  const expected = Buffer.from(signWebhook(secret, timestamp, body));
+  const given = Buffer.from(signature);
+  return given.length === expected.length && timingSafeEqual(given, expected) ? undefined : 'X-Tread-Signature does not match the body and timestamp';
 }
 
 /** Delay before attempt `attempt + 1`: exponential from the base, capped, with full jitter over its upper half. */

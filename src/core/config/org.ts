@@ -80,7 +80,10 @@ export type BaseOrgConfig = z.infer<typeof baseSchema>;
 export interface OrgSections {}
 
 /** The parsed organisation file. */
-export type OrgConfig = BaseOrgConfig & OrgSections;
+export type OrgConfig = BaseOrgConfig & OrgSections & {
+  /** The folder of the organisation file when it was loaded from one: relative paths in it (a knowledge folder) start there. */
+  baseDir?: string;
+};
 export type PersonConfig = BaseOrgConfig['people'][number];
 export type ServiceConfig = BaseOrgConfig['services'][number];
 export type BusinessHours = NonNullable<BaseOrgConfig['businessHours']>;
@@ -213,5 +216,7 @@ export function loadOrgConfig(path: string | undefined, env: NodeJS.ProcessEnv, 
   }
   const full = resolve(file);
   if (!existsSync(full)) throw new ConfigError(`${file}: file not found (TREAD_CONFIG)`);
-  return { config: parseOrgConfig(readFileSync(full, 'utf8'), file, env, sections), path: full, example };
+  const config = parseOrgConfig(readFileSync(full, 'utf8'), file, env, sections);
+  config.baseDir = dirname(full);
+  return { config, path: full, example };
 }
