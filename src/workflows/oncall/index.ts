@@ -12,6 +12,7 @@ import { oncallCommand } from './oncall.commands.js';
 import { oncallConfig } from './oncall.config.js';
 import { stopReasonFor, type StopReason } from './oncall.machine.js';
 import { oncallRoutes } from './oncall.routes.js';
+import { findSchedule, onCallAt } from './oncall.service.js';
 import { oncallTimers } from './oncall.timers.js';
 
 /** What starts paging for a record. */
@@ -36,6 +37,8 @@ declare module '../../core/workflow.js' {
     'oncall.escalate_now': (op: OpContext, input: { subject: string }) => Promise<void>;
     /** True when a record is being paged. */
     'oncall.is_paging': (op: OpContext, input: { subject: string }) => Promise<boolean>;
+    /** Who is on call for a schedule at a time (now when not given), with overrides; null for nobody or an unknown schedule. */
+    'oncall.who_is_on_call': (op: OpContext, input: { schedule: string; at?: Date }) => Promise<{ person: string | null }>;
   }
 }
 
@@ -62,6 +65,10 @@ export const oncallWorkflow: Workflow = {
     'oncall.stop': async ({ tx, now, actor }, { subject, reason }) => Boolean(await stopEscalation(tx, subject, actor, now, reason)),
     'oncall.escalate_now': async ({ tx, app, now, actor }, { subject }) => { await escalateNow(tx, app, subject, actor, now); },
     'oncall.is_paging': async ({ tx }, { subject }) => Boolean(await activeEscalation(tx, subject)),
+    'oncall.who_is_on_call': async ({ tx, app, now }, { schedule, at }) => {
+      const found = findSchedule(app, schedule);
+      return { person: found ? (await onCallAt(tx, found, at ?? now)).current.person : null };
+    },
   },
   subscribes: [
     // A new incident of a service with an escalation policy pages its on-call (incidents opened for alerts are paged by their group).
