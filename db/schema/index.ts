@@ -3,3 +3,5 @@ export * from './core.js';
 export * from './incident.js';
 export * from './event.js';
 export * from './oncall.js';
+export * from './approval.js';
+export * from './request.js';
