@@ -1,16 +1,17 @@
 /** Every workflow tread runs, and the organisation file they read. The runtime and the router are built from this list. */
 import { loadOrgConfig, parseOrgConfig, type OrgConfig } from '../core/config/org.js';
 import type { Workflow } from '../core/workflow.js';
+import { approvalWorkflow } from './approval/index.js';
 import { eventWorkflow } from './event/index.js';
 import { incidentWorkflow } from './incident/index.js';
 import { oncallWorkflow } from './oncall/index.js';
+import { requestWorkflow } from './request/index.js';
 
 /** The workflows, in help order. */
-export const allWorkflows: Workflow[] = [incidentWorkflow, oncallWorkflow, eventWorkflow];
+export const allWorkflows: Workflow[] = [incidentWorkflow, requestWorkflow, oncallWorkflow, eventWorkflow, approvalWorkflow];
 
 /** Every command of the product with what it is for; those no registered workflow serves answer "not available yet". */
 export const plannedCommands: Record<string, string> = {
-  request: 'request fulfilment (service catalog, approvals)',
   problem: 'problem management and the known error database',
   access: 'access requests and time-bound grants',
 };
