@@ -7,7 +7,7 @@ import type { ActionInbound, CommandInbound, Reply } from '../../core/inbound.js
 import { requirePermission } from '../../core/permissions.js';
 import { inTransaction } from '../../core/refusals.js';
 import type { ActionSpec, CommandSpec, HandlerContext } from '../../core/workflow.js';
-import type { CatalogItem } from './request.config.js';
+import { RESERVED_WORDS, type CatalogItem } from './request.config.js';
 import { OPEN_STATES } from './request.machine.js';
 import { cancelForm, cannotForm, catalogMessage, commentForm, itemForm, listLine, requestSubject, taskSubject } from './request.messages.js';
 import { cardFor, changeRequest, getRequest, itemFor, listRequests, personResolver, requireView, submitRequest, visibleItems, type RequestCommand } from './request.service.js';
@@ -26,8 +26,8 @@ export const REQUEST_USAGE = [
   '/request stats [7d|30d|90d]',
 ];
 
-/** Words that are subcommands, not catalog items. */
-export const RESERVED = new Set(['list', 'show', 'cancel', 'comment', 'complete', 'stats', 'help']);
+/** Words that are subcommands, not catalog items (`access` is the access workflow's, through its alias). */
+const RESERVED = new Set(RESERVED_WORDS);
 
 function actorOf(ctx: HandlerContext) {
   return { person: ctx.person, source: ctx.source };

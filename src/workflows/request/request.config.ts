@@ -6,6 +6,9 @@ import { durationSchema } from '../../core/duration.js';
 import { fieldSpecSchema } from '../../core/forms.js';
 import type { ConfigSection } from '../../core/workflow.js';
 
+/** Words that are `/request` subcommands, so no catalog item may be named so. */
+export const RESERVED_WORDS: readonly string[] = ['list', 'show', 'cancel', 'comment', 'complete', 'stats', 'help', 'access'];
+
 const taskSchema = z.object({
   title: z.string().min(1).max(150),
   /** The team that does it (defaults to the item's fulfilment team). */
@@ -91,6 +94,7 @@ function checkRequestConfig(org: OrgConfig, issue: (path: (string | number)[], m
   org.catalog.forEach((item, i) => {
     const at = (...rest: (string | number)[]) => ['catalog', i, ...rest];
     if (names.has(item.name)) issue(at('name'), `duplicate catalog item "${item.name}"`);
+    if (RESERVED_WORDS.includes(item.name)) issue(at('name'), `"${item.name}" is a /request subcommand; name the item otherwise`);
     names.add(item.name);
     if (item.service && !services.has(item.service)) issue(at('service'), `unknown service "${item.service}" (not in services)`);
     if (item.approvalPolicy && policies && !policies.has(item.approvalPolicy)) issue(at('approvalPolicy'), `unknown approval policy "${item.approvalPolicy}" (not in approvalPolicies)`);
