@@ -125,6 +125,7 @@ export function undecided(stage: StoredStage, stageIndex: number, votes: readonl
 /** The rule in words: `any one of 2`, `all 3`, `2 of 3`. */
 export function ruleWords(stage: StoredStage): string {
   const n = stage.approvers.length;
+  if (n === 0) return 'its fallback decides';
   if (stage.rule.kind === 'any') return n === 1 ? 'one approver' : `any one of ${n}`;
   if (stage.rule.kind === 'all') return n === 1 ? 'one approver' : `all ${n}`;
   return `${needed(stage)} of ${n}`;
