@@ -66,6 +66,7 @@ catalog:
   - { name: self, title: Self item, approvalPolicy: self-ok, fulfilment: { team: fixers, tasks: [{ title: Do it }] } }
   - { name: slow, title: Slow item, approvalPolicy: escalating, fulfilment: { team: fixers, tasks: [{ title: Do it }] } }
   - { name: free, title: Free item, fulfilment: { team: fixers, tasks: [{ title: Do it }] } }
+  - { name: internal, title: Internal item, visibleTo: [fixers], fulfilment: { team: fixers, tasks: [{ title: Do it }] } }
 `;
 
 /** The rules organisation, parsed. */
