@@ -57,7 +57,7 @@ approvalPolicies:
     stages: [{ approvers: [{ person: frank }], escalateAfter: 8h, fallback: [{ person: gina }] }]
     expireAfter: 2d
     remindAfter: 2h
-    remindEvery: 6h
+    remindEvery: 5h
 catalog:
   - { name: any, title: Any item, service: crm, approvalPolicy: any-manager, fields: [{ id: reason, label: Reason, type: text, required: true }], fulfilment: { team: fixers, tasks: [{ title: Do it }] } }
   - { name: all, title: All item, approvalPolicy: all-team, fulfilment: { team: fixers, tasks: [{ title: Do it }] } }
