@@ -1,0 +1,173 @@
+/**
+ * Webhook fulfilment against a local receiver that checks what a real one would (the signature over "<timestamp>.<body>"
+ * with the shared secret, the idempotency key), the receiver's signed report to POST /hooks/requests/REQ-n, and a failing
+ * receiver retried and finally reported to the team and on the requester's card. PGlite and PostgreSQL.
+ */
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Database } from '../../db/client.js';
+import { ManualClock } from '../../src/core/clock.js';
+import { signWebhook } from '../../src/core/webhooks.js';
+import { parseOrganisation } from '../../src/workflows/index.js';
+import { drivers, openTestDatabase } from '../helpers/db.js';
+import { lastRequestId, messageText, replyText, requestRow, START, startRequestTread, type RequestTestTread } from '../workflows/request/request.fakes.js';
+
+const SECRET = 'licence-webhook-secret-0123456789';
+
+interface Receiver {
+  server: Server;
+  url: string;
+  plan: ((res: ServerResponse) => void)[];
+  seen: { headers: IncomingMessage['headers']; body: any; valid: boolean }[];
+}
+
+/** Verifies like the README tells receivers to: constant-time compare, a fresh timestamp. */
+function verify(headers: IncomingMessage['headers'], body: string, now: Date): boolean {
+  const ts = String(headers['x-tread-timestamp'] ?? '');
+  const given = Buffer.from(String(headers['x-tread-signature'] ?? ''));
+  const expected = Buffer.from(`sha256=${createHmac('sha256', SECRET).update(`${ts}.${body}`).digest('hex')}`);
+  return Math.abs(now.getTime() / 1000 - Number(ts)) < 300 && given.length === expected.length && timingSafeEqual(given, expected);
+}
+
+async function receiver(clock: ManualClock): Promise<Receiver> {
+  const r = { plan: [], seen: [] } as unknown as Receiver;
+  r.server = createServer((req, res) => {
+    let body = '';
+    req.on('data', (c) => { body += c; });
+    req.on('end', () => {
+      r.seen.push({ headers: req.headers, body: JSON.parse(body), valid: verify(req.headers, body, clock.now()) });
+      const step = r.plan.shift();
+      if (step) step(res);
+      else { res.writeHead(202, { 'content-type': 'application/json' }); res.end(JSON.stringify({ accepted: true, ticket: 'LIC-42' })); }
+    });
+  });
+  await new Promise<void>((ok) => r.server.listen(0, '127.0.0.1', () => ok()));
+  r.url = `http://127.0.0.1:${(r.server.address() as AddressInfo).port}/licences`;
+  return r;
+}
+
+const config = (url: string) => parseOrganisation(`
+organisation: Hooks
+timezone: Europe/Berlin
+people:
+  - { id: alice, name: Alice Admin, roles: [admin] }
+  - { id: bob, name: Bob Fixer }
+  - { id: dave, name: Dave Asker, email: dave@example.com }
+teams:
+  - { id: licences, members: [bob] }
+catalog:
+  - name: licence
+    title: Software licence
+    fields: [{ id: product, label: Product, type: select, options: [Figma, IntelliJ], required: true }]
+    fulfilment: { team: licences, channel: { console: licence-desk }, webhook: { url: "${url}", secret: "\${LIC_SECRET}" } }
+    sla: { response: 1h, resolution: 1d }
+`, 'hooks.yaml', { LIC_SECRET: SECRET });
+
+for (const driver of drivers) {
+  describe(`webhook fulfilment (${driver})`, () => {
+    let database: Database;
+    let t: RequestTestTread;
+    let r: Receiver;
+    const clock = new ManualClock(new Date(START));
+
+    beforeAll(async () => {
+      r = await receiver(clock);
+      database = await openTestDatabase(driver);
+      t = await startRequestTread(database, {
+        clock, config: config(r.url), http: true, publicUrl: 'https://tread.example.com',
+        webhookPolicy: { maxAttempts: 3, baseDelayMs: 1000, maxDelayMs: 5000, timeoutMs: 2000 },
+      });
+    });
+    afterAll(async () => {
+      await t?.tread.stop({ closeDatabase: false });
+      await database?.close();
+      r?.server.close();
+    });
+
+    /** POSTs a report to the hook, signed with `secret` at `at` (Unix seconds). */
+    async function report(subject: string, body: unknown, options: { secret?: string; at?: number; raw?: string } = {}) {
+      const text = options.raw ?? JSON.stringify(body);
+      const ts = options.at ?? Math.floor(clock.now().getTime() / 1000);
+      const res = await fetch(`http://127.0.0.1:${t.tread.port}/hooks/requests/${subject}`, {
+        method: 'POST', headers: { 'content-type': 'application/json', 'x-tread-timestamp': String(ts), 'x-tread-signature': signWebhook(options.secret ?? SECRET, ts, text) }, body: text,
+      });
+      const out = { status: res.status, body: await res.json() as any };
+      await t.tick();
+      return out;
+    }
+
+    it('sends the request signed to the receiver; a 2xx is accepted (the first response); the signed report fulfils it', async () => {
+      await t.command('dave', '/request licence product:Figma');
+      const id = await lastRequestId(t);
+      const subject = `REQ-${id}`;
+      expect(r.seen).toHaveLength(1);
+      const sent = r.seen[0]!;
+      expect(sent.valid).toBe(true);
+      expect(sent.headers['idempotency-key']).toBe(`${subject}:fulfil`);
+      expect(sent.body).toEqual({
+        request: subject, item: 'licence', title: 'Software licence', fields: { product: 'Figma' },
+        requester: { id: 'dave', name: 'Dave Asker', email: 'dave@example.com' }, submittedAt: '2026-01-05T09:00:00.000Z',
+        callback: `https://tread.example.com/hooks/requests/${subject}`,
+      });
+      const accepted = await requestRow(t, id);
+      expect(accepted).toMatchObject({ state: 'in_fulfilment', webhookState: 'accepted', webhookNote: 'reference LIC-42' });
+      expect(accepted.respondedAt).not.toBeNull();
+      const card = t.port.calls.filter((c) => c.message?.subject === subject).at(-1)!;
+      expect(messageText(card.message)).toContain('Accepted by the fulfilment system 10:00 CET (reference LIC-42); waiting for it to finish.');
+
+      const before = (await requestRow(t, id)).version;
+      expect((await report(subject, { status: 'fulfilled' }, { secret: 'wrong-secret-0123456789' })).body.error.code).toBe('request.bad_signature');
+      const stale = await report(subject, { status: 'fulfilled' }, { at: Math.floor(clock.now().getTime() / 1000) - 600 });
+      expect(stale).toMatchObject({ status: 401, body: { error: { message: 'X-Tread-Timestamp is more than 300 s away from now (replayed or a wrong clock)' } } });
+      const unsigned = await fetch(`http://127.0.0.1:${t.tread.port}/hooks/requests/${subject}`, { method: 'POST', body: '{"status":"fulfilled"}' });
+      expect(unsigned.status).toBe(401);
+      const bad = await report(subject, { status: 'done', extra: 1 });
+      expect(bad.status).toBe(400);
+      expect(bad.body.error.issues.map((i: any) => i.path)).toEqual(['status', '(body)']);
+      expect((await report(subject, { status: 'incomplete' })).body.error.issues).toEqual([{ path: 'note', message: 'say why it is incomplete' }]);
+      expect((await report('REQ-999', { status: 'fulfilled' })).status).toBe(404);
+      expect((await requestRow(t, id)).version).toBe(before);
+
+      const ok = await report(subject, { status: 'fulfilled', note: 'seat assigned to dave@example.com' });
+      expect(ok).toMatchObject({ status: 200, body: { id: subject, state: 'fulfilled', outcome: 'seat assigned to dave@example.com' } });
+      expect(messageText(t.port.calls.filter((c) => c.message?.subject === subject).at(-1)!.message)).toContain('✓ Fulfilled 10:00 CET: seat assigned to dave@example.com.');
+      expect(await report(subject, { status: 'fulfilled', note: 'again' })).toMatchObject({ status: 200, body: { repeated: true } });
+      expect((await report(subject, { status: 'incomplete', note: 'changed my mind' })).status).toBe(409);
+      expect(r.seen).toHaveLength(1); // sent once
+    });
+
+    it('a failing receiver is retried with the same idempotency key, then the team and the requester\'s card are told; an admin completes by hand', async () => {
+      r.plan.push(
+        (res) => { res.writeHead(503); res.end('maintenance'); },
+        (res) => { res.writeHead(500); res.end('boom'); },
+        (res) => { res.writeHead(502); res.end('bad gateway'); },
+      );
+      const seenBefore = r.seen.length;
+      await t.command('dave', '/request licence product:IntelliJ');
+      const id = await lastRequestId(t);
+      const subject = `REQ-${id}`;
+      expect(r.seen.length - seenBefore).toBe(1);
+      await t.advance(1000);
+      await t.advance(2000);
+      await t.advance(5000);
+      const attempts = r.seen.slice(seenBefore);
+      expect(attempts).toHaveLength(3);
+      expect(new Set(attempts.map((a) => a.headers['idempotency-key']))).toEqual(new Set([`${subject}:fulfil`]));
+      expect(attempts.every((a) => a.valid)).toBe(true);
+      const row = await requestRow(t, id);
+      expect(row).toMatchObject({ state: 'in_fulfilment', webhookState: 'failed' });
+      expect(row.webhookNote).toMatch(/answered 502: bad gateway/);
+      expect(messageText(t.port.calls.filter((c) => c.message?.subject === subject).at(-1)!.message)).toMatch(/⚠ The fulfilment system could not be reached: .*answered 502: bad gateway\. The fulfilment team was told\./);
+      const desk = t.port.calls.filter((c) => c.method === 'post' && c.where?.channel === 'licence-desk');
+      expect(desk.at(-1)!.message!.text).toMatch(new RegExp(`^⚠ ${subject} \\(Software licence\\): the fulfilment system did not take it after 3 attempts .*/request complete ${subject} fulfilled <note>$`));
+      expect(t.port.dms('bob').at(-1)!.message!.text).toMatch(new RegExp(`^⚠ ${subject}: the webhook to request:licence failed after 3 attempts`));
+      expect(r.seen).toHaveLength(seenBefore + 3);
+      await t.advance(60_000);
+      expect(r.seen).toHaveLength(seenBefore + 3); // given up: no more attempts
+      expect(replyText(await t.command('alice', `/request complete ${subject} fulfilled assigned by hand in the admin console`))).toBe(`${subject} marked fulfilled.`);
+      expect(await requestRow(t, id)).toMatchObject({ state: 'fulfilled', outcomeBy: 'alice' });
+    });
+  });
+}
