@@ -24,6 +24,8 @@ export interface Answer {
   workaround?: string | null;
   /** Articles: the file inside the knowledge folder. */
   path?: string;
+  /** Matches only some of the words (ranked after every answer that matches them all). */
+  partial?: boolean;
 }
 
 /** The knowledge folder, relative to the organisation file (or the working directory when the config came from text). */
@@ -102,6 +104,7 @@ interface ArticleHit {
   path: string;
   rank: number;
   snippet: string;
+  partial?: boolean;
 }
 
 const HEADLINE = 'StartSel=*, StopSel=*, MaxWords=25, MinWords=10, MaxFragments=1';
@@ -115,13 +118,14 @@ export async function searchArticles(db: DbOrTx, question: string, limit = 3): P
       ts_headline('english', a.body, q.q, ${HEADLINE}) as snippet
     from knowledge_articles a, websearch_to_tsquery('english', ${question}) as q(q)
     where a.search @@ q.q order by rank desc, a.id limit ${limit}`);
-  if (all.length >= limit) return all.map(norm);
+  // any-word matching only for plain words: a phrase ("…") or an excluded word (-word) means what it says
+  if (all.length >= limit || /"|(^|\s)-\S/.test(question)) return all.map(norm);
   const seen = all.map((a) => Number(a.id));
   const any = await queryRows<ArticleHit>(db, sql`select a.id, a.title, a.path, ts_rank_cd(a.search, q.q)::float8 as rank,
       ts_headline('english', a.body, q.q, ${HEADLINE}) as snippet
     from knowledge_articles a, (select nullif(replace(websearch_to_tsquery('english', ${question})::text, ' & ', ' | '), '')::tsquery) as q(q)
     where q.q is not null and a.search @@ q.q ${seen.length ? sql`and a.id not in ${seen}` : sql``} order by rank desc, a.id limit ${limit - all.length}`);
-  return [...all, ...any].map(norm);
+  return [...all, ...any.map((a) => ({ ...a, partial: true }))].map(norm);
 }
 
 function norm(h: ArticleHit): ArticleHit {
@@ -153,9 +157,10 @@ async function searchKnownErrors(op: OpContext, question: string, limit: number)
 export async function answers(app: AppContext, question: string, limit = 3): Promise<Answer[]> {
   const now = app.clock.now();
   return app.db.transaction(async (tx) => {
-    const articles = (await searchArticles(tx, question, limit)).map((a): Answer => ({ id: `KB-${a.id}`, kind: 'article', title: a.title, snippet: a.snippet, rank: a.rank, path: a.path }));
+    const articles = (await searchArticles(tx, question, limit)).map((a): Answer => ({ id: `KB-${a.id}`, kind: 'article', title: a.title, snippet: a.snippet, rank: a.rank, path: a.path, ...(a.partial ? { partial: true } : {}) }));
     const known = await searchKnownErrors({ tx, app, now, actor: SCHEDULER_ACTOR }, question, limit);
-    return [...articles, ...known].sort((a, b) => b.rank - a.rank || a.id.localeCompare(b.id)).slice(0, limit);
+    // answers matching every word first (articles and known errors by rank), then articles matching some of them
+    return [...articles, ...known].sort((a, b) => Number(Boolean(a.partial)) - Number(Boolean(b.partial)) || b.rank - a.rank || a.id.localeCompare(b.id)).slice(0, limit);
   });
 }
 
