@@ -54,7 +54,12 @@ export class ConsoleAdapter implements PlatformAdapter, ChatPort {
   readonly platform = 'console' as const;
   readonly port: ChatPort = this;
   private user: string;
-  private lastButtons: Button[] = [];
+  /**
+   * The newest buttons each person can press by number: cards posted to channels are everyone's ('*'), a direct message
+   * is its recipient's, a reply is the acting person's. A number presses the newest of the actor's own and the channels'.
+   */
+  private readonly buttonsOf = new Map<string, { buttons: Button[]; seq: number }>();
+  private buttonSeq = 0;
   private seq = 0;
   private rl: Interface | undefined;
   private loop: Promise<void> | undefined;
@@ -245,9 +250,10 @@ export class ConsoleAdapter implements PlatformAdapter, ChatPort {
   }
 
   private async press(n: number): Promise<void> {
-    const button = this.lastButtons[n - 1];
+    const buttons = this.lastButtons();
+    const button = buttons[n - 1];
     if (!button) {
-      this.write(this.lastButtons.length ? `tread> There is no button [${n}] on the last card (1–${this.lastButtons.length}).` : 'tread> There is no card with buttons yet.');
+      this.write(buttons.length ? `tread> There is no button [${n}] on the last card (1–${buttons.length}).` : 'tread> There is no card with buttons yet.');
       return;
     }
     if (button.confirm) {
@@ -328,8 +334,20 @@ export class ConsoleAdapter implements PlatformAdapter, ChatPort {
   /** Texts printed while handling the current line: an announcement that repeats the reply is not printed twice. */
   private readonly recent = new Set<string>();
 
-  private print(message: Message, prefix = 'tread> '): void {
-    if (message.buttons?.length) this.lastButtons = message.buttons;
+  /** Remembers a card's buttons for whoever may press them by number ('*': everyone). */
+  private rememberButtons(who: string, message: Message): void {
+    if (message.buttons?.length) this.buttonsOf.set(who, { buttons: message.buttons, seq: ++this.buttonSeq });
+  }
+
+  /** The buttons a number presses now: the acting person's newest card, or the channels' when that is newer. */
+  private lastButtons(): Button[] {
+    const mine = this.buttonsOf.get(this.user);
+    const shared = this.buttonsOf.get('*');
+    return (mine && (!shared || mine.seq > shared.seq) ? mine : shared)?.buttons ?? [];
+  }
+
+  private print(message: Message, prefix = 'tread> ', who: string = this.user): void {
+    this.rememberButtons(who, message);
     if (message.text && !message.title) {
       if (this.recent.has(message.text)) return;
       this.recent.add(message.text);
@@ -340,22 +358,22 @@ export class ConsoleAdapter implements PlatformAdapter, ChatPort {
   // ChatPort: the console is one conversation; everything prints.
 
   async post(where: Where, message: Message): Promise<MessageRef> {
-    this.print(message);
+    this.print(message, 'tread> ', '*');
     return { where: { ...WHERE, channel: where.channel || 'console' }, messageId: messageId() };
   }
 
-  async update(_ref: MessageRef, message: Message): Promise<void> {
-    if (message.buttons?.length) this.lastButtons = message.buttons;
+  async update(ref: MessageRef, message: Message): Promise<void> {
+    this.rememberButtons(ref.where.channel.startsWith('dm:') ? ref.where.channel.slice(3) : '*', message);
     this.write(`tread> ↻ ${plain(message.title ?? message.text ?? '')}${message.buttons?.length ? `\n       ${renderButtons(message.buttons)}` : ''}`);
   }
 
   async dm(user: PersonAddress, message: Message): Promise<MessageRef> {
-    this.print(message, `tread> (to ${user.name ?? user.userId}) `);
+    this.print(message, `tread> (to ${user.name ?? user.userId}) `, user.userId);
     return { where: { platform: 'console', channel: `dm:${user.userId}` }, messageId: messageId() };
   }
 
   async postEphemeral(_where: Where, user: PersonAddress, message: Message): Promise<void> {
-    this.print(message, `tread> (only ${user.name ?? user.userId}) `);
+    this.print(message, `tread> (only ${user.name ?? user.userId}) `, user.userId);
   }
 
   async openForm(): Promise<void> {

@@ -4,6 +4,7 @@ import { badInput } from '../../core/errors.js';
 import { validateFields, type RawValues } from '../../core/forms.js';
 import { hasRole, personName } from '../../core/identity.js';
 import type { ActionInbound, CommandInbound, Reply } from '../../core/inbound.js';
+import type { Button } from '../../core/message.js';
 import { requirePermission } from '../../core/permissions.js';
 import { inTransaction } from '../../core/refusals.js';
 import type { ActionSpec, CommandSpec, HandlerContext } from '../../core/workflow.js';
@@ -132,7 +133,16 @@ async function handleRequest(inbound: CommandInbound, ctx: HandlerContext): Prom
       const card = await ctx.db.transaction(async (tx) => {
         const row = await getRequest(tx, id);
         await requireView(tx, ctx, row, ctx.person, now);
-        return cardFor(tx, ctx, row, now);
+        const shown = await cardFor(tx, ctx, row, now);
+        // an approver it waits for gets the approval's buttons here too; only the requester (or an admin) can cancel
+        const status = row.state === 'awaiting_approval' ? await ctx.seam.call('approval.status', { tx, app: ctx, now, actor: actorOf(ctx) }, { subject: requestSubject(id) }) : undefined;
+        const decide: Button[] = status?.waitingFor.includes(ctx.person.id) ? [
+          { actionId: 'approval.approve', label: 'Approve', value: status.id, style: 'primary' },
+          { actionId: 'approval.reject.form', label: 'Reject', value: status.id, style: 'danger' },
+          { actionId: 'approval.ask.form', label: 'Ask a question', value: status.id },
+        ] : [];
+        const mayCancel = row.requester === ctx.person.id || hasRole(ctx.person, 'admin');
+        return { ...shown, buttons: [...decide, ...(shown.buttons ?? []).filter((b) => mayCancel || b.actionId !== 'request.cancel.form')] };
       });
       return { kind: 'ephemeral', message: card };
     }
