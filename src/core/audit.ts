@@ -2,6 +2,7 @@
 import { createHash } from 'node:crypto';
 import { asc, eq, sql } from 'drizzle-orm';
 import { schema, type Db, type DbOrTx } from '../../db/client.js';
+import type { Actor } from './identity.js';
 import type { Source } from './inbound.js';
 
 /** One audited change. */
@@ -47,6 +48,17 @@ export async function appendAudit(tx: DbOrTx, entry: AuditEntry): Promise<{ seq:
       values (${nextSeq}, ${at.toISOString()}::timestamptz, ${entry.actor}, ${entry.source}, ${entry.subject}, ${entry.action}, ${JSON.stringify(data)}::jsonb, ${head!.hash}, ${hash})
     ) update audit_head set seq = ${nextSeq}, hash = ${hash} where id = 1`);
   return { seq: nextSeq, hash };
+}
+
+/** The Slack or Teams user id of an actor acting there (undefined for the console, the API and the scheduler). */
+export function platformUserId(actor: Actor): string | undefined {
+  return actor.source === 'slack' ? actor.person.slackId : actor.source === 'teams' ? actor.person.teamsId : undefined;
+}
+
+/** Appends what an actor did: the person, where it came from, and (in the data) their platform user id. */
+export async function auditActor(tx: DbOrTx, actor: Actor, entry: { at: Date; subject: string; action: string; data?: Record<string, unknown> }): Promise<{ seq: number; hash: string }> {
+  const id = platformUserId(actor);
+  return appendAudit(tx, { at: entry.at, actor: actor.person.id, source: actor.source, subject: entry.subject, action: entry.action, data: { ...entry.data, ...(id ? { platformUserId: id } : {}) } });
 }
 
 /** The result of checking the chain. */

@@ -4,7 +4,7 @@
  */
 import type { Tx } from '../../db/client.js';
 import type { AppContext } from './app.js';
-import { appendAudit } from './audit.js';
+import { auditActor } from './audit.js';
 import { DomainError } from './errors.js';
 import type { Actor } from './identity.js';
 
@@ -36,7 +36,5 @@ export async function inTransaction<T>(app: AppContext, work: (tx: Tx) => Promis
 /** Writes a refusal to the audit log in its own transaction. */
 export async function auditRefusal(app: AppContext, e: PolicyRefusal): Promise<void> {
   const { actor, subject, data } = e.attempt;
-  await app.db.transaction((tx) => appendAudit(tx, {
-    at: app.clock.now(), actor: actor.person.id, source: actor.source, subject, action: `refused:${e.code}`, data: { ...data, reason: e.message },
-  }));
+  await app.db.transaction((tx) => auditActor(tx, actor, { at: app.clock.now(), subject, action: `refused:${e.code}`, data: { ...data, reason: e.message } }));
 }

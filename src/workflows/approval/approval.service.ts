@@ -6,7 +6,7 @@
 import { and, asc, desc, eq, isNull } from 'drizzle-orm';
 import { schema, type DbOrTx, type Tx } from '../../../db/client.js';
 import type { AppContext } from '../../core/app.js';
-import { appendAudit } from '../../core/audit.js';
+import { auditActor } from '../../core/audit.js';
 import { formatDuration } from '../../core/duration.js';
 import { badInput, conflict, notFound } from '../../core/errors.js';
 import { actorRef, personName, type Actor } from '../../core/identity.js';
@@ -154,8 +154,8 @@ export async function startApproval(tx: Tx, app: AppContext, input: ApprovalInpu
   await schedule(tx, { kind: APPROVAL_TIMER.expire, subject: id, key: `${APPROVAL_TIMER.expire}:${id}`, dueAt: a.expiresAt, payload: { id: a.id } });
   const view = await viewOf(tx, app, a, now);
   await sendStageCard(tx, app, view, 0, eligibleFor(first, a.escalated));
-  await appendAudit(tx, {
-    at: now, actor: actor.person.id, source: actor.source, subject: id, action: 'approval.started',
+  await auditActor(tx, actor, {
+    at: now, subject: id, action: 'approval.started',
     data: { record: input.subject, policy: policy.name, stages: policy.stages.map((s) => ({ approvers: s.approvers, fallback: s.fallback, rule: s.rule })) },
   });
   await changed(tx, app, a, 'started', `Approval ${id} started (${policy.name}): ${stageWords(policy, 0)}, waiting for ${waitingWords(first, a.escalated, view.name)}`, actor, now);
@@ -209,7 +209,7 @@ export async function decide(tx: Tx, app: AppContext, input: DecisionInput, acto
   await app.seam.announce(tx, app, 'approval.deciding', { id, approvalId: a.id, subject: a.subject, owner: a.owner, person, decision: input.decision, stage: a.stage + 1, actor: actorRef(actor) }, now);
   const confirmed = !(a.secondStep && input.decision === 'approve');
   await tx.insert(schema.approvalDecisions).values({ approvalId: a.id, stage: a.stage, person, decision: input.decision, reason: reason || null, confirmed, source: actor.source, at: now });
-  await appendAudit(tx, { at: now, actor: person, source: actor.source, subject: id, action: `approval.${input.decision}`, data: { record: a.subject, stage: a.stage + 1, ...(reason ? { reason } : {}), ...(confirmed ? {} : { secondStep: 'pending' }) } });
+  await auditActor(tx, actor, { at: now, subject: id, action: `approval.${input.decision}`, data: { record: a.subject, stage: a.stage + 1, ...(reason ? { reason } : {}), ...(confirmed ? {} : { secondStep: 'pending' }) } });
   const verb = input.decision === 'approve' ? 'approved' : 'rejected';
   if (!confirmed) {
     await app.seam.announce(tx, app, 'approval.second_step', { id, approvalId: a.id, subject: a.subject, owner: a.owner, person, stage: a.stage + 1, actor: actorRef(actor) }, now);
@@ -229,7 +229,7 @@ export async function confirmDecision(tx: Tx, app: AppContext, approvalId: numbe
     .where(and(eq(schema.approvalDecisions.approvalId, a.id), eq(schema.approvalDecisions.stage, a.stage), eq(schema.approvalDecisions.person, person), eq(schema.approvalDecisions.confirmed, false)))
     .returning();
   if (!d) throw conflict('approval.nothing_to_confirm', `${person} has no approval of ${approvalSubject(a.id)} waiting for a second step.`);
-  await appendAudit(tx, { at: now, actor: actor.person.id, source: actor.source, subject: approvalSubject(a.id), action: 'approval.confirmed', data: { record: a.subject, person, stage: a.stage + 1 } });
+  await auditActor(tx, actor, { at: now, subject: approvalSubject(a.id), action: 'approval.confirmed', data: { record: a.subject, person, stage: a.stage + 1 } });
   return settle(tx, app, a, actor, now, `${await personName(app, person, tx)}'s approval confirmed (second step done)`);
 }
 
@@ -256,7 +256,7 @@ async function settle(tx: Tx, app: AppContext, a: ApprovalRow, actor: Actor, now
   await sendStageCard(tx, app, view, moved!.stage, eligibleFor(next, moved!.escalated));
   await cancelTimers(tx, approvalSubject(a.id), APPROVAL_TIMER.escalate);
   await scheduleStageTimers(tx, moved!, now);
-  await appendAudit(tx, { at: now, actor: actor.person.id, source: actor.source, subject: approvalSubject(a.id), action: 'approval.stage_approved', data: { record: a.subject, stage: a.stage + 1, next: moved!.stage + 1 } });
+  await auditActor(tx, actor, { at: now, subject: approvalSubject(a.id), action: 'approval.stage_approved', data: { record: a.subject, stage: a.stage + 1, next: moved!.stage + 1 } });
   await changed(tx, app, moved!, 'stage', `${sentence}; now ${stageWords(policy, moved!.stage)}, waiting for ${waitingWords(next, moved!.escalated, view.name)}`, actor, now);
   return moved!;
 }
@@ -271,7 +271,7 @@ async function finish(tx: Tx, app: AppContext, a: ApprovalRow, event: 'approve' 
   await cancelTimers(tx, id, 'approval.');
   const view = await viewOf(tx, app, done!, now);
   await refreshStage(tx, view, done!.stage);
-  await appendAudit(tx, { at: now, actor: actor.person.id, source: actor.source, subject: id, action: `approval.${next}`, data: { record: a.subject, stage: a.stage + 1, ...(reason ? { reason } : {}) } });
+  await auditActor(tx, actor, { at: now, subject: id, action: `approval.${next}`, data: { record: a.subject, stage: a.stage + 1, ...(reason ? { reason } : {}) } });
   const text = next === 'approved' ? `${id} approved by ${actor.person.name}` : next === 'rejected' ? `${id} rejected by ${actor.person.name}${reason ? `: ${reason}` : ''}` : `${id} expired: ${reason}`;
   await addTimeline(tx, { subject: id, at: now, actor: actor.person.id, source: actor.source, kind: next, text });
   await app.seam.announce(tx, app, 'approval.decided', {
@@ -295,7 +295,7 @@ export async function cancelApproval(tx: Tx, app: AppContext, subject: string, r
     .where(eq(schema.approvals.id, a.id)).returning();
   await cancelTimers(tx, id, 'approval.');
   await refreshStage(tx, await viewOf(tx, app, done!, now), done!.stage);
-  await appendAudit(tx, { at: now, actor: actor.person.id, source: actor.source, subject: id, action: 'approval.cancelled', data: { record: subject, ...(reason ? { reason } : {}) } });
+  await auditActor(tx, actor, { at: now, subject: id, action: 'approval.cancelled', data: { record: subject, ...(reason ? { reason } : {}) } });
   await addTimeline(tx, { subject: id, at: now, actor: actor.person.id, source: actor.source, kind: 'cancelled', text: `${id} cancelled by ${actor.person.name}` });
   return true;
 }
@@ -317,7 +317,7 @@ export async function askQuestion(tx: Tx, app: AppContext, approvalId: number, q
   await cancelTimers(tx, id, APPROVAL_TIMER.expire);
   await enqueue(tx, { kind: 'dm', person: a.requester, message: questionMessage(a, actor.person.name, text) }, { orderKey: id });
   await refreshStage(tx, await viewOf(tx, app, paused!, now), a.stage);
-  await appendAudit(tx, { at: now, actor: actor.person.id, source: actor.source, subject: id, action: 'approval.question', data: { record: a.subject, question: text } });
+  await auditActor(tx, actor, { at: now, subject: id, action: 'approval.question', data: { record: a.subject, question: text } });
   await changed(tx, app, paused!, 'question', `${actor.person.name} asked: ${text}`, actor, now);
   return paused!;
 }
@@ -342,7 +342,7 @@ export async function answerQuestions(tx: Tx, app: AppContext, approvalId: numbe
     await enqueue(tx, { kind: 'dm', person: asker, message: { title: `Answer about ${a.subject} · ${a.title}`, text: `${actor.person.name} answered: ${text}`, tone: 'info' } }, { orderKey: id });
   }
   if (row.state === 'pending') await refreshStage(tx, await viewOf(tx, app, row, now), row.stage);
-  await appendAudit(tx, { at: now, actor: actor.person.id, source: actor.source, subject: id, action: 'approval.answer', data: { record: a.subject, answer: text } });
+  await auditActor(tx, actor, { at: now, subject: id, action: 'approval.answer', data: { record: a.subject, answer: text } });
   await changed(tx, app, row, 'answered', `${actor.person.name} answered: ${text}`, actor, now);
   return open.length;
 }
@@ -373,7 +373,7 @@ export async function remind(tx: Tx, app: AppContext, a: ApprovalRow, actor: Act
   const view = await viewOf(tx, app, a, now);
   await sendStageCard(tx, app, view, a.stage, people, `⏰ Reminder: this has waited for your decision since ${formatTime(a.stageStartedAt, app.config.timezone, now)}.`);
   await tx.update(schema.approvals).set({ reminders: a.reminders + 1 }).where(eq(schema.approvals.id, a.id));
-  await appendAudit(tx, { at: now, actor: actor.person.id, source: actor.source, subject: approvalSubject(a.id), action: 'approval.reminded', data: { record: a.subject, stage: a.stage + 1, people } });
+  await auditActor(tx, actor, { at: now, subject: approvalSubject(a.id), action: 'approval.reminded', data: { record: a.subject, stage: a.stage + 1, people } });
   await addTimeline(tx, { subject: approvalSubject(a.id), at: now, actor: actor.person.id, source: actor.source, kind: 'reminded', text: `Reminded ${people.map(view.name).join(', ')}` });
   return people;
 }
@@ -387,6 +387,6 @@ export async function escalate(tx: Tx, app: AppContext, a: ApprovalRow, actor: A
   const fresh = stage.fallback.filter((p) => !stage.approvers.includes(p));
   await sendStageCard(tx, app, view, a.stage, fresh, `⬆ Escalated to you: nobody decided within ${formatDuration(stage.escalateAfterMs ?? 0)}.`);
   await refreshStage(tx, view, a.stage);
-  await appendAudit(tx, { at: now, actor: actor.person.id, source: actor.source, subject: approvalSubject(a.id), action: 'approval.escalated', data: { record: a.subject, stage: a.stage + 1, fallback: stage.fallback } });
+  await auditActor(tx, actor, { at: now, subject: approvalSubject(a.id), action: 'approval.escalated', data: { record: a.subject, stage: a.stage + 1, fallback: stage.fallback } });
   await changed(tx, app, row!, 'escalated', `Escalated ${stageWords(policy, a.stage)} to ${stage.fallback.map(view.name).join(', ')}`, actor, now);
 }

@@ -167,6 +167,8 @@ async function handleRequest(inbound: CommandInbound, ctx: HandlerContext): Prom
       requirePermission(ctx, ctx.person, 'request.stats');
       return { kind: 'ephemeral', message: statsMessage(await requestStats(ctx.db, ctx.clock.now(), days)) };
     }
+    case 'access': // `/request access …` is `/access request …` when access management runs (its alias takes it first)
+      return { kind: 'ephemeral', message: { text: 'Access requests (/request access …) are not available in this tread yet. Type /request to see what you can request.', tone: 'info' } };
     default: return { kind: 'none' };
   }
 }

@@ -6,7 +6,7 @@
 import { and, desc, eq, inArray, lt } from 'drizzle-orm';
 import { schema, type DbOrTx, type Tx } from '../../../db/client.js';
 import type { AppContext } from '../../core/app.js';
-import { appendAudit } from '../../core/audit.js';
+import { auditActor } from '../../core/audit.js';
 import { badInput, DomainError, forbidden, notFound } from '../../core/errors.js';
 import { requireFields, type RawValues } from '../../core/forms.js';
 import { directoryOf, hasRole, personName, SCHEDULER_ACTOR, type Actor, type Person } from '../../core/identity.js';
@@ -112,7 +112,7 @@ export async function submitRequest(tx: Tx, app: AppContext, input: NewRequest, 
   let row = inserted!;
   const subject = requestSubject(row.id);
   await addTimeline(tx, { subject, at: now, actor: actor.person.id, source: actor.source, kind: 'submitted', text: `Submitted by ${actor.person.name}` });
-  await appendAudit(tx, { at: now, actor: actor.person.id, source: actor.source, subject, action: 'request.submitted', data: { item: item.name, fields: values } });
+  await auditActor(tx, actor, { at: now, subject, action: 'request.submitted', data: { item: item.name, fields: values } });
   row = await applyTransition(tx, app, row, item.approvalPolicy ? 'await_approval' : 'approve', actor, now, { quiet: true });
   if (row.state === 'approved') row = await applyTransition(tx, app, row, 'start', actor, now, { quiet: true });
   // the one live card: a DM to the requester, edited in place from now on
@@ -191,7 +191,7 @@ export async function applyTransition(tx: Tx, app: AppContext, before: RequestRo
   const [after] = await tx.update(schema.requests).set(patch).where(eq(schema.requests.id, before.id)).returning();
   let row = after!;
   if (result.effects.includes('cancel_tasks')) await cancelTasks(tx, app, row, reason ?? 'the request was cancelled', now);
-  await appendAudit(tx, { at: now, actor: actor.person.id, source: actor.source, subject, action: `request.${event}`, data: { from: before.state, to: row.state, ...(reason ? { reason } : {}) } });
+  await auditActor(tx, actor, { at: now, subject, action: `request.${event}`, data: { from: before.state, to: row.state, ...(reason ? { reason } : {}) } });
   if (result.effects.includes('start_fulfilment')) row = await startFulfilment(tx, app, row, item, actor, now);
   if (!options.quiet) {
     await refreshCard(tx, app, row, now);
@@ -316,7 +316,7 @@ async function comment(tx: Tx, app: AppContext, row: RequestRow, text: string, a
   recipients.delete(actor.person.id);
   for (const p of recipients) await enqueue(tx, { kind: 'dm', person: p, message: { title: `Comment on ${subject} · ${row.itemTitle}`, text: `${actor.person.name}: ${body}`, tone: 'info' } }, { orderKey: subject });
   await addTimeline(tx, { subject, at: now, actor: actor.person.id, source: actor.source, kind: 'comment', text: `💬 ${actor.person.name}: ${body}` });
-  await appendAudit(tx, { at: now, actor: actor.person.id, source: actor.source, subject, action: 'request.comment', data: { text: body } });
+  await auditActor(tx, actor, { at: now, subject, action: 'request.comment', data: { text: body } });
   await refreshCard(tx, app, row, now);
   const names = await Promise.all([...recipients].map((p) => personName(app, p, tx)));
   return { row, sentence: answered ? `Your answer went to the approver of ${subject}.` : `Comment added to ${subject}${names.length ? ` and sent to ${names.join(', ')}` : ''}.` };

@@ -5,7 +5,7 @@
 import { and, asc, eq, inArray } from 'drizzle-orm';
 import { schema, type DbOrTx, type Tx } from '../../../db/client.js';
 import type { AppContext } from '../../core/app.js';
-import { appendAudit } from '../../core/audit.js';
+import { auditActor } from '../../core/audit.js';
 import { channelWheres } from '../../core/channels.js';
 import { badInput, conflict, DomainError, forbidden, notFound } from '../../core/errors.js';
 import { directoryOf, hasRole, personName, type Actor } from '../../core/identity.js';
@@ -119,7 +119,7 @@ export async function taskAction(tx: Tx, app: AppContext, taskId: number, action
   }
   const words = { claim: `claimed by ${me.name}`, done: `done by ${me.name}`, cannot_complete: `can't be completed (${me.name}): ${why}` }[action];
   await addTimeline(tx, { subject: rsubject, at: now, actor: me.id, source: actor.source, kind: `task.${action}`, text: `${subject} ${updated!.title} ${words}` });
-  await appendAudit(tx, { at: now, actor: me.id, source: actor.source, subject, action: `request.task_${action}`, data: { request: rsubject, ...(why ? { reason: why } : {}) } });
+  await auditActor(tx, actor, { at: now, subject, action: `request.task_${action}`, data: { request: rsubject, ...(why ? { reason: why } : {}) } });
   let tasks = await tasksOf(tx, request.id);
   await enqueue(tx, { kind: 'update', subject, message: await taskCardFor(tx, app, updated!, request, tasks, now) });
   if (next === 'done') {

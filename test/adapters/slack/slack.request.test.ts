@@ -139,6 +139,12 @@ for (const driver of drivers) {
       expect(edits.every((c) => c.args.ts === daveCard.result!.ts)).toBe(true);
       const [row] = await tread.app.db.select().from(schema.requests).where(eq(schema.requests.id, 1));
       expect(row).toMatchObject({ state: 'fulfilled', requester: 'dave', source: 'slack', fields: { model: 'developer', reason: 'builds take an hour' } });
+      // audited with the person, the platform and their Slack user id
+      const audit = await tread.app.db.select().from(schema.auditLog);
+      const find = (action: string) => audit.find((a) => a.action === action)!;
+      expect(find('request.submitted')).toMatchObject({ actor: 'dave', source: 'slack', data: expect.objectContaining({ platformUserId: 'U0DAVE' }) });
+      expect(find('approval.approve')).toMatchObject({ actor: 'carol', source: 'slack', data: expect.objectContaining({ platformUserId: 'U0CAROL', record: 'REQ-1' }) });
+      expect(find('request.task_done')).toMatchObject({ actor: 'bob', source: 'slack', data: expect.objectContaining({ platformUserId: 'U0BOB' }) });
     });
   });
 }
