@@ -1,5 +1,6 @@
 /**
- * Benchmark: commands through router + database (/incident create and ack), and start-up to ready.
+ * Benchmark: commands through router + database (/incident create and ack, /request submission and an approval press),
+ * and start-up to ready.
  * Prints one JSON line per measurement. Run: npx tsx bench/commands.ts   (DATABASE_URL adds the PostgreSQL run)
  * Knobs: BENCH_COMMANDS=500 BENCH_CONCURRENCY=1, BENCH_NO_DISPATCH=1 (router + database only, no outbox dispatch),
  * BENCH_ONLY_POSTGRES=1, BENCH_NO_STARTUP=1.
@@ -29,7 +30,13 @@ async function measure(driver: string, database: Database): Promise<void> {
   const where = { platform: 'console' as const, channel: 'console' };
   const actor = { platform: 'console' as const, id: 'alice' };
   let seq = 0;
-  for (const kind of ['create', 'ack'] as const) {
+  const dave = { platform: 'console' as const, id: 'dave' };
+  const carol = { platform: 'console' as const, id: 'carol' };
+  const names = {
+    create: '/incident <title>', ack: 'incident.ack',
+    request: '/request laptop model:… reason:…', approve: 'approval.approve',
+  };
+  for (const kind of ['create', 'ack', 'request', 'approve'] as const) {
     const latencies: number[] = [];
     const cpu = process.cpuUsage();
     const started = performance.now();
@@ -40,16 +47,23 @@ async function measure(driver: string, database: Database): Promise<void> {
         const t0 = performance.now();
         const reply = kind === 'create'
           ? await tread.router.handle({ kind: 'command', name: 'incident', text: `Bench incident ${i} impact:low`, actor, where, deliveryId: `b${++seq}` })
-          : await tread.router.handle({ kind: 'action', actionId: 'incident.ack', value: `INC-${i + 1}`, actor, where, deliveryId: `b${++seq}` });
+          : kind === 'ack'
+            ? await tread.router.handle({ kind: 'action', actionId: 'incident.ack', value: `INC-${i + 1}`, actor, where, deliveryId: `b${++seq}` })
+            : kind === 'request'
+              // a laptop: validated fields, the request, its approval copied from the manager policy, two DM cards
+              ? await tread.router.handle({ kind: 'command', name: 'request', text: `laptop model:"14-inch standard" reason: bench request ${i}`, actor: dave, where, deliveryId: `b${++seq}` })
+              // the manager approves on the card: the approval ends, the request is approved, its first task posted
+              : await tread.router.handle({ kind: 'action', actionId: 'approval.approve', value: `APR-${i + 1}`, actor: carol, where, deliveryId: `b${++seq}` });
         latencies.push(performance.now() - t0);
-        if (reply.kind === 'ephemeral' && reply.message.tone === 'danger') throw new Error(reply.message.text);
+        if (kind === 'approve' && reply.kind !== 'card') throw new Error(`approval press answered ${reply.kind}: ${reply.kind === 'ephemeral' ? reply.message.text : ''}`);
+        if (reply.kind === 'ephemeral' && (reply.message.tone === 'danger' || (kind === 'request' && !/submitted/.test(reply.message.text ?? '')))) throw new Error(reply.message.text);
       }
     };
     await Promise.all(Array.from({ length: CONCURRENCY }, worker));
     const seconds = (performance.now() - started) / 1000;
     const used = process.cpuUsage(cpu);
     latencies.sort((a, b) => a - b);
-    console.log(JSON.stringify({ bench: 'commands', driver, command: kind === 'create' ? '/incident <title>' : 'incident.ack', n: N, concurrency: CONCURRENCY, perSecond: Math.round(N / seconds), p50ms: quantileMs(latencies, 0.5), p99ms: quantileMs(latencies, 0.99), treadCpuMsPerCommand: Number(((used.user + used.system) / 1000 / N).toFixed(2)) }));
+    console.log(JSON.stringify({ bench: 'commands', driver, command: names[kind], n: N, concurrency: CONCURRENCY, perSecond: Math.round(N / seconds), p50ms: quantileMs(latencies, 0.5), p99ms: quantileMs(latencies, 0.99), treadCpuMsPerCommand: Number(((used.user + used.system) / 1000 / N).toFixed(2)) }));
   }
   await tread.stop();
 }
