@@ -4,14 +4,14 @@
  */
 import { z } from 'zod';
 import type { AppContext } from '../../core/app.js';
-import { badInput, isDomainError } from '../../core/errors.js';
-import { API_PERSON, findPerson, SCHEDULER_ACTOR, WEBHOOK_ACTOR, type Actor, type Person } from '../../core/identity.js';
+import { isDomainError } from '../../core/errors.js';
+import { SCHEDULER_ACTOR, WEBHOOK_ACTOR, type Actor } from '../../core/identity.js';
 import { inTransaction } from '../../core/refusals.js';
 import type { Request, Route, RouteTools } from '../../core/route.js';
 import { readTimeline } from '../../core/timeline.js';
 import { checkWebhookSignature } from '../../core/webhooks.js';
 import {
-  answering, iso, listQuery, parseJson, pathId, readBody, readJson, sendError, sendIssues, sendJson, sendList, sendZodError, type Issue,
+  answering, iso, listQuery, parseJson, pathId, readBody, readJson, restActor, sendError, sendIssues, sendJson, sendList, sendZodError, type Issue,
 } from '../../http/rest.js';
 import type { CatalogItem } from './request.config.js';
 import { answers } from './request.knowledge.js';
@@ -84,17 +84,6 @@ const ID_PATH = /^\/api\/v1\/requests\/(?<id>[^/]+)$/;
 const ACTION_PATH = /^\/api\/v1\/requests\/(?<id>[^/]+)\/actions$/;
 const HOOK_PATH = /^\/hooks\/requests\/(?<id>[^/]+)$/;
 
-/**
- * Who a REST call acts for: `by` with that person's own roles and eligibility (so the API does through `by` only what the
- * person may do in chat), else the API actor.
- */
-async function actingPerson(app: AppContext, by: string | undefined): Promise<Person> {
-  if (by === undefined) return API_PERSON;
-  const person = await findPerson(app, by);
-  if (!person) throw badInput('api.invalid', `by: unknown person "${by}"`, [{ path: 'by', message: `unknown person "${by}"` }]);
-  return person;
-}
-
 /** The task a REST action means: `task` when given, else the request's only active task; or the problem naming `task`. */
 async function taskFor(app: AppContext, r: RequestRow, given: string | undefined): Promise<{ id: number } | { issue: Issue }> {
   const tasks = await tasksOf(app.db, r.id);
@@ -156,7 +145,7 @@ export function requestRoutes(app: AppContext, tools: RouteTools): Route[] {
         const parsed = createBody.safeParse(await readJson(req));
         if (!parsed.success) return sendZodError(res, parsed.error);
         await answering(res, async () => {
-          const person = await actingPerson(app, parsed.data.by);
+          const person = await restActor(app, parsed.data.by);
           const now = app.clock.now();
           try {
             const row = await inTransaction(app, (tx) => submitRequest(tx, app, { item: parsed.data.item, values: parsed.data.fields }, { person, source: 'api' }, now));
@@ -187,7 +176,7 @@ export function requestRoutes(app: AppContext, tools: RouteTools): Route[] {
           if (!parsed.success) return sendZodError(res, parsed.error);
           const b = parsed.data;
           const before = await getRequest(app.db, id);
-          const person = await actingPerson(app, b.by);
+          const person = await restActor(app, b.by);
           const actor: Actor = { person, source: 'api' };
           const now = app.clock.now();
           const subject = requestSubject(id);
