@@ -69,9 +69,9 @@ for (const driver of drivers) {
       expect(catalog).toContain('[1] New laptop  [2] Software licence  [3] New starter  [4] Something else');
 
       const submitted = await term.say('1', '1', '', 'the hinge broke');
-      expect(submitted).toContain('tread> Request: New laptop (press Enter to skip optional fields)');
+      expect(submitted).toContain('tread> Request: New laptop (press Enter to skip optional fields, /cancel to leave)');
       expect(submitted).toContain('       Model [1=14-inch standard 2=16-inch developer]: 1');
-      expect(submitted).toContain('       Needed by (optional): ');
+      expect(submitted).toContain('       Needed by (optional) (YYYY-MM-DD): ');
       expect(submitted).toContain('       Why do you need it?: the hinge broke');
       expect(submitted).toContain('tread> REQ-1 submitted: New laptop. It waits for approval now; your card in a direct message shows where it stands.');
       expect(submitted).toContain('tread> (to Carol Diaz) Approval needed · REQ-1 · New laptop');
@@ -105,7 +105,7 @@ for (const driver of drivers) {
     it('a typed request with a bad field asks again for that field, showing what was wrong', async () => {
       await term.say('/as dave');
       const out = await term.say('/request laptop model:"17-inch" reason: it is slow', '2', '', '');
-      expect(out).toContain('       Model: pick one of 14-inch standard, 16-inch developer (you wrote "17-inch")');
+      expect(out).toContain('       pick one of 14-inch standard, 16-inch developer\n       Model [1=14-inch standard 2=16-inch developer] (17-inch): 2');
       expect(out).toContain('       Why do you need it? (it is slow): ');
       expect(out).toContain('tread> REQ-2 submitted: New laptop.');
       expect(await requestRow({ db: tread.app.db } as never, 2)).toMatchObject({ fields: { model: '16-inch developer', reason: 'it is slow' } });

@@ -163,7 +163,7 @@ for (const driver of drivers) {
       expect(noBy.body.error.issues).toEqual([{ path: 'by', message: expect.stringMatching(/expected string/) }]);
       expect((await t.api('POST', '/api/v1/requests', { item: 'any', fields: { reason: 'x' }, by: 'nobody' })).body.error.issues).toEqual([{ path: 'by', message: 'unknown person "nobody"' }]);
       expect((await t.api('POST', '/api/v1/requests', { item: 'spaceship', by: 'dave' })).body.error).toMatchObject({ code: 'request.unknown_item', issues: [{ path: 'item', message: 'unknown item "spaceship"' }] });
-      expect((await t.api('POST', '/api/v1/requests', { item: 'any', by: 'dave', extra: 1 })).body.error.issues).toEqual([{ path: '(body)', message: expect.stringMatching(/extra/) }]);
+      expect((await t.api('POST', '/api/v1/requests', { item: 'any', by: 'dave', extra: 1 })).body.error.issues).toEqual([{ path: 'extra', message: 'unknown field' }]);
       expect((await t.api('POST', '/api/v1/requests/REQ-1/actions', { action: 'launch' })).status).toBe(400);
       expect((await t.api('GET', '/api/v1/requests?state=lost')).body.error.issues).toEqual([{ path: 'state', message: expect.stringMatching(/^unknown state/) }]);
       expect((await t.api('GET', '/api/v1/requests/REQ-999')).status).toBe(404);
