@@ -19,6 +19,8 @@ WORKDIR /app
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY package.json tread.example.yaml ./
+# the example organisation's knowledge articles (/ask), next to it as the example names them
+COPY knowledge ./knowledge
 COPY bin ./bin
 COPY db/migrations ./db/migrations
 COPY manifest ./manifest
