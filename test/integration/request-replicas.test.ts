@@ -63,4 +63,27 @@ describe.skipIf(!process.env.DATABASE_URL)('approvals on two replicas sharing Po
     const states = await dbA.rows<{ state: string; n: number }>(sql`select state, count(*)::int as n from requests group by state`);
     expect(states).toEqual([{ state: 'rejected', n: REQUESTS }]);
   });
+
+  it('a cancel and an approval of the same request at once, on different replicas: no deadlock, one consistent outcome', async () => {
+    const ids: { id: number; apr: number }[] = [];
+    for (let i = 0; i < 12; i++) {
+      await a.command('dave', '/request any reason: race');
+      const [row] = await dbA.rows<{ id: number; approval_id: number }>(sql`select id, approval_id from requests order by id desc limit 1`);
+      ids.push({ id: Number(row!.id), apr: Number(row!.approval_id) });
+    }
+    const replies = await Promise.all(ids.flatMap(({ id, apr }, i) => [
+      (i % 2 ? a : b).press('carol', 'approval.approve', `APR-${apr}`),
+      (i % 2 ? b : a).command('dave', `/request cancel REQ-${id} changed my mind`),
+    ]));
+    const texts = replies.map((r) => (r.kind === 'ephemeral' ? r.message.text ?? '' : r.kind));
+    expect(texts.filter((t) => /went wrong/.test(t))).toEqual([]);
+    for (const { id, apr } of ids) {
+      const [req] = await dbA.rows<{ state: string }>(sql`select state from requests where id = ${id}`);
+      const [apv] = await dbA.rows<{ state: string }>(sql`select state from approvals where id = ${apr}`);
+      expect(req!.state).toBe('cancelled');
+      expect(['cancelled', 'approved']).toContain(apv!.state);
+      const open = await dbA.rows<{ n: number }>(sql`select count(*)::int as n from request_tasks where request_id = ${id} and state not in ('cancelled')`);
+      expect(Number(open[0]!.n)).toBe(0);
+    }
+  });
 });

@@ -267,8 +267,15 @@ export type RequestCommand =
 
 /** Applies a command inside the caller's transaction; returns the request and a sentence for the person. */
 export async function changeRequest(tx: Tx, app: AppContext, id: number, cmd: RequestCommand, actor: Actor, now: Date): Promise<{ row: RequestRow; sentence: string }> {
-  const row = await getRequest(tx, id, true);
   const subject = requestSubject(id);
+  // Locks are taken approval first, then request, as a decision does (approval.decided runs inside it): no deadlock.
+  // A comment changes no row of the request: it takes no lock.
+  if (cmd.action === 'comment') return comment(tx, app, await getRequest(tx, id), cmd.text, actor, now);
+  const peek = await getRequest(tx, id);
+  if (cmd.action === 'cancel' && peek.state === 'awaiting_approval' && app.seam.offers('approval.cancel')) {
+    await app.seam.call('approval.cancel', { tx, app, now, actor }, { subject, reason: cmd.reason.trim() || undefined });
+  }
+  const row = await getRequest(tx, id, true);
   switch (cmd.action) {
     case 'cancel': {
       requirePermission(app, actor.person, 'request.cancel', subject);
@@ -286,7 +293,6 @@ export async function changeRequest(tx: Tx, app: AppContext, id: number, cmd: Re
       await cancelTasks(tx, app, after, `${subject} was completed by ${actor.person.name}`, now);
       return { row: after, sentence: `${subject} marked ${STATE_WORDS[after.state as RequestState]}.` };
     }
-    case 'comment': return comment(tx, app, row, cmd.text, actor, now);
   }
 }
 
