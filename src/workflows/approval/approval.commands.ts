@@ -4,7 +4,7 @@ import { badInput } from '../../core/errors.js';
 import type { ActionInbound, Reply } from '../../core/inbound.js';
 import { inTransaction } from '../../core/refusals.js';
 import type { ActionSpec, HandlerContext } from '../../core/workflow.js';
-import { answerForm, askForm, rejectForm, stageCard } from './approval.messages.js';
+import { answerForm, askForm, rejectForm } from './approval.messages.js';
 import { answerQuestions, askQuestion, decide, getApproval, viewOf } from './approval.service.js';
 
 function approvalId(inbound: ActionInbound): number {
@@ -22,11 +22,7 @@ async function decision(inbound: ActionInbound, ctx: HandlerContext, decision: '
   const id = approvalId(inbound);
   const now = ctx.clock.now();
   const actor = { person: ctx.person, source: ctx.source };
-  const { card, sentence } = await inTransaction(ctx, async (tx) => {
-    const before = await getApproval(tx, id);
-    const result = await decide(tx, ctx, { approvalId: id, decision, reason }, actor, now);
-    return { card: stageCard(await viewOf(tx, ctx, result.approval, now), before.stage), sentence: result.sentence };
-  });
+  const { card, sentence } = await inTransaction(ctx, (tx) => decide(tx, ctx, { approvalId: id, decision, reason }, actor, now));
   return { kind: 'card', message: card, notice: { text: sentence, tone: 'good' } };
 }
 

@@ -10,6 +10,7 @@ import { auditActor } from '../../core/audit.js';
 import { formatDuration } from '../../core/duration.js';
 import { badInput, conflict, notFound } from '../../core/errors.js';
 import { actorRef, personName, type Actor } from '../../core/identity.js';
+import type { Message } from '../../core/message.js';
 import { enqueue } from '../../core/outbox.js';
 import { PolicyRefusal } from '../../core/refusals.js';
 import { addTimeline } from '../../core/timeline.js';
@@ -116,10 +117,17 @@ async function sendStageCard(tx: Tx, app: AppContext, view: ApprovalView, stage:
   for (const person of new Set(people)) await enqueue(tx, { kind: 'dm', person, message, subject: card.subject });
 }
 
-/** Edits every card of a stage to its current content. */
-async function refreshStage(tx: Tx, view: ApprovalView, stage: number): Promise<void> {
+/** Edits every card of a stage to its current content; returns that card. */
+async function refreshStage(tx: Tx, view: ApprovalView, stage: number): Promise<Message> {
   const card = stageCard(view, stage);
   await enqueue(tx, { kind: 'update', subject: card.subject!, message: card });
+  return card;
+}
+
+/** Where an approval stands after a counted decision, and the decided stage's card as its approvers now see it. */
+interface Settled {
+  row: ApprovalRow;
+  card: Message;
 }
 
 async function scheduleStageTimers(tx: Tx, a: ApprovalRow, now: Date): Promise<void> {
@@ -172,6 +180,8 @@ export interface DecisionInput {
 /** What a decision did. */
 export interface DecisionResult {
   approval: ApprovalRow;
+  /** The card of the stage that was decided, as it is now (the presser's card comes back refreshed). */
+  card: Message;
   /** A sentence for the person who decided. */
   sentence: string;
 }
@@ -213,12 +223,12 @@ export async function decide(tx: Tx, app: AppContext, input: DecisionInput, acto
   const verb = input.decision === 'approve' ? 'approved' : 'rejected';
   if (!confirmed) {
     await app.seam.announce(tx, app, 'approval.second_step', { id, approvalId: a.id, subject: a.subject, owner: a.owner, person, stage: a.stage + 1, actor: actorRef(actor) }, now);
-    await refreshStage(tx, await viewOf(tx, app, a, now), a.stage);
+    const card = await refreshStage(tx, await viewOf(tx, app, a, now), a.stage);
     await changed(tx, app, a, 'decision', `${actor.person.name} approved ${stageWords(policy, a.stage)}; it counts once the second step is done`, actor, now);
-    return { approval: a, sentence: `Your approval of ${a.subject} needs a second step before it counts.` };
+    return { approval: a, card, sentence: `Your approval of ${a.subject} needs a second step before it counts.` };
   }
   const after = await settle(tx, app, a, actor, now, `${actor.person.name} ${verb} ${stageWords(policy, a.stage)}${reason ? `: ${reason}` : ''}`);
-  return { approval: after, sentence: `You ${verb} ${a.subject} (${a.title}).` };
+  return { approval: after.row, card: after.card, sentence: `You ${verb} ${a.subject} (${a.title}).` };
 }
 
 /** Counts a decision that waited for the owner's second step. */
@@ -230,18 +240,18 @@ export async function confirmDecision(tx: Tx, app: AppContext, approvalId: numbe
     .returning();
   if (!d) throw conflict('approval.nothing_to_confirm', `${person} has no approval of ${approvalSubject(a.id)} waiting for a second step.`);
   await auditActor(tx, actor, { at: now, subject: approvalSubject(a.id), action: 'approval.confirmed', data: { record: a.subject, person, stage: a.stage + 1 } });
-  return settle(tx, app, a, actor, now, `${await personName(app, person, tx)}'s approval confirmed (second step done)`);
+  return (await settle(tx, app, a, actor, now, `${await personName(app, person, tx)}'s approval confirmed (second step done)`)).row;
 }
 
 /** After a counted decision: the stage goes on, moves to the next stage, or the approval ends. */
-async function settle(tx: Tx, app: AppContext, a: ApprovalRow, actor: Actor, now: Date, sentence: string): Promise<ApprovalRow> {
+async function settle(tx: Tx, app: AppContext, a: ApprovalRow, actor: Actor, now: Date, sentence: string): Promise<Settled> {
   const policy = policyOf(a);
   const decisions = await decisionsOf(tx, a.id);
   const outcome = stageOutcome(policy.stages[a.stage]!, votesOf(decisions).filter((v) => v.stage === a.stage), a.escalated);
   if (outcome === 'pending') {
-    await refreshStage(tx, await viewOf(tx, app, a, now), a.stage);
+    const card = await refreshStage(tx, await viewOf(tx, app, a, now), a.stage);
     await changed(tx, app, a, 'decision', sentence, actor, now);
-    return a;
+    return { row: a, card };
   }
   if (outcome === 'rejected') {
     const reason = decisions.filter((d) => d.stage === a.stage && d.decision === 'reject').at(-1)?.reason ?? null;
@@ -252,17 +262,17 @@ async function settle(tx: Tx, app: AppContext, a: ApprovalRow, actor: Actor, now
   const [moved] = await tx.update(schema.approvals).set({ stage: a.stage + 1, stageStartedAt: now, escalated: next.approvers.length === 0, version: a.version + 1 })
     .where(eq(schema.approvals.id, a.id)).returning();
   const view = await viewOf(tx, app, moved!, now);
-  await refreshStage(tx, view, a.stage);
+  const card = await refreshStage(tx, view, a.stage);
   await sendStageCard(tx, app, view, moved!.stage, eligibleFor(next, moved!.escalated));
   await cancelTimers(tx, approvalSubject(a.id), APPROVAL_TIMER.escalate);
   await scheduleStageTimers(tx, moved!, now);
   await auditActor(tx, actor, { at: now, subject: approvalSubject(a.id), action: 'approval.stage_approved', data: { record: a.subject, stage: a.stage + 1, next: moved!.stage + 1 } });
   await changed(tx, app, moved!, 'stage', `${sentence}; now ${stageWords(policy, moved!.stage)}, waiting for ${waitingWords(next, moved!.escalated, view.name)}`, actor, now);
-  return moved!;
+  return { row: moved!, card };
 }
 
 /** Ends an approval (approved, rejected, expired): cards edited, clocks stopped, `approval.decided` announced. */
-async function finish(tx: Tx, app: AppContext, a: ApprovalRow, event: 'approve' | 'reject' | 'expire', actor: Actor, now: Date, reason: string | null): Promise<ApprovalRow> {
+async function finish(tx: Tx, app: AppContext, a: ApprovalRow, event: 'approve' | 'reject' | 'expire', actor: Actor, now: Date, reason: string | null): Promise<Settled> {
   const next = transition(a.state as 'pending', event);
   if (typeof next !== 'string') throw next;
   const id = approvalSubject(a.id);
@@ -270,7 +280,7 @@ async function finish(tx: Tx, app: AppContext, a: ApprovalRow, event: 'approve' 
     .where(eq(schema.approvals.id, a.id)).returning();
   await cancelTimers(tx, id, 'approval.');
   const view = await viewOf(tx, app, done!, now);
-  await refreshStage(tx, view, done!.stage);
+  const card = await refreshStage(tx, view, done!.stage);
   await auditActor(tx, actor, { at: now, subject: id, action: `approval.${next}`, data: { record: a.subject, stage: a.stage + 1, ...(reason ? { reason } : {}) } });
   const text = next === 'approved' ? `${id} approved by ${actor.person.name}` : next === 'rejected' ? `${id} rejected by ${actor.person.name}${reason ? `: ${reason}` : ''}` : `${id} expired: ${reason}`;
   await addTimeline(tx, { subject: id, at: now, actor: actor.person.id, source: actor.source, kind: next, text });
@@ -278,12 +288,12 @@ async function finish(tx: Tx, app: AppContext, a: ApprovalRow, event: 'approve' 
     id, approvalId: a.id, subject: a.subject, owner: a.owner, outcome: next as 'approved' | 'rejected' | 'expired', reason, by: actorRef(actor),
     decisions: view.decisions.map((d) => ({ stage: d.stage + 1, person: d.person, decision: d.decision as 'approve' | 'reject', reason: d.reason, at: d.at.toISOString() })),
   }, now);
-  return done!;
+  return { row: done!, card };
 }
 
 /** Expires a pending approval whose time is up (the expiry timer). */
 export async function expireApproval(tx: Tx, app: AppContext, a: ApprovalRow, actor: Actor, now: Date): Promise<ApprovalRow> {
-  return finish(tx, app, a, 'expire', actor, now, `no decision within ${formatDuration(policyOf(a).expireAfterMs)}`);
+  return (await finish(tx, app, a, 'expire', actor, now, `no decision within ${formatDuration(policyOf(a).expireAfterMs)}`)).row;
 }
 
 /** Cancels the pending approval of a record (the owner cancelled it): cards edited, clocks stopped; nothing announced. */
