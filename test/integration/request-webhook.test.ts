@@ -169,5 +169,17 @@ for (const driver of drivers) {
       expect(replyText(await t.command('alice', `/request complete ${subject} fulfilled assigned by hand in the admin console`))).toBe(`${subject} marked fulfilled.`);
       expect(await requestRow(t, id)).toMatchObject({ state: 'fulfilled', outcomeBy: 'alice' });
     });
+
+    it('a request cancelled while its webhook still retries gets no more attempts', async () => {
+      r.plan.push((res) => { res.writeHead(503); res.end('maintenance'); });
+      const seenBefore = r.seen.length;
+      await t.command('dave', '/request licence product:Figma');
+      const id = await lastRequestId(t);
+      expect(r.seen.length - seenBefore).toBe(1);
+      expect(replyText(await t.command('dave', `/request cancel REQ-${id} not needed after all`))).toBe(`REQ-${id} cancelled.`);
+      await t.advance(10_000);
+      expect(r.seen.length - seenBefore).toBe(1);
+      expect(await requestRow(t, id)).toMatchObject({ state: 'cancelled', webhookState: 'sent' });
+    });
   });
 }

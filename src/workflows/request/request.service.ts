@@ -14,7 +14,8 @@ import type { Message } from '../../core/message.js';
 import { enqueue } from '../../core/outbox.js';
 import { requirePermission } from '../../core/permissions.js';
 import { addTimeline, readTimeline } from '../../core/timeline.js';
-import { schedule } from '../../core/timers.js';
+import { cancelTimers, schedule } from '../../core/timers.js';
+import { WEBHOOK_TIMER } from '../../core/webhooks.js';
 import type { RecordEvents } from '../../core/workflow.js';
 import type { CatalogItem } from './request.config.js';
 import { STATE_WORDS, transition, type RequestEvent, type RequestState } from './request.machine.js';
@@ -178,7 +179,11 @@ export async function applyTransition(tx: Tx, app: AppContext, before: RequestRo
       case 'record_approval': patch.approvedAt = now; break;
       case 'start_fulfilment': patch.fulfilmentStartedAt = now; break;
       case 'start_sla': if (item) Object.assign(patch, await startSla(tx, app, item, before.id, subject, now)); break;
-      case 'stop_sla': await stopSla(tx, subject); break;
+      case 'stop_sla':
+        await stopSla(tx, subject);
+        // completed or cancelled while the fulfilment webhook still retries: no more attempts
+        if (before.fulfilment === 'webhook') await cancelTimers(tx, subject, WEBHOOK_TIMER);
+        break;
       case 'record_outcome': patch.outcome = reason; patch.outcomeBy = actor.person.id; break;
       case 'record_completion': patch.completedAt = now; patch.completion = result.next; patch.outcome = reason; patch.outcomeBy = actor.person.id; break;
       case 'schedule_close':
