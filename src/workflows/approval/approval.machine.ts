@@ -2,10 +2,14 @@
 import { DomainError } from '../../core/errors.js';
 import type { ApprovalRule } from './approval.config.js';
 
+/** Where an approval stands. */
 export const APPROVAL_STATES = ['pending', 'approved', 'rejected', 'expired', 'cancelled'] as const;
+/** One of APPROVAL_STATES. */
 export type ApprovalState = (typeof APPROVAL_STATES)[number];
 
+/** What can happen to an approval. */
 export const APPROVAL_EVENTS = ['approve', 'reject', 'expire', 'cancel'] as const;
+/** One of APPROVAL_EVENTS. */
 export type ApprovalEventType = (typeof APPROVAL_EVENTS)[number];
 
 /** The transition table: only a pending approval changes; every outcome is final. */

@@ -1,10 +1,14 @@
 /** Requests and their fulfilment tasks, pure: states, transitions with effects, task ordering and roll-up. No I/O, no clock. */
 import { DomainError } from '../../core/errors.js';
 
+/** Where a request stands. */
 export const REQUEST_STATES = ['submitted', 'awaiting_approval', 'approved', 'in_fulfilment', 'fulfilled', 'incomplete', 'closed', 'rejected', 'cancelled'] as const;
+/** One of REQUEST_STATES. */
 export type RequestState = (typeof REQUEST_STATES)[number];
 
+/** What can happen to a request. */
 export const REQUEST_EVENTS = ['await_approval', 'approve', 'reject', 'start', 'fulfil', 'fail', 'close', 'cancel'] as const;
+/** One of REQUEST_EVENTS. */
 export type RequestEvent = (typeof REQUEST_EVENTS)[number];
 
 /** Side effects the service carries out after a transition. */
@@ -87,10 +91,14 @@ export function isOpen(state: RequestState): boolean {
   return OPEN_STATES.includes(state);
 }
 
+/** Where a fulfilment task stands. */
 export const TASK_STATES = ['waiting', 'open', 'claimed', 'done', 'cannot_complete', 'cancelled'] as const;
+/** One of TASK_STATES. */
 export type TaskState = (typeof TASK_STATES)[number];
 
+/** What can happen to a task. */
 export const TASK_EVENTS = ['open', 'claim', 'done', 'cannot_complete', 'cancel'] as const;
+/** One of TASK_EVENTS. */
 export type TaskEvent = (typeof TASK_EVENTS)[number];
 
 /** A task waits for its `after` tasks, opens, is claimed, and ends done or not completable (or cancelled with its request). */
