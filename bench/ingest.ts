@@ -13,7 +13,8 @@
  *
  * Run: `npm run build && DATABASE_URL=postgres://… npm run bench:ingest` (PostgreSQL; without DATABASE_URL tread uses its
  * embedded PGlite). Needs /usr/bin/prometheus-alertmanager (`apt-get install prometheus-alertmanager`).
- * Knobs: ROUNDS=2 AM_BODIES=100 AM_CONCURRENCY=8 EVENTS=4000 CONCURRENCY=32 KEYS=500 DRIVER=postgres|pglite|both
+ * Knobs: ROUNDS=2 AM_BODIES=100 AM_CONCURRENCY=8 EVENTS=4000 CONCURRENCY=32 KEYS=500 DRIVER=postgres|pglite|both,
+ * PROFILE_DIR=/tmp/prof (tread runs with --cpu-prof and writes its profile there when it stops).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -125,7 +126,8 @@ async function spawnTread(env: Record<string, string>, databaseUrl?: string): Pr
   const port = await freePort();
   const base: NodeJS.ProcessEnv = {};
   for (const key of ['PATH', 'HOME', 'LANG', 'TZ', 'NODE_OPTIONS']) if (process.env[key] !== undefined) base[key] = process.env[key];
-  const child: ChildProcess = spawn(process.execPath, ['dist/src/main.js'], {
+  const profile = process.env.PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.PROFILE_DIR}`] : [];
+  const child: ChildProcess = spawn(process.execPath, [...profile, 'dist/src/main.js'], {
     env: { ...base, PORT: String(port), TREAD_CONFIG: join(dir, 'tread.yaml'), TREAD_DATA_DIR: join(dir, 'data'), LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
