@@ -123,3 +123,18 @@ export const heartbeats = pgTable('heartbeats', {
   lastPingAt: ts('last_ping_at').notNull(),
   pings: integer('pings').notNull().default(0),
 });
+
+/**
+ * Events accepted while their lane was busy: stored durably (one row per request) before the answer, then applied by the
+ * lane in order and deleted. A row that fails on its own is kept with its error (`failed`) and skipped.
+ */
+export const eventIntake = pgTable('event_intake', {
+  id: bigserial('id', { mode: 'number' }).notNull(),
+  lane: integer('lane').notNull(),
+  receivedAt: ts('received_at').notNull().defaultNow(),
+  /** How many events `body` holds. */
+  events: integer('events').notNull(),
+  /** The parsed events as JSON (see `event.intake.ts`). */
+  body: text('body').notNull(),
+  failed: text('failed'),
+}, (t) => [primaryKey({ name: 'event_intake_pkey', columns: [t.lane, t.id] })]);

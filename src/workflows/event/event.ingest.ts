@@ -16,7 +16,8 @@ import type { IncomingEvent } from './event.parse.js';
 export interface EventOutcome {
   dedupKey: string;
   alertId: number | null;
-  outcome: 'created' | 'deduplicated' | 'acknowledged' | 'resolved' | 'ignored';
+  /** `queued`: stored in the intake (its lane was busy); applied moments later, in order. */
+  outcome: 'created' | 'deduplicated' | 'acknowledged' | 'resolved' | 'ignored' | 'queued';
 }
 
 interface Work {

@@ -1,6 +1,6 @@
 /**
  * HTTP: webhooks (Alertmanager, PagerDuty Events v2, Grafana, generic, heartbeats) and the REST API for alerts and groups.
- * Every accepted event is committed before the answer.
+ * Every accepted event is durable before the answer: applied, or stored in the intake when its lane is busy (event.writer.ts).
  */
 import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -20,13 +20,6 @@ import { alertSubject, groupSubject, incidentRef, type AlertRow, type GroupRow }
 import { parseAlertmanager, parseGeneric, parseGrafana, parsePagerDuty, type IncomingEvent, type Issue, type ParseResult } from './event.parse.js';
 import { getAlert, getGroup, knownAlertService, listAlerts, recordPing, unknownServiceIssue } from './event.service.js';
 import { EventWriter } from './event.writer.js';
-
-const writers = new WeakMap<AppContext, EventWriter>();
-
-/** The group-commit writer of a running tread (created with its routes). */
-export function writerOf(app: AppContext): EventWriter | undefined {
-  return writers.get(app);
-}
 
 /** The REST shape of an alert. */
 export function alertJson(a: AlertRow) {
@@ -137,7 +130,6 @@ export class ResendCache {
 /** The routes event management serves. */
 export function eventRoutes(app: AppContext, tools: RouteTools): Route[] {
   const writer = new EventWriter(app, tools.kick);
-  writers.set(app, writer);
   const limiter = new RateLimiter();
   const resends = new ResendCache();
 

@@ -7,9 +7,11 @@ import { enqueue } from '../../core/outbox.js';
 import type { TimerHandler } from '../../core/timers.js';
 import { EVENT_TIMERS, groupCards, tsParam, type EventCtx } from './event.groups.js';
 import { applyEvents } from './event.ingest.js';
+import { INTAKE_CHECK_MS, INTAKE_TIMER, intakeLeft } from './event.intake.js';
 import { groupSubject } from './event.messages.js';
 import type { RouteDecision } from './event.routing.js';
 import { heartbeatEvent, liftSuppressions } from './event.service.js';
+import { writerOf } from './event.writer.js';
 
 /** Redraws a group's card (many ingestion changes between two ticks become one update). */
 const cardTimer: TimerHandler = async (tx, timer, app, now) => {
@@ -45,9 +47,18 @@ const heartbeatTimer: TimerHandler = async (tx, timer, app, now) => {
   await applyEvents(tx, app, [heartbeatEvent(hb, 'trigger', summary)], now, SCHEDULER_ACTOR);
 };
 
+/** The intake's safety net: while a lane has rows, wake this replica's lane and look again later. */
+const intakeTimer: TimerHandler = async (tx, timer, app, now) => {
+  const lane = Number((timer.payload as { lane?: unknown }).lane);
+  if (!Number.isInteger(lane) || !(await intakeLeft(tx, lane))) return;
+  writerOf(app)?.wake(lane);
+  return { rescheduleAt: new Date(now.getTime() + INTAKE_CHECK_MS), payload: timer.payload };
+};
+
 /** The event workflow's timers by kind. */
 export const eventTimers: Record<string, TimerHandler> = {
   [EVENT_TIMERS.card]: cardTimer,
   [EVENT_TIMERS.unsuppress]: unsuppressTimer,
   [EVENT_TIMERS.heartbeat]: heartbeatTimer,
+  [INTAKE_TIMER]: intakeTimer,
 };

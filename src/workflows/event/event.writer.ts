@@ -1,11 +1,16 @@
 /**
- * Group commit: the EventWriter commits the events of many concurrent requests together and answers each request only
- * after its events are durable.
+ * Group commit with an intake: every request is answered only after its events are durable. A request that finds its
+ * lane idle is applied at once (with the requests that arrive meanwhile, in one transaction) and answered after that
+ * commit with what happened to each event. A request that finds its lane busy is stored in the intake (event.intake.ts)
+ * with the others that arrive meanwhile, answered after that commit (`queued`), and applied by the lane right after the
+ * batch in progress, before anything newer: a storm is answered at the rate tread can store events, not the rate it can
+ * correlate them, and nothing answered is lost.
  */
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { AppContext } from '../../core/app.js';
 import { withRetry } from './event.alerts.js';
 import { applyEvents, type EventOutcome } from './event.ingest.js';
+import { claimIntake, encodeEvents, failIntake, storeIntake } from './event.intake.js';
 import type { IncomingEvent } from './event.parse.js';
 
 interface Pending {
@@ -16,33 +21,92 @@ interface Pending {
 
 /** Counters for /metrics and benchmarks. */
 export interface WriterStats {
+  /** Transactions that applied events. */
   batches: number;
+  /** Events applied (deduplicated, correlated) by this process. */
   events: number;
+  /** Events this process stored in the intake because their lane was busy. */
+  queued: number;
   retries: number;
+  /** Intake rows that failed on their own and were set aside. */
+  failed: number;
 }
 
-/** One lane: a queue and one transaction at a time (group commit). */
+const queuedOutcomes = (events: IncomingEvent[]): EventOutcome[] => events.map((e) => ({ dedupKey: e.dedupKey, alertId: null, outcome: 'queued' }));
+
+/**
+ * One lane: one transaction at a time applies its intake rows, then the requests waiting for it. A request that arrives
+ * while a transaction applies events, or while the intake holds rows of the lane, goes to the intake; otherwise it waits
+ * for the next transaction (which starts at once).
+ */
 class Lane {
   private queue: Pending[] = [];
+  private intake: Pending[] = [];
   private running = false;
+  /** A transaction is applying events (requests that arrive now go to the intake). */
+  private busy = false;
+  private storing = false;
+  /** The intake may hold rows of this lane (at start: a stopped process may have left some). */
+  private due = true;
 
   private readonly yieldRounds: number;
 
-  constructor(private readonly app: AppContext, private readonly kick: () => void, private readonly stats: WriterStats, private readonly maxEvents: number) {
+  constructor(private readonly app: AppContext, private readonly index: number, private readonly kick: () => void, private readonly stats: WriterStats, private readonly maxEvents: number) {
     this.yieldRounds = app.database.driver === 'pglite' ? 16 : 1;
   }
 
   submit(events: IncomingEvent[]): Promise<EventOutcome[]> {
     return new Promise((resolve, reject) => {
+      if (this.busy || this.due || this.storing) {
+        this.intake.push({ events, resolve, reject });
+        if (!this.storing) void this.store();
+        return;
+      }
       this.queue.push({ events, resolve, reject });
-      if (!this.running) void this.loop();
+      void this.loop();
     });
   }
 
+  /** Applies the lane's intake rows now (the safety-net timer, and start-up). */
+  wake(): void {
+    this.due = true;
+    if (!this.running) void this.loop();
+  }
+
+  /** True while nothing is waiting, being stored or applied. */
+  get idle(): boolean {
+    return !this.running && !this.storing && this.queue.length === 0 && this.intake.length === 0;
+  }
+
+  private async store(): Promise<void> {
+    this.storing = true;
+    try {
+      while (this.intake.length) {
+        // requests that arrive meanwhile join this write
+        for (let j = 0; j < 2; j++) await nextTurn();
+        const batch = this.intake.splice(0, 256);
+        try {
+          await storeIntake(this.app.db, this.index, batch.map((p) => ({ events: p.events.length, body: encodeEvents(p.events) })), this.app.clock.now());
+        } catch (e) {
+          for (const p of batch) p.reject(e);
+          continue;
+        }
+        for (const p of batch) {
+          this.stats.queued += p.events.length;
+          p.resolve(queuedOutcomes(p.events));
+        }
+        this.wake();
+      }
+    } finally {
+      this.storing = false;
+    }
+  }
+
   private async loop(): Promise<void> {
+    if (this.running) return;
     this.running = true;
     try {
-      while (this.queue.length) {
+      while (this.queue.length || this.due) {
         // Let pending socket reads run first, so requests that arrived meanwhile join this batch. An embedded database
         // works without yielding to I/O at all, so there it takes several rounds while requests keep arriving.
         for (let i = 0, seen = -1; i < this.yieldRounds && this.queue.length !== seen; i++) {
@@ -56,33 +120,80 @@ class Lane {
           batch.push(p);
           n += p.events.length;
         }
-        await this.write(batch);
+        this.due = false;
+        if (await this.write(batch)) this.due = true;
       }
     } finally {
       this.running = false;
     }
+    // a request stored while the last batch ran finds the lane stopped: start again
+    if (this.queue.length || this.due) void this.loop();
   }
 
-  private async write(batch: Pending[]): Promise<void> {
-    const events = batch.length === 1 ? batch[0]!.events : batch.flatMap((p) => p.events);
+  /** Applies the lane's oldest intake rows and then `batch` in one transaction; true when intake rows are left. */
+  private async write(batch: Pending[], withIntake = true): Promise<boolean> {
+    const direct = batch.length === 1 ? batch[0]!.events : batch.flatMap((p) => p.events);
+    let more = false;
+    this.busy = direct.length > 0;
     try {
-      const { outcomes, outbox } = await withRetry(this.app, (tx) => applyEvents(tx, this.app, events, this.app.clock.now()));
-      this.stats.batches++;
-      this.stats.events += events.length;
-      let at = 0;
+      const r = await withRetry(this.app, async (tx) => {
+        const claimed = withIntake ? await claimIntake(tx, this.index, Math.max(1, this.maxEvents - direct.length)) : { rows: [], more: false };
+        const stored = claimed.rows.length === 1 ? claimed.rows[0]!.events : claimed.rows.flatMap((row) => row.events);
+        if (stored.length) this.busy = true;
+        const events = stored.length ? (direct.length ? [...stored, ...direct] : stored) : direct;
+        const applied = events.length ? await applyEvents(tx, this.app, events, this.app.clock.now()) : { outcomes: [], outbox: false };
+        return { ...applied, stored: stored.length, more: claimed.more };
+      });
+      more = r.more;
+      this.busy = false;
+      if (r.stored + direct.length) this.stats.batches++;
+      this.stats.events += r.stored + direct.length;
+      let at = r.stored;
       for (const p of batch) {
-        p.resolve(outcomes.slice(at, at + p.events.length));
+        p.resolve(r.outcomes.slice(at, at + p.events.length));
         at += p.events.length;
       }
-      if (outbox) this.kick();
+      if (r.outbox) this.kick();
+      return more;
     } catch (e) {
-      if (batch.length > 1) {
-        this.stats.retries++;
-        for (const p of batch) await this.write([p]);
-        return;
+      this.busy = false;
+      if (!withIntake && batch.length === 1) {
+        batch[0]!.reject(e);
+        return false;
       }
-      batch[0]!.reject(e);
+      // One bad request or row must not hold back the others: the intake row by row, then the requests one by one.
+      this.stats.retries++;
+      more = withIntake ? await this.soloIntake() : false;
+      for (const p of batch) await this.write([p], false);
+      return more;
     }
+  }
+
+  /** Applies intake rows one per transaction, setting aside a row that fails on its own; true when rows are left. */
+  private async soloIntake(limit = 100): Promise<boolean> {
+    for (let i = 0; i < limit; i++) {
+      let id: number | undefined;
+      try {
+        const left = await withRetry(this.app, async (tx) => {
+          const claimed = await claimIntake(tx, this.index, 1);
+          const row = claimed.rows[0];
+          id = row?.id;
+          if (!row) return false;
+          const r = await applyEvents(tx, this.app, row.events, this.app.clock.now());
+          if (r.outbox) this.kick();
+          this.stats.batches++;
+          this.stats.events += row.events.length;
+          return claimed.more;
+        });
+        if (!left) return false;
+      } catch (e) {
+        if (id === undefined) return false; // the database itself failed: the safety-net timer comes back
+        this.stats.failed++;
+        this.app.log.error({ err: e, lane: this.index, intakeId: id }, 'an intake row could not be applied; it is kept in event_intake with its error');
+        await failIntake(this.app.db, this.index, id, (e as Error).message).catch((err) => this.app.log.error({ err }, 'could not set an intake row aside'));
+      }
+    }
+    return true;
   }
 }
 
@@ -94,25 +205,51 @@ function laneOf(e: IncomingEvent, lanes: number): number {
   return (h >>> 0) % lanes;
 }
 
+const writers = new WeakMap<AppContext, EventWriter>();
+
+/** The writer of a running tread (created with its routes). */
+export function writerOf(app: AppContext): EventWriter | undefined {
+  return writers.get(app);
+}
+
 /**
- * Group commit: requests hand their events in and wait; each lane writes everything that queued up meanwhile in one
- * transaction, then answers every request in it. A request goes to one lane as a whole (chosen by its key or its
- * Alertmanager group), so a body's alerts are committed together and concurrent requests for one key or group mostly
- * meet in the same lane. A batch that fails is retried request by request, so one bad request cannot fail the others.
+ * Lanes: a request goes to one lane as a whole (chosen by its Alertmanager group, else its key), so a body's alerts are
+ * applied together, and one key's or group's events always meet in the same lane, in order. A batch that fails is
+ * retried request by request, so one bad request cannot fail the others.
  */
 export class EventWriter {
-  readonly stats: WriterStats = { batches: 0, events: 0, retries: 0 };
+  readonly stats: WriterStats = { batches: 0, events: 0, queued: 0, retries: 0, failed: 0 };
   private readonly lanes: Lane[];
 
   constructor(app: AppContext, kick: () => void, options: { lanes?: number; maxEvents?: number } = {}) {
     const n = Math.max(1, options.lanes ?? (app.database.driver === 'postgres' ? 2 : 1));
-    this.lanes = Array.from({ length: n }, () => new Lane(app, kick, this.stats, options.maxEvents ?? 5000));
+    this.lanes = Array.from({ length: n }, (_, i) => new Lane(app, i, kick, this.stats, options.maxEvents ?? 5000));
+    writers.set(app, this);
+    for (const lane of this.lanes) lane.wake();
   }
 
-  /** Stores events; resolves once they are committed. */
+  /** Stores events; resolves once they are durable: applied (with outcomes), or in the intake (`queued`). */
   async submit(events: IncomingEvent[]): Promise<EventOutcome[]> {
     if (events.length === 0) return [];
     return this.lanes[this.lanes.length === 1 ? 0 : laneOf(events[0]!, this.lanes.length)]!.submit(events);
   }
-}
 
+  /** Applies a lane's intake rows now (the lane index is shared by every replica). */
+  wake(lane: number): void {
+    this.lanes[lane]?.wake();
+  }
+
+  /** Applies every lane's intake rows now. */
+  wakeAll(): void {
+    for (const lane of this.lanes) lane.wake();
+  }
+
+  /** Resolves once every lane of this process is idle (tests and benchmarks; rows of other replicas may remain). */
+  async settled(timeoutMs = 60_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!this.lanes.every((l) => l.idle)) {
+      if (Date.now() > deadline) throw new Error('event lanes still busy');
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  }
+}

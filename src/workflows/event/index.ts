@@ -6,9 +6,11 @@ import { eventActions, eventCommand } from './event.commands.js';
 import { eventConfig } from './event.config.js';
 import { ALERT_STATES, GROUP_STATES } from './event.machine.js';
 import { alertDetail } from './event.messages.js';
-import { eventRoutes, writerOf } from './event.routes.js';
+import { eventRoutes } from './event.routes.js';
 import { alertsOfIncident, armHeartbeats, currentGroupCard, getAlert, parseTarget } from './event.service.js';
 import { eventTimers } from './event.timers.js';
+import { intakeBacklog } from './event.intake.js';
+import { writerOf } from './event.writer.js';
 
 export { writerOf };
 
@@ -41,13 +43,17 @@ export const eventWorkflow: Workflow = {
   async metrics(app) {
     const alerts = await queryRows<{ state: string; n: number }>(app.db, sql`select state, count(*)::int as n from alerts where state <> 'resolved' group by state`);
     const groups = await queryRows<{ state: string; n: number }>(app.db, sql`select state, count(*)::int as n from alert_groups where state <> 'resolved' group by state`);
-    const stats = writerOf(app)?.stats ?? { batches: 0, events: 0, retries: 0 };
+    const stats = writerOf(app)?.stats ?? { batches: 0, events: 0, queued: 0, retries: 0, failed: 0 };
+    const backlog = await intakeBacklog(app.db);
     const open = (rows: { state: string; n: number }[], states: readonly string[]) =>
       states.filter((s) => s !== 'resolved').map((s) => ({ labels: { state: s }, value: Number(rows.find((r) => r.state === s)?.n ?? 0) }));
     return [
       { name: 'tread_alerts_open', type: 'gauge', help: 'Alerts not resolved, by state', samples: open(alerts, ALERT_STATES) },
       { name: 'tread_alert_groups_open', type: 'gauge', help: 'Alert groups not resolved, by state', samples: open(groups, GROUP_STATES) },
-      { name: 'tread_events_ingested_total', type: 'counter', help: 'Monitoring events committed by this process', samples: [{ value: stats.events }] },
+      { name: 'tread_events_ingested_total', type: 'counter', help: 'Monitoring events applied (deduplicated and correlated) by this process', samples: [{ value: stats.events }] },
+      { name: 'tread_events_queued_total', type: 'counter', help: 'Monitoring events this process stored in the intake because their lane was busy', samples: [{ value: stats.queued }] },
+      { name: 'tread_event_intake_pending', type: 'gauge', help: 'Monitoring events stored in the intake and not applied yet (all replicas)', samples: [{ value: backlog.events }] },
+      { name: 'tread_event_intake_failed', type: 'gauge', help: 'Intake rows set aside after failing on their own (see event_intake.failed)', samples: [{ value: backlog.failed }] },
       { name: 'tread_event_batches_total', type: 'counter', help: 'Group commits of events by this process', samples: [{ value: stats.batches }] },
       { name: 'tread_event_batch_retries_total', type: 'counter', help: 'Batches retried request by request after a failure', samples: [{ value: stats.retries }] },
     ];

@@ -8,6 +8,8 @@ import type { Inbound, Reply, Where } from '../../../src/core/inbound.js';
 import type { PlatformAdapter } from '../../../src/core/platform.js';
 import { startTread, type Tread } from '../../../src/runtime.js';
 import { RecordingPort } from '../../helpers/recording-port.js';
+import { intakeBacklog } from '../../../src/workflows/event/event.intake.js';
+import { writerOf } from '../../../src/workflows/event/event.writer.js';
 
 export { RecordingPort, type PortCall } from '../../helpers/recording-port.js';
 
@@ -123,16 +125,28 @@ export async function startEventTread(database: Database, options: { clock?: Man
   };
   const press = (actor: string, actionId: string, value: string) => send(actor, { kind: 'action', actionId, value });
   const call = (method: string, path: string, options: Parameters<typeof http>[3] = {}) => http(tread.port, method, path, options);
-  /** Posts to a webhook and waits for the outbox to be sent. */
+  /** Waits until every event answered `queued` (by any replica) is applied, then sends the outbox. */
+  const settle = async () => {
+    const writer = writerOf(tread.app);
+    for (let i = 0; ; i++) {
+      await writer?.settled();
+      if ((await intakeBacklog(tread.app.db)).events === 0) break;
+      if (i > 3000) throw new Error('the event intake did not drain');
+      writer?.wakeAll();
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    await tread.dispatcher.flush();
+  };
+  /** Posts to a webhook and waits for its events to be applied and the outbox to be sent. */
   const hook = async (path: string, body: unknown, token?: string, headers: Record<string, string> = {}) => {
     const answer = await call('POST', path, { body, headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...headers } });
-    await tread.dispatcher.flush();
+    await settle();
     return answer;
   };
   const api = (path: string) => call('GET', path, { headers: { authorization: `Bearer ${API_TOKEN}` } });
   /** One scheduler tick at the clock's time (timers, then the outbox). */
   const tick = () => tread.scheduler.tick();
-  return { tread, clock, port, send, command, press, call, hook, api, tick };
+  return { tread, clock, port, send, command, press, call, hook, api, tick, settle };
 }
 
 /** The text of a reply (title, text and fields), for assertions. */
