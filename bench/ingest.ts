@@ -1,20 +1,22 @@
 /**
  * Event ingestion against Prometheus Alertmanager, in one run on one machine, with one load generator (a child process)
  * and the same alerts. tread runs as users run it: a spawned `node dist/src/main.js` with its default platform, answering
- * only after the commit; Alertmanager 0.25 (the Debian package) keeps alerts in memory. Measured:
+ * only once the events are durable (applied, or stored in the intake while their lane is busy); Alertmanager 0.25 (the
+ * Debian package) keeps alerts in memory. Measured:
  * - first-sight batches: Alertmanager webhook bodies of 100 alerts with fingerprints never seen (`POST /hooks/alertmanager`
  *   for tread, the same alerts to Alertmanager's `POST /api/v2/alerts`);
  * - resends: the same bodies again (Alertmanager's steady state: every firing alert at each group interval);
  * - single events: PagerDuty Events v2 triggers (`/v2/enqueue`), dedup keys spread over KEYS values, content changing;
  *   Alertmanager gets each as a one-alert POST.
- * One JSON line per measurement: tread's rate, Alertmanager's, the ratio, p50/p99 of both, tread's CPU (and its
- * PostgreSQL's), and a check that every accepted alert is stored and counted (read from /metrics, so both drivers).
+ * One JSON line per measurement: tread's rate of answers, Alertmanager's, the ratio; tread's applied rate (until the intake
+ * is drained: every alert deduplicated and correlated) and its ratio; p50/p99 of both; tread's CPU (and its PostgreSQL's)
+ * per alert including the drain; and a check that every accepted alert is stored and counted (read from /metrics, so both drivers).
  * Rounds alternate Alertmanager and tread, so a machine that gets busier moves both.
  *
  * Run: `npm run build && DATABASE_URL=postgres://… npm run bench:ingest` (PostgreSQL; without DATABASE_URL tread uses its
  * embedded PGlite). Needs /usr/bin/prometheus-alertmanager (`apt-get install prometheus-alertmanager`).
  * Knobs: ROUNDS=2 AM_BODIES=100 AM_CONCURRENCY=8 EVENTS=4000 CONCURRENCY=32 KEYS=500 DRIVER=postgres|pglite|both,
- * PROFILE_DIR=/tmp/prof (tread runs with --cpu-prof and writes its profile there when it stops).
+ * CASES=first,resends,singles (which measurements), PROFILE_DIR=/tmp/prof (tread runs with --cpu-prof and writes its profile there when it stops).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -33,6 +35,7 @@ const AM_CONCURRENCY = Number(process.env.AM_CONCURRENCY ?? 8);
 const EVENTS = Number(process.env.EVENTS ?? 4000);
 const CONCURRENCY = Number(process.env.CONCURRENCY ?? 32);
 const KEYS = Number(process.env.KEYS ?? 500);
+const CASES = new Set((process.env.CASES ?? 'first,resends,singles').split(','));
 const PD_KEY = 'BENCHKEY00000000000000000000000A';
 const AM_TOKEN = 'bench-am-token-0123456789';
 const SERVICES = Array.from({ length: 50 }, (_, i) => `svc-${i}`);
@@ -116,6 +119,8 @@ interface TreadProcess {
   /** PIDs of its PostgreSQL backends (none on PGlite). */
   pgPids(): Promise<number[]>;
   metric(name: string): Promise<number>;
+  /** Resolves once no answered event waits in the intake (all applied). */
+  drained(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -141,12 +146,16 @@ async function spawnTread(env: Record<string, string>, databaseUrl?: string): Pr
     await new Promise((r) => setTimeout(r, 50));
   }
   const admin = databaseUrl ? postgres(databaseUrl, { max: 1, onnotice: () => {} }) : undefined;
+  const metric = async (name: string) => {
+    const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    return text.split('\n').filter((l) => l.startsWith(name) && !l.startsWith('#')).reduce((n, l) => n + Number(l.split(' ').pop()), 0);
+  };
   return {
     port, pid: child.pid!,
     pgPids: async () => (admin ? (await admin<{ pid: number }[]>`select pid from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()`).map((r) => r.pid) : []),
-    async metric(name) {
-      const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-      return text.split('\n').filter((l) => l.startsWith(name) && !l.startsWith('#')).reduce((n, l) => n + Number(l.split(' ').pop()), 0);
+    metric,
+    async drained() {
+      while ((await metric('tread_event_intake_pending')) > 0) await new Promise((r) => setTimeout(r, 10));
     },
     async stop() {
       await admin?.end();
@@ -201,8 +210,8 @@ function singleEvents(n: number): { webhook: string[]; api: string[] } {
 }
 
 async function measure(name: string, driver: string, tread: TreadProcess, am: Alertmanager, make: () => { webhook: string[]; api: string[] }, alertsPer: number, path: string, headers: Record<string, string>, concurrency: number, resend: boolean): Promise<{ accepted: number }> {
-  const sides = { tread: [] as ReturnType<typeof side>[], alertmanager: [] as ReturnType<typeof side>[] };
-  let treadSeconds = 0; let amSeconds = 0; let alerts = 0; let accepted = 0; let treadCpu = 0; let pgCpu = 0;
+  const sides = { tread: [] as (ReturnType<typeof side> & { appliedPerSecond: number })[], alertmanager: [] as ReturnType<typeof side>[] };
+  let treadSeconds = 0; let appliedSeconds = 0; let amSeconds = 0; let alerts = 0; let accepted = 0; let treadCpu = 0; let pgCpu = 0;
   for (let round = 0; round < ROUNDS; round++) {
     const bodies = make();
     if (resend) { // the first send is not measured: the bodies are known to both before the resend
@@ -214,9 +223,12 @@ async function measure(name: string, driver: string, tread: TreadProcess, am: Al
     const pids = [tread.pid, ...(await tread.pgPids())];
     const cpu0 = cpuSeconds([tread.pid]); const pg0 = cpuSeconds(pids.slice(1));
     const t = await load(tread.port, path, bodies.webhook, concurrency, headers);
+    const drainStart = performance.now();
+    await tread.drained();
+    const drain = (performance.now() - drainStart) / 1000;
     treadCpu += cpuSeconds([tread.pid]) - cpu0; pgCpu += cpuSeconds(pids.slice(1)) - pg0;
-    sides.alertmanager.push(side(n, a)); sides.tread.push(side(n, t));
-    amSeconds += a.seconds; treadSeconds += t.seconds; alerts += n;
+    sides.alertmanager.push(side(n, a)); sides.tread.push({ ...side(n, t), appliedPerSecond: Math.round(n / (t.seconds + drain)) });
+    amSeconds += a.seconds; treadSeconds += t.seconds; appliedSeconds += t.seconds + drain; alerts += n;
     accepted += Object.entries(t.statuses).filter(([s]) => s.startsWith('2')).reduce((x, [, c]) => x + c, 0) * alertsPer;
   }
   const treadRate = Math.round(alerts / treadSeconds);
@@ -224,6 +236,7 @@ async function measure(name: string, driver: string, tread: TreadProcess, am: Al
   console.log(JSON.stringify({
     bench: `ingest-${name}`, driver, alerts, alertsPerRequest: alertsPer, concurrency, rounds: ROUNDS,
     treadPerSecond: treadRate, alertmanagerPerSecond: amRate, ratio: Number((treadRate / amRate).toFixed(2)),
+    treadAppliedPerSecond: Math.round(alerts / appliedSeconds), appliedRatio: Number((alerts / appliedSeconds / amRate).toFixed(2)),
     tread: sides.tread, alertmanager: sides.alertmanager, accepted: accepted === alerts ? 'all' : accepted,
     treadCpuMsPerAlert: Number((treadCpu * 1000 / alerts).toFixed(3)), pgCpuMsPerAlert: Number((pgCpu * 1000 / alerts).toFixed(3)), loadAverage: Number(loadavg()[0]!.toFixed(2)),
   }));
@@ -236,15 +249,17 @@ async function run(driver: 'postgres' | 'pglite', am: Alertmanager): Promise<voi
   try {
     const amHeaders = { authorization: `Bearer ${AM_TOKEN}` };
     const events0 = await tread.metric('tread_events_ingested_total');
-    const first = await measure('first-sight-batches', driver, tread, am, () => firstSightBodies(AM_BODIES), 100, '/hooks/alertmanager', amHeaders, AM_CONCURRENCY, false);
+    const none = { accepted: 0 };
+    const first = CASES.has('first') ? await measure('first-sight-batches', driver, tread, am, () => firstSightBodies(AM_BODIES), 100, '/hooks/alertmanager', amHeaders, AM_CONCURRENCY, false) : none;
     const firing = await tread.metric('tread_alerts_open{state="firing"}');
-    const resends = await measure('resends', driver, tread, am, () => firstSightBodies(AM_BODIES), 100, '/hooks/alertmanager', amHeaders, AM_CONCURRENCY, true);
-    const singles = await measure('single-events', driver, tread, am, () => singleEvents(EVENTS), 1, '/v2/enqueue', {}, CONCURRENCY, false);
+    const resends = CASES.has('resends') ? await measure('resends', driver, tread, am, () => firstSightBodies(AM_BODIES), 100, '/hooks/alertmanager', amHeaders, AM_CONCURRENCY, true) : none;
+    const singles = CASES.has('singles') ? await measure('single-events', driver, tread, am, () => singleEvents(EVENTS), 1, '/v2/enqueue', {}, CONCURRENCY, false) : none;
+    const queued = await tread.metric('tread_events_queued_total');
     const committed = (await tread.metric('tread_events_ingested_total')) - events0;
     const sent = first.accepted + 2 * resends.accepted + singles.accepted;
     console.log(JSON.stringify({
       bench: 'ingest-check', driver, firstSightAlerts: first.accepted, openFiringAfterFirstSight: firing,
-      everyFirstSightAlertStored: firing === first.accepted, eventsAccepted: sent, eventsCommitted: committed, everyAcceptedEventCommitted: committed === sent,
+      everyFirstSightAlertStored: firing === first.accepted, eventsAccepted: sent, eventsQueued: queued, eventsCommitted: committed, everyAcceptedEventCommitted: committed === sent,
     }));
   } finally {
     await tread.stop();
