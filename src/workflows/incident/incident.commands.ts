@@ -10,10 +10,8 @@ import { formatTime } from '../../core/time-zone.js';
 import type { ActionSpec, CommandSpec, HandlerContext } from '../../core/workflow.js';
 import { LEVELS } from './incident.machine.js';
 import { createForm, holdForm, incidentSubject, listLine, priorityForm, resolveForm } from './incident.messages.js';
-import {
-  applyIncidentCommand, cardFor, createIncident, getIncident, listFilter, listIncidents, parseHoldReason, parseLevel, RESOLUTION_CODES, serviceNames, validateNewIncident,
-  type IncidentCommand, type ResolutionCode,
-} from './incident.service.js';
+import { listFilter, parseHoldReason, parseLevel, RESOLUTION_CODES, serviceNames, validateNewIncident, type IncidentCommand, type ResolutionCode } from './incident.inputs.js';
+import { applyIncidentCommand, cardFor, createIncident, getIncident, listIncidents } from './incident.service.js';
 import { incidentStats, statsMessage } from './incident.stats.js';
 
 /** Usage lines for `/incident help`. */

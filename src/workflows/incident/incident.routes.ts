@@ -7,7 +7,8 @@ import { answering, iso, listQuery, pathId, readJson, restActor, sendIssues, sen
 import { isDomainError } from '../../core/errors.js';
 import { HOLD_REASONS, LEVELS } from './incident.machine.js';
 import { incidentSubject, type IncidentRow } from './incident.messages.js';
-import { applyIncidentCommand, createIncident, getIncident, listFilter, listIncidents, parseHoldReason, RESOLUTION_CODES, validateNewIncident, type IncidentCommand } from './incident.service.js';
+import { listFilter, parseHoldReason, RESOLUTION_CODES, validateNewIncident, type IncidentCommand } from './incident.inputs.js';
+import { applyIncidentCommand, createIncident, getIncident, listIncidents } from './incident.service.js';
 
 /** The REST shape of an incident. */
 export function incidentJson(i: IncidentRow) {

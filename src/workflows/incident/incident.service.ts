@@ -1,6 +1,5 @@
 /** Incident operations: one transaction per action — load, transition, persist, timeline, audit, timers, outbox, record events. */
 import { and, desc, eq, inArray, lt } from 'drizzle-orm';
-import { z } from 'zod';
 import { schema, type DbOrTx, type Tx } from '../../../db/client.js';
 import type { AppContext } from '../../core/app.js';
 import { appendAudit } from '../../core/audit.js';
@@ -14,112 +13,12 @@ import { requirePermission } from '../../core/permissions.js';
 import { withCardParts } from '../../core/seam.js';
 import { addTimeline } from '../../core/timeline.js';
 import { cancelTimer, schedule } from '../../core/timers.js';
-import { HOLD_REASONS, INCIDENT_STATES, LEVELS, OPEN_STATES, STATE_WORDS, isOpen, levelsForPriority, priorityOf, transition, type HoldReason, type IncidentEvent, type IncidentState, type Level } from './incident.machine.js';
+import { checkService, validateNewIncident, type IncidentCommand, type IncidentFilter, type NewIncident, type ResolutionCode } from './incident.inputs.js';
+import { STATE_WORDS, isOpen, levelsForPriority, priorityOf, transition, type IncidentEvent, type IncidentState, type Level } from './incident.machine.js';
 import { incidentCard, incidentSubject, type IncidentRow } from './incident.messages.js';
 import { applyClockEffect, autoCloseKey, initialDueTimes, resumeResolutionClock, retargetSla, scheduleSlaTimers, statusUpdateKey, TIMER } from './incident.sla.js';
 
 export type { IncidentRow };
-
-/** Input for a new incident. */
-export interface NewIncident {
-  title: string;
-  description?: string;
-  impact?: Level;
-  urgency?: Level;
-  /** P1…P5 instead of impact and urgency (it gives both). */
-  priority?: number;
-  service?: string;
-  /** The conversation it was opened from: the card is posted there. */
-  origin?: Where;
-  /** Records it was opened for (alerts: the alert group pages for it, so opening it pages nobody). */
-  links?: { alerts?: string[] };
-}
-
-/** A change to an incident. */
-export type IncidentCommand =
-  | { action: 'ack' | 'start' | 'reopen' | 'close' | 'cancel'; note?: string }
-  | { action: 'hold'; reason: HoldReason; note?: string }
-  | { action: 'resolve'; note?: string; code?: ResolutionCode }
-  | { action: 'assign'; assignee: string }
-  | { action: 'note'; note: string }
-  | { action: 'priority'; priority?: number; impact?: Level; urgency?: Level }
-  | { action: 'service'; service: string }
-  | { action: 'major'; off?: boolean }
-  | { action: 'edit'; title?: string; description?: string };
-
-export const RESOLUTION_CODES = ['fixed', 'workaround', 'no_fault', 'duplicate'] as const;
-export type ResolutionCode = (typeof RESOLUTION_CODES)[number];
-
-const titleSchema = z.string().trim().min(3, 'the title needs at least 3 characters').max(200, 'the title can be at most 200 characters');
-
-/** What a new incident may be given, as typed in chat or sent to REST (strings or values). */
-export interface NewIncidentFields {
-  title?: unknown;
-  description?: unknown;
-  impact?: unknown;
-  urgency?: unknown;
-  priority?: unknown;
-  service?: unknown;
-}
-
-/** One bad field with the sentence chat shows when it is the only one. */
-interface FieldProblem {
-  path: string;
-  message: string;
-  code: string;
-  sentence: string;
-}
-
-/**
- * The one validation of a new incident, for chat, forms and REST: every bad field is reported, each naming its field;
- * a single problem keeps its own code and sentence.
- */
-export function validateNewIncident(app: AppContext, f: NewIncidentFields): Pick<NewIncident, 'title' | 'description' | 'impact' | 'urgency' | 'service'> {
-  const problems: FieldProblem[] = [];
-  const title = titleSchema.safeParse(typeof f.title === 'string' ? f.title : '');
-  if (!title.success) {
-    const m = title.error.issues[0]!.message;
-    problems.push({ path: 'title', message: m, code: 'incident.bad_title', sentence: `Give the incident a title: ${m}.` });
-  }
-  const level = (key: 'impact' | 'urgency'): Level | undefined => {
-    const v = f[key];
-    if (v === undefined || v === null || v === '') return undefined;
-    const l = typeof v === 'string' ? parseLevel(v) : undefined;
-    if (!l) problems.push({ path: key, message: `one of ${LEVELS.join(', ')}`, code: `incident.bad_${key}`, sentence: `${key}:${String(v)} is not a level; write ${key}:high, ${key}:medium or ${key}:low.` });
-    return l;
-  };
-  let impact = level('impact');
-  let urgency = level('urgency');
-  if (f.priority !== undefined && f.priority !== null && f.priority !== '') {
-    const p = typeof f.priority === 'string' ? /^p?([1-5])$/i.exec(f.priority.trim()) : typeof f.priority === 'number' && [1, 2, 3, 4, 5].includes(f.priority) ? [String(f.priority), String(f.priority)] : null;
-    if (!p) problems.push({ path: 'priority', message: 'P1 to P5', code: 'incident.bad_priority', sentence: `priority:${String(f.priority)} is not a priority; write P1 to P5, like priority:P2.` });
-    else if (f.impact !== undefined || f.urgency !== undefined) problems.push({ path: 'priority', message: 'give a priority or impact and urgency, not both', code: 'incident.bad_priority', sentence: 'Give a priority (P1…P5) or impact and urgency, not both.' });
-    else ({ impact, urgency } = levelsForPriority(Number(p[1])));
-  }
-  let service: string | undefined;
-  if (f.service !== undefined && f.service !== null && f.service !== '') {
-    const name = typeof f.service === 'string' ? f.service : '';
-    const known = app.config.services.find((s) => s.name === name.toLowerCase());
-    if (known) service = known.name;
-    else problems.push({ path: 'service', message: `unknown service "${name}"`, code: 'incident.unknown_service', sentence: `There is no service "${name}". Known services: ${app.config.services.map((s) => s.name).join(', ') || 'none configured'}.` });
-  }
-  if (f.description !== undefined && f.description !== null && (typeof f.description !== 'string' || f.description.length > 10_000)) {
-    problems.push({ path: 'description', message: 'text of at most 10 000 characters', code: 'incident.bad_description', sentence: 'The description can be at most 10 000 characters.' });
-  }
-  if (problems.length === 1) throw badInput(problems[0]!.code, problems[0]!.sentence, [{ path: problems[0]!.path, message: problems[0]!.message }]);
-  if (problems.length) throw badInput('incident.invalid', `Some fields need a fix: ${problems.map((p) => `${p.path}: ${p.message}`).join('; ')}.`, problems.map(({ path, message }) => ({ path, message })));
-  return { title: title.data!, description: typeof f.description === 'string' ? f.description : undefined, impact, urgency, service };
-}
-
-/** Checks a service name against the config. */
-export function checkService(app: AppContext, name: string): string {
-  const service = app.config.services.find((s) => s.name === name.toLowerCase());
-  if (!service) {
-    const known = app.config.services.map((s) => s.name).join(', ') || 'none configured';
-    throw badInput('incident.unknown_service', `There is no service "${name}". Known services: ${known}.`, [{ path: 'service', message: `unknown service "${name}"` }]);
-  }
-  return service.name;
-}
 
 /** The card of an incident, with names resolved and what other workflows add (linked alerts, problems). */
 export async function cardFor(db: DbOrTx, app: AppContext, row: IncidentRow, now: Date): Promise<Message> {
@@ -200,43 +99,6 @@ export async function getIncident(db: DbOrTx, id: number, lock = false): Promise
   const [row] = lock ? await q.for('update') : await q;
   if (!row) throw notFound('incident.not_found', `There is no incident INC-${id}.`);
   return row;
-}
-
-/** What a list of incidents asks for (chat's `/incident list` and REST's `GET /api/v1/incidents`). */
-export interface IncidentFilter {
-  states?: readonly string[];
-  priority?: number;
-  service?: string;
-  assignee?: string;
-  /** Keyset paging: only ids below this one. */
-  beforeId?: number;
-  limit: number;
-  /** `priority`: most urgent first (chat); `newest`: by id, newest first (REST paging). */
-  order: 'priority' | 'newest';
-}
-
-/**
- * The one reading of list filters, for `/incident list` and `GET /api/v1/incidents`: states (`open` means every open
- * state), a priority `P1`…`P5`, a configured service. Every bad one is reported, naming it.
- */
-export function listFilter(app: AppContext, f: { states?: string[]; priority?: string; service?: string }): Pick<IncidentFilter, 'states' | 'priority' | 'service'> {
-  const issues: { path: string; message: string }[] = [];
-  let states: string[] | undefined;
-  if (f.states?.length) {
-    states = [];
-    for (const s of f.states) {
-      if (s === 'open') states.push(...OPEN_STATES);
-      else if ((INCIDENT_STATES as readonly string[]).includes(s)) states.push(s);
-      else issues.push({ path: 'state', message: `"${s}" is not a state: use open or ${INCIDENT_STATES.join(', ')}` });
-    }
-  }
-  const p = f.priority === undefined ? undefined : /^p([1-5])$/i.exec(f.priority);
-  if (p === null) issues.push({ path: 'priority', message: 'write P1 to P5' });
-  if (f.service !== undefined && !app.config.services.some((s) => s.name === f.service)) {
-    issues.push({ path: 'service', message: `unknown service "${f.service}" (services: ${app.config.services.map((s) => s.name).join(', ') || 'none'})` });
-  }
-  if (issues.length) throw badInput('incident.bad_list_filter', issues.map((i) => `${i.path}: ${i.message}`).join('; '), issues);
-  return { states: states ? [...new Set(states)] : undefined, priority: p ? Number(p[1]) : undefined, service: f.service };
 }
 
 /** Incidents matching a filter. */
@@ -472,21 +334,4 @@ async function startMajor(tx: Tx, app: AppContext, i: IncidentRow, actor: Actor,
   await enqueue(tx, { kind: 'channel', subject, name, members, message: card });
   await schedule(tx, { kind: TIMER.statusUpdate, subject, key: statusUpdateKey(subject), dueAt: new Date(now.getTime() + app.config.incident.statusUpdateEvery), payload: { id: i.id } });
   await addTimeline(tx, { subject, at: now, actor: actor.person.id, source: actor.source, kind: 'major', text: `Major incident: channel ${name} requested with ${members.length} people` });
-}
-
-/** Parses a hold reason word (`caller`, `awaiting_vendor`). */
-export function parseHoldReason(text: string | undefined): HoldReason | undefined {
-  if (!text) return undefined;
-  const t = text.toLowerCase();
-  return HOLD_REASONS.find((r) => r === t || r === `awaiting_${t}`);
-}
-
-/** Parses `high|medium|low`. */
-export function parseLevel(text: string | undefined): Level | undefined {
-  return LEVELS.find((l) => l === text?.toLowerCase());
-}
-
-/** All configured service names. */
-export function serviceNames(app: AppContext): string[] {
-  return app.config.services.map((s) => s.name);
 }

@@ -8,7 +8,8 @@ import { incidentActions, incidentCommand } from './incident.commands.js';
 import { incidentConfig } from './incident.config.js';
 import type { IncidentState } from './incident.machine.js';
 import { incidentRoutes } from './incident.routes.js';
-import { cardFor, changeIncident, getIncident, openIncident, type NewIncident } from './incident.service.js';
+import type { NewIncident } from './incident.inputs.js';
+import { cardFor, changeIncident, getIncident, openIncident } from './incident.service.js';
 import { incidentTimers } from './incident.timers.js';
 
 /** `incident.opened`: a new incident, from chat, REST or alerts. */
