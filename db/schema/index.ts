@@ -5,3 +5,4 @@ export * from './event.js';
 export * from './oncall.js';
 export * from './approval.js';
 export * from './request.js';
+export * from './problem.js';

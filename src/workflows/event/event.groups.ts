@@ -272,12 +272,16 @@ function incidentTitle(g: GroupRow): string {
 /** Opens an incident for a group and links the group and its alerts to it. Returns the incident id or a sentence. */
 export async function openGroupIncident(ctx: EventCtx, g: GroupRow, levels: { impact: 'high' | 'medium' | 'low'; urgency: 'high' | 'medium' | 'low' }, why: string): Promise<number | string> {
   const { tx, app, now } = ctx;
-  const alertIds = (await tx.select({ id: schema.alerts.id }).from(schema.alerts).where(eq(schema.alerts.groupId, g.id)).orderBy(schema.alerts.id).limit(50)).map((r) => alertSubject(r.id));
+  const alerts = await tx.select({ id: schema.alerts.id, labels: schema.alerts.labels }).from(schema.alerts).where(eq(schema.alerts.groupId, g.id)).orderBy(schema.alerts.id).limit(50);
+  const alertIds = alerts.map((r) => alertSubject(r.id));
+  // the labels of its alerts (the first alert's value wins): subscribers of incident.opened search with them
+  const labels: Record<string, string> = {};
+  for (const a of alerts) for (const [k, v] of Object.entries(a.labels)) if (!(k in labels) && Object.keys(labels).length < 50) labels[k] = String(v).slice(0, 200);
   const service = g.service && app.config.services.some((s) => s.name === g.service) ? g.service : undefined;
   const result = await guarded(tx, app, 'opening an incident', (sp) => openLinkedIncident(sp, app, {
     title: incidentTitle(g),
     description: `From alert group ${groupSubject(g.id)} (${g.alertCount} alert${g.alertCount === 1 ? '' : 's'}; grouped: ${g.reason}).`,
-    impact: levels.impact, urgency: levels.urgency, service, links: { alerts: alertIds },
+    impact: levels.impact, urgency: levels.urgency, service, links: { alerts: alertIds }, labels,
   }, ctx.actor, now));
   if (!result.ok) {
     await addTimeline(tx, { subject: groupSubject(g.id), at: now, actor: ctx.actor.person.id, source: ctx.actor.source, kind: 'incident', text: `Could not open an incident: ${result.error}` });

@@ -18,6 +18,8 @@ export interface NewIncident {
   origin?: Where;
   /** Records it was opened for (alerts: the alert group pages for it, so opening it pages nobody). */
   links?: { alerts?: string[] };
+  /** Labels of the alerts it was opened for (`alertname`, `job`, …): announced with `incident.opened`, not stored. */
+  labels?: Record<string, string>;
 }
 
 /** A change to an incident. */

@@ -82,7 +82,7 @@ export async function openIncident(tx: Tx, app: AppContext, input: NewIncident, 
   if (incident.major) await startMajor(tx, app, incident, actor, now);
   await app.seam.announce(tx, app, 'incident.opened', {
     id: incident.id, subject, title: incident.title, description: incident.description, service, priority, major: incident.major,
-    fromAlerts: Boolean(input.links?.alerts?.length), actor: actorRef(actor),
+    fromAlerts: Boolean(input.links?.alerts?.length), labels: input.labels ?? {}, actor: actorRef(actor),
   }, now);
   return incident;
 }

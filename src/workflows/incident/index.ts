@@ -8,6 +8,7 @@ import { incidentActions, incidentCommand } from './incident.commands.js';
 import { incidentConfig } from './incident.config.js';
 import type { IncidentState } from './incident.machine.js';
 import { incidentRoutes } from './incident.routes.js';
+import { incidentView, noteIncident, recentIncidents, refreshIncidentCard, tellAssignee, type IncidentView } from './incident.seam.js';
 import type { NewIncident } from './incident.inputs.js';
 import { cardFor, changeIncident, getIncident, openIncident } from './incident.service.js';
 import { incidentTimers } from './incident.timers.js';
@@ -23,6 +24,8 @@ export interface IncidentOpened {
   major: boolean;
   /** Opened for alerts: their group pages for it. */
   fromAlerts: boolean;
+  /** The labels of the alerts it was opened for (empty for incidents opened in chat or over REST). */
+  labels: Record<string, string>;
   actor: ActorRef;
 }
 
@@ -55,6 +58,16 @@ declare module '../../core/workflow.js' {
     'incident.open': (op: OpContext, input: NewIncident) => Promise<{ id: number; subject: string }>;
     /** Resolves an open incident in the caller's transaction, with notes saying why. */
     'incident.resolve': (op: OpContext, input: { id: number; note: string }) => Promise<void>;
+    /** One incident (null when there is none), with its key timeline entries when asked. */
+    'incident.get': (op: OpContext, input: { id: number; timeline?: boolean }) => Promise<IncidentView | null>;
+    /** Incidents opened since a time, with a service and not cancelled, oldest first (of some services or ids when given). */
+    'incident.recent': (op: OpContext, input: { since: Date; services?: string[]; ids?: number[]; limit?: number }) => Promise<IncidentView[]>;
+    /** Edits the incident's cards in place: what another workflow contributes to them changed. */
+    'incident.refresh_card': (op: OpContext, input: { id: number }) => Promise<void>;
+    /** A note on the incident (timeline, audit, its cards' thread), by the acting person. */
+    'incident.note': (op: OpContext, input: { id: number; note: string }) => Promise<void>;
+    /** A direct message to the incident's assignee; false when nobody is assigned. */
+    'incident.tell_assignee': (op: OpContext, input: { id: number; text: string }) => Promise<boolean>;
   }
 }
 
@@ -93,6 +106,11 @@ export const incidentWorkflow: Workflow = {
     'incident.resolve': async ({ tx, app, now, actor }, { id, note }) => {
       await changeIncident(tx, app, id, { action: 'resolve', note, code: 'fixed' }, actor, now);
     },
+    'incident.get': async ({ tx }, { id, timeline }) => incidentView(tx, id, { timeline }),
+    'incident.recent': async ({ tx }, input) => recentIncidents(tx, input),
+    'incident.refresh_card': async ({ tx, app, now }, { id }) => refreshIncidentCard(tx, app, id, now),
+    'incident.note': async ({ tx, app, now, actor }, { id, note }) => noteIncident(tx, app, id, note, actor, now),
+    'incident.tell_assignee': async ({ tx }, { id, text }) => tellAssignee(tx, id, text),
   },
   routes: incidentRoutes,
   async metrics(app) {

@@ -42,7 +42,7 @@ for (const driver of drivers) {
       heard.changed.length = 0;
       await t.command('alice', '/incident Checkout returns 502 service:checkout impact:high');
       const opened = heard.opened.at(-1)!;
-      expect(opened).toMatchObject({ subject: `INC-${opened.id}`, service: 'checkout', priority: 2, fromAlerts: false, actor: { id: 'alice', source: 'console' } });
+      expect(opened).toMatchObject({ subject: `INC-${opened.id}`, service: 'checkout', priority: 2, fromAlerts: false, labels: {}, actor: { id: 'alice', source: 'console' } });
       await t.command('alice', `/incident ack INC-${opened.id}`);
       await t.command('alice', `/incident priority INC-${opened.id} P1`);
       expect(heard.changed.map((c) => [c.action, c.from.state, c.to.state, c.from.priority, c.to.priority, c.to.major])).toEqual([
@@ -71,6 +71,8 @@ for (const driver of drivers) {
       });
       await t.tread.app.db.transaction((tx) => applyEvents(tx, t.tread.app, [alert('trigger')], t.clock.now()));
       expect(heard.opened.at(-1)).toMatchObject({ fromAlerts: true, service: 'checkout', actor: { id: 'tread', source: 'webhook' } });
+      // the alerts' labels travel with the event (subscribers search the known error database with them)
+      expect(heard.opened.at(-1)!.labels).toEqual({ alertname: 'CheckoutDown', service: 'checkout' });
       await t.tread.app.db.transaction((tx) => applyEvents(tx, t.tread.app, [alert('resolve')], t.clock.now()));
       expect(heard.changed.at(-1)).toMatchObject({ subject: heard.opened.at(-1)!.subject, action: 'resolve', from: { state: 'new' }, to: { state: 'resolved' }, actor: { source: 'webhook' } });
     });
