@@ -5,14 +5,14 @@ import { approvalWorkflow } from './approval/index.js';
 import { eventWorkflow } from './event/index.js';
 import { incidentWorkflow } from './incident/index.js';
 import { oncallWorkflow } from './oncall/index.js';
+import { problemWorkflow } from './problem/index.js';
 import { requestWorkflow } from './request/index.js';
 
 /** The workflows, in help order. */
-export const allWorkflows: Workflow[] = [incidentWorkflow, requestWorkflow, oncallWorkflow, eventWorkflow, approvalWorkflow];
+export const allWorkflows: Workflow[] = [incidentWorkflow, problemWorkflow, requestWorkflow, oncallWorkflow, eventWorkflow, approvalWorkflow];
 
 /** Every command of the product with what it is for; those no registered workflow serves answer "not available yet". */
 export const plannedCommands: Record<string, string> = {
-  problem: 'problem management and the known error database',
   access: 'access requests and time-bound grants',
 };
 

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { AppContext } from '../../core/app.js';
 import { badInput } from '../../core/errors.js';
 import type { Where } from '../../core/inbound.js';
+import { parseLevel } from '../../core/priority.js';
 import { HOLD_REASONS, INCIDENT_STATES, LEVELS, OPEN_STATES, levelsForPriority, type HoldReason, type Level } from './incident.machine.js';
 
 /** Input for a new incident. */
@@ -152,10 +153,8 @@ export function parseHoldReason(text: string | undefined): HoldReason | undefine
   return HOLD_REASONS.find((r) => r === t || r === `awaiting_${t}`);
 }
 
-/** Parses `high|medium|low`. */
-export function parseLevel(text: string | undefined): Level | undefined {
-  return LEVELS.find((l) => l === text?.toLowerCase());
-}
+
+export { parseLevel };
 
 /** All configured service names. */
 export function serviceNames(app: AppContext): string[] {

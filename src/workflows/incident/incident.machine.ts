@@ -1,6 +1,9 @@
 /** The incident state machine (ITIL). Pure: no I/O, no clock. */
 import { DomainError } from '../../core/errors.js';
 
+/** Impact, urgency and priority are the core's: problems have them too. */
+export { LEVELS, levelsForPriority, priorityOf, type Level } from '../../core/priority.js';
+
 export const INCIDENT_STATES = ['new', 'acknowledged', 'in_progress', 'on_hold', 'resolved', 'closed', 'cancelled'] as const;
 export type IncidentState = (typeof INCIDENT_STATES)[number];
 
@@ -88,20 +91,4 @@ export const OPEN_STATES: readonly IncidentState[] = ['new', 'acknowledged', 'in
 /** True while the incident still needs work (for lists and SLA). */
 export function isOpen(state: IncidentState): boolean {
   return OPEN_STATES.includes(state);
-}
-
-export const LEVELS = ['high', 'medium', 'low'] as const;
-export type Level = (typeof LEVELS)[number];
-const LEVEL_NUMBER: Record<Level, number> = { high: 1, medium: 2, low: 3 };
-
-/** Priority = impact + urgency − 1: P1 (high × high) … P5 (low × low). */
-export function priorityOf(impact: Level, urgency: Level): number {
-  return LEVEL_NUMBER[impact] + LEVEL_NUMBER[urgency] - 1;
-}
-
-/** An impact/urgency pair that gives a priority (for `priority INC-n P2`). */
-export function levelsForPriority(priority: number): { impact: Level; urgency: Level } {
-  const table: Record<number, [Level, Level]> = { 1: ['high', 'high'], 2: ['high', 'medium'], 3: ['medium', 'medium'], 4: ['medium', 'low'], 5: ['low', 'low'] };
-  const [impact, urgency] = table[priority] ?? ['medium', 'medium'];
-  return { impact, urgency };
 }
