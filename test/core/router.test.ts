@@ -43,7 +43,9 @@ describe('router', () => {
     const withAccess = routerWith([access]);
     expect(withAccess.servedCommands()).toContain('access');
     expect(text(await withAccess.help())).not.toMatch(/`\/access` .*coming soon/);
-    expect(text(await withAccess.help())).toMatch(/`\/problem` .*coming soon/);
+    // problem management is served now too: nothing else is planned but access
+    expect(plannedCommands.problem).toBeUndefined();
+    expect(Object.keys(plannedCommands)).toEqual(['access']);
   });
 
   it('a button is refused before its handler when the person lacks the permission it declares', async () => {

@@ -145,7 +145,7 @@ for (const driver of drivers) {
       const h = await fake.waitFor(() => fake.responses.find((r) => r.id === help.trigger), 5000, 'help');
       expect(h.body).toMatchObject({ response_type: 'ephemeral', replace_original: false });
       expect(JSON.stringify(h.body.blocks)).toContain('/incident');
-      const planned = command('list', { command: '/problem' });
+      const planned = command('list', { command: '/access' });
       await send(planned.body, 'form');
       const p = await fake.waitFor(() => fake.responses.find((r) => r.id === planned.trigger), 5000, 'not available yet');
       expect(p.body.text).toMatch(/not available yet/);
