@@ -1,0 +1,149 @@
+/**
+ * Problem management through Slack, end to end: signed slash commands and interactions into tread's real HTTP server,
+ * the local fake Slack Web API out. Incidents in the service channel → a problem from them → the root cause through the
+ * card's modal → the workaround on the incidents' cards and threads (their pages stop) → a known error → a new similar
+ * incident's card shows the workaround → "Workaround worked" links it.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createSlackAdapter } from '../../../adapters/slack/index.js';
+import { schema, type Database } from '../../../db/client.js';
+import { loadEnv } from '../../../src/core/config/env.js';
+import { startTread, type Tread } from '../../../src/runtime.js';
+import { parseOrganisation } from '../../../src/workflows/index.js';
+import { drivers, openTestDatabase } from '../../helpers/db.js';
+import { commandBody, FakeSlack, interactionBody, signedHeaders, type SlackCall } from './fake-slack.js';
+
+const SECRET = 'test-signing-secret-0123456789';
+const CHANNEL = 'C0CHECKOUT';
+const config = parseOrganisation(`
+organisation: Slack problems
+people:
+  - { id: alice, name: Alice, slack: U0ALICE, roles: [responder] }
+  - { id: bob, name: Bob, slack: U0BOB, roles: [responder] }
+  - { id: dave, name: Dave, slack: U0DAVE }
+services:
+  - { name: checkout, owners: [alice], slack: { channel: ${CHANNEL} }, escalationPolicy: checkout-oncall }
+escalationPolicies:
+  - { name: checkout-oncall, steps: [{ person: alice, wait: 10m }] }
+`, 'test', {});
+
+let seq = 0;
+const trigger = () => `trig.${Date.now()}.${++seq}`;
+const users: Record<string, { id: string; name: string }> = { alice: { id: 'U0ALICE', name: 'alice' }, bob: { id: 'U0BOB', name: 'bob' }, dave: { id: 'U0DAVE', name: 'dave' } };
+
+for (const driver of drivers) {
+  describe(`problems through Slack (${driver})`, () => {
+    let database: Database;
+    let fake: FakeSlack;
+    let tread: Tread;
+
+    beforeAll(async () => {
+      fake = await new FakeSlack().start();
+      database = await openTestDatabase(driver);
+      const env = loadEnv({ SLACK_BOT_TOKEN: 'xoxb-test', SLACK_SIGNING_SECRET: SECRET, SLACK_API_URL: fake.apiUrl });
+      tread = await startTread({
+        database, config, tickSeconds: 0, http: { host: '127.0.0.1', port: 0 },
+        platforms: async (app, router) => [await createSlackAdapter({ env, app, router, port: { minIntervalMs: 20 } })],
+      });
+    });
+    afterAll(async () => {
+      await tread?.stop();
+      await fake?.stop();
+    });
+
+    async function send(body: string, kind: 'form' | 'json') {
+      const res = await fetch(`http://127.0.0.1:${tread.port}/slack/events`, { method: 'POST', headers: signedHeaders(SECRET, body, kind), body });
+      const text = await res.text();
+      return { status: res.status, text, json: text.startsWith('{') ? JSON.parse(text) : undefined };
+    }
+    async function slash(who: keyof typeof users, command: string, text: string) {
+      const t = trigger();
+      await send(commandBody({ command, text, user_id: users[who]!.id, user_name: who, channel_id: CHANNEL, channel_name: 'checkout', team_id: 'T0FAKE', trigger_id: t, response_url: fake.responseUrl(t) }), 'form');
+      await tread.scheduler.tick();
+      await tread.dispatcher.flush();
+      return t;
+    }
+    /** A block_actions payload for a button of a channel message. */
+    function press(message: { channel: string; ts?: string; blocks: any[]; text?: string }, actionId: string, who: keyof typeof users, value?: string) {
+      const t = trigger();
+      const block = message.blocks.find((b: any) => b.type === 'actions' && b.elements.some((e: any) => e.action_id === actionId && (value === undefined || e.value === value)));
+      if (!block) throw new Error(`no button ${actionId} on ${JSON.stringify(message.blocks).slice(0, 400)}`);
+      const element = block.elements.find((e: any) => e.action_id === actionId && (value === undefined || e.value === value));
+      return {
+        trigger: t,
+        body: interactionBody({
+          type: 'block_actions', user: { id: users[who]!.id, username: who, name: who, team_id: 'T0FAKE' }, api_app_id: 'A0TREAD', token: 'legacy',
+          container: { type: 'message', message_ts: message.ts, channel_id: message.channel, is_ephemeral: false },
+          trigger_id: t, team: { id: 'T0FAKE', domain: 'fake' }, channel: { id: message.channel, name: 'checkout' },
+          message: { type: 'message', ts: message.ts, text: message.text, blocks: message.blocks, bot_id: 'B0TREADBOT' },
+          response_url: fake.responseUrl(t),
+          actions: [{ action_id: element.action_id, block_id: block.block_id, text: element.text, value: element.value, type: 'button', action_ts: '1700000001.000' }],
+        }),
+      };
+    }
+    const cardPost = (starts: string): SlackCall | undefined => fake.ok('chat.postMessage').find((c) => c.args.channel === CHANNEL && !c.args.thread_ts && String(c.args.text).startsWith(starts));
+    const stored = (call: SlackCall) => fake.messages.get(`${call.result!.channel}/${call.result!.ts}`)!;
+    const threadOf = (call: SlackCall) => fake.ok('chat.postMessage').filter((c) => c.args.thread_ts === call.result!.ts).map((c) => String(c.args.text));
+
+    it('incidents → problem → root cause (modal) → workaround on the incidents (pages stop) → known error → hint on a new incident → worked', async () => {
+      await slash('alice', '/incident', 'Checkout 502 errors after deploy service:checkout');
+      await slash('alice', '/incident', 'Checkout returns 502 after deploy service:checkout');
+      const inc1 = await fake.waitFor(() => cardPost('INC-1 ·'), 5000, 'the card of INC-1');
+      const inc2 = await fake.waitFor(() => cardPost('INC-2 ·'), 5000, 'the card of INC-2');
+
+      const opened = await slash('bob', '/problem', 'from INC-1 INC-2');
+      const reply = await fake.waitFor(() => fake.responses.find((r) => r.id === opened), 5000, 'the answer to /problem from');
+      expect(reply.body.text).toBe('PRB-1 opened from INC-1, INC-2: Checkout 502 errors after deploy');
+      const prb = await fake.waitFor(() => cardPost('PRB-1 ·'), 5000, 'the problem card in the service channel');
+      expect(JSON.stringify(prb.args.blocks)).toContain('INC-1 (new), INC-2 (new)');
+      await fake.waitFor(() => (JSON.stringify(stored(inc1).blocks).includes('Problem PRB-1') ? true : undefined), 5000, 'INC-1 shows its problem');
+
+      // the Root cause button opens a modal; its submission records the root cause
+      const open = press({ ...stored(prb), blocks: stored(prb).blocks! }, 'problem.rca.form', 'bob');
+      await send(open.body, 'form');
+      const views = await fake.waitFor(() => fake.ok('views.open').find((c) => c.args.trigger_id === open.trigger), 5000, 'views.open');
+      const view = views.args.view;
+      expect(view).toMatchObject({ type: 'modal', callback_id: 'problem.rca.submit' });
+      const submitted = await send(interactionBody({
+        type: 'view_submission', team: { id: 'T0FAKE' }, user: { id: 'U0BOB', username: 'bob', name: 'bob' }, api_app_id: 'A0TREAD', trigger_id: trigger(),
+        view: { id: 'V0FAKE', team_id: 'T0FAKE', type: 'modal', callback_id: view.callback_id, private_metadata: view.private_metadata, blocks: view.blocks, hash: '1.abc', state: { values: { rootCause: { rootCause: { type: 'plain_text_input', value: 'The connection pool runs dry while pods restart' } } } } },
+      }), 'form');
+      expect(submitted.status).toBe(200);
+      await tread.dispatcher.flush();
+      await fake.waitFor(() => (String(stored(prb).text).includes('root cause analysis') ? true : undefined), 5000, 'the problem card in root cause analysis');
+
+      // the workaround reaches both incidents: their cards and threads; their pages stop
+      await slash('bob', '/problem', 'workaround PRB-1 Restart the checkout pods one at a time');
+      for (const inc of [inc1, inc2]) {
+        await fake.waitFor(() => (JSON.stringify(stored(inc).blocks).includes('Restart the checkout pods one at a time') ? true : undefined), 5000, 'the workaround on the card');
+        expect(threadOf(inc).some((t) => t.includes('Workaround from PRB-1'))).toBe(true);
+      }
+      const escalations = await tread.app.db.select().from(schema.escalations);
+      expect(escalations.map((e) => [e.subject, e.state]).sort()).toEqual([['INC-1', 'workaround'], ['INC-2', 'workaround']]);
+
+      const ke = await slash('bob', '/problem', 'known-error PRB-1 symptoms:"Checkout answers 502 Bad Gateway during deploys"');
+      expect((await fake.waitFor(() => fake.responses.find((r) => r.id === ke), 5000, 'the known error')).body.text).toBe('Published KE-1 · Checkout 502 errors after deploy');
+      // a new similar incident: its card is edited with the known error and two buttons, after its commit
+      await slash('alice', '/incident', 'Checkout 502 Bad Gateway during deploy service:checkout');
+      const inc3 = await fake.waitFor(() => cardPost('INC-3 ·'), 5000, 'the card of INC-3');
+      // (Slack's command is answered first and handled right after: the scheduler runs the search once the incident committed)
+      const hinted = await fake.waitFor(async () => {
+        await tread.scheduler.tick();
+        await tread.dispatcher.flush();
+        const m = stored(inc3);
+        return JSON.stringify(m.blocks).includes('Known error KE-1 may match') ? m : undefined;
+      }, 5000, 'the hint on INC-3');
+      expect(JSON.stringify(hinted.blocks)).toContain('Restart the checkout pods one at a time');
+      const worked = press({ channel: hinted.channel, ts: hinted.ts, text: hinted.text, blocks: hinted.blocks! }, 'problem.kedb.worked', 'dave');
+      await send(worked.body, 'form');
+      await tread.dispatcher.flush();
+      await fake.waitFor(() => (JSON.stringify(stored(inc3).blocks).includes('its workaround worked') ? true : undefined), 5000, 'the worked hint');
+      expect(JSON.stringify(stored(inc3).blocks)).toContain('Problem PRB-1');
+      const links = await tread.app.db.select().from(schema.problemIncidents);
+      expect(links.map((l) => [l.incidentId, l.via]).sort()).toEqual([[1, 'from'], [2, 'from'], [3, 'feedback']]);
+      // audited with the person, the platform and their Slack user id
+      const audit = await tread.app.db.select().from(schema.auditLog);
+      expect(audit.find((a) => a.action === 'problem.kedb_worked')).toMatchObject({ actor: 'dave', source: 'slack', subject: 'KE-1', data: expect.objectContaining({ platformUserId: 'U0DAVE', incident: 'INC-3' }) });
+    });
+  });
+}
