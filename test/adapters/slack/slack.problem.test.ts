@@ -116,7 +116,7 @@ for (const driver of drivers) {
       await slash('bob', '/problem', 'workaround PRB-1 Restart the checkout pods one at a time');
       for (const inc of [inc1, inc2]) {
         await fake.waitFor(() => (JSON.stringify(stored(inc).blocks).includes('Restart the checkout pods one at a time') ? true : undefined), 5000, 'the workaround on the card');
-        expect(threadOf(inc).some((t) => t.includes('Workaround from PRB-1'))).toBe(true);
+        await fake.waitFor(() => threadOf(inc).some((t) => t.includes('Workaround from PRB-1')), 5000, 'the workaround in the thread');
       }
       const escalations = await tread.app.db.select().from(schema.escalations);
       expect(escalations.map((e) => [e.subject, e.state]).sort()).toEqual([['INC-1', 'workaround'], ['INC-2', 'workaround']]);
