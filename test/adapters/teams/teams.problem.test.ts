@@ -1,0 +1,135 @@
+/**
+ * Problem management through Teams, end to end: activities into tread's real HTTP server (a team channel, personal chats,
+ * Action.Execute presses), posts and in-place updates out to the fake connector. Incidents in the service's channel → a
+ * problem from them → root cause → the workaround through the card's form, on the incidents' cards (their pages stop) →
+ * a known error → a new similar incident's card shows the workaround → "Workaround worked" links it.
+ */
+import { sql } from 'drizzle-orm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTeamsAdapter } from '../../../adapters/teams/index.js';
+import type { Database } from '../../../db/client.js';
+import { loadEnv } from '../../../src/core/config/env.js';
+import { startTread, type Tread } from '../../../src/runtime.js';
+import { parseOrganisation } from '../../../src/workflows/index.js';
+import { drivers, openTestDatabase } from '../../helpers/db.js';
+import { adaptiveCardProblems } from './adaptive-card-schema.js';
+import { cardOf, FakeConnector, type ConnectorCall } from './fake-connector.js';
+
+const CHANNEL = '19:checkout@thread.tacv2';
+const CONFIG = `
+organisation: Teams problems
+people:
+  - { id: alice, name: Alice Ops, teams: aad-alice, roles: [responder] }
+  - { id: bob, name: Bob Fixer, teams: aad-bob, roles: [responder] }
+  - { id: dave, name: Dave Asker, teams: aad-dave }
+services:
+  - { name: checkout, owners: [alice], teams: { team: group-checkout, channel: "${CHANNEL}" }, escalationPolicy: checkout-oncall }
+escalationPolicies:
+  - { name: checkout-oncall, steps: [{ person: alice, wait: 10m }] }
+`;
+
+const TENANT = 'tenant-1';
+const BOT = { id: '28:tread-bot', name: 'tread' };
+const PEOPLE = {
+  alice: { id: '29:alice', name: 'Alice Ops', aadObjectId: 'aad-alice' },
+  bob: { id: '29:bob', name: 'Bob Fixer', aadObjectId: 'aad-bob' },
+  dave: { id: '29:dave', name: 'Dave Asker', aadObjectId: 'aad-dave' },
+};
+let seq = 0;
+
+for (const driver of drivers) {
+  describe(`problems through Teams (${driver})`, () => {
+    let database: Database;
+    let connector: FakeConnector;
+    let tread: Tread;
+
+    beforeAll(async () => {
+      database = await openTestDatabase(driver);
+      connector = await new FakeConnector().start();
+      tread = await startTread({
+        database, config: parseOrganisation(CONFIG, 'test', {}), http: { host: '127.0.0.1', port: 0 }, tickSeconds: 0,
+        platforms: async (app, router) => [await createTeamsAdapter({ env: loadEnv({ HOST: '127.0.0.1' }), app, router })],
+      });
+    });
+    afterAll(async () => {
+      await tread?.stop();
+      await connector?.stop();
+    });
+
+    async function post(activity: Record<string, unknown>): Promise<{ status: number; body: any }> {
+      const res = await fetch(`http://127.0.0.1:${tread.port}/api/messages`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(activity) });
+      const text = await res.text();
+      await tread.scheduler.tick();
+      await tread.dispatcher.flush();
+      return { status: res.status, body: text ? JSON.parse(text) : undefined };
+    }
+    const channelData = { team: { id: CHANNEL, name: 'Checkout', aadGroupId: 'group-checkout' }, channel: { id: CHANNEL, name: 'Checkout' }, tenant: { id: TENANT } };
+    const inChannel = (who: keyof typeof PEOPLE, text: string) => {
+      const id = `act-${++seq}`;
+      return {
+        type: 'message', id, channelId: 'msteams', serviceUrl: connector.url, text: `<at>tread</at> ${text}`, from: PEOPLE[who], recipient: BOT,
+        entities: [{ type: 'mention', text: '<at>tread</at>', mentioned: BOT }],
+        conversation: { id: `${CHANNEL};messageid=${id}`, conversationType: 'channel', isGroup: true, tenantId: TENANT }, channelData,
+      };
+    };
+    const press = (who: keyof typeof PEOPLE, verb: string, data: Record<string, unknown>, replyToId: string) => ({
+      type: 'invoke', name: 'adaptiveCard/action', id: `act-${++seq}`, channelId: 'msteams', serviceUrl: connector.url, replyToId, from: PEOPLE[who], recipient: BOT,
+      conversation: { id: CHANNEL, conversationType: 'channel', tenantId: TENANT }, channelData,
+      value: { action: { type: 'Action.Execute', verb, data }, trigger: 'manual' },
+    });
+    /** The first post of a card in the channel whose card mentions `title`. */
+    const cardPost = (title: string) => connector.activityCalls().find((c) => c.method === 'POST' && c.conversationId === CHANNEL && JSON.stringify(cardOf(c) ?? {}).includes(title));
+    /** The newest version of a posted card (its last PUT, else the post). */
+    const latest = (posted: ConnectorCall) => cardOf(connector.activityCalls().filter((c) => c.method === 'PUT' && c.activityId === posted.answeredId).at(-1) ?? posted);
+    const actionOf = (card: any, verb: string) => {
+      const all = [...(card.actions ?? []), ...(card.body ?? []).flatMap((e: any) => (e.type === 'ActionSet' ? e.actions : []))];
+      const found = all.find((a: any) => a.verb === verb);
+      if (!found) throw new Error(`no ${verb} on ${JSON.stringify(card).slice(0, 400)}`);
+      return found;
+    };
+
+    it('incidents → problem → root cause → workaround (card form) on the incidents → known error → hint on a new incident → worked', async () => {
+      await post(inChannel('alice', 'incident Checkout 502 errors after deploy service:checkout'));
+      await post(inChannel('alice', 'incident Checkout returns 502 after deploy service:checkout'));
+      const inc1 = cardPost('INC-1 · P3')!;
+      const inc2 = cardPost('INC-2 · P3')!;
+      expect(inc1).toBeDefined();
+      expect(inc2).toBeDefined();
+
+      await post(inChannel('bob', 'problem from INC-1 INC-2'));
+      const prb = cardPost('PRB-1 · P3 · new')!;
+      expect(prb).toBeDefined();
+      expect(adaptiveCardProblems(cardOf(prb))).toEqual([]);
+      expect(JSON.stringify(latest(inc1))).toContain('Problem PRB-1');
+      await post(inChannel('bob', 'problem rca PRB-1 The connection pool runs dry while pods restart'));
+
+      // the Workaround button answers with a form card; submitting it communicates the workaround
+      const form = await post(press('bob', 'problem.workaround.form', actionOf(latest(prb), 'problem.workaround.form').data, prb.answeredId!));
+      expect(form.body.type).toBe('application/vnd.microsoft.card.adaptive');
+      const submit = actionOf(form.body.value, 'problem.workaround.submit');
+      const done = await post(press('bob', 'problem.workaround.submit', { ...submit.data, workaround: 'Restart the checkout pods one at a time' }, prb.answeredId!));
+      expect(JSON.stringify(done.body.value)).toContain('Restart the checkout pods one at a time');
+      for (const inc of [inc1, inc2]) {
+        expect(JSON.stringify(latest(inc))).toContain('Workaround (PRB-1):');
+        expect(adaptiveCardProblems(latest(inc))).toEqual([]);
+      }
+      const paging = await database.rows<{ subject: string; state: string }>(sql`select subject, state from escalations order by subject`);
+      expect(paging).toEqual([{ subject: 'INC-1', state: 'workaround' }, { subject: 'INC-2', state: 'workaround' }]);
+
+      await post(inChannel('bob', 'problem known-error PRB-1 symptoms:"Checkout answers 502 Bad Gateway during deploys"'));
+      await post(inChannel('alice', 'incident Checkout 502 Bad Gateway during deploy service:checkout'));
+      const inc3 = cardPost('INC-3 · P3')!;
+      const hinted = latest(inc3);
+      expect(JSON.stringify(hinted)).toContain('Known error KE-1 may match');
+      expect(adaptiveCardProblems(hinted)).toEqual([]);
+      const worked = actionOf(hinted, 'problem.kedb.worked');
+      expect(worked).toMatchObject({ type: 'Action.Execute', title: 'Workaround worked', data: { value: 'INC-3 KE-1' } });
+      await post(press('dave', 'problem.kedb.worked', worked.data, inc3.answeredId!));
+      expect(JSON.stringify(latest(inc3))).toContain('its workaround worked (Dave Asker)');
+      const links = await database.rows<{ incident_id: number; via: string }>(sql`select incident_id, via from problem_incidents order by incident_id`);
+      expect(links.map((l) => [Number(l.incident_id), l.via])).toEqual([[1, 'from'], [2, 'from'], [3, 'feedback']]);
+      const [row] = await database.rows<{ source: string; workaround_by: string }>(sql`select source, workaround_by from problems where id = 1`);
+      expect(row).toEqual({ source: 'teams', workaround_by: 'bob' });
+    });
+  });
+}
