@@ -1,0 +1,95 @@
+/**
+ * Problem management in the terminal: incidents → a problem from them → root cause → the workaround on the incidents'
+ * cards → a known error → a new similar incident's card shows the workaround → its number presses "Workaround worked".
+ */
+import { PassThrough } from 'node:stream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createConsoleAdapter } from '../../../adapters/console/index.js';
+import type { Database } from '../../../db/client.js';
+import { ManualClock } from '../../../src/core/clock.js';
+import { startTread, type Tread } from '../../../src/runtime.js';
+import { drivers, openTestDatabase } from '../../helpers/db.js';
+import { exampleConfig, START } from '../../workflows/request/request.fakes.js';
+import { linksOf } from '../../workflows/problem/problem.fakes.js';
+
+/** A terminal on PassThrough streams: write lines, wait until tread has answered them, read what it printed. */
+class Terminal {
+  readonly input = new PassThrough();
+  readonly output = new PassThrough();
+  text = '';
+  private handled = 0;
+  private waiters: (() => void)[] = [];
+
+  constructor() {
+    this.output.on('data', (d: Buffer) => { this.text += d.toString('utf8'); });
+  }
+
+  lineDone(): void {
+    this.handled++;
+    for (const w of this.waiters.splice(0)) w();
+  }
+
+  async say(...lines: string[]): Promise<string> {
+    const from = this.text.length;
+    const target = this.handled + 1;
+    this.input.write(lines.map((l) => `${l}\n`).join(''));
+    const deadline = Date.now() + 20_000;
+    while (this.handled < target) {
+      if (Date.now() > deadline) throw new Error(`no answer to ${JSON.stringify(lines)}; printed so far:\n${this.text.slice(from)}`);
+      await new Promise<void>((resolve) => { this.waiters.push(resolve); setTimeout(resolve, 200); });
+    }
+    return this.text.slice(from);
+  }
+}
+
+for (const driver of drivers) {
+  describe(`problems in the console (${driver})`, () => {
+    let database: Database;
+    let tread: Tread;
+    const term = new Terminal();
+
+    beforeAll(async () => {
+      database = await openTestDatabase(driver);
+      tread = await startTread({
+        database, config: exampleConfig(), clock: new ManualClock(new Date(START)), tickSeconds: 0,
+        platforms: (app, router) => [createConsoleAdapter({
+          app, router, input: term.input, output: term.output,
+          afterLine: async () => { await tread.scheduler.tick(); term.lineDone(); },
+        })],
+      });
+    });
+    afterAll(async () => {
+      await tread?.stop({ closeDatabase: false });
+      await database?.close();
+    });
+
+    it('incidents → problem → workaround on their cards → known error → the hint on a new incident → its number says it worked', async () => {
+      await term.say('/as alice');
+      await term.say('/incident Checkout 502 errors after deploy service:checkout');
+      await term.say('/incident Checkout returns 502 after deploy service:checkout');
+      await term.say('/as bob');
+      const opened = await term.say('/problem from INC-1 INC-2');
+      expect(opened).toContain('tread> PRB-1 · P3 · new · Checkout 502 errors after deploy');
+      expect(opened).toContain('tread> PRB-1 opened from INC-1, INC-2: Checkout 502 errors after deploy');
+      expect(opened).toContain('tread> ↻ INC-1 · P3 · new · Checkout 502 errors after deploy');
+      await term.say('/problem rca PRB-1 The connection pool runs dry while pods restart');
+      const wa = await term.say('/problem workaround PRB-1 Restart the checkout pods one at a time');
+      expect(wa).toContain('tread> PRB-1 workaround from Bob Okafor: Restart the checkout pods one at a time');
+      expect(wa).toContain('tread> ↻ INC-2 · P3 · new · Checkout returns 502 after deploy');
+      expect(wa).toContain('tread> Bob Okafor noted on INC-2: Workaround from PRB-1 (Checkout 502 errors after deploy): Restart the checkout pods one at a time');
+      expect(await term.say('/incident show INC-2')).toContain('Workaround (PRB-1): Restart the checkout pods one at a time');
+      expect(await term.say('/problem known-error PRB-1 symptoms:"Checkout answers 502 Bad Gateway during deploys"')).toContain('tread> Published KE-1 · Checkout 502 errors after deploy');
+
+      await term.say('/as alice');
+      const hinted = await term.say('/incident Checkout 502 Bad Gateway during deploy service:checkout');
+      expect(hinted).toContain('tread> ↻ INC-3 · P3 · new · Checkout 502 Bad Gateway during deploy\n       [1] Acknowledge  [2] Set priority  [3] Assign to me  [4] Resolve  [5] Workaround worked  [6] Not related');
+      expect(await term.say('/incident show INC-3')).toContain('Known error KE-1 may match (Checkout 502 errors after deploy) — workaround: Restart the checkout pods one at a time');
+      await term.say('/as dave');
+      const worked = await term.say('5');
+      expect(worked).toContain('tread> Thanks: the workaround of KE-1 worked for INC-3; INC-3 is linked to PRB-1.');
+      expect(worked).toContain('tread> ↻ INC-3 · P3 · new · Checkout 502 Bad Gateway during deploy\n       [1] Acknowledge  [2] Set priority  [3] Assign to me  [4] Resolve\n');
+      expect(await term.say('/incident show INC-3')).toContain('Known error KE-1: its workaround worked (Dave Müller)');
+      expect(await linksOf({ db: tread.app.db } as never, 1)).toEqual([1, 2, 3]);
+    });
+  });
+}
