@@ -36,6 +36,7 @@ CREATE TABLE "known_errors" (
 	"updated_at" timestamp with time zone NOT NULL,
 	"retired_at" timestamp with time zone,
 	"retired_by" text,
+	"scope" jsonb GENERATED ALWAYS AS (case when services = '[]'::jsonb then '["*"]'::jsonb else services end) STORED,
 	"search" "tsvector" GENERATED ALWAYS AS (setweight(to_tsvector('english'::regconfig, coalesce(symptoms, '')) || to_tsvector('english'::regconfig, error_codes), 'A') || setweight(to_tsvector('english'::regconfig, coalesce(title, '')), 'B') || setweight(to_tsvector('english'::regconfig, coalesce(workaround, '') || ' ' || coalesce(root_cause, '')), 'C')) STORED
 );
 --> statement-breakpoint
@@ -100,6 +101,7 @@ CREATE TABLE "problems" (
 CREATE INDEX "kedb_hints_feedback" ON "kedb_hints" USING btree ("known_error_id","service");--> statement-breakpoint
 CREATE UNIQUE INDEX "known_errors_problem" ON "known_errors" USING btree ("problem_id");--> statement-breakpoint
 CREATE INDEX "known_errors_search" ON "known_errors" USING gin ("search");--> statement-breakpoint
+CREATE INDEX "known_errors_scope" ON "known_errors" USING gin ("scope");--> statement-breakpoint
 CREATE UNIQUE INDEX "problem_incidents_incident" ON "problem_incidents" USING btree ("incident_id");--> statement-breakpoint
 CREATE UNIQUE INDEX "problem_proposals_set" ON "problem_proposals" USING btree ("set_key");--> statement-breakpoint
 CREATE INDEX "problems_state" ON "problems" USING btree ("state");--> statement-breakpoint

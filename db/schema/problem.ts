@@ -92,10 +92,13 @@ export const knownErrors = pgTable('known_errors', {
   updatedAt: ts('updated_at').notNull(),
   retiredAt: ts('retired_at'),
   retiredBy: text('retired_by'),
+  /** Where it matches: its services, or `["*"]` for any service (one GIN-indexed condition for the search's service filter). */
+  scope: jsonb('scope').$type<string[]>().generatedAlwaysAs(sql`case when services = '[]'::jsonb then '["*"]'::jsonb else services end`),
   search: tsvector('search').generatedAlwaysAs(sql`setweight(to_tsvector('english'::regconfig, coalesce(symptoms, '')) || to_tsvector('english'::regconfig, error_codes), 'A') || setweight(to_tsvector('english'::regconfig, coalesce(title, '')), 'B') || setweight(to_tsvector('english'::regconfig, coalesce(workaround, '') || ' ' || coalesce(root_cause, '')), 'C')`),
 }, (t) => [
   uniqueIndex('known_errors_problem').on(t.problemId),
   index('known_errors_search').using('gin', t.search),
+  index('known_errors_scope').using('gin', t.scope),
 ]);
 
 /** Every version of a known error, the first one included. */

@@ -47,21 +47,30 @@ const CANDIDATES = 50;
 /** Words of an incident used for matching, at most. */
 const MAX_WORDS = 40;
 
-/** The significant words of an incident's text (deduplicated, at most MAX_WORDS; stop words go in SQL). */
-export function significantWords(parts: readonly (string | null | undefined)[]): string {
+/**
+ * The significant words of an incident's text (deduplicated, at most MAX_WORDS; stop words go in SQL). Words naming the
+ * service are left out: the search is filtered by that service already, so they would match nearly every candidate.
+ */
+export function significantWords(parts: readonly (string | null | undefined)[], service?: string | null): string {
+  const skip = new Set(service ? [service.toLowerCase(), ...service.toLowerCase().split(/[-._]/)] : []);
   const seen = new Set<string>();
   const words: string[] = [];
   for (const part of parts) {
     for (const w of (part ?? '').slice(0, 4000).split(/[^\p{L}\p{N}_.\-]+/u)) {
       const word = w.replace(/^[.\-_]+|[.\-_]+$/g, '');
       const key = word.toLowerCase();
-      if (word.length < 2 || seen.has(key)) continue;
+      if (word.length < 2 || seen.has(key) || skip.has(key)) continue;
       seen.add(key);
       words.push(word);
       if (words.length >= MAX_WORDS) return words.join(' ');
     }
   }
   return words.join(' ');
+}
+
+/** The words a new incident is matched with: its title, description and alert labels. */
+export function incidentWords(e: Pick<RecordEvents['incident.opened'], 'title' | 'description' | 'labels' | 'service'>): string {
+  return significantWords([e.title, e.description, ...Object.values(e.labels ?? {})], e.service);
 }
 
 function queryOf(q: KnownErrorQuery): SQL {
@@ -79,7 +88,7 @@ export async function searchKnownErrors(db: DbOrTx, q: KnownErrorQuery): Promise
     c as (
       select k.id, ts_rank_cd(k.search, q.q) as raw from known_errors k, q
       where q.q is not null and k.state = 'published' and k.search @@ q.q
-        ${service ? sql`and (k.services @> jsonb_build_array(${service}::text) or k.services = '[]'::jsonb)` : sql``}
+        ${service ? sql`and k.scope ?| array[${service}::text, '*']` : sql``}
       order by raw desc, k.id limit ${CANDIDATES}
     ),
     f as (
@@ -115,7 +124,7 @@ export async function matchNewIncident(tx: Tx, app: AppContext, e: RecordEvents[
   if (maxHints === 0) return 0;
   const [seen] = await tx.select({ id: schema.kedbHints.knownErrorId }).from(schema.kedbHints).where(eq(schema.kedbHints.incidentId, e.id)).limit(1);
   if (seen) return 0;
-  const text = significantWords([e.title, e.description, ...Object.values(e.labels ?? {})]);
+  const text = incidentWords(e);
   const hits = (await searchKnownErrors(tx, { text, mode: 'any', service: e.service, limit: maxHints })).filter((h) => h.rank >= threshold);
   if (hits.length === 0) return 0;
   const inserted = await tx.insert(schema.kedbHints).values(hits.map((h) => ({ incidentId: e.id, knownErrorId: h.id, service: e.service, rank: h.rank, shownAt: now })))
