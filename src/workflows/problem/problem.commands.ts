@@ -10,7 +10,7 @@ import { formatTime } from '../../core/time-zone.js';
 import type { ActionSpec, CommandSpec, HandlerContext } from '../../core/workflow.js';
 import { giveFeedback, hintOfButton, kedbStats, searchForPeople, type Feedback } from './problem.kedb.js';
 import { editKnownError, publishKnownError } from './problem.known-errors.js';
-import { listFilter, parsePriority, parseResolveCode, validateNewProblem, type ProblemCommand } from './problem.inputs.js';
+import { listFilter, parsePriority, parseResolveCode, type ProblemCommand } from './problem.inputs.js';
 import { RESOLVE_CODES } from './problem.machine.js';
 import { knownErrorCard, knownErrorSubject, listLine, problemSubject, rcaForm, workaroundForm } from './problem.messages.js';
 import { recurringCommand, recurringActions } from './problem.recurrence.js';
@@ -267,7 +267,7 @@ async function handleProblem(inbound: CommandInbound, ctx: HandlerContext): Prom
     }
     case 'known-error': case 'known_error': case 'ke': return knownError(args, ctx);
     case 'kedb': return kedb(args, ctx);
-    case 'recurring': return recurringCommand(ctx, inbound.where);
+    case 'recurring': return recurringCommand(ctx);
     default: throw badInput('problem.unknown_subcommand', `I don't know "/problem ${sub}". Type /problem help for what it does.`);
   }
 }

@@ -12,7 +12,7 @@ import { parseRecordId } from '../../core/commands.js';
 import { formatDuration } from '../../core/duration.js';
 import { badInput, conflict, notFound } from '../../core/errors.js';
 import { SCHEDULER_ACTOR, type Actor } from '../../core/identity.js';
-import type { Reply, Where } from '../../core/inbound.js';
+import type { Reply } from '../../core/inbound.js';
 import type { Message } from '../../core/message.js';
 import { enqueue } from '../../core/outbox.js';
 import { requirePermission } from '../../core/permissions.js';
@@ -142,7 +142,7 @@ async function cardOf(tx: Tx, app: AppContext, p: ProposalRow, now: Date, decide
 }
 
 /** `/problem recurring`: checks now (new proposals go to their channels) and shows every proposal still waiting. */
-export async function recurringCommand(ctx: HandlerContext, _where: Where): Promise<Reply> {
+export async function recurringCommand(ctx: HandlerContext): Promise<Reply> {
   requirePermission(ctx, ctx.person, 'problem.recurring');
   const now = ctx.clock.now();
   const { window, count } = ctx.config.problem.recurrence;

@@ -18,7 +18,7 @@ import { levelsForPriority, priorityOf, type Level } from '../../core/priority.j
 import { addTimeline } from '../../core/timeline.js';
 import type { OpContext, OpOutput } from '../../core/workflow.js';
 import { requiredText, validateNewProblem, type NewProblem, type ProblemCommand, type ProblemFilter } from './problem.inputs.js';
-import { STATE_WORDS, transition, type ProblemEvent, type ProblemState } from './problem.machine.js';
+import { transition, type ProblemEvent, type ProblemState } from './problem.machine.js';
 import { problemCard, problemSubject, type LinkedIncident, type ProblemRow } from './problem.messages.js';
 import { knownErrorOf, reviseKnownError } from './problem.versions.js';
 
@@ -95,11 +95,11 @@ function sameConversation(a: Where, b: Where): boolean {
 }
 
 /**
- * Links incidents to a problem: each must exist and be linked to no other problem. Their cards are refreshed (they show
- * the problem). Returns the incidents linked now (already linked ones are skipped).
+ * Links incidents to a problem: each must exist and be linked to no other problem. Returns the incidents linked now
+ * (already linked ones are skipped); the caller refreshes their cards once the problem's row is final.
  */
 export async function linkIncidents(op: OpContext, problem: ProblemRow, ids: readonly number[], via: string, options: { timeline?: boolean } = {}): Promise<IncidentView[]> {
-  const { tx, app, now, actor } = op;
+  const { tx, now, actor } = op;
   const linked: IncidentView[] = [];
   for (const id of [...new Set(ids)]) {
     const view = await incidentFor(op, id);
@@ -375,9 +375,4 @@ async function moveLinks(op: OpContext, duplicateId: number, original: ProblemRo
 async function syncKnownError(tx: Tx, problemId: number, changes: { rootCause?: string; workaround?: string }, by: string, now: Date): Promise<void> {
   const ke = await knownErrorOf(tx, problemId);
   if (ke) await reviseKnownError(tx, ke, changes, by, now, `from ${problemSubject(problemId)}: ${Object.keys(changes).join(', ')} changed`);
-}
-
-/** The state of a problem in words. */
-export function stateWords(row: ProblemRow): string {
-  return STATE_WORDS[row.state as ProblemState];
 }

@@ -1,5 +1,5 @@
 /** Known error rows and their versions: every write of a known error keeps the version it makes. */
-import { and, asc, eq } from 'drizzle-orm';
+import { asc, eq } from 'drizzle-orm';
 import { schema, type DbOrTx, type Tx } from '../../../db/client.js';
 import { notFound } from '../../core/errors.js';
 import type { KnownErrorValues } from './problem.inputs.js';
@@ -54,10 +54,4 @@ export async function reviseKnownError(tx: Tx, before: KnownErrorRow, changes: K
 /** Every version of a known error, oldest first. */
 export async function versionsOf(db: DbOrTx, id: number) {
   return db.select().from(schema.knownErrorVersions).where(eq(schema.knownErrorVersions.knownErrorId, id)).orderBy(asc(schema.knownErrorVersions.version));
-}
-
-/** One version of a known error. */
-export async function versionOf(db: DbOrTx, id: number, version: number) {
-  const [row] = await db.select().from(schema.knownErrorVersions).where(and(eq(schema.knownErrorVersions.knownErrorId, id), eq(schema.knownErrorVersions.version, version)));
-  return row;
 }

@@ -58,7 +58,7 @@ async function handleAsk(inbound: CommandInbound, ctx: HandlerContext): Promise<
   const question = args.text.trim();
   if (question.length < 3) throw badInput('request.question_required', 'Ask a question after /ask, like: /ask how do I reset my VPN password');
   if (question.length > MAX_QUESTION) throw badInput('request.question_too_long', `Keep the question under ${MAX_QUESTION} characters.`);
-  if (!knowledgeFolder(ctx) && !ctx.seam.offers('problem.search_known_errors' as never)) {
+  if (!knowledgeFolder(ctx) && !ctx.seam.offers('problem.search_known_errors')) {
     return { kind: 'ephemeral', message: { text: 'There is no knowledge base here yet: an admin sets knowledge.folder in the organisation file.', tone: 'info' } };
   }
   return { kind: 'ephemeral', message: answersMessage(question, await answers(ctx, question), genericItem(ctx, ctx.person)) };

@@ -136,16 +136,11 @@ const knownErrorsSchema = z.array(z.object({
   id: z.string(), title: z.string(), snippet: z.string(), workaround: z.string().nullable(), rank: z.number(),
 }));
 
-/** The problem workflow's declared search of published known errors (its operation may not exist in this tread). */
-type KnownErrorSearch = (name: string, op: OpContext, input: { query: string; service?: string; limit: number }) => Promise<unknown>;
-
 /** Known errors matching a question, through `problem.search_known_errors` when a workflow offers it; none otherwise. */
 async function searchKnownErrors(op: OpContext, question: string, limit: number): Promise<Answer[]> {
-  const name = 'problem.search_known_errors';
-  const seam = op.app.seam as unknown as { offers(n: string): boolean; call: KnownErrorSearch };
-  if (!seam.offers(name)) return [];
+  if (!op.app.seam.offers('problem.search_known_errors')) return [];
   try {
-    const found = knownErrorsSchema.parse(await seam.call(name, op, { query: question, limit }));
+    const found = knownErrorsSchema.parse(await op.app.seam.call('problem.search_known_errors', op, { query: question, limit }));
     return found.map((k) => ({ id: k.id, kind: 'known_error' as const, title: k.title, snippet: k.snippet, rank: k.rank, workaround: k.workaround }));
   } catch (e) {
     op.app.log.warn({ err: (e as Error).message }, 'known error search failed; answering from the knowledge folder only');
