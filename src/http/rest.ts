@@ -122,3 +122,10 @@ export async function restActor(app: AppContext, by: string | undefined): Promis
   if (!person) throw badInput('api.invalid', `by: unknown person "${by}"`, [{ path: 'by', message: `unknown person "${by}"` }]);
   return person;
 }
+
+/** A `service` named in a body that the config does not know, as an issue (reported with the body's other problems). */
+export function unknownServiceIssues(app: AppContext, body: unknown): Issue[] {
+  const service = (body as { service?: unknown } | null)?.service;
+  return typeof service === 'string' && service !== '' && !app.config.services.some((s) => s.name === service.toLowerCase())
+    ? [{ path: 'service', message: `unknown service "${service}"` }] : [];
+}

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { AppContext } from '../../core/app.js';
 import type { Route, RouteTools } from '../../core/route.js';
 import { readTimeline } from '../../core/timeline.js';
-import { answering, iso, listQuery, pathId, readJson, restActor, sendIssues, sendJson, sendList, sendZodError, zodIssues, type Issue } from '../../http/rest.js';
+import { answering, iso, listQuery, pathId, readJson, restActor, sendIssues, sendJson, sendList, sendZodError, unknownServiceIssues, zodIssues, type Issue } from '../../http/rest.js';
 import { isDomainError } from '../../core/errors.js';
 import { HOLD_REASONS, LEVELS } from './incident.machine.js';
 import { incidentSubject, type IncidentRow } from './incident.messages.js';
@@ -65,13 +65,6 @@ const editBody = z.object({
   by,
 }).strict().refine((b) => b.title !== undefined || b.description !== undefined, { message: 'give a title or a description', path: ['title'] });
 
-/** A service named in a body that the config does not know, as an issue (reported with the body's other problems). */
-function serviceIssues(app: AppContext, body: unknown): Issue[] {
-  const service = (body as { service?: unknown } | null)?.service;
-  return typeof service === 'string' && service !== '' && !app.config.services.some((s) => s.name === service.toLowerCase())
-    ? [{ path: 'service', message: `unknown service "${service}"` }] : [];
-}
-
 const ID_PATH = /^\/api\/v1\/incidents\/(?<id>[^/]+)$/;
 const ACTION_PATH = /^\/api\/v1\/incidents\/(?<id>[^/]+)\/actions$/;
 
@@ -102,7 +95,7 @@ export function incidentRoutes(app: AppContext, tools: RouteTools): Route[] {
         if (!tools.authorizeApi(req, res)) return;
         const body = await readJson(req);
         const parsed = createBody.safeParse(body);
-        if (!parsed.success) return sendIssues(res, [...zodIssues(parsed.error), ...serviceIssues(app, body)]);
+        if (!parsed.success) return sendIssues(res, [...zodIssues(parsed.error), ...unknownServiceIssues(app, body)]);
         await answering(res, async () => {
           const person = await restActor(app, parsed.data.by);
           const { by: _by, ...fields } = parsed.data;
@@ -144,7 +137,7 @@ export function incidentRoutes(app: AppContext, tools: RouteTools): Route[] {
           const id = pathId(req, 'INC', 'incident.not_found', 'incident');
           const body = await readJson(req);
           const parsed = actionBody.safeParse(body);
-          if (!parsed.success) return sendIssues(res, [...zodIssues(parsed.error), ...serviceIssues(app, body)]);
+          if (!parsed.success) return sendIssues(res, [...zodIssues(parsed.error), ...unknownServiceIssues(app, body)]);
           const b = parsed.data;
           const person = await restActor(app, b.by);
           let cmd: IncidentCommand;

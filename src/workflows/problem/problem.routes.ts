@@ -7,7 +7,7 @@ import type { AppContext } from '../../core/app.js';
 import { isDomainError } from '../../core/errors.js';
 import type { Route, RouteTools } from '../../core/route.js';
 import { readTimeline } from '../../core/timeline.js';
-import { answering, iso, listQuery, pathId, readJson, restActor, sendIssues, sendJson, sendList, zodIssues, type Issue } from '../../http/rest.js';
+import { answering, iso, listQuery, pathId, readJson, restActor, sendIssues, sendJson, sendList, unknownServiceIssues, zodIssues, type Issue } from '../../http/rest.js';
 import { kedbStats, searchForPeople } from './problem.kedb.js';
 import { listFilter, parsePriority, parseResolveCode, type ProblemCommand } from './problem.inputs.js';
 import { RESOLVE_CODES } from './problem.machine.js';
@@ -104,13 +104,6 @@ function commandOf(b: z.infer<typeof actionBody>): ProblemCommand {
   }
 }
 
-/** A service named in a body that the config does not know, as an issue (reported with the body's other problems). */
-function serviceIssues(app: AppContext, body: unknown): Issue[] {
-  const service = (body as { service?: unknown } | null)?.service;
-  return typeof service === 'string' && service !== '' && !app.config.services.some((s) => s.name === service.toLowerCase())
-    ? [{ path: 'service', message: `unknown service "${service}"` }] : [];
-}
-
 /** Filters of a list (`state`, `service`), their problems noted in `issues`. */
 function filterOf(app: AppContext, query: URLSearchParams, issues: Issue[]): ReturnType<typeof listFilter> | undefined {
   const state = query.get('state');
@@ -147,7 +140,7 @@ export function problemRoutes(app: AppContext, tools: RouteTools): Route[] {
         if (!tools.authorizeApi(req, res)) return;
         const body = await readJson(req);
         const parsed = createBody.safeParse(body);
-        if (!parsed.success) return sendIssues(res, [...zodIssues(parsed.error), ...serviceIssues(app, body)]);
+        if (!parsed.success) return sendIssues(res, [...zodIssues(parsed.error), ...unknownServiceIssues(app, body)]);
         await answering(res, async () => {
           const person = await restActor(app, parsed.data.by);
           const { by: _by, incidents, ...fields } = parsed.data;

@@ -2,7 +2,6 @@
  * Problem management in the terminal: incidents → a problem from them → root cause → the workaround on the incidents'
  * cards → a known error → a new similar incident's card shows the workaround → its number presses "Workaround worked".
  */
-import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createConsoleAdapter } from '../../../adapters/console/index.js';
 import type { Database } from '../../../db/client.js';
@@ -11,36 +10,7 @@ import { startTread, type Tread } from '../../../src/runtime.js';
 import { drivers, openTestDatabase } from '../../helpers/db.js';
 import { exampleConfig, START } from '../../workflows/request/request.fakes.js';
 import { linksOf } from '../../workflows/problem/problem.fakes.js';
-
-/** A terminal on PassThrough streams: write lines, wait until tread has answered them, read what it printed. */
-class Terminal {
-  readonly input = new PassThrough();
-  readonly output = new PassThrough();
-  text = '';
-  private handled = 0;
-  private waiters: (() => void)[] = [];
-
-  constructor() {
-    this.output.on('data', (d: Buffer) => { this.text += d.toString('utf8'); });
-  }
-
-  lineDone(): void {
-    this.handled++;
-    for (const w of this.waiters.splice(0)) w();
-  }
-
-  async say(...lines: string[]): Promise<string> {
-    const from = this.text.length;
-    const target = this.handled + 1;
-    this.input.write(lines.map((l) => `${l}\n`).join(''));
-    const deadline = Date.now() + 20_000;
-    while (this.handled < target) {
-      if (Date.now() > deadline) throw new Error(`no answer to ${JSON.stringify(lines)}; printed so far:\n${this.text.slice(from)}`);
-      await new Promise<void>((resolve) => { this.waiters.push(resolve); setTimeout(resolve, 200); });
-    }
-    return this.text.slice(from);
-  }
-}
+import { Terminal } from './terminal.js';
 
 for (const driver of drivers) {
   describe(`problems in the console (${driver})`, () => {
