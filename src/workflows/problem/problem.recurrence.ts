@@ -51,10 +51,19 @@ export function similarity(a: ReadonlySet<string>, b: ReadonlySet<string>): numb
 export function clusters(incidents: readonly IncidentView[], words: readonly ReadonlySet<string>[], count: number, threshold: number): Cluster[] {
   const parent = incidents.map((_, i) => i);
   const find = (i: number): number => (parent[i] === i ? i : (parent[i] = find(parent[i]!)));
-  for (let i = 0; i < incidents.length; i++) {
-    for (let j = i + 1; j < incidents.length; j++) {
-      if (incidents[i]!.service !== incidents[j]!.service) continue;
-      if (similarity(words[i]!, words[j]!) >= threshold) parent[find(j)] = find(i);
+  // pairs within each service only
+  const byService = new Map<string | null, number[]>();
+  incidents.forEach((inc, i) => {
+    const list = byService.get(inc.service) ?? [];
+    list.push(i);
+    byService.set(inc.service, list);
+  });
+  for (const members of byService.values()) {
+    for (let a = 0; a < members.length; a++) {
+      for (let b = a + 1; b < members.length; b++) {
+        const [i, j] = [members[a]!, members[b]!];
+        if (similarity(words[i]!, words[j]!) >= threshold) parent[find(j)] = find(i);
+      }
     }
   }
   const groups = new Map<number, IncidentView[]>();

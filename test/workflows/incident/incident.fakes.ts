@@ -47,6 +47,8 @@ export interface TestTreadOptions {
   channels?: boolean;
   /** More workflows beside every registered one (listeners in seam tests). */
   extraWorkflows?: Workflow[];
+  /** Registered workflows left out, by name. */
+  without?: string[];
 }
 
 /** A tread with recording ports, a manual clock and no cron (tests call `scheduler.tick()`). */
@@ -58,7 +60,7 @@ export async function startIncidentTread(database: Database, options: TestTreadO
   const config = options.config ?? exampleConfig();
   const tread: Tread = await startTread({
     database, config, clock, tickSeconds: 0, platforms: () => adapters,
-    ...(options.extraWorkflows ? { workflows: [...allWorkflows, ...options.extraWorkflows] } : {}),
+    ...(options.extraWorkflows || options.without ? { workflows: [...allWorkflows.filter((w) => !options.without?.includes(w.name)), ...(options.extraWorkflows ?? [])] } : {}),
     apiToken: options.apiToken === null ? undefined : (options.apiToken ?? API_TOKEN),
     ...(options.http ? { http: { host: '127.0.0.1', port: 0 } } : {}),
   });

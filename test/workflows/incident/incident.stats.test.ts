@@ -44,7 +44,9 @@ for (const driver of drivers) {
 
     beforeAll(async () => {
       database = await openTestDatabase(driver);
-      t = await startIncidentTread(database);
+      // Timers run only where this data set says (tickAt). Problem management searches the known error database after each
+      // new incident, which runs the scheduler at once (closing or breaching what is due then): it is left out here.
+      t = await startIncidentTread(database, { without: ['problem'] });
       // I: before every window.
       await openAt('I', '2025-11-01T09:00:00Z', 'Old one');
       await later('I', '2025-11-01T09:00:00Z', 30 * S, 'ack #');
