@@ -304,3 +304,28 @@ export function commandBody(fields: Record<string, string>): string {
 export function interactionBody(payload: unknown): string {
   return new URLSearchParams({ payload: JSON.stringify(payload) }).toString();
 }
+
+let pressSeq = 0;
+
+/**
+ * A block_actions interaction for a button of a message (posted, updated, or an ephemeral response), as Slack sends it
+ * when the button is pressed; `value` picks among buttons that share an action id. Returns its trigger id and body.
+ */
+export function buttonPress(fake: FakeSlack, message: { channel: string; ts?: string; blocks: any[]; text?: string; ephemeral?: boolean }, actionId: string, user: { id: string; name: string }, value?: string): { trigger: string; body: string } {
+  const trigger = `press.${Date.now()}.${++pressSeq}`;
+  const matches = (e: any) => e.action_id === actionId && (value === undefined || e.value === value);
+  const block = message.blocks.find((b: any) => b.type === 'actions' && b.elements.some(matches));
+  if (!block) throw new Error(`no button ${actionId} on ${JSON.stringify(message.blocks).slice(0, 400)}`);
+  const element = block.elements.find(matches);
+  return {
+    trigger,
+    body: interactionBody({
+      type: 'block_actions', user: { id: user.id, username: user.name, name: user.name, team_id: 'T0FAKE' }, api_app_id: 'A0TREAD', token: 'legacy',
+      container: message.ephemeral ? { type: 'message', message_ts: '1700000000.999999', channel_id: message.channel, is_ephemeral: true } : { type: 'message', message_ts: message.ts, channel_id: message.channel, is_ephemeral: false },
+      trigger_id: trigger, team: { id: 'T0FAKE', domain: 'fake' }, channel: { id: message.channel, name: 'x' },
+      ...(message.ephemeral ? {} : { message: { type: 'message', ts: message.ts, text: message.text, blocks: message.blocks, bot_id: 'B0TREADBOT' } }),
+      response_url: fake.responseUrl(trigger),
+      actions: [{ action_id: element.action_id, block_id: block.block_id, text: element.text, value: element.value, type: 'button', action_ts: '1700000001.000' }],
+    }),
+  };
+}

@@ -11,7 +11,7 @@ import { loadEnv } from '../../../src/core/config/env.js';
 import { startTread, type Tread } from '../../../src/runtime.js';
 import { parseOrganisation } from '../../../src/workflows/index.js';
 import { drivers, openTestDatabase } from '../../helpers/db.js';
-import { commandBody, FakeSlack, interactionBody, signedHeaders, type SlackCall } from './fake-slack.js';
+import { buttonPress, commandBody, FakeSlack, interactionBody, signedHeaders, type SlackCall } from './fake-slack.js';
 
 const SECRET = 'test-signing-secret-0123456789';
 const CHANNEL = 'C0CHECKOUT';
@@ -63,24 +63,8 @@ for (const driver of drivers) {
       await tread.dispatcher.flush();
       return t;
     }
-    /** A block_actions payload for a button of a channel message. */
-    function press(message: { channel: string; ts?: string; blocks: any[]; text?: string }, actionId: string, who: keyof typeof users, value?: string) {
-      const t = trigger();
-      const block = message.blocks.find((b: any) => b.type === 'actions' && b.elements.some((e: any) => e.action_id === actionId && (value === undefined || e.value === value)));
-      if (!block) throw new Error(`no button ${actionId} on ${JSON.stringify(message.blocks).slice(0, 400)}`);
-      const element = block.elements.find((e: any) => e.action_id === actionId && (value === undefined || e.value === value));
-      return {
-        trigger: t,
-        body: interactionBody({
-          type: 'block_actions', user: { id: users[who]!.id, username: who, name: who, team_id: 'T0FAKE' }, api_app_id: 'A0TREAD', token: 'legacy',
-          container: { type: 'message', message_ts: message.ts, channel_id: message.channel, is_ephemeral: false },
-          trigger_id: t, team: { id: 'T0FAKE', domain: 'fake' }, channel: { id: message.channel, name: 'checkout' },
-          message: { type: 'message', ts: message.ts, text: message.text, blocks: message.blocks, bot_id: 'B0TREADBOT' },
-          response_url: fake.responseUrl(t),
-          actions: [{ action_id: element.action_id, block_id: block.block_id, text: element.text, value: element.value, type: 'button', action_ts: '1700000001.000' }],
-        }),
-      };
-    }
+    /** Presses a button of a channel message. */
+    const press = (message: { channel: string; ts?: string; blocks: any[]; text?: string }, actionId: string, who: keyof typeof users, value?: string) => buttonPress(fake, message, actionId, { id: users[who]!.id, name: who }, value);
     const cardPost = (starts: string): SlackCall | undefined => fake.ok('chat.postMessage').find((c) => c.args.channel === CHANNEL && !c.args.thread_ts && String(c.args.text).startsWith(starts));
     const stored = (call: SlackCall) => fake.messages.get(`${call.result!.channel}/${call.result!.ts}`)!;
     const threadOf = (call: SlackCall) => fake.ok('chat.postMessage').filter((c) => c.args.thread_ts === call.result!.ts).map((c) => String(c.args.text));

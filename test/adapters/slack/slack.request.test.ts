@@ -11,7 +11,7 @@ import { loadEnv } from '../../../src/core/config/env.js';
 import { startTread, type Tread } from '../../../src/runtime.js';
 import { parseOrganisation } from '../../../src/workflows/index.js';
 import { drivers, openTestDatabase } from '../../helpers/db.js';
-import { commandBody, FakeSlack, interactionBody, signedHeaders, type SlackCall } from './fake-slack.js';
+import { buttonPress, commandBody, FakeSlack, interactionBody, signedHeaders, type SlackCall } from './fake-slack.js';
 
 const SECRET = 'test-signing-secret-0123456789';
 const config = parseOrganisation(`
@@ -66,24 +66,8 @@ for (const driver of drivers) {
       return { status: res.status, text, json: text.startsWith('{') ? JSON.parse(text) : undefined };
     }
 
-    /** A block_actions payload for a button of a message (posted, updated, or an ephemeral response). */
-    function press(message: { channel: string; ts?: string; blocks: any[]; text?: string; ephemeral?: boolean }, actionId: string, who: keyof typeof users) {
-      const t = trigger();
-      const block = message.blocks.find((b: any) => b.type === 'actions' && b.elements.some((e: any) => e.action_id === actionId));
-      if (!block) throw new Error(`no button ${actionId} on ${JSON.stringify(message.blocks).slice(0, 300)}`);
-      const element = block.elements.find((e: any) => e.action_id === actionId);
-      return {
-        trigger: t,
-        body: interactionBody({
-          type: 'block_actions', user: { id: users[who]!.id, username: users[who]!.name, name: users[who]!.name, team_id: 'T0FAKE' }, api_app_id: 'A0TREAD', token: 'legacy',
-          container: message.ephemeral ? { type: 'message', message_ts: '1700000000.999999', channel_id: message.channel, is_ephemeral: true } : { type: 'message', message_ts: message.ts, channel_id: message.channel, is_ephemeral: false },
-          trigger_id: t, team: { id: 'T0FAKE', domain: 'fake' }, channel: { id: message.channel, name: 'x' },
-          ...(message.ephemeral ? {} : { message: { type: 'message', ts: message.ts, text: message.text, blocks: message.blocks, bot_id: 'B0TREADBOT' } }),
-          response_url: fake.responseUrl(t),
-          actions: [{ action_id: element.action_id, block_id: block.block_id, text: element.text, value: element.value, type: 'button', action_ts: '1700000001.000' }],
-        }),
-      };
-    }
+    /** Presses a button of a message (posted, updated, or an ephemeral response). */
+    const press = (message: { channel: string; ts?: string; blocks: any[]; text?: string; ephemeral?: boolean }, actionId: string, who: keyof typeof users) => buttonPress(fake, message, actionId, users[who]!);
 
     const posted = (channel: string, starts: string): SlackCall[] => fake.ok('chat.postMessage').filter((c) => c.args.channel === channel && !c.args.thread_ts && String(c.args.text).startsWith(starts));
     const stored = (call: SlackCall) => fake.messages.get(`${call.result!.channel}/${call.result!.ts}`)!;

@@ -3,25 +3,17 @@
  * priority with a note, what is refused and why, the problem's id left out in its own conversation; and the REST surface
  * (list filters, create, read with links, timeline and known error, actions, 400/403/404/409). PGlite and PostgreSQL.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Database } from '../../../db/client.js';
-import { drivers, openTestDatabase } from '../../helpers/db.js';
+import { describe, expect, it } from 'vitest';
+import { drivers } from '../../helpers/db.js';
+import { treadPerFile } from '../../helpers/tread.js';
 import {
   lastProblemId, latestCard, linksOf, openIncident, problemRow, replyText, startProblemTread, timelineTexts, type ProblemTestTread,
 } from './problem.fakes.js';
 
 for (const driver of drivers) {
   describe(`problem commands and REST (${driver})`, () => {
-    let database: Database;
     let t: ProblemTestTread;
-    beforeAll(async () => {
-      database = await openTestDatabase(driver);
-      t = await startProblemTread(database, { http: true });
-    });
-    afterAll(async () => {
-      await t?.tread.stop({ closeDatabase: false });
-      await database?.close();
-    });
+    treadPerFile(driver, (database) => startProblemTread(database, { http: true }), (s) => { t = s; });
 
     it('a duplicate is resolved as such and its incidents move to the original', async () => {
       const a = await openIncident(t, 'Search returns nothing service:checkout');

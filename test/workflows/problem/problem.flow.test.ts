@@ -4,9 +4,9 @@
  * error → a new similar incident shows the workaround on its card → "Workaround worked" links it → fix → resolved with
  * fix_applied resolves the incidents on hold awaiting the problem → closed. PGlite and PostgreSQL.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Database } from '../../../db/client.js';
-import { drivers, openTestDatabase } from '../../helpers/db.js';
+import { describe, expect, it } from 'vitest';
+import { drivers } from '../../helpers/db.js';
+import { treadPerFile } from '../../helpers/tread.js';
 import {
   escalationsOf, hintsOf, incidentRow, lastKnownErrorId, lastProblemId, latestButtons, latestCard, linksOf, MINUTE, openIncident, problemRow, replyText,
   startProblemTread, timelineTexts, type ProblemTestTread,
@@ -14,16 +14,8 @@ import {
 
 for (const driver of drivers) {
   describe(`problems end to end (${driver})`, () => {
-    let database: Database;
     let t: ProblemTestTread;
-    beforeAll(async () => {
-      database = await openTestDatabase(driver);
-      t = await startProblemTread(database);
-    });
-    afterAll(async () => {
-      await t?.tread.stop({ closeDatabase: false });
-      await database?.close();
-    });
+    treadPerFile(driver, (database) => startProblemTread(database), (s) => { t = s; });
 
     it('the whole path: incidents → problem → root cause → workaround → known error → hint on a new incident → worked → fix → resolved', async () => {
       const inc1 = await openIncident(t, 'Checkout 502 errors after deploy service:checkout');

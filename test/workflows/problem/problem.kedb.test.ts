@@ -4,10 +4,10 @@
  * alerts (their labels), the threshold, and feedback changing the order for a service; `/ask` through the same search.
  * PGlite and PostgreSQL.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Database } from '../../../db/client.js';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { applyEvents } from '../../../src/workflows/event/event.ingest.js';
-import { drivers, openTestDatabase } from '../../helpers/db.js';
+import { drivers } from '../../helpers/db.js';
+import { treadPerFile } from '../../helpers/tread.js';
 import { hintsOf, lastIncidentId, lastKnownErrorId, lastProblemId, latestCard, openIncident, replyText, startProblemTread, type ProblemTestTread } from './problem.fakes.js';
 
 /** Publishes a known error through chat (a problem, then its known error) and returns its id. */
@@ -26,13 +26,11 @@ async function kedb(t: ProblemTestTread, words: string): Promise<string[]> {
 
 for (const driver of drivers) {
   describe(`the known error database (${driver})`, () => {
-    let database: Database;
     let t: ProblemTestTread;
     const ke: Record<string, number> = {};
+    treadPerFile(driver, (database) => startProblemTread(database, { http: true }), (s) => { t = s; });
 
     beforeAll(async () => {
-      database = await openTestDatabase(driver);
-      t = await startProblemTread(database, { http: true });
       // the same word "gateway" in the symptoms of one, the title of another, the workaround of a third
       ke.symptoms = await publish(t, 'Payments time out at the provider service:payments', 'symptoms:"Card payments fail with gateway timeout" workaround:"Retry after a minute" services:payments');
       ke.title = await publish(t, 'Gateway certificate expired service:payments', 'symptoms:"TLS handshake fails for card payments" workaround:"Renew the certificate" services:payments');
@@ -43,10 +41,6 @@ for (const driver of drivers) {
       ke.oom = await publish(t, 'Checkout pods restart when out of memory service:checkout', 'symptoms:"checkout pods restart repeatedly, OOMKilled" workaround:"Raise the memory limit to 2Gi" services:checkout');
       ke.drain = await publish(t, 'Checkout pods restart during node drains service:checkout', 'symptoms:"checkout pods restart during node drain" workaround:"Wait for the drain to finish" services:checkout');
       ke.anywhere = await publish(t, 'DNS lookups fail intermittently', 'symptoms:"DNS lookups fail with SERVFAIL" workaround:"Use the secondary resolver" services:""');
-    });
-    afterAll(async () => {
-      await t?.tread.stop({ closeDatabase: false });
-      await database?.close();
     });
 
     it('ranks a word in the symptoms over the title over the workaround, and highlights it', async () => {

@@ -4,10 +4,10 @@
  * "Dismiss" keeps that set from being proposed again, a grown set is proposed again, and "Open problem" opens it.
  * PGlite and PostgreSQL.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Database } from '../../../db/client.js';
+import { describe, expect, it } from 'vitest';
 import { clusters, similarity } from '../../../src/workflows/problem/problem.recurrence.js';
-import { drivers, openTestDatabase } from '../../helpers/db.js';
+import { drivers } from '../../helpers/db.js';
+import { treadPerFile } from '../../helpers/tread.js';
 import { DAY, HOUR, lastProblemId, lastProposalId, latestButtons, latestCard, linksOf, openIncident, problemRow, replyText, startProblemTread, type ProblemTestTread } from './problem.fakes.js';
 
 describe('similar titles', () => {
@@ -23,16 +23,8 @@ describe('similar titles', () => {
 
 for (const driver of drivers) {
   describe(`recurring incidents (${driver})`, () => {
-    let database: Database;
     let t: ProblemTestTread;
-    beforeAll(async () => {
-      database = await openTestDatabase(driver);
-      t = await startProblemTread(database);
-    });
-    afterAll(async () => {
-      await t?.tread.stop({ closeDatabase: false });
-      await database?.close();
-    });
+    treadPerFile(driver, (database) => startProblemTread(database), (s) => { t = s; });
 
     it('the daily check proposes, Dismiss holds for that set, a grown set comes back, Open problem opens it', async () => {
       // ten days ago: an old one, outside the 7-day window by the time the check runs
