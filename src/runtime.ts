@@ -178,6 +178,7 @@ function coreRoutes(app: AppContext, http: HttpServer, dispatcher: Dispatcher, s
           renderFamily({ name: 'tread_outbox_backlog', type: 'gauge', help: 'Outbox rows not yet sent, by status', samples: ['pending', 'sending', 'dead'].map((s) => ({ labels: { status: s }, value: Number(outbox.find((r) => r.status === s)?.n ?? 0) })) }),
           renderFamily({ name: 'tread_outbox_sent_total', type: 'counter', help: 'Outbox messages sent by this process', samples: [{ value: dispatcher.stats.sent }] }),
           renderFamily({ name: 'tread_outbox_failures_total', type: 'counter', help: 'Outbox send failures in this process', samples: [{ value: dispatcher.stats.failed }] }),
+          renderFamily({ name: 'tread_chat_card_conflicts_total', type: 'counter', help: 'Posted messages whose id was already recorded for another card (not recorded; the outbox row is dead)', samples: [{ value: dispatcher.stats.conflicts }] }),
           renderFamily({ name: 'tread_timer_lag_seconds', type: 'gauge', help: 'How long the oldest due timer has waited', samples: [{ value: lag }] }),
           renderFamily({ name: 'tread_scheduler_last_tick_timestamp_seconds', type: 'gauge', help: 'When the scheduler last ticked', samples: [{ value: (scheduler.lastTickAt?.getTime() ?? 0) / 1000 }] }),
           http.durations.render(),

@@ -3,7 +3,7 @@ import { and, eq, inArray, sql } from 'drizzle-orm';
 import { queryRows, schema } from '../../db/client.js';
 import type { AppContext } from './app.js';
 import type { ChatPort, MessageRef } from './chat-port.js';
-import { PermanentChatError, RateLimitedError, UnsupportedError } from './errors.js';
+import { CardConflictError, PermanentChatError, RateLimitedError, UnsupportedError } from './errors.js';
 import { addressesOf, findPerson } from './identity.js';
 import type { Platform, Where } from './inbound.js';
 import type { Message } from './message.js';
@@ -26,11 +26,13 @@ export interface DispatcherStats {
   sent: number;
   failed: number;
   dead: number;
+  /** Cards whose message id was already recorded for another card (see CardConflictError). */
+  conflicts: number;
 }
 
 /** The outbox dispatcher. One per process; several processes may share a PostgreSQL outbox. */
 export class Dispatcher {
-  readonly stats: DispatcherStats = { sent: 0, failed: 0, dead: 0 };
+  readonly stats: DispatcherStats = { sent: 0, failed: 0, dead: 0, conflicts: 0 };
   private running: Promise<number> | undefined;
   private again = false;
 
@@ -103,7 +105,7 @@ export class Dispatcher {
         return;
       }
       this.stats.failed++;
-      const dead = e instanceof PermanentChatError || row.attempts >= MAX_ATTEMPTS;
+      const dead = e instanceof PermanentChatError || e instanceof CardConflictError || row.attempts >= MAX_ATTEMPTS;
       if (dead) {
         this.stats.dead++;
         log.error({ outboxId: row.id, kind: row.kind, orderKey: row.orderKey, attempts: row.attempts, err: err.message }, 'outbox message given up (dead letter)');
@@ -234,10 +236,23 @@ export class Dispatcher {
     }
   }
 
+  /**
+   * Records a posted message as a card of `subject`. The same card recorded again (a retried row) is fine; a message id
+   * already recorded for another card is a CardConflictError, logged and counted, never silently dropped.
+   */
   private async remember(subject: string, ref: MessageRef, purpose: 'card' | 'dm' | 'channel'): Promise<void> {
-    await this.app.db.insert(schema.chatMessages).values({
+    const { db, log } = this.app;
+    const inserted = await db.insert(schema.chatMessages).values({
       subject, platform: ref.where.platform, purpose, channel: ref.where.channel, messageId: ref.messageId, ref: ref as unknown as Record<string, unknown>,
-    }).onConflictDoNothing();
+    }).onConflictDoNothing().returning({ id: schema.chatMessages.id });
+    if (inserted.length > 0) return;
+    const [existing] = await db.select().from(schema.chatMessages).where(and(eq(schema.chatMessages.platform, ref.where.platform),
+      eq(schema.chatMessages.channel, ref.where.channel), eq(schema.chatMessages.messageId, ref.messageId)));
+    if (existing && existing.subject === subject && existing.purpose === purpose) return;
+    this.stats.conflicts++;
+    const text = `${ref.where.platform} message ${ref.messageId} in ${ref.where.channel} is already recorded as a ${existing?.purpose ?? 'card'} of ${existing?.subject ?? 'another record'}, so it cannot be recorded as a ${purpose} of ${subject}: its updates would be lost (the platform reused a message id)`;
+    log.error({ subject, platform: ref.where.platform, channel: ref.where.channel, messageId: ref.messageId, recordedFor: existing?.subject }, 'card record conflict: a new message got an id already recorded for another card');
+    throw new CardConflictError(text);
   }
 
   private async cards(subject: string, purposes: string[] = ['card', 'dm']): Promise<{ platform: string; ref: MessageRef }[]> {
