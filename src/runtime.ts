@@ -25,7 +25,7 @@ import { WEBHOOK_TIMER, Webhooks, type WebhookPolicy } from './core/webhooks.js'
 import type { Workflow } from './core/workflow.js';
 import { auditRoutes } from './http/audit.js';
 import { bearerToken, sameSecret } from './http/credentials.js';
-import { renderFamily } from './http/metrics.js';
+import { renderFamily } from './core/metrics.js';
 import { infoPageRoutes } from './http/pages.js';
 import { HttpServer, sendError, sendJson } from './http/server.js';
 import { Scheduler } from './scheduler/scheduler.js';
