@@ -113,8 +113,8 @@ async function main(): Promise<void> {
   const env = loadEnv({ SLACK_BOT_TOKEN: 'xoxb-bench', SLACK_SIGNING_SECRET: SECRET, SLACK_API_URL: fake.apiUrl });
   const tread = await startTread({
     database, config, tickSeconds: 0, http: { host: '127.0.0.1', port: 0 },
-    // No per-channel pacing: the fake has no rate limit, and this measures ingress, not Slack's posting rate.
-    platforms: async (app, router) => [await createSlackAdapter({ env, app, router, port: { minIntervalMs: 0 } })],
+    // No budgets: this fake has no rate limit, and this measures ingress, not Slack's posting rate (bench:storm does).
+    platforms: async (app, router) => [await createSlackAdapter({ env, app, router, port: { budgets: { channel: [], 'chat.postMessage': [], 'chat.update': [] } } })],
   });
   const url = `http://127.0.0.1:${tread.port}/slack/events`;
   let seq = 0;

@@ -18,8 +18,8 @@ export interface SlackAdapterOptions {
   env: Env;
   app: AppContext;
   router: Router;
-  /** Tuning for tests and benchmarks (pacing per channel). */
-  port?: Partial<Pick<SlackPortOptions, 'minIntervalMs' | 'maxInlineWaitMs'>>;
+  /** Tuning for tests and benchmarks (budgets over the organisation file's, waits, calls in flight). */
+  port?: Partial<Pick<SlackPortOptions, 'budgets' | 'maxInlineWaitMs' | 'inFlightPerMethod' | 'stallMs'>>;
   /** The bot's ids, when known; otherwise one auth.test at start-up finds them. */
   bot?: { botId: string; botUserId: string; teamId?: string };
   /** How long a view submission may take before its modal is closed without an answer (default 2500 ms). */
@@ -116,7 +116,10 @@ export async function createSlackAdapter(options: SlackAdapterOptions): Promise<
     }
   }
 
-  const port = new SlackChatPort(web, { log, botUserId: bot.botUserId, ...options.port });
+  const port = new SlackChatPort(web, {
+    log, botUserId: bot.botUserId, workspace: bot.teamId, stats: app.chatCalls, ...options.port,
+    budgets: { ...app.config.delivery.slack, ...options.port?.budgets },
+  });
   const listeners = new SlackListeners({ app, router, port, botUserId: bot.botUserId, viewDeadlineMs: options.viewDeadlineMs, workConcurrency: options.workConcurrency });
 
   // HTTP: tread's own receiver (Bolt's verification and processEvent, every step awaited); see slack.http.ts.

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Database } from '../../db/client.js';
 import type { ChatPort, MessageRef, PersonAddress } from '../../src/core/chat-port.js';
 import { parseOrganisation } from '../../src/workflows/index.js';
-import { backoffMs, MAX_ATTEMPTS } from '../../src/core/dispatcher.js';
+import { backoffMs, MAX_ATTEMPTS } from '../../src/core/delivery/dispatcher.js';
 import { PermanentChatError, RateLimitedError, UnsupportedError } from '../../src/core/errors.js';
 import type { Where } from '../../src/core/inbound.js';
 import type { Message } from '../../src/core/message.js';

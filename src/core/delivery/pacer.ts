@@ -12,11 +12,15 @@
 import { RateLimitedError } from '../errors.js';
 import type { CallStats } from './metrics.js';
 
-/** At most `limit` calls per `perMs` milliseconds, `burst` of them back to back (default 1: evenly spaced). */
+/**
+ * At most `limit` calls per `perMs` milliseconds: evenly spaced with `burst` of them back to back (default 1), or, with
+ * `window`, any `limit` calls in any window of `perMs` (how Teams states its limits: 7 a second, 60 in 30 seconds).
+ */
 export interface Budget {
   limit: number;
   perMs: number;
   burst?: number;
+  window?: boolean;
 }
 
 /** One lane a call goes through. */
@@ -60,6 +64,8 @@ interface Waiter {
 interface LaneState {
   /** Theoretical arrival time per budget (GCRA). */
   tat: number[];
+  /** Times of the last calls per window budget, oldest first. */
+  log: number[][];
   blockedUntil: number;
   inFlight: number;
   waiters: Waiter[];
@@ -98,7 +104,7 @@ export class Pacer {
     const wait = this.waitFor(spec.lanes, states);
     if (wait > this.maxInlineWaitMs) throw this.defer(spec, states, wait, priority);
     // The slot is ours from here: later calls queue behind it.
-    this.reserve(spec.lanes, states);
+    this.reserve(spec.lanes, states, wait);
     if (wait > 0) {
       this.options.stats?.waited(this.platform, spec.method, wait);
       await sleep(wait);
@@ -153,7 +159,7 @@ export class Pacer {
   block(key: string, until: number): void {
     const s = this.lanes.get(key);
     if (s) s.blockedUntil = Math.max(s.blockedUntil, until);
-    else this.lanes.set(key, { tat: [], blockedUntil: until, inFlight: 0, waiters: [], horizon: new Map(), usedAt: this.now() });
+    else this.lanes.set(key, { tat: [], log: [], blockedUntil: until, inFlight: 0, waiters: [], horizon: new Map(), usedAt: this.now() });
   }
 
   /** Epoch ms until which a lane is blocked by a Retry-After (0 when it is not). */
@@ -167,7 +173,7 @@ export class Pacer {
     const now = this.now();
     if (!s) {
       if (this.lanes.size > 20_000) this.forgetIdle(now);
-      s = { tat: [], blockedUntil: 0, inFlight: 0, waiters: [], horizon: new Map(), usedAt: now };
+      s = { tat: [], log: [], blockedUntil: 0, inFlight: 0, waiters: [], horizon: new Map(), usedAt: now };
       this.lanes.set(lane.key, s);
     }
     s.usedAt = now;
@@ -192,6 +198,11 @@ export class Pacer {
       const s = states[i]!;
       let at = Math.max(now, s.blockedUntil);
       lane.budgets.forEach((b, j) => {
+        if (b.window) {
+          const log = s.log[j] ?? [];
+          if (log.length >= b.limit) at = Math.max(at, log[log.length - b.limit]! + b.perMs);
+          return;
+        }
         const interval = b.perMs / b.limit;
         const tolerance = (Math.max(1, b.burst ?? 1) - 1) * interval;
         at = Math.max(at, (s.tat[j] ?? 0) - tolerance);
@@ -200,12 +211,18 @@ export class Pacer {
     });
   }
 
-  /** Takes the next slot of every budget (GCRA: the theoretical arrival time moves one interval on). */
-  private reserve(lanes: readonly Lane[], states: LaneState[]): void {
+  /** Takes the next slot of every budget (GCRA: the theoretical arrival time moves one interval on; a window logs the call). */
+  private reserve(lanes: readonly Lane[], states: LaneState[], wait: number): void {
     const now = this.now();
     lanes.forEach((lane, i) => {
       const s = states[i]!;
       lane.budgets.forEach((b, j) => {
+        if (b.window) {
+          const log = (s.log[j] ??= []);
+          log.push(now + wait);
+          if (log.length > b.limit) log.splice(0, log.length - b.limit);
+          return;
+        }
         const interval = b.perMs / b.limit;
         s.tat[j] = Math.max(s.tat[j] ?? 0, now) + interval;
       });

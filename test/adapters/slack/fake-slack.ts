@@ -4,6 +4,12 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import WebSocket from 'ws';
 
+/**
+ * Budgets for tests that drive tread through Slack without a cron (tickSeconds 0): channels take a post every 20 ms and
+ * chat.update is unbounded, so no outbox row is sent back to wait for a wake-up that such a test never has.
+ */
+export const SLACK_TEST_BUDGETS = { channel: [{ limit: 1, perMs: 20 }], 'chat.update': [] };
+
 /** One recorded Web API call. */
 export interface SlackCall {
   method: string;

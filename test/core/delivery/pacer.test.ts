@@ -1,5 +1,6 @@
 /** The pacer on its own: budgets with bursts, Retry-After blocks of a whole method, in-flight limits, stalls, priorities. */
 import { describe, expect, it } from 'vitest';
+import { parseBudget } from '../../../src/core/delivery/delivery.config.js';
 import { CallStats } from '../../../src/core/delivery/metrics.js';
 import { Pacer, type Lane } from '../../../src/core/delivery/pacer.js';
 import { RateLimitedError } from '../../../src/core/errors.js';
@@ -18,6 +19,28 @@ describe('Pacer', () => {
     expect(at[1]!).toBeLessThan(60);
     expect(at[2]!).toBeGreaterThanOrEqual(90);
     expect(at[3]!).toBeGreaterThanOrEqual(190);
+  });
+
+  it('a window budget lets any `limit` calls through in any window, then waits for the oldest to leave it (Teams)', async () => {
+    const pacer = new Pacer('teams', { maxInlineWaitMs: 1000 });
+    const lane: Lane = { key: 'conv', budgets: [{ limit: 3, perMs: 150, window: true }] };
+    const started = Date.now();
+    const at: number[] = [];
+    await Promise.all([0, 1, 2, 3, 4].map(() => pacer.run({ method: 'sendActivity', lanes: [lane] }, async () => { at.push(Date.now() - started); })));
+    at.sort((a, b) => a - b);
+    expect(at[2]!).toBeLessThan(60);
+    expect(at[3]!).toBeGreaterThanOrEqual(145);
+    expect(at[4]!).toBeGreaterThanOrEqual(145);
+    for (let i = 3; i < at.length; i++) expect(at[i]! - at[i - 3]!).toBeGreaterThanOrEqual(145);
+  });
+
+  it('parses budgets from the organisation file', () => {
+    expect(parseBudget('50/1m')).toEqual({ limit: 50, perMs: 60_000 });
+    expect(parseBudget('1/1s burst 3')).toEqual({ limit: 1, perMs: 1000, burst: 3 });
+    expect(parseBudget('60 / 30s window')).toEqual({ limit: 60, perMs: 30_000, window: true });
+    expect(parseBudget('600/m')).toEqual({ limit: 600, perMs: 60_000 });
+    expect(parseBudget('fast')).toBeUndefined();
+    expect(parseBudget('0/1s')).toBeUndefined();
   });
 
   it('does not make a call that would wait longer than maxInlineWaitMs: it throws RateLimitedError with the wait', async () => {
