@@ -26,6 +26,8 @@ export interface SlackAdapterOptions {
   viewDeadlineMs?: number;
   /** Acknowledged requests worked on at once (default 8); the rest queue so new requests are acked promptly. */
   workConcurrency?: number;
+  /** A Web API call without an answer after this long fails (default 10 s) and its outbox row is retried. */
+  callTimeoutMs?: number;
 }
 
 /** The Slack platform: its port, the /slack/events route, and Socket Mode when SLACK_APP_TOKEN is set. */
@@ -101,7 +103,7 @@ export async function createSlackAdapter(options: SlackAdapterOptions): Promise<
   const logger = boltLogger(log);
   const slackApiUrl = env.SLACK_API_URL ? `${env.SLACK_API_URL.replace(/\/+$/, '')}/` : undefined;
   // The outbox decides about retries: web-api neither retries nor waits out rate limits itself.
-  const clientOptions = { ...(slackApiUrl ? { slackApiUrl } : {}), retryConfig: { retries: 0 }, rejectRateLimitedCalls: true, logger, timeout: 10_000 };
+  const clientOptions = { ...(slackApiUrl ? { slackApiUrl } : {}), retryConfig: { retries: 0 }, rejectRateLimitedCalls: true, logger, timeout: options.callTimeoutMs ?? 10_000 };
   const web = new webApi.WebClient(env.SLACK_BOT_TOKEN, clientOptions);
 
   let bot = options.bot;

@@ -48,6 +48,12 @@ export class CardConflictError extends Error {
   readonly code = 'chat.card_conflict';
 }
 
+/** A row that waited for its turn and was overtaken by a newer one (a newer update of the same card): not sent. */
+export class SupersededError extends Error {
+  override readonly name = 'SupersededError';
+  readonly code = 'chat.superseded';
+}
+
 /** Shorthands for common coded errors. */
 export const notFound = (code: string, message: string) => new DomainError(code, message, 404);
 export const conflict = (code: string, message: string) => new DomainError(code, message, 409);

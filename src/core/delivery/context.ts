@@ -8,6 +8,8 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 export interface DeliveryContext {
   rowId: number;
   priority: number;
+  /** True when a newer row makes this one pointless (a newer update of the same card is pending). */
+  superseded?: () => Promise<boolean>;
 }
 
 const storage = new AsyncLocalStorage<DeliveryContext>();
@@ -15,6 +17,15 @@ const storage = new AsyncLocalStorage<DeliveryContext>();
 /** Runs `work` as the delivery of a row. */
 export function inDelivery<T>(context: DeliveryContext, work: () => Promise<T>): Promise<T> {
   return storage.run(context, work);
+}
+
+/**
+ * After a call waited for its slot: is the row it belongs to still worth sending? A card update that waited while a newer
+ * one was written is not (the newer one carries everything).
+ */
+export async function stillWanted(): Promise<boolean> {
+  const check = storage.getStore()?.superseded;
+  return !check || !(await check());
 }
 
 /** The priority of the row being delivered; outside a delivery (answering someone who just acted) 2, the highest. */

@@ -14,7 +14,7 @@ import { eq, sql } from 'drizzle-orm';
 import { queryRows, schema } from '../../../db/client.js';
 import type { AppContext } from '../app.js';
 import type { ChatPort } from '../chat-port.js';
-import { CardConflictError, PermanentChatError, RateLimitedError } from '../errors.js';
+import { CardConflictError, PermanentChatError, RateLimitedError, SupersededError } from '../errors.js';
 import type { Platform } from '../inbound.js';
 import type { OutboxPayload } from '../outbox.js';
 import { inDelivery } from './context.js';
@@ -129,7 +129,8 @@ export class Dispatcher {
   }
 
   private begin(row: OutboxRow): void {
-    const task = inDelivery({ rowId: row.id, priority: row.priority }, () => this.deliver(row))
+    const superseded = row.kind === 'update' ? () => this.hasNewerUpdate(row) : undefined;
+    const task = inDelivery({ rowId: row.id, priority: row.priority, ...(superseded ? { superseded } : {}) }, () => this.deliver(row))
       .catch((e) => this.app.log.error({ outboxId: row.id, err: (e as Error).message }, 'outbox row could not be settled; its lease will expire and it is retried'))
       .finally(() => {
         this.tasks.delete(row.id);
@@ -137,6 +138,13 @@ export class Dispatcher {
         this.kick();
       });
     this.tasks.set(row.id, task);
+  }
+
+  /** True when a newer update of the same card is pending (this one, waiting for its slot, need not be sent). */
+  private async hasNewerUpdate(row: OutboxRow): Promise<boolean> {
+    const [newer] = await queryRows<{ id: number }>(this.app.db, sql`select id from outbox
+      where order_key = ${row.orderKey} and kind = 'update' and status = 'pending' and id > ${row.id} limit 1`);
+    return newer !== undefined;
   }
 
   /** Sleeps until the next waiting row comes due (or a while, since other processes write rows too). */
@@ -202,6 +210,10 @@ export class Dispatcher {
       this.stats.delivered(row.kind, Math.max(0, (Date.now() - row.createdAt.getTime()) / 1000));
     } catch (e) {
       const err = e as Error;
+      if (e instanceof SupersededError) {
+        await db.update(schema.outbox).set({ status: 'superseded', result: progress(), lastError: null }).where(eq(schema.outbox.id, row.id));
+        return;
+      }
       if (e instanceof RateLimitedError) {
         // Waiting is not failing: give the attempt back.
         this.stats.retried(row.kind, 'rate_limited');

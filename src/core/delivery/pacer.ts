@@ -5,11 +5,12 @@
  * for its channel; Teams: the conversation and the bot). Each lane has budgets (at most `limit` calls per `perMs`, with
  * bursts of `burst`, as a GCRA: evenly spaced at the budget's rate, `burst` of them back to back), at most `maxInFlight`
  * calls at once, and a Retry-After block set by the platform's 429 that stops every call of the lane until it ends.
- * A call that would wait longer than `maxInlineWaitMs` is not made: the pacer throws RateLimitedError with the wait, and
- * the outbox reschedules its row (available_at) and sends other rows meanwhile. A call in flight longer than `stallMs`
+ * A call that would wait longer than `maxInlineWaitMs` (a low-priority call: at all) is not made: the pacer throws
+ * RateLimitedError with the wait, and the outbox reschedules its row (available_at) and sends other rows meanwhile. A call in flight longer than `stallMs`
  * stops counting against `maxInFlight`, so a hung call holds only its own record.
  */
-import { RateLimitedError } from '../errors.js';
+import { RateLimitedError, SupersededError } from '../errors.js';
+import { stillWanted } from './context.js';
 import type { CallStats } from './metrics.js';
 
 /**
@@ -100,21 +101,28 @@ export class Pacer {
    */
   async run<T>(spec: CallSpec, call: () => Promise<T>): Promise<T> {
     const states = spec.lanes.map((l) => this.state(l));
-    const priority = spec.priority ?? 0;
+    const priority = spec.priority ?? 1;
     const wait = this.waitFor(spec.lanes, states);
-    if (wait > this.maxInlineWaitMs) throw this.defer(spec, states, wait, priority);
+    // Low priority (counters on a busy card) never holds a slot ahead: it comes back when its turn is near, so a more
+    // urgent call written meanwhile takes the next slot.
+    if (wait > (priority <= 0 ? 0 : this.maxInlineWaitMs)) throw this.defer(spec, states, wait, priority);
     // The slot is ours from here: later calls queue behind it.
     this.reserve(spec.lanes, states, wait);
     if (wait > 0) {
       this.options.stats?.waited(this.platform, spec.method, wait);
       await sleep(wait);
     }
-    await this.enter(spec.lanes, states, priority);
+    const queued = await this.enter(spec.lanes, states, priority);
     // A 429 that came back while this call waited for its turn: do not call inside the window.
     const blocked = Math.max(...states.map((s) => s.blockedUntil)) - this.now();
     if (blocked > 0) {
       this.leave(spec.lanes, states);
       throw this.defer(spec, states, blocked, priority);
+    }
+    // Overtaken while it waited (a newer update of the same card was written): the slot goes to the next call.
+    if ((wait > 0 || queued) && !(await stillWanted())) {
+      this.leave(spec.lanes, states);
+      throw new SupersededError(`${this.platform} ${spec.method}: a newer version was written while this one waited`);
     }
     let released = false;
     const release = () => {
@@ -252,12 +260,14 @@ export class Pacer {
     return new RateLimitedError(ms, `${this.platform} ${spec.method}: ${blocked ? 'inside a Retry-After window' : 'over its budget'}, next slot in ${ms} ms`);
   }
 
-  /** Waits for an in-flight slot on every lane (highest priority first, then in arrival order). */
-  private async enter(lanes: readonly Lane[], states: LaneState[], priority: number): Promise<void> {
+  /** Waits for an in-flight slot on every lane (highest priority first, then in arrival order); true when it had to wait. */
+  private async enter(lanes: readonly Lane[], states: LaneState[], priority: number): Promise<boolean> {
     const seq = ++this.seq;
+    let queued = false;
     for (;;) {
       const full = lanes.findIndex((l, i) => l.maxInFlight !== undefined && states[i]!.inFlight >= l.maxInFlight);
       if (full < 0) break;
+      queued = true;
       const s = states[full]!;
       await new Promise<void>((wake) => {
         s.waiters.push({ priority, seq, wake });
@@ -265,6 +275,7 @@ export class Pacer {
       });
     }
     for (const s of states) s.inFlight++;
+    return queued;
   }
 
   private leave(lanes: readonly Lane[], states: LaneState[]): void {
