@@ -45,27 +45,29 @@ const HINTS: Record<string, string> = {
   expired_trigger_id: 'forms must open within 3 seconds of the command; try again',
 };
 
-const perMinute = (limit: number, burst = 1): Budget[] => [{ limit, perMs: 60_000, burst }];
+/** Slack's "N per minute" (never more than N in any minute), in bursts of at most 5 a second. */
+const perMinute = (limit: number): Budget[] => [{ limit, perMs: 60_000, window: true }, { limit: 1, perMs: 200, burst: 5 }];
 
 /**
- * Slack's documented limits for the methods tread calls, per workspace: the tier of each method, chat.postMessage's
- * workspace-wide limit ("several hundred messages a minute", with generous bursts) and `channel`, one message per
- * second in a channel with short bursts. The organisation file's `delivery.slack` overrides them by name.
+ * Slack's documented limits for the methods tread calls, per workspace: the tier of each method (Tier 2: 20 a minute,
+ * Tier 3: 50, Tier 4: 100, "sporadic bursts welcome"), chat.postMessage's workspace-wide limit ("several hundred
+ * messages a minute") and `channel`, one message per second in a channel with short bursts. The organisation file's
+ * `delivery.slack` overrides them by name.
  */
 export const SLACK_BUDGETS: Record<string, readonly Budget[]> = {
-  'chat.postMessage': perMinute(600, 100),
+  'chat.postMessage': [{ limit: 600, perMs: 60_000, window: true }],
   channel: [{ limit: 1, perMs: 1000, burst: 3 }],
-  'chat.update': perMinute(50), // Tier 3, evenly spaced: never more than 50 in any minute
-  'chat.postEphemeral': perMinute(100, 10), // Tier 4
-  'conversations.open': perMinute(50, 5), // Tier 3
-  'conversations.create': perMinute(20, 3), // Tier 2
-  'conversations.invite': perMinute(50, 5), // Tier 3
-  'pins.add': perMinute(20, 3), // Tier 2
-  'views.open': perMinute(100, 10), // Tier 4
-  'users.info': perMinute(100, 10), // Tier 4
+  'chat.update': perMinute(50), // Tier 3
+  'chat.postEphemeral': perMinute(100), // Tier 4
+  'conversations.open': perMinute(50), // Tier 3
+  'conversations.create': perMinute(20), // Tier 2
+  'conversations.invite': perMinute(50), // Tier 3
+  'pins.add': perMinute(20), // Tier 2
+  'views.open': perMinute(100), // Tier 4
+  'users.info': perMinute(100), // Tier 4
 };
 /** A method not in the table: Tier 2, Slack's most common. */
-const DEFAULT_METHOD_BUDGET = perMinute(20, 3);
+const DEFAULT_METHOD_BUDGET = perMinute(20);
 
 /** Options of the Slack port. */
 export interface SlackPortOptions {

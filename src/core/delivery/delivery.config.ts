@@ -6,8 +6,8 @@
  *   delivery:
  *     concurrency: 16                 # outbox rows sent at once
  *     slack:
- *       chat.update: 50/1m            # Tier 3: 50 a minute per workspace, evenly spaced
- *       chat.postMessage: 600/1m burst 100
+ *       chat.update: [50/1m window, 5/1s burst 5]   # Tier 3: never more than 50 in a minute, 5 a second at most
+ *       chat.postMessage: 600/1m window
  *       channel: 1/1s burst 3         # chat.postMessage in one channel
  *     teams:
  *       conversation: [7/1s window, 8/2s window, 60/30s window, 1800/1h window]

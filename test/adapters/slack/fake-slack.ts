@@ -43,27 +43,30 @@ export interface StoredMessage {
 /** A failure to inject into the next call of a method. */
 export type Failure = { status: 429; retryAfter: number } | { error: string } | { status: number } | { hang: true };
 
-/** A documented limit: at most `limit` calls per minute with bursts of `burst` (GCRA). */
+/**
+ * A documented limit: at most `perMinute` calls in any minute (Slack's tiers: "N per minute", bursts welcome), or, with
+ * `burst`, evenly spaced at that rate with bursts of `burst` (chat.postMessage in one channel: one a second, short bursts).
+ */
 export interface SlackLimit {
   perMinute: number;
-  burst: number;
+  burst?: number;
 }
 
 /**
- * The limits the strict fake enforces, per workspace, as Slack documents them (its server tolerates a burst a little
- * larger than a careful client's). chat.postMessage has two: the workspace's and `channel`'s, one a second per channel.
+ * The limits the strict fake enforces, per workspace, as Slack documents them. chat.postMessage has two: the
+ * workspace's ("several hundred messages a minute") and `channel`'s, one a second per channel with short bursts.
  */
 export const DOCUMENTED_LIMITS: Record<string, SlackLimit> = {
-  'chat.postMessage': { perMinute: 600, burst: 120 },
+  'chat.postMessage': { perMinute: 600 },
   channel: { perMinute: 60, burst: 4 },
-  'chat.update': { perMinute: 50, burst: 3 },
-  'chat.postEphemeral': { perMinute: 100, burst: 12 },
-  'conversations.open': { perMinute: 50, burst: 6 },
-  'conversations.create': { perMinute: 20, burst: 4 },
-  'conversations.invite': { perMinute: 50, burst: 6 },
-  'pins.add': { perMinute: 20, burst: 4 },
-  'views.open': { perMinute: 100, burst: 12 },
-  'users.info': { perMinute: 100, burst: 12 },
+  'chat.update': { perMinute: 50 }, // Tier 3
+  'chat.postEphemeral': { perMinute: 100 }, // Tier 4
+  'conversations.open': { perMinute: 50 }, // Tier 3
+  'conversations.create': { perMinute: 20 }, // Tier 2
+  'conversations.invite': { perMinute: 50 }, // Tier 3
+  'pins.add': { perMinute: 20 }, // Tier 2
+  'views.open': { perMinute: 100 }, // Tier 4
+  'users.info': { perMinute: 100 }, // Tier 4
 };
 
 /** Random faults of a strict fake: fractions of the calls of `methods` (default chat.postMessage and chat.update). */
@@ -129,8 +132,9 @@ export class FakeSlack {
   /** What the strict fake counted. */
   readonly strict: StrictStats = { rateLimited: {}, violations: {}, serverErrors: 0, hung: 0 };
   private readonly limits: Record<string, SlackLimit> | undefined;
-  /** GCRA theoretical arrival times by limit key; Retry-After windows by method. */
+  /** GCRA theoretical arrival times, and the calls of the last minute, by limit key; Retry-After windows by method. */
   private readonly tat = new Map<string, number>();
+  private readonly window = new Map<string, number[]>();
   private readonly blockedUntil = new Map<string, number>();
   private readonly random: () => number;
   private readonly hanging = new Set<ServerResponse>();
@@ -190,6 +194,7 @@ export class FakeSlack {
     this.failures.clear();
     Object.assign(this.strict, { rateLimited: {}, violations: {}, serverErrors: 0, hung: 0 });
     this.tat.clear();
+    this.window.clear();
     this.blockedUntil.clear();
   }
 
@@ -294,11 +299,17 @@ export class FakeSlack {
       if (r < limited + errors + (faults.hang ?? 0)) return { hang: true };
     }
     if (!this.limits) return undefined;
-    const keys: [string, SlackLimit | undefined][] = [[method, this.limits[method] ?? { perMinute: 20, burst: 4 }]];
+    const keys: [string, SlackLimit | undefined][] = [[method, this.limits[method] ?? { perMinute: 20 }]];
     if (method === 'chat.postMessage') keys.push([`channel:${args.channel}`, this.limits.channel]);
     let wait = 0;
     for (const [key, limit] of keys) {
       if (!limit) continue;
+      if (limit.burst === undefined) {
+        const recent = (this.window.get(key) ?? []).filter((t) => t > at - 60_000);
+        this.window.set(key, recent);
+        if (recent.length >= limit.perMinute) wait = Math.max(wait, recent[recent.length - limit.perMinute]! + 60_000 - at);
+        continue;
+      }
       const interval = 60_000 / limit.perMinute;
       const tat = Math.max(this.tat.get(key) ?? 0, at);
       wait = Math.max(wait, tat - (limit.burst - 1) * interval - at);
@@ -306,7 +317,8 @@ export class FakeSlack {
     if (wait > 0) return { status: 429, retryAfter: Math.max(1, Math.ceil(wait / 1000)) };
     for (const [key, limit] of keys) {
       if (!limit) continue;
-      this.tat.set(key, Math.max(this.tat.get(key) ?? 0, at) + 60_000 / limit.perMinute);
+      if (limit.burst === undefined) this.window.get(key)!.push(at);
+      else this.tat.set(key, Math.max(this.tat.get(key) ?? 0, at) + 60_000 / limit.perMinute);
     }
     return undefined;
   }
