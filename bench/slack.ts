@@ -8,7 +8,6 @@
  */
 import { loadavg } from 'node:os';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { fork, type ChildProcess } from 'node:child_process';
 import { sql } from 'drizzle-orm';
 import { createSlackAdapter } from '../adapters/slack/index.js';
 import { openDatabase, queryRows, type Database } from '../db/client.js';
@@ -16,6 +15,7 @@ import { loadEnv } from '../src/core/config/env.js';
 import { parseOrganisation } from '../src/workflows/index.js';
 import { startTread } from '../src/runtime.js';
 import { createPgDatabase } from '../test/helpers/db.js';
+import { startFakeSlack } from './fake-slack.js';
 import { quantileMs, runClient } from './util.js';
 
 const REQUESTS = Number(process.env.REQUESTS ?? 1000);
@@ -86,21 +86,8 @@ process.stdin.on('end', () => {
 `;
 
 
-/** The fake Slack in its own process (bench/fake-slack-process.ts). */
-async function startFake(): Promise<{ apiUrl: string; responseBase: string; responses(): Promise<number>; reset(): void; stop(): Promise<void> }> {
-  const child: ChildProcess = fork(new URL('./fake-slack-process.ts', import.meta.url), [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  process.once('exit', () => child.kill()); // also when the benchmark fails
-  const urls = await new Promise<{ apiUrl: string; responseBase: string }>((resolve) => child.once('message', (m) => resolve(m as { apiUrl: string; responseBase: string })));
-  return {
-    ...urls,
-    responses: () => new Promise((resolve) => { child.once('message', (m) => resolve((m as { responses: number }).responses)); child.send('count'); }),
-    reset: () => child.send('reset'),
-    stop: async () => { const exited = new Promise((r) => child.once('exit', r)); child.send('stop'); await exited; },
-  };
-}
-
 async function main(): Promise<void> {
-  const fake = await startFake();
+  const fake = await startFakeSlack();
   let drop: (() => Promise<void>) | undefined;
   let database: Database;
   if (process.env.DATABASE_URL) {
@@ -113,8 +100,8 @@ async function main(): Promise<void> {
   const env = loadEnv({ SLACK_BOT_TOKEN: 'xoxb-bench', SLACK_SIGNING_SECRET: SECRET, SLACK_API_URL: fake.apiUrl });
   const tread = await startTread({
     database, config, tickSeconds: 0, http: { host: '127.0.0.1', port: 0 },
-    // No per-channel pacing: the fake has no rate limit, and this measures ingress, not Slack's posting rate.
-    platforms: async (app, router) => [await createSlackAdapter({ env, app, router, port: { minIntervalMs: 0 } })],
+    // No budgets: this fake has no rate limit, and this measures ingress, not Slack's posting rate (bench:storm does).
+    platforms: async (app, router) => [await createSlackAdapter({ env, app, router, port: { budgets: { channel: [], 'chat.postMessage': [], 'chat.update': [] } } })],
   });
   const url = `http://127.0.0.1:${tread.port}/slack/events`;
   let seq = 0;

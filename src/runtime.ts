@@ -10,7 +10,8 @@ import { migrationsFolder, queryRows, type Database } from '../db/client.js';
 import type { AppContext } from './core/app.js';
 import { systemClock, type Clock } from './core/clock.js';
 import type { OrgConfig } from './core/config/org.js';
-import { Dispatcher } from './core/dispatcher.js';
+import { Dispatcher } from './core/delivery/dispatcher.js';
+import { CallStats } from './core/delivery/metrics.js';
 import { housekeeping } from './core/housekeeping.js';
 import { syncPeople } from './core/identity.js';
 import type { Platform } from './core/inbound.js';
@@ -25,7 +26,7 @@ import { WEBHOOK_TIMER, Webhooks, type WebhookPolicy } from './core/webhooks.js'
 import type { Workflow } from './core/workflow.js';
 import { auditRoutes } from './http/audit.js';
 import { bearerToken, sameSecret } from './http/credentials.js';
-import { renderFamily } from './http/metrics.js';
+import { renderFamily } from './core/metrics.js';
 import { infoPageRoutes } from './http/pages.js';
 import { HttpServer, sendError, sendJson } from './http/server.js';
 import { Scheduler } from './scheduler/scheduler.js';
@@ -80,6 +81,7 @@ export async function startTread(options: TreadOptions): Promise<Tread> {
     seam: new Seam(workflows),
     permissions: new Permissions(workflows),
     webhooks: Webhooks.fromWorkflows(workflows, options.config, options.webhookPolicy),
+    chatCalls: new CallStats(),
   };
   const router = new Router(app, workflows, plannedCommands);
   // Every button and form action names a permission some workflow declared: an undeclared one stops start-up here.
@@ -90,15 +92,16 @@ export async function startTread(options: TreadOptions): Promise<Tread> {
   const adapters = options.platforms ? await options.platforms(app, router) : [];
   const ports = new Map(adapters.map((a) => [a.platform, a.port] as const));
   for (const a of adapters) app.platforms.add(a.platform);
-  const dispatcher = new Dispatcher(app, ports);
+  const dispatcher = new Dispatcher(app, ports, { concurrency: app.config.delivery.concurrency });
   const scheduler = new Scheduler(app, timerHandlers(app, workflows), dispatcher, options.tickSeconds || 5);
   for (const w of workflows) await w.start?.(app);
 
   const http = new HttpServer({ host: options.http?.host ?? '127.0.0.1', port: options.http?.port ?? 0, log, tls: options.http?.tls });
   // After a change: send its messages now, and run its after-commit subscribers now rather than at the next tick.
   const kick = () => {
-    if (app.seam.takeScheduled()) void scheduler.tick();
-    else void dispatcher.flush().catch((e) => log.error({ err: (e as Error).message }, 'outbox flush failed'));
+    if (app.seam.takeScheduled()) void scheduler.run();
+    else dispatcher.kick();
+    scheduler.poke();
   };
   router.afterHandle = kick;
   const tools: RouteTools = { authorizeApi: (req, res) => authorizeApi(options.apiToken, req, res), kick };
@@ -109,7 +112,10 @@ export async function startTread(options: TreadOptions): Promise<Tread> {
   let port = 0;
   if (options.http) port = await http.listen();
   for (const a of adapters) await a.start?.();
-  if (options.tickSeconds !== 0) scheduler.start();
+  if (options.tickSeconds !== 0) {
+    scheduler.start();
+    dispatcher.start();
+  }
 
   let stopping: Promise<void> | undefined;
   return {
@@ -119,12 +125,25 @@ export async function startTread(options: TreadOptions): Promise<Tread> {
         for (const a of adapters) await a.stop?.().catch((e) => log.warn({ err: (e as Error).message }, 'adapter stop failed'));
         await http.close();
         await scheduler.stop();
+        await dispatcher.stop();
         await dispatcher.flush().catch((e) => log.warn({ err: (e as Error).message }, 'final outbox flush failed'));
         if (stopOptions.closeDatabase !== false) await options.database.close();
       })();
       return stopping;
     },
   };
+}
+
+/** Outbox rows waiting to be sent, by platform (rows for every platform a record or person is on count as `any`). */
+async function outboxWaiting(app: AppContext): Promise<{ platform: string; depth: number; oldestSeconds: number }[]> {
+  const rows = await queryRows<{ platform: string; depth: number; oldest: number | null }>(app.db, sql`select coalesce(payload->'where'->>'platform', 'any') as platform,
+      count(*)::int as depth, extract(epoch from (now() - min(created_at)))::float8 as oldest
+    from outbox where status in ('pending', 'sending') group by 1`);
+  const platforms = new Set<string>(['any', ...app.platforms]);
+  return [...platforms].map((platform) => {
+    const r = rows.find((x) => x.platform === platform);
+    return { platform, depth: Number(r?.depth ?? 0), oldestSeconds: Number(Number(r?.oldest ?? 0).toFixed(3)) };
+  });
 }
 
 /** Every workflow's timer handlers by kind, and the seam's; a kind handled twice stops start-up. */
@@ -173,11 +192,14 @@ function coreRoutes(app: AppContext, http: HttpServer, dispatcher: Dispatcher, s
     {
       method: 'GET', path: '/metrics', handler: async (_req, res) => {
         const outbox = await queryRows<{ status: string; n: number }>(app.db, sql`select status, count(*)::int as n from outbox where status in ('pending','sending','dead') group by status`);
+        const waiting = await outboxWaiting(app);
         const lag = await timerLagSeconds(app, app.clock.now());
         const text = [
           renderFamily({ name: 'tread_outbox_backlog', type: 'gauge', help: 'Outbox rows not yet sent, by status', samples: ['pending', 'sending', 'dead'].map((s) => ({ labels: { status: s }, value: Number(outbox.find((r) => r.status === s)?.n ?? 0) })) }),
-          renderFamily({ name: 'tread_outbox_sent_total', type: 'counter', help: 'Outbox messages sent by this process', samples: [{ value: dispatcher.stats.sent }] }),
-          renderFamily({ name: 'tread_outbox_failures_total', type: 'counter', help: 'Outbox send failures in this process', samples: [{ value: dispatcher.stats.failed }] }),
+          renderFamily({ name: 'tread_outbox_depth', type: 'gauge', help: 'Outbox rows waiting to be sent (pending or being sent), by platform (any: every platform the record or person is on)', samples: waiting.map((w) => ({ labels: { platform: w.platform }, value: w.depth })) }),
+          renderFamily({ name: 'tread_outbox_oldest_pending_seconds', type: 'gauge', help: 'Age of the oldest outbox row waiting to be sent, by platform', samples: waiting.map((w) => ({ labels: { platform: w.platform }, value: w.oldestSeconds })) }),
+          dispatcher.stats.render(),
+          app.chatCalls.render(),
           renderFamily({ name: 'tread_timer_lag_seconds', type: 'gauge', help: 'How long the oldest due timer has waited', samples: [{ value: lag }] }),
           renderFamily({ name: 'tread_scheduler_last_tick_timestamp_seconds', type: 'gauge', help: 'When the scheduler last ticked', samples: [{ value: (scheduler.lastTickAt?.getTime() ?? 0) / 1000 }] }),
           http.durations.render(),

@@ -18,14 +18,16 @@ export interface SlackAdapterOptions {
   env: Env;
   app: AppContext;
   router: Router;
-  /** Tuning for tests and benchmarks (pacing per channel). */
-  port?: Partial<Pick<SlackPortOptions, 'minIntervalMs' | 'maxInlineWaitMs'>>;
+  /** Tuning for tests and benchmarks (budgets over the organisation file's, waits, calls in flight). */
+  port?: Partial<Pick<SlackPortOptions, 'budgets' | 'maxInlineWaitMs' | 'inFlightPerMethod' | 'stallMs'>>;
   /** The bot's ids, when known; otherwise one auth.test at start-up finds them. */
   bot?: { botId: string; botUserId: string; teamId?: string };
   /** How long a view submission may take before its modal is closed without an answer (default 2500 ms). */
   viewDeadlineMs?: number;
   /** Acknowledged requests worked on at once (default 8); the rest queue so new requests are acked promptly. */
   workConcurrency?: number;
+  /** A Web API call without an answer after this long fails (default 10 s) and its outbox row is retried. */
+  callTimeoutMs?: number;
 }
 
 /** The Slack platform: its port, the /slack/events route, and Socket Mode when SLACK_APP_TOKEN is set. */
@@ -101,7 +103,7 @@ export async function createSlackAdapter(options: SlackAdapterOptions): Promise<
   const logger = boltLogger(log);
   const slackApiUrl = env.SLACK_API_URL ? `${env.SLACK_API_URL.replace(/\/+$/, '')}/` : undefined;
   // The outbox decides about retries: web-api neither retries nor waits out rate limits itself.
-  const clientOptions = { ...(slackApiUrl ? { slackApiUrl } : {}), retryConfig: { retries: 0 }, rejectRateLimitedCalls: true, logger, timeout: 10_000 };
+  const clientOptions = { ...(slackApiUrl ? { slackApiUrl } : {}), retryConfig: { retries: 0 }, rejectRateLimitedCalls: true, logger, timeout: options.callTimeoutMs ?? 10_000 };
   const web = new webApi.WebClient(env.SLACK_BOT_TOKEN, clientOptions);
 
   let bot = options.bot;
@@ -116,7 +118,10 @@ export async function createSlackAdapter(options: SlackAdapterOptions): Promise<
     }
   }
 
-  const port = new SlackChatPort(web, { log, botUserId: bot.botUserId, ...options.port });
+  const port = new SlackChatPort(web, {
+    log, botUserId: bot.botUserId, workspace: bot.teamId, stats: app.chatCalls, ...options.port,
+    budgets: { ...app.config.delivery.slack, ...options.port?.budgets },
+  });
   const listeners = new SlackListeners({ app, router, port, botUserId: bot.botUserId, viewDeadlineMs: options.viewDeadlineMs, workConcurrency: options.workConcurrency });
 
   // HTTP: tread's own receiver (Bolt's verification and processEvent, every step awaited); see slack.http.ts.

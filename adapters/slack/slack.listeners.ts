@@ -3,6 +3,7 @@ import { setImmediate as nextTurn } from 'node:timers/promises';
 import { randomUUID } from 'node:crypto';
 import type { App } from '@slack/bolt';
 import type { AppContext } from '../../src/core/app.js';
+import { RateLimitedError } from '../../src/core/errors.js';
 import { directoryOf } from '../../src/core/identity.js';
 import type { ChatUser, Inbound, Reply, Where } from '../../src/core/inbound.js';
 import type { Message } from '../../src/core/message.js';
@@ -250,7 +251,13 @@ export class SlackListeners {
         }
         case 'card': {
           if (target.pressed) {
-            await this.deps.port.update({ where: { ...target.where, channel: target.pressed.channel }, messageId: target.pressed.ts }, reply.message);
+            try {
+              await this.deps.port.update({ where: { ...target.where, channel: target.pressed.channel }, messageId: target.pressed.ts }, reply.message);
+            } catch (e) {
+              // chat.update is over its budget or inside a Retry-After window: the press's response_url edits the card instead.
+              if (!(e instanceof RateLimitedError) || !target.responseUrl) throw e;
+              await this.respond(target.responseUrl, { replace_original: true, ...renderMessage(reply.message) });
+            }
           } else if (target.responseUrl) {
             await this.respond(target.responseUrl, { replace_original: true, ...renderMessage(reply.message) });
           }

@@ -1,6 +1,18 @@
-/** The ChatPort for Slack: Web API calls, per-channel pacing, and Slack errors mapped to the dispatcher's error kinds. */
+/**
+ * The ChatPort for Slack: Web API calls paced the way Slack limits them, and Slack errors mapped to the dispatcher's
+ * error kinds.
+ *
+ * Slack limits each Web API method per app per workspace (Tier 2: 20 a minute, Tier 3: 50, Tier 4: 100), and
+ * chat.postMessage also to about one message per second in each channel, with short bursts. A 429's Retry-After stops
+ * the whole method for the workspace, every channel (as Slack's own @slack/web-api pauses its queue), not only the
+ * channel that got it. Calls of one method are not overlapped, so no call is already under way when a 429 arrives:
+ * at Slack's latency that is still several posts a second, Slack's own workspace limit for chat.postMessage.
+ */
 import { webApi } from '@slack/bolt';
 import type { ChatPort, MessageRef, PersonAddress } from '../../src/core/chat-port.js';
+import { deliveryPriority } from '../../src/core/delivery/context.js';
+import type { CallStats } from '../../src/core/delivery/metrics.js';
+import { Pacer, type Budget, type Lane } from '../../src/core/delivery/pacer.js';
 import { PermanentChatError, RateLimitedError } from '../../src/core/errors.js';
 import type { Where } from '../../src/core/inbound.js';
 import type { Logger } from '../../src/core/logger.js';
@@ -33,15 +45,47 @@ const HINTS: Record<string, string> = {
   expired_trigger_id: 'forms must open within 3 seconds of the command; try again',
 };
 
+/** Slack's "N per minute" (never more than N in any minute), in bursts of at most 5 a second. */
+const perMinute = (limit: number): Budget[] => [{ limit, perMs: 60_000, window: true }, { limit: 1, perMs: 200, burst: 5 }];
+
+/**
+ * Slack's documented limits for the methods tread calls, per workspace: the tier of each method (Tier 2: 20 a minute,
+ * Tier 3: 50, Tier 4: 100, "sporadic bursts welcome"), chat.postMessage's workspace-wide limit ("several hundred
+ * messages a minute") and `channel`, one message per second in a channel with short bursts. The organisation file's
+ * `delivery.slack` overrides them by name.
+ */
+export const SLACK_BUDGETS: Record<string, readonly Budget[]> = {
+  'chat.postMessage': [{ limit: 600, perMs: 60_000, window: true }],
+  channel: [{ limit: 1, perMs: 1000, burst: 3 }],
+  'chat.update': perMinute(50), // Tier 3
+  'chat.postEphemeral': perMinute(100), // Tier 4
+  'conversations.open': perMinute(50), // Tier 3
+  'conversations.create': perMinute(20), // Tier 2
+  'conversations.invite': perMinute(50), // Tier 3
+  'pins.add': perMinute(20), // Tier 2
+  'views.open': perMinute(100), // Tier 4
+  'users.info': perMinute(100), // Tier 4
+};
+/** A method not in the table: Tier 2, Slack's most common. */
+const DEFAULT_METHOD_BUDGET = perMinute(20);
+
 /** Options of the Slack port. */
 export interface SlackPortOptions {
   log: Logger;
   /** The bot's own user id (not invited to channels it creates). */
   botUserId?: string;
-  /** Minimum gap between messages posted to one channel (Slack allows about one per second). */
-  minIntervalMs?: number;
-  /** Waits longer than this are handed back to the outbox as a RateLimitedError instead of sleeping. */
+  /** The workspace (team id) the token belongs to: Slack's limits are per workspace. */
+  workspace?: string;
+  /** Budgets by method name (and `channel`), over SLACK_BUDGETS. */
+  budgets?: Record<string, readonly Budget[]>;
+  /** Calls of one method in flight at once (default 1: none under way when a 429 arrives). */
+  inFlightPerMethod?: number;
+  /** Waits longer than this are handed back to the outbox as a RateLimitedError instead of sleeping (default 1500). */
   maxInlineWaitMs?: number;
+  /** A call in flight this long no longer holds back the next call of its method (default 1000). */
+  stallMs?: number;
+  /** Where calls are counted for /metrics. */
+  stats?: CallStats;
 }
 
 /** Slack user details looked up with users.info (cached). */
@@ -49,8 +93,6 @@ export interface SlackUserInfo {
   name?: string;
   email?: string;
 }
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** A lower-case Slack channel name from free text: `inc-7-payment-api-down`, at most 80 characters. */
 export function channelName(name: string): string {
@@ -79,73 +121,80 @@ export function mapSlackError(method: string, e: unknown): Error {
 /** The outbound port to Slack. */
 export class SlackChatPort implements ChatPort {
   readonly platform = 'slack' as const;
-  private readonly nextSlot = new Map<string, number>();
-  private readonly blockedUntil = new Map<string, number>();
+  /** Slack's limits as this port keeps them (one per workspace). */
+  readonly pacer: Pacer;
+  private readonly budgets: Record<string, readonly Budget[]>;
   private readonly dmChannels = new Map<string, string>();
   private readonly createdChannels = new Map<string, Where>();
   private readonly users = new Map<string, { at: number; info: SlackUserInfo }>();
-  private readonly minIntervalMs: number;
-  private readonly maxInlineWaitMs: number;
 
   constructor(readonly web: WebClient, private readonly options: SlackPortOptions) {
-    this.minIntervalMs = options.minIntervalMs ?? 1000;
-    this.maxInlineWaitMs = options.maxInlineWaitMs ?? 3000;
+    this.budgets = { ...SLACK_BUDGETS, ...(options.budgets ?? {}) };
+    this.pacer = new Pacer('slack', { maxInlineWaitMs: options.maxInlineWaitMs, stallMs: options.stallMs, stats: options.stats });
   }
 
-  /** Calls a Web API method; failures become RateLimitedError / PermanentChatError / Error. */
-  async call<T = Record<string, unknown>>(method: string, args: Record<string, unknown>, rateKey = method): Promise<T> {
-    const blocked = (this.blockedUntil.get(rateKey) ?? 0) - Date.now();
-    if (blocked > 0) throw new RateLimitedError(blocked, `slack ${method}: still rate limited for ${blocked} ms`);
-    try {
-      return (await this.web.apiCall(method, args)) as unknown as T;
-    } catch (e) {
-      const mapped = mapSlackError(method, e);
-      if (mapped instanceof RateLimitedError) this.blockedUntil.set(rateKey, Date.now() + mapped.retryAfterMs);
-      throw mapped;
-    }
+  /** The lanes a call goes through: its method for the workspace, and for chat.postMessage its channel too. */
+  lanes(method: string, channel?: string): Lane[] {
+    const workspace = this.options.workspace ?? 'workspace';
+    const lanes: Lane[] = [{
+      key: `${workspace}:${method}`, budgets: this.budgets[method] ?? DEFAULT_METHOD_BUDGET, retryAfterScope: true,
+      maxInFlight: this.options.inFlightPerMethod ?? 1,
+    }];
+    if (method === 'chat.postMessage' && channel) lanes.push({ key: `${workspace}:${method}:${channel}`, budgets: this.budgets.channel ?? [] });
+    return lanes;
   }
 
-  /** Waits for the channel's next posting slot (about one message per second per channel). */
-  private async pace(channel: string): Promise<void> {
-    if (this.minIntervalMs <= 0) return;
-    const now = Date.now();
-    const slot = Math.max(now, this.nextSlot.get(channel) ?? 0);
-    const wait = slot - now;
-    if (wait > this.maxInlineWaitMs) throw new RateLimitedError(wait, `slack: pacing channel ${channel}, next slot in ${wait} ms`);
-    this.nextSlot.set(channel, slot + this.minIntervalMs);
-    if (this.nextSlot.size > 10_000) for (const [k, v] of this.nextSlot) if (v < now) this.nextSlot.delete(k);
-    if (wait > 0) await sleep(wait);
+  /**
+   * Calls a Web API method within Slack's limits (a long wait or a Retry-After window throws RateLimitedError without
+   * calling); failures become RateLimitedError / PermanentChatError / Error.
+   */
+  async call<T = Record<string, unknown>>(method: string, args: Record<string, unknown>, channel?: string): Promise<T> {
+    return this.pacer.run({ method, lanes: this.lanes(method, channel), priority: deliveryPriority() }, async () => {
+      try {
+        return (await this.web.apiCall(method, args)) as unknown as T;
+      } catch (e) {
+        throw mapSlackError(method, e);
+      }
+    });
   }
 
-  /** chat.postMessage with pacing; the ref carries the channel id Slack answers with. */
+  /** chat.postMessage; the ref carries the channel id Slack answers with. */
   async post(where: Where, message: Message): Promise<MessageRef> {
-    await this.pace(where.channel);
     const args = { channel: where.channel, ...renderMessage(message), unfurl_links: false, unfurl_media: false, ...(where.thread ? { thread_ts: where.thread } : {}) };
     // chat:write.public lets tread post to public channels without joining; private ones need an invitation (not_in_channel).
-    const res = await this.call<{ channel: string; ts: string }>('chat.postMessage', args, `chat.postMessage:${where.channel}`);
+    const res = await this.call<{ channel: string; ts: string }>('chat.postMessage', args, this.dmChannels.get(where.channel) ?? where.channel);
     return { where: { ...where, platform: 'slack', channel: res.channel ?? where.channel }, messageId: res.ts };
   }
 
   /** chat.update of a posted message. */
   async update(ref: MessageRef, message: Message): Promise<void> {
-    await this.call('chat.update', { channel: ref.where.channel, ts: ref.messageId, ...renderMessage(message) }, `chat.update:${ref.where.channel}`);
+    await this.call('chat.update', { channel: ref.where.channel, ts: ref.messageId, ...renderMessage(message) });
   }
 
-  /** conversations.open (cached) + chat.postMessage. */
+  /**
+   * chat.postMessage to the person's user id, which Slack delivers in their direct messages with the app (no
+   * conversations.open, a Tier 3 method, before the first page to someone). The DM channel Slack answers with is
+   * remembered for pacing. A workspace that refuses a user id as the channel gets conversations.open instead.
+   */
   async dm(user: PersonAddress, message: Message): Promise<MessageRef> {
-    let channel = this.dmChannels.get(user.userId);
-    if (!channel) {
+    const name = user.name ? `@${user.name}` : undefined;
+    const known = this.dmChannels.get(user.userId);
+    if (known) return this.post({ platform: 'slack', channel: known, ...(name ? { name } : {}) }, message);
+    try {
+      const ref = await this.post({ platform: 'slack', channel: user.userId, ...(name ? { name } : {}) }, message);
+      if (ref.where.channel !== user.userId) this.dmChannels.set(user.userId, ref.where.channel);
+      return ref;
+    } catch (e) {
+      if (!(e instanceof PermanentChatError && /channel_not_found/.test(e.message))) throw e;
       const res = await this.call<{ channel: { id: string } }>('conversations.open', { users: user.userId });
-      channel = res.channel.id;
-      this.dmChannels.set(user.userId, channel);
+      this.dmChannels.set(user.userId, res.channel.id);
+      return this.post({ platform: 'slack', channel: res.channel.id, ...(name ? { name } : {}) }, message);
     }
-    return this.post({ platform: 'slack', channel, name: user.name ? `@${user.name}` : undefined }, message);
   }
 
   /** chat.postEphemeral. */
   async postEphemeral(where: Where, user: PersonAddress, message: Message): Promise<void> {
-    await this.pace(where.channel);
-    await this.call('chat.postEphemeral', { channel: where.channel, user: user.userId, ...renderMessage(message), ...(where.thread ? { thread_ts: where.thread } : {}) }, `chat.postEphemeral:${where.channel}`);
+    await this.call('chat.postEphemeral', { channel: where.channel, user: user.userId, ...renderMessage(message), ...(where.thread ? { thread_ts: where.thread } : {}) });
   }
 
   /** views.open with the trigger of a command or button press. */

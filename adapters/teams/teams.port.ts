@@ -2,6 +2,8 @@
 import type { CloudAdapter, ConversationReference, TurnContext } from 'botbuilder';
 import type { AppContext } from '../../src/core/app.js';
 import type { ChatPort, MessageRef, PersonAddress } from '../../src/core/chat-port.js';
+import { deliveryPriority } from '../../src/core/delivery/context.js';
+import { Pacer, type Budget, type Lane } from '../../src/core/delivery/pacer.js';
 import { PermanentChatError, RateLimitedError, UnsupportedError } from '../../src/core/errors.js';
 import type { Where } from '../../src/core/inbound.js';
 import type { Message } from '../../src/core/message.js';
@@ -54,6 +56,16 @@ async function withTimeout<T>(work: Promise<T>, ms: number, what: string): Promi
   }
 }
 
+/**
+ * The Bot Framework's documented limits for Teams: per bot per conversation (thread) 7 operations a second, 8 in two
+ * seconds, 60 in thirty seconds and 1800 an hour; per app per tenant 50 a second. The organisation file's
+ * `delivery.teams` overrides them by name.
+ */
+export const TEAMS_BUDGETS: Record<string, readonly Budget[]> = {
+  conversation: [{ limit: 7, perMs: 1000, window: true }, { limit: 8, perMs: 2000, window: true }, { limit: 60, perMs: 30_000, window: true }, { limit: 1800, perMs: 3_600_000, window: true }],
+  bot: [{ limit: 50, perMs: 1000, window: true }],
+};
+
 /** What the port needs. */
 export interface TeamsPortOptions {
   app: AppContext;
@@ -63,15 +75,36 @@ export interface TeamsPortOptions {
   refs: ReferenceStore;
   /** Each connector call ends within this (default 15 s). */
   sendTimeoutMs?: number;
+  /** Budgets by name (`conversation`, `bot`), over TEAMS_BUDGETS. */
+  budgets?: Record<string, readonly Budget[]>;
+  /** Connector calls in flight at once for the bot (default 8). */
+  inFlight?: number;
+  /** Waits longer than this are handed back to the outbox (default 1500 ms). */
+  maxInlineWaitMs?: number;
 }
 
 /** The Teams ChatPort. */
 export class TeamsChatPort implements ChatPort {
   readonly platform = 'teams' as const;
+  /** The Bot Framework's limits as this port keeps them. */
+  readonly pacer: Pacer;
   private readonly sendTimeoutMs: number;
+  private readonly budgets: Record<string, readonly Budget[]>;
 
   constructor(private readonly options: TeamsPortOptions) {
     this.sendTimeoutMs = options.sendTimeoutMs ?? 15_000;
+    this.budgets = { ...TEAMS_BUDGETS, ...(options.budgets ?? {}) };
+    this.pacer = new Pacer('teams', { maxInlineWaitMs: options.maxInlineWaitMs, stallMs: this.sendTimeoutMs, stats: options.app.chatCalls });
+  }
+
+  /**
+   * The lanes of a connector call: the bot (every conversation) and, for a call in a conversation, that conversation;
+   * a 429 holds back the conversation it came from for its Retry-After.
+   */
+  lanes(conversation?: string): Lane[] {
+    const lanes: Lane[] = [{ key: 'bot', budgets: this.budgets.bot ?? [], maxInFlight: this.options.inFlight ?? 8 }];
+    if (conversation) lanes.push({ key: `conversation:${baseConversationId(conversation)}`, budgets: this.budgets.conversation ?? [], retryAfterScope: true });
+    return lanes;
   }
 
   /** Posts a message to a conversation, in `where.thread` when set (a channel reply chain). */
@@ -89,7 +122,7 @@ export class TeamsChatPort implements ChatPort {
     const activity = { ...renderCardActivity(message), id: ref.messageId };
     await this.run(conv, async (ctx) => {
       await ctx.adapter.updateActivity(ctx, this.address(conv, conversation, activity));
-    }, `updating message ${ref.messageId}`);
+    }, `updating message ${ref.messageId}`, 'updateActivity');
   }
 
   /** Sends a personal message: in the person's chat with the bot, creating it from where they were last seen when needed. */
@@ -105,16 +138,18 @@ export class TeamsChatPort implements ChatPort {
       throw new PermanentChatError(`${what}: tread has not seen ${user.name ?? user.userId} in Teams yet, and Teams only lets a bot start a chat with someone who has the app. Ask them to open tread in Teams once.`);
     }
     const tenantId = member.conversation?.tenantId;
+    const memberUser = member.user;
+    const serviceUrl = member.serviceUrl;
     let created: StoredReference | undefined;
-    await withTimeout(this.options.adapter.createConversationAsync(this.options.appId, member.channelId ?? 'msteams', member.serviceUrl, BOT_FRAMEWORK_AUDIENCE, {
+    await this.pacer.run({ method: 'createConversation', lanes: this.lanes(), priority: deliveryPriority() }, () => withTimeout(this.options.adapter.createConversationAsync(this.options.appId, member.channelId ?? 'msteams', serviceUrl, BOT_FRAMEWORK_AUDIENCE, {
       isGroup: false,
       bot: member.bot ?? { id: `28:${this.options.appId}`, name: 'tread' },
-      members: [{ id: member.user.id, name: member.user.name ?? '' }],
+      members: [{ id: memberUser.id, name: memberUser.name ?? '' }],
       ...(tenantId ? { tenantId, channelData: { tenant: { id: tenantId } } } : {}),
     } as Parameters<CloudAdapter['createConversationAsync']>[4], async (ctx) => {
       const conversation = { id: ctx.activity.conversation.id, conversationType: 'personal', isGroup: false, ...(tenantId ? { tenantId } : {}) };
-      created = { channelId: member.channelId ?? 'msteams', serviceUrl: member.serviceUrl, conversation: conversation as ConversationReference['conversation'], ...(member.bot ? { bot: member.bot } : {}), user: member.user };
-    }), this.sendTimeoutMs, what).catch((e) => { throw mapConnectorError(e, what); });
+      created = { channelId: member.channelId ?? 'msteams', serviceUrl, conversation: conversation as ConversationReference['conversation'], ...(member.bot ? { bot: member.bot } : {}), user: memberUser };
+    }), this.sendTimeoutMs, what).catch((e) => { throw mapConnectorError(e, what); }));
     if (!created) throw new Error(`${what}: Teams created no conversation`);
     await this.options.refs.put(referenceKeys.personal(user.userId), created);
     await this.options.refs.put(created.conversation.id, created);
@@ -222,7 +257,7 @@ export class TeamsChatPort implements ChatPort {
   }
 
   /** Runs logic in a proactive turn of a conversation, bounded in time, with errors mapped for the outbox. */
-  private async run(ref: StoredReference, logic: (ctx: TurnContext) => Promise<void>, what: string): Promise<void> {
+  private async run(ref: StoredReference, logic: (ctx: TurnContext) => Promise<void>, what: string, method = 'sendActivity'): Promise<void> {
     const reference = { ...ref, bot: ref.bot ?? { id: `28:${this.options.appId}`, name: 'tread' } } as Partial<ConversationReference>;
     // The adapter's onTurnError would swallow a failure inside the turn: carry it out instead.
     let failure: { error: unknown } | undefined;
@@ -233,11 +268,13 @@ export class TeamsChatPort implements ChatPort {
         failure = { error };
       }
     };
-    try {
-      await withTimeout(this.options.adapter.continueConversationAsync(this.options.appId, reference, guarded), this.sendTimeoutMs, what);
-    } catch (e) {
-      throw mapConnectorError(e, what);
-    }
-    if (failure) throw mapConnectorError(failure.error, what);
+    await this.pacer.run({ method, lanes: this.lanes(ref.conversation.id), priority: deliveryPriority() }, async () => {
+      try {
+        await withTimeout(this.options.adapter.continueConversationAsync(this.options.appId, reference, guarded), this.sendTimeoutMs, what);
+      } catch (e) {
+        throw mapConnectorError(e, what);
+      }
+      if (failure) throw mapConnectorError(failure.error, what);
+    });
   }
 }

@@ -1,7 +1,7 @@
 /** Tables every workflow shares: people, audit, timeline, outbox, timers, cards, deliveries, conversations. */
 import { sql } from 'drizzle-orm';
 import {
-  bigint, bigserial, boolean, index, integer, jsonb, pgTable, primaryKey, text, timestamp, uniqueIndex,
+  bigint, bigserial, boolean, index, integer, jsonb, pgTable, primaryKey, smallint, text, timestamp, uniqueIndex,
 } from 'drizzle-orm/pg-core';
 
 const ts = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
@@ -62,8 +62,10 @@ export const outbox = pgTable('outbox', {
   orderKey: text('order_key').notNull(),
   kind: text('kind').notNull(),
   payload: jsonb('payload').notNull().$type<Record<string, unknown>>(),
+  /** Higher goes first across records (2: people waiting, like DMs and pages; 1: cards; 0: counters on busy cards). */
+  priority: smallint('priority').notNull().default(1),
   attempts: integer('attempts').notNull().default(0),
-  /** pending | sent | dead | superseded */
+  /** pending | sending | sent | dead | superseded */
   status: text('status').notNull().default('pending'),
   /** The platform message id once sent. */
   result: jsonb('result').$type<Record<string, unknown>>(),

@@ -100,6 +100,7 @@ export const alertGroups = pgTable('alert_groups', {
 }, (t) => [
   uniqueIndex('alert_groups_accepting_key').on(t.groupKey).where(sql`accepting`),
   index('alert_groups_state').on(t.state, t.id),
+  index('alert_groups_first_seen').on(t.firstSeen),
   index('alert_groups_incident').on(t.incidentId),
 ]);
 

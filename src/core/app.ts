@@ -1,6 +1,7 @@
 /** The application context handed to workflows, the router, the scheduler and the HTTP server. */
 import type { Database, Db } from '../../db/client.js';
 import type { Clock } from './clock.js';
+import type { CallStats } from './delivery/metrics.js';
 import type { OrgConfig } from './config/org.js';
 import type { Logger } from './logger.js';
 import type { Platform } from './inbound.js';
@@ -25,4 +26,6 @@ export interface AppContext {
   permissions: Permissions;
   /** Outgoing webhooks to the targets the workflows declared. */
   webhooks: Webhooks;
+  /** Calls to the chat platforms, by method and outcome (the adapters' pacers report here; /metrics reads it). */
+  chatCalls: CallStats;
 }

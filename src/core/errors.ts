@@ -38,6 +38,22 @@ export class PermanentChatError extends Error {
   readonly code = 'chat.permanent';
 }
 
+/**
+ * A message the platform just stored got an id that is already recorded for another card (chat_messages is unique on
+ * platform, channel and message id). Recording it anyway would lose its later updates, and posting again would double
+ * it: the outbox row goes to the dead letters at once, and the conflict is logged and counted.
+ */
+export class CardConflictError extends Error {
+  override readonly name = 'CardConflictError';
+  readonly code = 'chat.card_conflict';
+}
+
+/** A row that waited for its turn and was overtaken by a newer one (a newer update of the same card): not sent. */
+export class SupersededError extends Error {
+  override readonly name = 'SupersededError';
+  readonly code = 'chat.superseded';
+}
+
 /** Shorthands for common coded errors. */
 export const notFound = (code: string, message: string) => new DomainError(code, message, 404);
 export const conflict = (code: string, message: string) => new DomainError(code, message, 409);

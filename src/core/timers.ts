@@ -42,8 +42,11 @@ function timerBackoffMs(attempts: number): number {
   return Math.min(600_000, 5000 * 2 ** Math.max(0, attempts - 1));
 }
 
-/** Runs timers due at `now`. Each runs in its own transaction, claimed with FOR UPDATE SKIP LOCKED, so replicas never run one twice. */
-export async function runDue(app: AppContext, handlers: Record<string, TimerHandler>, now: Date, limit = 200): Promise<{ ran: number; failed: number }> {
+/**
+ * Runs timers due at `now`. Each runs in its own transaction, claimed with FOR UPDATE SKIP LOCKED, so replicas never run
+ * one twice. `onRan` is told after each timer's transaction committed (the scheduler starts sending its messages).
+ */
+export async function runDue(app: AppContext, handlers: Record<string, TimerHandler>, now: Date, limit = 200, options: { onRan?: () => void } = {}): Promise<{ ran: number; failed: number }> {
   let ran = 0;
   let failed = 0;
   const skip: number[] = [];
@@ -85,6 +88,7 @@ export async function runDue(app: AppContext, handlers: Record<string, TimerHand
         return true;
       });
       if (!got) break;
+      options.onRan?.();
       if (got === 'failed') {
         failed++;
         skip.push(claimedId!);

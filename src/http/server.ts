@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from '../core/logger.js';
 import type { Request, Route } from '../core/route.js';
 import { BadJsonError, BodyTooLargeError } from './body.js';
-import { Histogram } from './metrics.js';
+import { Histogram } from '../core/metrics.js';
 
 /** Writes a JSON response. */
 export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {

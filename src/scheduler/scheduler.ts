@@ -1,13 +1,30 @@
-/** The scheduler: a node-cron tick that runs due timers and flushes the outbox. Thin by design. */
+/**
+ * The scheduler: runs due timers and hands what they wrote to the outbox dispatcher. Thin by design: a node-cron tick
+ * every few seconds, and a wake-up at the next timer's due time, so a page due in 8 seconds goes out in 8 seconds, not
+ * at the tick after.
+ */
 import cron, { type ScheduledTask } from 'node-cron';
+import { sql } from 'drizzle-orm';
+import { queryRows } from '../../db/client.js';
 import type { AppContext } from '../core/app.js';
-import type { Dispatcher } from '../core/dispatcher.js';
+import type { Dispatcher } from '../core/delivery/dispatcher.js';
 import { runDue, type TimerHandler } from '../core/timers.js';
 
-/** Ticks every `everySeconds` seconds. */
+/** How often a change may make the scheduler look for its next due timer again. */
+const POKE_MS = 100;
+
+/** Ticks every `everySeconds` seconds, and at the next due timer in between. */
 export class Scheduler {
   private task: ScheduledTask | undefined;
   private ticking: Promise<void> | undefined;
+  /** Timer runs one after another (a background run and a test's tick never claim side by side). */
+  private serial: Promise<unknown> = Promise.resolve();
+  /** A background run waiting for its turn: every kick meanwhile is covered by it. */
+  private queuedRun: Promise<void> | undefined;
+  private wakeTimer: NodeJS.Timeout | undefined;
+  private wakeAt = Infinity;
+  private poked: NodeJS.Timeout | undefined;
+  private started = false;
   lastTickAt: Date | undefined;
 
   constructor(
@@ -17,18 +34,22 @@ export class Scheduler {
     private readonly everySeconds = 5,
   ) {}
 
-  /** Starts ticking. */
+  /** Starts ticking, and waking at due times. */
   start(): void {
-    this.task = cron.schedule(`*/${this.everySeconds} * * * * *`, () => { void this.tick(); }, { noOverlap: true });
+    this.started = true;
+    this.task = cron.schedule(`*/${this.everySeconds} * * * * *`, () => { void this.run(); }, { noOverlap: true });
+    void this.arm();
   }
 
-  /** One tick: run due timers, then send what they wrote. Overlapping calls share the running tick. */
+  /**
+   * One tick for callers that wait for its outcome (tests, the console after each line): run due timers, then send what
+   * they wrote and wait for it. Overlapping calls share the running tick.
+   */
   tick(): Promise<void> {
     if (this.ticking) return this.ticking;
     this.ticking = (async () => {
       try {
-        this.lastTickAt = new Date();
-        await runDue(this.app, this.handlers, this.app.clock.now());
+        await this.exclusive(() => this.runTimers());
         await this.dispatcher?.flush();
       } catch (e) {
         this.app.log.error({ err: (e as Error).message }, 'scheduler tick failed');
@@ -39,10 +60,79 @@ export class Scheduler {
     return this.ticking;
   }
 
+  /** A change may have scheduled a timer sooner than the next wake-up: look again (at most every 100 ms). */
+  poke(): void {
+    if (!this.started || this.poked) return;
+    this.poked = setTimeout(() => {
+      this.poked = undefined;
+      void this.arm();
+    }, POKE_MS);
+    this.poked.unref?.();
+  }
+
   /** Stops ticking and waits for a running tick to finish. */
   async stop(): Promise<void> {
+    this.started = false;
     await this.task?.stop();
     this.task = undefined;
+    clearTimeout(this.wakeTimer);
+    clearTimeout(this.poked);
+    await this.serial;
     await this.ticking;
+  }
+
+  /**
+   * A background run (the cron tick, a wake-up, a change that scheduled a timer due now): due timers, each one's messages
+   * handed to the dispatcher as soon as it committed, without waiting for their delivery.
+   */
+  run(): Promise<void> {
+    if (this.queuedRun) return this.queuedRun;
+    const run = this.exclusive(async () => {
+      this.queuedRun = undefined;
+      await this.runTimers();
+    }).catch((e) => this.app.log.error({ err: (e as Error).message }, 'scheduler tick failed')).then(() => this.arm());
+    this.queuedRun = run;
+    return run;
+  }
+
+  private exclusive<T>(work: () => Promise<T>): Promise<T> {
+    const p = this.serial.then(work);
+    this.serial = p.catch(() => undefined);
+    return p;
+  }
+
+  private async runTimers(): Promise<void> {
+    this.lastTickAt = new Date();
+    for (;;) {
+      const { ran, failed } = await runDue(this.app, this.handlers, this.app.clock.now(), 200, { onRan: () => this.dispatcher?.kick() });
+      if (ran + failed < 200) break;
+    }
+    this.dispatcher?.kick();
+  }
+
+  /** Sets the wake-up to the next timer's due time (the cron tick covers timers other processes write). */
+  private async arm(): Promise<void> {
+    if (!this.started) return;
+    let next: number | undefined;
+    try {
+      const [row] = await queryRows<{ due: Date | string | null }>(this.app.db, sql`select min(due_at) as due from timers`);
+      if (row?.due) next = new Date(row.due).getTime();
+    } catch (e) {
+      this.app.log.warn({ err: (e as Error).message }, 'scheduler: could not read the next due timer');
+      return;
+    }
+    if (next === undefined || !this.started) return;
+    const wait = Math.max(0, next - this.app.clock.now().getTime());
+    if (wait >= this.everySeconds * 1000) return;
+    const at = Date.now() + wait;
+    if (this.wakeTimer && at >= this.wakeAt) return;
+    clearTimeout(this.wakeTimer);
+    this.wakeAt = at;
+    this.wakeTimer = setTimeout(() => {
+      this.wakeTimer = undefined;
+      this.wakeAt = Infinity;
+      void this.run();
+    }, wait);
+    this.wakeTimer.unref?.();
   }
 }

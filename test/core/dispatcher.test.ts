@@ -7,7 +7,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Database } from '../../db/client.js';
 import type { ChatPort, MessageRef, PersonAddress } from '../../src/core/chat-port.js';
 import { parseOrganisation } from '../../src/workflows/index.js';
-import { backoffMs, MAX_ATTEMPTS } from '../../src/core/dispatcher.js';
+import { backoffMs, MAX_ATTEMPTS } from '../../src/core/delivery/dispatcher.js';
 import { PermanentChatError, RateLimitedError, UnsupportedError } from '../../src/core/errors.js';
 import type { Where } from '../../src/core/inbound.js';
 import type { Message } from '../../src/core/message.js';
@@ -34,6 +34,8 @@ class FakePort implements ChatPort {
   constructor(readonly platform: 'console' | 'slack' = 'console') {}
   calls: Call[] = [];
   canCreateChannels = false;
+  /** Message ids this port hands out (a platform that numbers its messages again after a restart). */
+  reuseIds = false;
   private next = 0;
   private rules: { op: Op; times: number; error: () => Error; when?: (c: Call) => boolean }[] = [];
 
@@ -46,6 +48,7 @@ class FakePort implements ChatPort {
     this.calls = [];
     this.rules = [];
     this.canCreateChannels = false;
+    this.reuseIds = false;
     this.next = 0;
   }
 
@@ -67,7 +70,7 @@ class FakePort implements ChatPort {
 
   async post(where: Where, message: Message): Promise<MessageRef> {
     this.attempt({ op: 'post', where, message });
-    return { where, messageId: `m${++this.next}` };
+    return { where, messageId: this.reuseIds ? 'm1' : `m${++this.next}` };
   }
   async update(ref: MessageRef, message: Message): Promise<void> {
     this.attempt({ op: 'update', ref, message });
@@ -417,6 +420,33 @@ for (const driver of drivers) {
       expect(row).toMatchObject({ status: 'sent', attempts: 2 });
       expect(row!.result).toEqual({ sent: ['slack', 'console'] });
     });
+
+    for (const platform of ['console', 'slack'] as const) {
+      it(`a ${platform} message id already recorded for another card is a noticed error, not a silently lost card`, async () => {
+        const p = platform === 'console' ? port : slack;
+        p.reuseIds = true;
+        const where: Where = { platform, channel: 'ops' };
+        await write({ kind: 'post', where, message: card('INC-20', 1), subject: 'INC-20' });
+        await tread.dispatcher.flush();
+        const conflictsBefore = tread.dispatcher.stats.conflicts;
+        // The same platform answers with the id it gave INC-20's card (like the console's c1, c2, … after a restart).
+        await write({ kind: 'post', where, message: card('INC-21', 1), subject: 'INC-21' });
+        await tread.dispatcher.flush();
+        const [row] = await rows('INC-21');
+        expect(row).toMatchObject({ status: 'dead', attempts: 1 });
+        expect(row!.last_error).toBe(`${platform} message m1 in ops is already recorded as a card of INC-20, so it cannot be recorded as a card of INC-21: its updates would be lost (the platform reused a message id)`);
+        expect(tread.dispatcher.stats.conflicts).toBe(conflictsBefore + 1);
+        // Not posted again (a retry would double the card), and INC-20's card still belongs to INC-20.
+        expect(p.delivered.filter((c) => c.op === 'post')).toHaveLength(2);
+        const cards = await database.rows<{ subject: string }>(sql`select subject from chat_messages where message_id = 'm1'`);
+        expect(cards).toEqual([{ subject: 'INC-20' }]);
+        // Recording the same card again (a retried row) is not a conflict.
+        await database.db.execute(sql`update outbox set status = 'pending', attempts = 0, available_at = now() where order_key = 'INC-20'`);
+        await tread.dispatcher.flush();
+        expect((await rows('INC-20'))[0]!.status).toBe('sent');
+        expect(tread.dispatcher.stats.conflicts).toBe(conflictsBefore + 1);
+      });
+    }
 
     it('a dm reaches a configured person on the console; an unknown person is skipped, not retried', async () => {
       await write({ kind: 'dm', person: 'alice', message: { text: 'you are paged' }, subject: 'INC-14' }, { kind: 'dm', person: 'zed', message: { text: '?' } });

@@ -61,8 +61,12 @@ for (const driver of drivers) {
       const posts = t.port.calls.filter((c) => c.method === 'post' && c.message?.subject?.startsWith('GRP-'));
       expect(posts).toHaveLength(3);
       expect(posts.map((p) => p.where!.channel).sort()).toEqual(['checkout', 'console', 'db-alerts']);
-      // counts arrive with the next tick: at most one update per group, and each card ends up showing all 30
+      // counts arrive once correlation.cards.refresh (10 s) has passed: at most one update per group, of low priority,
+      // and each card ends up showing all 30
       const before = t.port.calls.length;
+      await t.tick();
+      expect(t.port.calls.slice(before).filter((c) => c.method === 'update')).toEqual([]);
+      t.clock.advance(10_000);
       await t.tick();
       const updates = t.port.calls.slice(before).filter((c) => c.method === 'update');
       expect(updates.length).toBeLessThanOrEqual(3);
@@ -77,6 +81,7 @@ for (const driver of drivers) {
       t.port.calls.length = 0;
       for (let i = 0; i < 3; i++) await generic(`${tag} disk 0`, { service: 'db', alertname: `Disk${tag}`, instance: 'h0' }, 'warning');
       expect(t.port.calls).toEqual([]);
+      t.clock.advance(10_000);
       await t.tick();
       expect(t.port.calls.map((c) => c.method)).toEqual(['update']);
       // REST shows when the window closes, and null once it has (before any new alert clears the stored flag)

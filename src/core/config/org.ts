@@ -7,6 +7,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { deliverySchema } from '../delivery/delivery.config.js';
 import { idSchema, timeOfDaySchema, timezoneSchema } from './schemas.js';
 import type { ConfigSection } from '../workflow.js';
 
@@ -67,6 +68,8 @@ const baseShape = {
   teams: z.array(teamSchema).default([]),
   services: z.array(serviceSchema).default([]),
   businessHours: businessHoursSchema.optional(),
+  /** How fast tread may talk to each platform (src/core/delivery/delivery.config.ts). */
+  delivery: deliverySchema,
 };
 const baseSchema = z.object(baseShape);
 

@@ -2,7 +2,7 @@
 import { and, desc, eq, sql } from 'drizzle-orm';
 import { schema } from '../../../db/client.js';
 import { Args, helpMessage } from '../../core/commands.js';
-import { subjectsAt } from '../../core/dispatcher.js';
+import { subjectsAt } from '../../core/delivery/cards.js';
 import { parseDuration } from '../../core/duration.js';
 import { badInput } from '../../core/errors.js';
 import type { ActionInbound, CommandInbound, Reply, Where } from '../../core/inbound.js';

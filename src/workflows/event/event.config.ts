@@ -85,6 +85,21 @@ const correlationRuleSchema = z.object({
   window: durationSchema.optional(),
 }).strict();
 
+const DEFAULT_CARDS = { settle: 2000 as number | false, settleMax: 20_000, refresh: 10_000, stormGroups: 10 };
+
+/**
+ * When group cards are drawn, so an alert storm fits the platforms' budgets (Slack: 50 edits a minute per workspace):
+ * counters on a busy card are redrawn at most every `refresh`; and while more than `stormGroups` groups opened in the
+ * last minute, a new group's card (one that neither pages nor opens an incident) waits until no alert joined it for
+ * `settle`, at most `settleMax` after its first alert, and is posted with its counts then instead of posted and edited.
+ */
+const cardsSchema = z.object({
+  settle: z.union([z.literal(false), durationSchema]).default(DEFAULT_CARDS.settle),
+  settleMax: durationSchema.default(DEFAULT_CARDS.settleMax),
+  refresh: durationSchema.default(DEFAULT_CARDS.refresh),
+  stormGroups: z.number().int().min(0).default(DEFAULT_CARDS.stormGroups),
+}).strict().default(DEFAULT_CARDS);
+
 const DEFAULT_CORRELATION = {
   window: 5 * 60_000,
   groupBy: ['service', 'alertname'],
@@ -92,6 +107,7 @@ const DEFAULT_CORRELATION = {
   alertmanagerGroups: true,
   resolveIncident: true,
   flapping: { changes: 6, window: 30 * 60_000 },
+  cards: DEFAULT_CARDS,
 };
 
 const correlationSchema = z.object({
@@ -106,6 +122,7 @@ const correlationSchema = z.object({
   resolveIncident: z.boolean().default(true),
   /** More than `changes` state changes (firing/resolved) of one key within `window` marks it flapping. */
   flapping: z.object({ changes: z.number().int().min(1).default(6), window: durationSchema.default(30 * 60_000) }).default(DEFAULT_CORRELATION.flapping),
+  cards: cardsSchema,
 }).strict().default(DEFAULT_CORRELATION);
 
 const WEEKDAYS = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'] as const;
@@ -144,6 +161,7 @@ export type HeartbeatConfig = EventConfig['heartbeats'][number];
 export type RouteConfig = EventConfig['routing'][number];
 export type MatchConfig = RouteConfig['match'];
 export type CorrelationConfig = EventConfig['correlation'];
+export type CardTiming = CorrelationConfig['cards'];
 export type MaintenanceConfig = EventConfig['maintenance'][number];
 
 /** Cross-checks for the event sections: known services and policies, duplicate names and keys. */

@@ -9,6 +9,7 @@ import { directoryOf, type Actor } from '../../core/identity.js';
 import type { Message } from '../../core/message.js';
 import { enqueue } from '../../core/outbox.js';
 import { addTimeline } from '../../core/timeline.js';
+import type { CardTiming } from './event.config.js';
 import { deriveGroupState, type GroupState } from './event.machine.js';
 import { groupKeyOf, type MatchTarget } from './event.match.js';
 import { alertSubject, groupCard, groupSubject, incidentRef, type AlertRow, type GroupRow } from './event.messages.js';
@@ -237,21 +238,41 @@ export async function groupCards(db: DbOrTx, app: AppContext, ids: number[], now
   return out;
 }
 
-/** The statement that asks the scheduler to redraw groups' cards at its next tick (undefined when there are none). */
-export function touchCardsSql(ids: Iterable<number>, now: Date): SQL | undefined {
+/**
+ * What a redraw request does to a group's card timer that is already there: a card still settling (its first post
+ * waits for the group to calm down, see `correlation.cards`) waits `settle` more, never past its `until`; any other
+ * keeps its time, so counters are redrawn at most every `refresh`.
+ */
+export function touchConflictSql(cards: CardTiming, now: Date): SQL {
+  if (cards.settle === false) return sql`on conflict (key) do nothing`;
+  return sql`on conflict (key) do update set due_at = least(${tsParam(new Date(now.getTime() + cards.settle))}, (timers.payload->>'until')::timestamptz)
+    where timers.payload ? 'until'`;
+}
+
+/** When a redraw requested now is due: `refresh` later, so the changes in between become one update. */
+export const redrawAt = (cards: CardTiming, now: Date) => new Date(now.getTime() + cards.refresh);
+
+/** The statement that asks the scheduler to redraw groups' cards (undefined when there are none). */
+export function touchCardsSql(ids: Iterable<number>, now: Date, cards: CardTiming): SQL | undefined {
   const list = [...new Set(ids)].sort((a, b) => a - b);
   if (list.length === 0) return undefined;
   const rows = list.map((id) => ({ subject: groupSubject(id), key: `${EVENT_TIMERS.card}:${groupSubject(id)}`, id }));
   return sql`insert into timers (due_at, kind, subject, key, payload)
-    select ${tsParam(now)}, ${EVENT_TIMERS.card}, x.subject, x.key, jsonb_build_object('groupId', x.id)
+    select ${tsParam(redrawAt(cards, now))}, ${EVENT_TIMERS.card}, x.subject, x.key, jsonb_build_object('groupId', x.id)
     from json_to_recordset(${jsonParam(rows)}) as x(subject text, key text, id int)
-    on conflict (key) do nothing`;
+    ${touchConflictSql(cards, now)}`;
 }
 
-/** Asks the scheduler to redraw groups' cards at its next tick (many changes in between become one update). */
+/** Asks the scheduler to redraw groups' cards in `refresh` (many changes in between become one update). */
 export async function touchCards(ctx: EventCtx, ids: Iterable<number>): Promise<void> {
-  const statement = touchCardsSql(ids, ctx.now);
+  const statement = touchCardsSql(ids, ctx.now, ctx.app.config.correlation.cards);
   if (statement) await ctx.tx.execute(statement);
+}
+
+/** Groups opened in the minute before `now` (a storm is when more open than `correlation.cards.stormGroups`). */
+async function groupsOpenedLastMinute(tx: Tx, now: Date): Promise<number> {
+  const [row] = await queryRows<{ n: number }>(tx, sql`select count(*)::int as n from alert_groups where first_seen > ${tsParam(new Date(now.getTime() - 60_000))}`);
+  return Number(row?.n ?? 0);
 }
 
 /** What joined a group in this unit of work (new alerts, or alerts whose severity rose): their routing may ask for more. */
@@ -377,12 +398,18 @@ export async function onGroupChanges(ctx: EventCtx, changes: GroupChange[], join
     else if (!immediate.has(g.id)) later.add(g.id);
   }
   const override = new Map(changes.map((c) => [c.after.id, c.after]));
-  const drawIds = [...new Set([...posts.map((g) => g.id), ...immediate])];
+  // In a storm, a new group that neither pages nor opens an incident is posted once it settles, with its counts then.
+  const timing = app.config.correlation.cards;
+  const settling = timing.settle !== false && posts.length > 0 && await groupsOpenedLastMinute(tx, now) > timing.stormGroups
+    ? posts.filter((g) => route(g).notify && !immediate.has(g.id) && !g.incidentId && !pageAfterPost.some((p) => p.g.id === g.id))
+    : [];
+  if (settling.length > 0) await settleCards(ctx, settling, timing);
+  const drawIds = [...new Set([...posts.filter((g) => !settling.includes(g)).map((g) => g.id), ...immediate])];
   const cards = await groupCards(tx, app, drawIds, now, override);
   for (const g of posts) {
     const r = route(g);
     const card = cards.get(g.id);
-    if (!card || !r.notify) continue;
+    if (!card || !r.notify || settling.includes(g)) continue;
     for (const where of r.channels) {
       await enqueue(tx, { kind: 'post', where, message: card, subject: groupSubject(g.id) });
       ctx.outbox = true;
@@ -401,5 +428,23 @@ export async function onGroupChanges(ctx: EventCtx, changes: GroupChange[], join
     const failed = await pageGroup(ctx, g, policy, cards.get(g.id));
     if (failed) later.add(g.id);
   }
-  await touchCards(ctx, [...later].filter((id) => !drawIds.includes(id)));
+  await touchCards(ctx, [...later].filter((id) => !drawIds.includes(id) && !settling.some((g) => g.id === id)));
+}
+
+/** Holds the first post of new groups' cards until they settle (the card timer posts them; see touchConflictSql). */
+async function settleCards(ctx: EventCtx, groups: GroupRow[], timing: CardTiming): Promise<void> {
+  const settle = timing.settle;
+  if (settle === false) return;
+  const rows = groups.map((g) => ({
+    subject: groupSubject(g.id), key: `${EVENT_TIMERS.card}:${groupSubject(g.id)}`, id: g.id,
+    due: new Date(Math.min(ctx.now.getTime() + settle, g.firstSeen.getTime() + timing.settleMax)).toISOString(),
+    until: new Date(g.firstSeen.getTime() + timing.settleMax).toISOString(),
+  }));
+  await ctx.tx.execute(sql`insert into timers (due_at, kind, subject, key, payload)
+    select x.due, ${EVENT_TIMERS.card}, x.subject, x.key, jsonb_build_object('groupId', x.id, 'post', true, 'until', x.until)
+    from json_to_recordset(${jsonParam(rows)}) as x(subject text, key text, id int, due timestamptz, until text)
+    on conflict (key) do update set due_at = excluded.due_at, payload = excluded.payload`);
+  for (const g of groups) {
+    await addTimeline(ctx.tx, { subject: groupSubject(g.id), at: ctx.now, actor: ctx.actor.person.id, source: ctx.actor.source, kind: 'card', text: `Alert storm: more than ${timing.stormGroups} groups opened in a minute, so this card is posted once no alert joined for ${Math.round(settle / 1000)}s (at most ${Math.round(timing.settleMax / 1000)}s after the first)` });
+  }
 }

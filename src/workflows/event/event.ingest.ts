@@ -7,7 +7,8 @@ import { queryRows, schema, type Tx } from '../../../db/client.js';
 import type { AppContext } from '../../core/app.js';
 import { WEBHOOK_ACTOR, type Actor } from '../../core/identity.js';
 import { activeSilences, contentHash, flagsOf, scheduleUnsuppress, setFlags, suppressionFor, targetOf, writeAlerts } from './event.alerts.js';
-import { EVENT_TIMERS, assignGroups, jsonParam, tsParam, onGroupChanges, refreshGroups, touchCardsSql, type EventCtx, type Joined } from './event.groups.js';
+import type { CardTiming } from './event.config.js';
+import { EVENT_TIMERS, assignGroups, jsonParam, redrawAt, tsParam, onGroupChanges, refreshGroups, touchCardsSql, touchConflictSql, type EventCtx, type Joined } from './event.groups.js';
 import { applyAlertAction, deriveState, isFlapping, severityRank } from './event.machine.js';
 import type { AlertRow } from './event.messages.js';
 import type { IncomingEvent } from './event.parse.js';
@@ -151,10 +152,10 @@ const LOCK_COLUMNS = {
 export async function applyEvents(tx: Tx, app: AppContext, events: IncomingEvent[], now: Date, actor: Actor = WEBHOOK_ACTOR): Promise<{ outcomes: EventOutcome[]; outbox: boolean }> {
   if (events.length === 0) return { outcomes: [], outbox: false };
   const triggers = triggerKeys(events);
-  const { handled, open } = await applyIdentical(tx, triggers, now);
+  const { handled, open } = await applyIdentical(tx, triggers, now, app.config.correlation.cards);
   // repeats with new content: only keys with an open alert (new keys go straight to the detailed path)
   for (const k of [...triggers.keys()]) if (handled.has(k) || !open.has(k)) triggers.delete(k);
-  const repeated = await applyRepeats(tx, triggers, now);
+  const repeated = await applyRepeats(tx, triggers, now, app.config.correlation.cards);
   for (const [k, id] of repeated) handled.set(k, id);
   if (handled.size === 0) return applyInDetail(tx, app, events, now, actor);
   const rest = events.filter((e) => !handled.has(keyOf(e.integration, e.dedupKey)));
@@ -191,11 +192,11 @@ function triggerKeys(events: IncomingEvent[]): Map<string, KeyTriggers> {
 }
 
 /** Inserts the card redraw timers of the groups in `u` (a CTE returning group_id). */
-function touchCardsFrom(at: SQL): SQL {
+function touchCardsFrom(now: Date, cards: CardTiming): SQL {
   return sql`insert into timers (due_at, kind, subject, key, payload)
-      select distinct ${at}::timestamptz, ${EVENT_TIMERS.card}, 'GRP-' || u.group_id, ${`${EVENT_TIMERS.card}:`} || 'GRP-' || u.group_id, jsonb_build_object('groupId', u.group_id)
+      select distinct ${tsParam(redrawAt(cards, now))}, ${EVENT_TIMERS.card}, 'GRP-' || u.group_id, ${`${EVENT_TIMERS.card}:`} || 'GRP-' || u.group_id, jsonb_build_object('groupId', u.group_id)
       from u where u.group_id is not null
-      on conflict (key) do nothing`;
+      ${touchConflictSql(cards, now)}`;
 }
 
 /**
@@ -204,7 +205,7 @@ function touchCardsFrom(at: SQL): SQL {
  * cards for a redraw; nothing else changes, so nothing else is written. Returns the keys it handled with their alert ids,
  * and which of the other keys have an open alert (no row: the key is new).
  */
-async function applyIdentical(tx: Tx, triggers: Map<string, KeyTriggers>, now: Date): Promise<{ handled: Map<string, number>; open: Set<string> }> {
+async function applyIdentical(tx: Tx, triggers: Map<string, KeyTriggers>, now: Date, cards: CardTiming): Promise<{ handled: Map<string, number>; open: Set<string> }> {
   if (triggers.size === 0) return { handled: new Map(), open: new Set() };
   const rows: { i: string; k: string; n: number; h: string | null }[] = [];
   for (const t of triggers.values()) {
@@ -219,7 +220,7 @@ async function applyIdentical(tx: Tx, triggers: Map<string, KeyTriggers>, now: D
       from x
       where a.integration = x.i and a.dedup_key = x.k and a.state <> 'resolved' and a.content_hash = x.h
       returning a.id, a.integration, a.dedup_key, a.group_id
-    ), t as (${touchCardsFrom(at)})
+    ), t as (${touchCardsFrom(now, cards)})
     select id, integration as i, dedup_key as k, true as done from u
     union all
     select a.id, a.integration, a.dedup_key, false
@@ -240,7 +241,7 @@ async function applyIdentical(tx: Tx, triggers: Map<string, KeyTriggers>, now: D
  * group cards marked for a redraw. Returns the keys it handled with their alert ids; every other event takes the detailed
  * path.
  */
-async function applyRepeats(tx: Tx, triggers: Map<string, KeyTriggers>, now: Date): Promise<Map<string, number>> {
+async function applyRepeats(tx: Tx, triggers: Map<string, KeyTriggers>, now: Date, cards: CardTiming): Promise<Map<string, number>> {
   if (triggers.size === 0) return new Map();
   const rows = [...triggers.values()].map(({ i, k, events }) => {
     const last = events[events.length - 1]!;
@@ -274,7 +275,7 @@ async function applyRepeats(tx: Tx, triggers: Map<string, KeyTriggers>, now: Dat
       from u join x on x.i = u.integration and x.k = u.dedup_key cross join lateral json_array_elements(x.raws) with ordinality as r(value, ord)
       where not (r.ord = 1 and u.stored is not distinct from x.h0)
       order by u.id, r.ord
-    ), t as (${touchCardsFrom(at)})
+    ), t as (${touchCardsFrom(now, cards)})
     select id, integration as i, dedup_key as k from u`);
   return new Map(updated.map((r) => [keyOf(r.i, r.k), Number(r.id)]));
 }
@@ -357,7 +358,7 @@ async function applyInDetail(tx: Tx, app: AppContext, events: IncomingEvent[], n
   // One statement writes the alerts, their history and the card redraw requests of groups that only counted repeats.
   await writeAlerts(tx, created.map((w) => w.row), works.filter((w) => !w.isNew && w.dirty).map((w) => w.row),
     history.map((h) => ({ alertId: h.w.row.id, at: now, action: h.action, actor: h.actor, data: h.data })),
-    touchCardsSql([...touched].filter((g) => !changed.has(g)), now));
+    touchCardsSql([...touched].filter((g) => !changed.has(g)), now, app.config.correlation.cards));
   const changes = await refreshGroups(ctx, changed, openedGroups);
   await onGroupChanges(ctx, changes, joined);
   return {

@@ -13,14 +13,25 @@ import type { RouteDecision } from './event.routing.js';
 import { heartbeatEvent, liftSuppressions } from './event.service.js';
 import { writerOf } from './event.writer.js';
 
-/** Redraws a group's card (many ingestion changes between two ticks become one update). */
+/**
+ * Redraws a group's card: its counters, at most every `correlation.cards.refresh` (the many changes in between become
+ * one update, of low priority: a card whose state changed goes first), or, for a card held back in a storm until its
+ * group settled, its first post.
+ */
 const cardTimer: TimerHandler = async (tx, timer, app, now) => {
-  const id = Number((timer.payload as { groupId?: unknown }).groupId);
+  const payload = timer.payload as { groupId?: unknown; post?: unknown };
+  const id = Number(payload.groupId);
   if (!Number.isInteger(id)) return;
   const [g] = await tx.select().from(schema.alertGroups).where(eq(schema.alertGroups.id, id));
-  if (!g || !(g.route as unknown as RouteDecision).notify) return;
+  const route = g?.route as unknown as RouteDecision | undefined;
+  if (!g || !route?.notify) return;
   const card = (await groupCards(tx, app, [id], now)).get(id);
-  if (card) await enqueue(tx, { kind: 'update', subject: groupSubject(id), message: card });
+  if (!card) return;
+  if (payload.post === true) {
+    for (const where of route.channels) await enqueue(tx, { kind: 'post', where, message: card, subject: groupSubject(id) });
+    return;
+  }
+  await enqueue(tx, { kind: 'update', subject: groupSubject(id), message: card }, { priority: 'low' });
 };
 
 /** Lifts silences and maintenance windows that have ended. */

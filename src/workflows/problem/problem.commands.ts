@@ -1,6 +1,6 @@
 /** The chat surface of problems: `/problem …` subcommands, the card's buttons and forms, hint feedback -> service calls -> Replies. */
 import { Args, extractOptions, parseRecordId } from '../../core/commands.js';
-import { subjectsAt } from '../../core/dispatcher.js';
+import { subjectsAt } from '../../core/delivery/cards.js';
 import { badInput } from '../../core/errors.js';
 import { personName, resolvePersonToken, type Actor } from '../../core/identity.js';
 import type { ActionInbound, CommandInbound, Reply, Where } from '../../core/inbound.js';

@@ -1,8 +1,23 @@
-/** A local fake of Slack for tests and benchmarks: the Web API, response_url endpoints, and a Socket Mode WebSocket server. */
+/**
+ * A local fake of Slack for tests and benchmarks: the Web API, response_url endpoints, and a Socket Mode WebSocket server.
+ *
+ * Strict (`new FakeSlack({ limits: true, faults })`), it answers like a real workspace under load: each Web API method
+ * is limited per workspace as Slack documents its tier (Tier 2: 20 a minute, Tier 3: 50, Tier 4: 100; chat.postMessage
+ * about one message per second per channel with short bursts, and several hundred a minute per workspace); a call over
+ * the limit gets HTTP 429 with Retry-After, which blocks that method for the workspace until it ends. Every call that
+ * arrives inside a Retry-After window the fake announced is counted as a violation. Faults can be injected at random
+ * (seeded): 429s, 5xx, and calls that never get an answer; none of them stores anything.
+ */
 import { createHmac } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import WebSocket from 'ws';
+
+/**
+ * Budgets for tests that drive tread through Slack without a cron (tickSeconds 0): channels take a post every 20 ms and
+ * chat.update is unbounded, so no outbox row is sent back to wait for a wake-up that such a test never has.
+ */
+export const SLACK_TEST_BUDGETS = { channel: [{ limit: 1, perMs: 20 }], 'chat.update': [] };
 
 /** One recorded Web API call. */
 export interface SlackCall {
@@ -26,7 +41,77 @@ export interface StoredMessage {
 }
 
 /** A failure to inject into the next call of a method. */
-export type Failure = { status: 429; retryAfter: number } | { error: string } | { status: number };
+export type Failure = { status: 429; retryAfter: number } | { error: string } | { status: number } | { hang: true };
+
+/**
+ * A documented limit: at most `perMinute` calls in any minute (Slack's tiers: "N per minute", bursts welcome), or, with
+ * `burst`, evenly spaced at that rate with bursts of `burst` (chat.postMessage in one channel: one a second, short bursts).
+ */
+export interface SlackLimit {
+  perMinute: number;
+  burst?: number;
+}
+
+/**
+ * The limits the strict fake enforces, per workspace, as Slack documents them. chat.postMessage has two: the
+ * workspace's ("several hundred messages a minute") and `channel`'s, one a second per channel with short bursts.
+ */
+export const DOCUMENTED_LIMITS: Record<string, SlackLimit> = {
+  'chat.postMessage': { perMinute: 600 },
+  channel: { perMinute: 60, burst: 4 },
+  'chat.update': { perMinute: 50 }, // Tier 3
+  'chat.postEphemeral': { perMinute: 100 }, // Tier 4
+  'conversations.open': { perMinute: 50 }, // Tier 3
+  'conversations.create': { perMinute: 20 }, // Tier 2
+  'conversations.invite': { perMinute: 50 }, // Tier 3
+  'pins.add': { perMinute: 20 }, // Tier 2
+  'views.open': { perMinute: 100 }, // Tier 4
+  'users.info': { perMinute: 100 }, // Tier 4
+};
+
+/** Random faults of a strict fake: fractions of the calls of `methods` (default chat.postMessage and chat.update). */
+export interface SlackFaults {
+  /** Answered 429 with Retry-After: `retryAfter` seconds. */
+  rateLimited?: number;
+  retryAfter?: number;
+  /** Answered HTTP 500 or 503. */
+  serverError?: number;
+  /** Never answered (the client's timeout ends them). */
+  hang?: number;
+  methods?: string[];
+  /** Seed of the fault generator (runs are repeatable). */
+  seed?: number;
+}
+
+/** Options of the fake. */
+export interface FakeSlackOptions {
+  /** Enforce Slack's documented limits (true: DOCUMENTED_LIMITS; or your own by method and `channel`). */
+  limits?: boolean | Record<string, SlackLimit>;
+  faults?: SlackFaults;
+}
+
+/** What a strict fake counted. */
+export interface StrictStats {
+  /** 429s answered, by method. */
+  rateLimited: Record<string, number>;
+  /** Calls that arrived inside a Retry-After window this fake announced for their method, by method. */
+  violations: Record<string, number>;
+  /** Calls answered with a 5xx, and calls never answered. */
+  serverErrors: number;
+  hung: number;
+}
+
+/** A small seeded generator (mulberry32), so fault runs are repeatable. */
+function seeded(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
+  };
+}
 
 /** The fake Slack. */
 export class FakeSlack {
@@ -44,6 +129,20 @@ export class FakeSlack {
   private tsCounter = 0;
   private channelCounter = 0;
   port = 0;
+  /** What the strict fake counted. */
+  readonly strict: StrictStats = { rateLimited: {}, violations: {}, serverErrors: 0, hung: 0 };
+  private readonly limits: Record<string, SlackLimit> | undefined;
+  /** GCRA theoretical arrival times, and the calls of the last minute, by limit key; Retry-After windows by method. */
+  private readonly tat = new Map<string, number>();
+  private readonly window = new Map<string, number[]>();
+  private readonly blockedUntil = new Map<string, number>();
+  private readonly random: () => number;
+  private readonly hanging = new Set<ServerResponse>();
+
+  constructor(private readonly options: FakeSlackOptions = {}) {
+    this.limits = options.limits === true ? DOCUMENTED_LIMITS : options.limits || undefined;
+    this.random = seeded(options.faults?.seed ?? 14);
+  }
 
   /** Starts the fake on 127.0.0.1 (random port). */
   async start(): Promise<this> {
@@ -72,6 +171,7 @@ export class FakeSlack {
 
   /** Stops the fake. */
   async stop(): Promise<void> {
+    for (const res of this.hanging) res.destroy();
     for (const ws of this.sockets) ws.terminate();
     await new Promise<void>((resolve) => (this.wss ? this.wss.close(() => resolve()) : resolve()));
     await new Promise<void>((resolve) => {
@@ -92,6 +192,10 @@ export class FakeSlack {
     this.responses.length = 0;
     this.socketMessages.length = 0;
     this.failures.clear();
+    Object.assign(this.strict, { rateLimited: {}, violations: {}, serverErrors: 0, hung: 0 });
+    this.tat.clear();
+    this.window.clear();
+    this.blockedUntil.clear();
   }
 
   /** Successful calls of a method. */
@@ -141,22 +245,82 @@ export class FakeSlack {
     const token = (req.headers.authorization ?? '').replace(/^Bearer\s+/i, '') || (args.token as string | undefined);
     const call: SlackCall = { method, args, token, status: 200, at: Date.now() };
     this.calls.push(call);
-    const failure = this.failures.get(method)?.shift();
+    const failure = this.failures.get(method)?.shift() ?? this.strictFailure(method, args, call.at);
     if (failure) {
+      if ('hang' in failure) {
+        // Never answered, nothing stored: the client's timeout ends it.
+        call.status = 0;
+        this.strict.hung++;
+        this.hanging.add(res);
+        res.on('close', () => this.hanging.delete(res));
+        return;
+      }
       if ('retryAfter' in failure) {
+        const { retryAfter } = failure as { retryAfter: number };
         call.status = 429;
-        res.writeHead(429, { 'retry-after': String(failure.retryAfter), 'content-type': 'application/json' });
+        this.rateLimit(method, retryAfter);
+        res.writeHead(429, { 'retry-after': String(retryAfter), 'content-type': 'application/json' });
         res.end(JSON.stringify({ ok: false, error: 'ratelimited' }));
         return;
       }
       if ('error' in failure) return json(res, { ok: false, error: failure.error });
       call.status = failure.status;
+      if (failure.status >= 500) this.strict.serverErrors++;
       res.writeHead(failure.status);
       res.end('upstream trouble');
       return;
     }
     call.result = this.answer(method, args, token);
     json(res, call.result);
+  }
+
+  /** A 429 for `method`: the method is blocked for the workspace until Retry-After has passed. */
+  private rateLimit(method: string, retryAfter: number): void {
+    this.strict.rateLimited[method] = (this.strict.rateLimited[method] ?? 0) + 1;
+    this.blockedUntil.set(method, Math.max(this.blockedUntil.get(method) ?? 0, Date.now() + retryAfter * 1000));
+  }
+
+  /** What a strict fake does with a call: answer it, or a 429 / 5xx / no answer. */
+  private strictFailure(method: string, args: Record<string, any>, at: number): Failure | undefined {
+    if (!this.limits && !this.options.faults) return undefined;
+    const blocked = (this.blockedUntil.get(method) ?? 0) - at;
+    if (blocked > 0) {
+      // Inside a Retry-After window this fake announced: counted, and answered 429 again, as Slack does.
+      this.strict.violations[method] = (this.strict.violations[method] ?? 0) + 1;
+      return { status: 429, retryAfter: Math.max(1, Math.ceil(blocked / 1000)) };
+    }
+    const faults = this.options.faults;
+    if (faults && (faults.methods ?? ['chat.postMessage', 'chat.update']).includes(method)) {
+      const r = this.random();
+      const limited = faults.rateLimited ?? 0;
+      const errors = faults.serverError ?? 0;
+      if (r < limited) return { status: 429, retryAfter: faults.retryAfter ?? 2 };
+      if (r < limited + errors) return { status: this.random() < 0.5 ? 500 : 503 };
+      if (r < limited + errors + (faults.hang ?? 0)) return { hang: true };
+    }
+    if (!this.limits) return undefined;
+    const keys: [string, SlackLimit | undefined][] = [[method, this.limits[method] ?? { perMinute: 20 }]];
+    if (method === 'chat.postMessage') keys.push([`channel:${args.channel}`, this.limits.channel]);
+    let wait = 0;
+    for (const [key, limit] of keys) {
+      if (!limit) continue;
+      if (limit.burst === undefined) {
+        const recent = (this.window.get(key) ?? []).filter((t) => t > at - 60_000);
+        this.window.set(key, recent);
+        if (recent.length >= limit.perMinute) wait = Math.max(wait, recent[recent.length - limit.perMinute]! + 60_000 - at);
+        continue;
+      }
+      const interval = 60_000 / limit.perMinute;
+      const tat = Math.max(this.tat.get(key) ?? 0, at);
+      wait = Math.max(wait, tat - (limit.burst - 1) * interval - at);
+    }
+    if (wait > 0) return { status: 429, retryAfter: Math.max(1, Math.ceil(wait / 1000)) };
+    for (const [key, limit] of keys) {
+      if (!limit) continue;
+      if (limit.burst === undefined) this.window.get(key)!.push(at);
+      else this.tat.set(key, Math.max(this.tat.get(key) ?? 0, at) + 60_000 / limit.perMinute);
+    }
+    return undefined;
   }
 
   private nextTs(): string {
@@ -182,6 +346,7 @@ export class FakeSlack {
         const channel = this.channelId(String(a.channel ?? ''));
         if (!channel) return { ok: false, error: 'channel_not_found' };
         if (!a.text && !a.blocks) return { ok: false, error: 'no_text' };
+        if (String(a.text ?? '').length > 40_000) return { ok: false, error: 'msg_too_long' };
         const blockError = checkBlocks(a.blocks);
         if (blockError) return { ok: false, error: 'invalid_blocks', response_metadata: { messages: [blockError] } };
         const ts = this.nextTs();
@@ -193,6 +358,7 @@ export class FakeSlack {
         const key = `${a.channel}/${a.ts}`;
         const msg = this.messages.get(key);
         if (!msg) return { ok: false, error: 'message_not_found' };
+        if (String(a.text ?? '').length > 40_000) return { ok: false, error: 'msg_too_long' };
         const blockError = checkBlocks(a.blocks);
         if (blockError) return { ok: false, error: 'invalid_blocks', response_metadata: { messages: [blockError] } };
         Object.assign(msg, { text: a.text, blocks: a.blocks });

@@ -7,7 +7,7 @@ import { loadEnv } from '../../../src/core/config/env.js';
 import { parseOrganisation } from '../../../src/workflows/index.js';
 import { startTread, type Tread } from '../../../src/runtime.js';
 import { drivers, openTestDatabase } from '../../helpers/db.js';
-import { commandBody, FakeSlack, interactionBody, signedHeaders, type SlackCall } from './fake-slack.js';
+import { commandBody, FakeSlack, interactionBody, signedHeaders, SLACK_TEST_BUDGETS, type SlackCall } from './fake-slack.js';
 
 const SECRET = 'test-signing-secret-0123456789';
 const config = parseOrganisation(`
@@ -40,7 +40,7 @@ for (const driver of drivers) {
       const env = loadEnv({ SLACK_BOT_TOKEN: 'xoxb-test', SLACK_SIGNING_SECRET: SECRET, SLACK_API_URL: fake.apiUrl });
       tread = await startTread({
         database, config, tickSeconds: 0, http: { host: '127.0.0.1', port: 0 },
-        platforms: async (app, router) => [slack = await createSlackAdapter({ env, app, router, port: { minIntervalMs: 20 } })],
+        platforms: async (app, router) => [slack = await createSlackAdapter({ env, app, router, port: { budgets: SLACK_TEST_BUDGETS } })],
       });
     });
     afterAll(async () => {
@@ -333,9 +333,10 @@ for (const driver of drivers) {
       const assign = command(`assign INC-${id} <@U0BOB|bob>`);
       await send(assign.body, 'form');
       await fake.waitFor(async () => (await tread.app.db.select().from(schema.incidents).where(eq(schema.incidents.id, id)))[0]!.assignee === 'bob', 5000, 'assigned');
-      const dm = await fake.waitFor(() => fake.ok('chat.postMessage').find((c) => c.args.channel === 'D0BOB' && String(c.args.text).includes(`INC-${id}`)), 5000, 'DM');
+      // Posted at Bob's user id, which Slack delivers in his DM with the app.
+      const dm = await fake.waitFor(() => fake.ok('chat.postMessage').find((c) => ['U0BOB', 'D0BOB'].includes(c.args.channel) && String(c.args.text).includes(`INC-${id}`)), 5000, 'DM');
       expect(dm.args.text).toMatch(/assigned/);
-      expect(fake.ok('conversations.open').some((c) => c.args.users === 'U0BOB')).toBe(true);
+      expect(dm.result?.channel).toBe('D0BOB');
     });
 
     it('an unknown Slack user is recorded as a requester under their Slack name', async () => {
@@ -357,7 +358,7 @@ for (const driver of drivers) {
       const env = loadEnv({ SLACK_BOT_TOKEN: 'xoxb-test', SLACK_APP_TOKEN: 'xapp-test', SLACK_API_URL: fake.apiUrl });
       const socketTread = await startTread({
         database, config, tickSeconds: 0, http: { host: '127.0.0.1', port: 0 },
-        platforms: async (app, router) => [await createSlackAdapter({ env, app, router, port: { minIntervalMs: 20 }, bot: slack.bot })],
+        platforms: async (app, router) => [await createSlackAdapter({ env, app, router, port: { budgets: SLACK_TEST_BUDGETS }, bot: slack.bot })],
       });
       try {
         // No public URL needed: the socket tread serves no /slack/events.

@@ -1,4 +1,4 @@
-/** The Slack ChatPort against the local fake Web API: rate limits, permanent errors, pacing, channels, DMs, forms. */
+/** The Slack ChatPort against the local fake Web API: rate limits per method per workspace, permanent errors, pacing, channels, DMs, forms. */
 import { webApi } from '@slack/bolt';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { channelName, SlackChatPort } from '../../../adapters/slack/slack.port.js';
@@ -8,7 +8,11 @@ import { FakeSlack } from './fake-slack.js';
 
 let fake: FakeSlack;
 const client = () => new webApi.WebClient('xoxb-test', { slackApiUrl: fake.apiUrl, retryConfig: { retries: 0 }, rejectRateLimitedCalls: true });
-const portWith = (minIntervalMs = 0, maxInlineWaitMs = 3000) => new SlackChatPort(client(), { log: silentLogger, botUserId: 'U0TREADBOT', minIntervalMs, maxInlineWaitMs });
+/** A port whose channels take one post per `channelMs` (0: no limit), with bursts of one. */
+const portWith = (channelMs = 0, maxInlineWaitMs = 3000) => new SlackChatPort(client(), {
+  log: silentLogger, botUserId: 'U0TREADBOT', workspace: 'T0FAKE', maxInlineWaitMs,
+  budgets: { channel: channelMs ? [{ limit: 1, perMs: channelMs }] : [] },
+});
 const card = { title: 'INC-1 · P2 · new · DB down', text: 'service: db', buttons: [{ actionId: 'incident.ack', label: 'Acknowledge', value: 'INC-1', style: 'primary' as const }] };
 
 beforeAll(async () => { fake = await new FakeSlack().start(); });
@@ -26,20 +30,26 @@ describe('SlackChatPort', () => {
     expect(call!.token).toBe('xoxb-test');
   });
 
-  it('turns HTTP 429 into RateLimitedError(Retry-After), once, without web-api retrying, and holds the channel back meanwhile', async () => {
-    const port = portWith();
+  it('turns HTTP 429 into RateLimitedError(Retry-After), once, without web-api retrying, and holds the method back in every channel meanwhile', async () => {
+    const port = portWith(0, 100);
     fake.failNext('chat.postMessage', { status: 429, retryAfter: 2 });
     const e = await port.post({ platform: 'slack', channel: 'C0RL' }, card).catch((x) => x);
     expect(e).toBeInstanceOf(RateLimitedError);
     expect((e as RateLimitedError).retryAfterMs).toBe(2000);
     expect(fake.calls.filter((c) => c.method === 'chat.postMessage')).toHaveLength(1);
-    // Within the window the port does not even ask Slack.
-    const again = await port.post({ platform: 'slack', channel: 'C0RL' }, card).catch((x) => x);
-    expect(again).toBeInstanceOf(RateLimitedError);
-    expect((again as RateLimitedError).retryAfterMs).toBeLessThanOrEqual(2000);
+    // Within the window the port does not even ask Slack: not in that channel, not in another (Slack limits the
+    // method for the workspace), and not as a DM.
+    for (const channel of ['C0RL', 'C0OTHER']) {
+      const again = await port.post({ platform: 'slack', channel }, card).catch((x) => x);
+      expect(again).toBeInstanceOf(RateLimitedError);
+      expect((again as RateLimitedError).retryAfterMs).toBeGreaterThan(1500);
+      expect((again as RateLimitedError).retryAfterMs).toBeLessThanOrEqual(2000);
+    }
+    expect(await port.dm({ platform: 'slack', userId: 'U0BOB' }, card).catch((x) => x)).toBeInstanceOf(RateLimitedError);
     expect(fake.calls.filter((c) => c.method === 'chat.postMessage')).toHaveLength(1);
-    // Another channel is not held back.
-    await port.post({ platform: 'slack', channel: 'C0OTHER' }, card);
+    // Another method is not held back.
+    await port.update({ where: { platform: 'slack', channel: 'C0OTHER' }, messageId: '1.1' }, card).catch(() => undefined);
+    expect(fake.calls.filter((c) => c.method === 'chat.update')).toHaveLength(1);
   });
 
   it('throws PermanentChatError for errors retrying cannot fix, and a plain Error for the rest', async () => {
@@ -108,11 +118,17 @@ describe('SlackChatPort', () => {
     expect(fake.calls.filter((c) => c.method === 'conversations.create')).toHaveLength(2);
   });
 
-  it('opens a DM once per person and posts there; pins; opens forms as modals', async () => {
+  it('messages a person at their user id (no conversations.open, a Tier 3 method) and remembers their DM channel; pins; opens forms as modals', async () => {
     const port = portWith();
     const a = await port.dm({ platform: 'slack', userId: 'U0BOB', name: 'Bob' }, { text: 'You are on call' });
     await port.dm({ platform: 'slack', userId: 'U0BOB' }, { text: 'Again' });
     expect(a.where.channel).toBe('D0BOB');
+    expect(fake.ok('chat.postMessage').map((c) => c.args.channel)).toEqual(['U0BOB', 'D0BOB']);
+    expect(fake.calls.filter((c) => c.method === 'conversations.open')).toHaveLength(0);
+    // A workspace that does not take a user id as the channel: conversations.open once, then the DM channel.
+    fake.failNext('chat.postMessage', { error: 'channel_not_found' });
+    const c = await port.dm({ platform: 'slack', userId: 'U0CAROL' }, { text: 'You are on call' });
+    expect(c.where.channel).toBe('D0CAROL');
     expect(fake.ok('conversations.open')).toHaveLength(1);
     await port.pin(a);
     fake.failNext('pins.add', { error: 'already_pinned' });

@@ -11,7 +11,7 @@ import { loadEnv } from '../../../src/core/config/env.js';
 import { startTread, type Tread } from '../../../src/runtime.js';
 import { parseOrganisation } from '../../../src/workflows/index.js';
 import { drivers, openTestDatabase } from '../../helpers/db.js';
-import { buttonPress, commandBody, FakeSlack, interactionBody, signedHeaders, type SlackCall } from './fake-slack.js';
+import { buttonPress, commandBody, FakeSlack, interactionBody, signedHeaders, SLACK_TEST_BUDGETS, type SlackCall } from './fake-slack.js';
 
 const SECRET = 'test-signing-secret-0123456789';
 const CHANNEL = 'C0CHECKOUT';
@@ -43,7 +43,7 @@ for (const driver of drivers) {
       const env = loadEnv({ SLACK_BOT_TOKEN: 'xoxb-test', SLACK_SIGNING_SECRET: SECRET, SLACK_API_URL: fake.apiUrl });
       tread = await startTread({
         database, config, tickSeconds: 0, http: { host: '127.0.0.1', port: 0 },
-        platforms: async (app, router) => [await createSlackAdapter({ env, app, router, port: { minIntervalMs: 20 } })],
+        platforms: async (app, router) => [await createSlackAdapter({ env, app, router, port: { budgets: SLACK_TEST_BUDGETS } })],
       });
     });
     afterAll(async () => {

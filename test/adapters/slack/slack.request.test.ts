@@ -11,7 +11,7 @@ import { loadEnv } from '../../../src/core/config/env.js';
 import { startTread, type Tread } from '../../../src/runtime.js';
 import { parseOrganisation } from '../../../src/workflows/index.js';
 import { drivers, openTestDatabase } from '../../helpers/db.js';
-import { buttonPress, commandBody, FakeSlack, interactionBody, signedHeaders, type SlackCall } from './fake-slack.js';
+import { buttonPress, commandBody, FakeSlack, interactionBody, signedHeaders, SLACK_TEST_BUDGETS, type SlackCall } from './fake-slack.js';
 
 const SECRET = 'test-signing-secret-0123456789';
 const config = parseOrganisation(`
@@ -52,7 +52,7 @@ for (const driver of drivers) {
       const env = loadEnv({ SLACK_BOT_TOKEN: 'xoxb-test', SLACK_SIGNING_SECRET: SECRET, SLACK_API_URL: fake.apiUrl });
       tread = await startTread({
         database, config, tickSeconds: 0, http: { host: '127.0.0.1', port: 0 },
-        platforms: async (app, router) => [await createSlackAdapter({ env, app, router, port: { minIntervalMs: 20 } })],
+        platforms: async (app, router) => [await createSlackAdapter({ env, app, router, port: { budgets: SLACK_TEST_BUDGETS } })],
       });
     });
     afterAll(async () => {
@@ -69,7 +69,7 @@ for (const driver of drivers) {
     /** Presses a button of a message (posted, updated, or an ephemeral response). */
     const press = (message: { channel: string; ts?: string; blocks: any[]; text?: string; ephemeral?: boolean }, actionId: string, who: keyof typeof users) => buttonPress(fake, message, actionId, users[who]!);
 
-    const posted = (channel: string, starts: string): SlackCall[] => fake.ok('chat.postMessage').filter((c) => c.args.channel === channel && !c.args.thread_ts && String(c.args.text).startsWith(starts));
+    const posted = (channel: string, starts: string): SlackCall[] => fake.ok('chat.postMessage').filter((c) => (c.result?.channel ?? c.args.channel) === channel && !c.args.thread_ts && String(c.args.text).startsWith(starts));
     const stored = (call: SlackCall) => fake.messages.get(`${call.result!.channel}/${call.result!.ts}`)!;
 
     it('catalog → modal → approval by the manager on a DM card → task claimed and done → the requester\'s card shows fulfilled, edited in place', async () => {

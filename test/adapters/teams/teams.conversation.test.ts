@@ -234,10 +234,17 @@ for (const driver of drivers) {
     it('maps throttling, permanent and transient connector errors for the outbox', async () => {
       await settle();
       const where = { platform: 'teams' as const, channel: PERSONAL };
-      connector.failNext(429, { 'retry-after': '7' });
+      connector.failNext(429, { 'retry-after': '2' });
       const throttled = await port().post(where, { text: 'hello' }).catch((e) => e);
       expect(throttled).toBeInstanceOf(RateLimitedError);
-      expect(throttled.retryAfterMs).toBe(7000);
+      expect(throttled.retryAfterMs).toBe(2000);
+      // Inside the Retry-After window the conversation is held back without asking Teams.
+      const calls = connector.activityCalls().length;
+      const held = await port().post(where, { text: 'hello' }).catch((e) => e);
+      expect(held).toBeInstanceOf(RateLimitedError);
+      expect(held.message).toMatch(/inside a Retry-After window/);
+      expect(connector.activityCalls()).toHaveLength(calls);
+      await new Promise((r) => setTimeout(r, 2050));
       connector.failNext(404);
       expect(await port().post(where, { text: 'hello' }).catch((e) => e)).toBeInstanceOf(PermanentChatError);
       connector.failNext(502);
