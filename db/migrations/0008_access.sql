@@ -102,5 +102,5 @@ CREATE INDEX "access_grants_incident" ON "access_grants" USING btree ("incident"
 CREATE UNIQUE INDEX "access_review_items_once" ON "access_review_items" USING btree ("review_id","grant_id");--> statement-breakpoint
 CREATE INDEX "access_reviews_resource" ON "access_reviews" USING btree ("resource","state");--> statement-breakpoint
 CREATE INDEX "access_second_steps_grant" ON "access_second_steps" USING btree ("grant_id","person");--> statement-breakpoint
-CREATE UNIQUE INDEX "access_second_steps_secret" ON "access_second_steps" USING btree ("secret_hash");--> statement-breakpoint
+CREATE INDEX "access_second_steps_secret" ON "access_second_steps" USING btree ("secret_hash");--> statement-breakpoint
 CREATE INDEX "access_tasks_grant" ON "access_tasks" USING btree ("grant_id");

@@ -96,7 +96,7 @@ export const accessSecondSteps = pgTable('access_second_steps', {
   failures: integer('failures').notNull().default(0),
 }, (t) => [
   index('access_second_steps_grant').on(t.grantId, t.person),
-  uniqueIndex('access_second_steps_secret').on(t.secretHash),
+  index('access_second_steps_secret').on(t.secretHash),
 ]);
 
 /** A difference between what is really granted at a target and the active grants (found by reconciliation). */

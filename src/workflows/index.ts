@@ -14,7 +14,6 @@ export const allWorkflows: Workflow[] = [incidentWorkflow, problemWorkflow, requ
 
 /** Every command of the product with what it is for; those no registered workflow serves answer "not available yet". */
 export const plannedCommands: Record<string, string> = {
-  access: 'access requests and time-bound grants',
 };
 
 const sections = () => allWorkflows.flatMap((w) => (w.config ? [w.config] : []));

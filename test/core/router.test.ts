@@ -37,9 +37,10 @@ describe('router', () => {
 
   it('"not available yet" is derived from what is not registered: a registered workflow leaves the list', async () => {
     const without = routerWith([]);
-    expect(text(await without.handle(command('access', 'list')))).toMatch(/^\/access \(access requests and time-bound grants\) is not available yet/);
-    // request fulfilment is served now: it left the planned list
+    expect(text(await without.handle(command('problem', 'list')))).toMatch(/^\/problem \(problem management and the known error database\) is not available yet/);
+    // request fulfilment and access management are served now: they left the planned list
     expect(plannedCommands.request).toBeUndefined();
+    expect(plannedCommands.access).toBeUndefined();
     const withAccess = routerWith([access]);
     expect(withAccess.servedCommands()).toContain('access');
     expect(text(await withAccess.help())).not.toMatch(/`\/access` .*coming soon/);
