@@ -2,6 +2,7 @@
  * The chat surface of access management: `/access …` (and `/request access …`, the same command through its alias),
  * the request form, the grant card's buttons, task cards, the second step's code, and review cards.
  */
+import type { Tx } from '../../../db/client.js';
 import { Args, extractOptions, parseRecordId } from '../../core/commands.js';
 import { formatDuration, parseDuration } from '../../core/duration.js';
 import { badInput, isDomainError } from '../../core/errors.js';
@@ -21,7 +22,7 @@ import { driftWords, openDrift } from './access.reconcile.js';
 import { decideItem, reviewStatus, startReview } from './access.reviews.js';
 import { confirmCode, type SecondStepResult } from './access.second-step.js';
 import {
-  breakGlass, cardFor, changeGrant, getGrant, listGrants, requestGrant, requireView, resourceNamed, validateGrantRequest, type GrantCommand, type RawGrantRequest,
+  breakGlass, cardFor, changeGrant, getGrant, listGrants, requestGrant, requireView, resourceNamed, validateSubmitted, type GrantCommand, type RawGrantRequest,
 } from './access.service.js';
 import { getTask, taskCardFor } from './access.tasks.js';
 
@@ -67,28 +68,27 @@ export function parseRequestText(text: string): RawGrantRequest {
 
 async function submit(ctx: HandlerContext, raw: RawGrantRequest): Promise<Reply> {
   const now = ctx.clock.now();
-  const req = validateGrantRequest(ctx, raw, ctx.person);
+  const req = await validateSubmitted(ctx, raw, actorOf(ctx));
   const row = await inTransaction(ctx, (tx) => requestGrant(tx, ctx, req, actorOf(ctx), now));
   return ok(`${grantSubject(row.id)} requested: ${req.role.name} on ${req.resource.name} for ${formatDuration(req.durationMs)} once active. It waits for approval now; your card in a direct message shows where it stands.`);
 }
 
-/** `/access request …`: submits when everything is fine, else opens the resource's form with the errors on their fields. */
+/**
+ * `/access request …`: without a resource, the list; without a role, the resource's form; otherwise it is submitted,
+ * and a refusal is a sentence naming each problem (and a row in the audit log).
+ */
 async function typedRequest(ctx: HandlerContext, text: string): Promise<Reply> {
   requirePermission(ctx, ctx.person, 'access.request');
   const raw = parseRequestText(text);
   if (!raw.resource) return { kind: 'ephemeral', message: resourcesMessage(ctx.config.resources.map((r) => ({ resource: r, unavailable: unavailableReason(r) }))) };
-  const resource = resourceNamed(ctx, raw.resource);
-  if (!raw.role) return { kind: 'form', form: requestForm(resource) };
+  const resource = ctx.config.resources.find((r) => r.name === raw.resource!.toLowerCase());
+  if (resource && !raw.role) return { kind: 'form', form: requestForm(resource) };
   try {
-    validateGrantRequest(ctx, raw, ctx.person);
+    return await submit(ctx, raw);
   } catch (e) {
-    if (isDomainError(e) && e.issues?.length) {
-      const values = { role: raw.role ?? '', duration: raw.duration ?? '', reason: raw.reason ?? '', ticket: raw.ticket ?? '' };
-      return { kind: 'form', form: requestForm(resource, values, Object.fromEntries(e.issues.map((i) => [i.path, i.message]))) };
-    }
+    if (isDomainError(e) && e.issues?.length) throw badInput(e.code, `${e.message} Write it like: /access request ${resource?.name ?? '<resource>'} ${resource?.roles[0]?.name ?? '<role>'} for ${resource ? formatDuration(resource.defaultDuration).replace(/ /g, '') : '4h'} <reason>${resource?.requireTicket ? ' ticket:ABC-123' : ''}`);
     throw e;
   }
-  return submit(ctx, raw);
 }
 
 function takeGrant(args: Args, usage: string): number {
@@ -109,8 +109,8 @@ function extendCommand(durationText: string | undefined, reason: string): Extrac
 }
 
 /** A second step's result: counted, or the refusal audited on its own after the failure count committed. */
-async function secondStepReply(ctx: HandlerContext, work: () => Promise<SecondStepResult>): Promise<Reply> {
-  const result = await inTransaction(ctx, () => work());
+async function secondStepReply(ctx: HandlerContext, work: (tx: Tx) => Promise<SecondStepResult>): Promise<Reply> {
+  const result = await inTransaction(ctx, work);
   if (!result.ok) {
     await auditRefusal(ctx, result.refusal);
     throw result.refusal;
@@ -248,7 +248,7 @@ async function handleAccess(inbound: CommandInbound, ctx: HandlerContext): Promi
     case 'confirm': {
       const id = takeGrant(args, '/access confirm GRT-7 123456');
       const code = args.next();
-      return secondStepReply(ctx, () => ctx.db.transaction((tx) => confirmCode(tx, ctx, id, code, actorOf(ctx), ctx.clock.now())));
+      return secondStepReply(ctx, (tx) => confirmCode(tx, ctx, id, code, actorOf(ctx), ctx.clock.now()));
     }
     case 'audit': return audit(args, ctx);
     case 'review': return review(args, ctx);
@@ -319,7 +319,7 @@ export const accessActions: Record<string, ActionSpec> = {
   'access.code.submit': { permission: 'access.confirm', handle: async (i, ctx) => {
     const code = formValue(i, 'code');
     if (!code) throw badInput('access.code_required', 'Type the code from your direct messages.', [{ path: 'code', message: 'Type the code from your direct messages.' }]);
-    return secondStepReply(ctx, () => ctx.db.transaction((tx) => confirmCode(tx, ctx, grantId(i), code, actorOf(ctx), ctx.clock.now())));
+    return secondStepReply(ctx, (tx) => confirmCode(tx, ctx, grantId(i), code, actorOf(ctx), ctx.clock.now()));
   } },
   'access.task.done': { permission: 'access.task', handle: async (i, ctx) => {
     const id = parseRecordId('TASK', i.value);

@@ -19,7 +19,7 @@ import { unavailableReason, type ResourceConfig } from './access.config.js';
 import { GRANT_STATES, needsSecondStep } from './access.machine.js';
 import { grantSubject, grantWhat, type GrantRow } from './access.messages.js';
 import { confirmLink, stepOfToken } from './access.second-step.js';
-import { changeGrant, getGrant, listGrants, requestGrant, validateGrantRequest, type GrantCommand } from './access.service.js';
+import { changeGrant, getGrant, listGrants, requestGrant, validateSubmitted, type GrantCommand } from './access.service.js';
 
 /** The REST shape of a resource (connector secrets stay out). */
 export function resourceJson(r: ResourceConfig) {
@@ -131,9 +131,9 @@ export function accessRoutes(app: AppContext, tools: RouteTools): Route[] {
         const parsed = createBody.safeParse(await readJson(req));
         if (!parsed.success) return sendZodError(res, parsed.error);
         await answering(res, async () => {
-          const person = await restActor(app, parsed.data.by);
-          const grant = validateGrantRequest(app, parsed.data, person);
-          const row = await inTransaction(app, (tx) => requestGrant(tx, app, grant, { person, source: 'api' }, app.clock.now()));
+          const actor: Actor = { person: await restActor(app, parsed.data.by), source: 'api' };
+          const grant = await validateSubmitted(app, parsed.data, actor);
+          const row = await inTransaction(app, (tx) => requestGrant(tx, app, grant, actor, app.clock.now()));
           tools.kick();
           sendJson(res, 201, await full(row), { location: `/api/v1/grants/${grantSubject(row.id)}` });
         });

@@ -14,7 +14,7 @@ import { actorFromRef, directoryOf, hasRole, personName, SCHEDULER_ACTOR, type A
 import type { Message } from '../../core/message.js';
 import { enqueue } from '../../core/outbox.js';
 import { requirePermission } from '../../core/permissions.js';
-import { PolicyRefusal } from '../../core/refusals.js';
+import { auditRefusal, PolicyRefusal } from '../../core/refusals.js';
 import { addTimeline, readTimeline } from '../../core/timeline.js';
 import { cancelTimer, schedule } from '../../core/timers.js';
 import { formatTime } from '../../core/time-zone.js';
@@ -155,37 +155,67 @@ export interface GrantRequest {
   login: string;
 }
 
-/** Validates a request for a person: every problem named by its field (resource, role, duration, reason, ticket). */
+/** One problem of a request: the field, what is wrong, and its code. */
+interface RequestIssue {
+  path: string;
+  message: string;
+  code: string;
+}
+
+/**
+ * Validates a request for a person: every problem named by its field (resource, role, duration, reason, ticket). The
+ * error's code is the first problem's (`access.unknown_resource`, `access.unknown_role`, `access.duration_too_long`,
+ * `access.reason_required`, `access.ticket_required`, …).
+ */
 export function validateGrantRequest(app: AppContext, raw: RawGrantRequest, person: Person): GrantRequest {
-  const issues: { path: string; message: string }[] = [];
+  const issues: RequestIssue[] = [];
   const names = app.config.resources.map((x) => x.name).join(', ') || 'none';
   const resource = raw.resource?.trim() ? app.config.resources.find((x) => x.name === raw.resource!.trim().toLowerCase()) : undefined;
-  if (!raw.resource?.trim()) issues.push({ path: 'resource', message: `required (resources: ${names})` });
-  else if (!resource) issues.push({ path: 'resource', message: `unknown resource "${raw.resource}" (resources: ${names})` });
+  if (!raw.resource?.trim()) issues.push({ path: 'resource', code: 'access.resource_required', message: `required (resources: ${names})` });
+  else if (!resource) issues.push({ path: 'resource', code: 'access.unknown_resource', message: `unknown resource "${raw.resource}" (resources: ${names})` });
   let role: RoleConfig | undefined;
   let durationMs = 0;
   let login: string | undefined;
   if (resource) {
     const roles = resource.roles.map((x) => x.name).join(', ');
     role = raw.role?.trim() ? resource.roles.find((x) => x.name === raw.role!.trim().toLowerCase()) : undefined;
-    if (!raw.role?.trim()) issues.push({ path: 'role', message: `required (roles of ${resource.name}: ${roles})` });
-    else if (!role) issues.push({ path: 'role', message: `unknown role "${raw.role}" (roles of ${resource.name}: ${roles})` });
+    if (!raw.role?.trim()) issues.push({ path: 'role', code: 'access.role_required', message: `required (roles of ${resource.name}: ${roles})` });
+    else if (!role) issues.push({ path: 'role', code: 'access.unknown_role', message: `unknown role "${raw.role}" (roles of ${resource.name}: ${roles})` });
     const asked = raw.duration?.trim() ? parseDuration(raw.duration) ?? Number.NaN : undefined;
     const d = checkDuration(asked, resource);
-    if ('problem' in d) issues.push({ path: 'duration', message: Number.isNaN(asked) ? `"${raw.duration}" is not a duration: write it like 30m, 4h or 2d` : d.problem });
-    else durationMs = d.ms;
-    if (resource.requireReason && !raw.reason?.trim()) issues.push({ path: 'reason', message: 'required: say why you need it (the approvers and the audit log read it)' });
-    if (resource.requireTicket && !raw.ticket?.trim()) issues.push({ path: 'ticket', message: `required for ${resource.name}: give the ticket this access is for (ticket:ABC-123)` });
+    if ('problem' in d) {
+      issues.push(Number.isNaN(asked)
+        ? { path: 'duration', code: 'access.bad_duration', message: `"${raw.duration}" is not a duration: write it like 30m, 4h or 2d` }
+        : { path: 'duration', code: 'access.duration_too_long', message: d.problem });
+    } else durationMs = d.ms;
+    if (resource.requireReason && !raw.reason?.trim()) issues.push({ path: 'reason', code: 'access.reason_required', message: 'required: say why you need it (the approvers and the audit log read it)' });
+    if (resource.requireTicket && !raw.ticket?.trim()) issues.push({ path: 'ticket', code: 'access.ticket_required', message: `required for ${resource.name}: give the ticket this access is for (ticket:ABC-123)` });
     const template = resource.connector.kind === 'postgres' ? resource.connector.login : '{person}';
     login = loginFor(template, person);
-    if (!login) issues.push({ path: 'person', message: `${person.name} has no email in the config, and ${resource.name} logs people in as ${template}` });
+    if (!login) issues.push({ path: 'person', code: 'access.no_login', message: `${person.name} has no email in the config, and ${resource.name} logs people in as ${template}` });
   }
-  if (raw.reason && raw.reason.length > 1000) issues.push({ path: 'reason', message: 'at most 1000 characters' });
-  if (raw.ticket && raw.ticket.length > 100) issues.push({ path: 'ticket', message: 'at most 100 characters' });
+  if (raw.reason && raw.reason.length > 1000) issues.push({ path: 'reason', code: 'access.reason_too_long', message: 'at most 1000 characters' });
+  if (raw.ticket && raw.ticket.length > 100) issues.push({ path: 'ticket', code: 'access.ticket_too_long', message: 'at most 100 characters' });
   if (issues.length) {
-    throw badInput('access.invalid_request', `That request cannot go ahead: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}.`, issues);
+    throw badInput(issues[0]!.code, `That request cannot go ahead: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}.`, issues.map(({ path, message }) => ({ path, message })));
   }
   return { resource: resource!, role: role!, durationMs, reason: raw.reason?.trim() || null, ticket: raw.ticket?.trim() || null, login: login! };
+}
+
+/** Validates a submitted request; a refused one is written to the audit log (on its own) before the error goes on. */
+export async function validateSubmitted(app: AppContext, raw: RawGrantRequest, actor: Actor): Promise<GrantRequest> {
+  try {
+    return validateGrantRequest(app, raw, actor.person);
+  } catch (e) {
+    if (e instanceof DomainError) {
+      const resource = app.config.resources.find((r) => r.name === raw.resource?.trim().toLowerCase());
+      await auditRefusal(app, new PolicyRefusal(e.code, e.message, {
+        actor, subject: resource ? `access:${resource.name}` : 'access',
+        data: { resource: raw.resource ?? null, role: raw.role ?? null, duration: raw.duration ?? null, person: actor.person.id, issues: e.issues ?? [] },
+      }));
+    }
+    throw e;
+  }
 }
 
 /** Serialises requests and approvals of one person (separation of duties is checked against a stable picture). */
