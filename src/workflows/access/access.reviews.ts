@@ -184,7 +184,7 @@ export const reviewRemindTimer: TimerHandler = async (tx, timer, app, now) => {
   for (const person of r.reviewers) {
     const mine = open.filter((i) => i.grant.person !== person);
     if (!mine.length) continue;
-    await enqueue(tx, { kind: 'dm', person, message: { text: `⏰ ${reviewSubject(r.id)} (review of ${r.resource}): ${mine.length} grant${mine.length === 1 ? '' : 's'} wait for your Keep or Revoke, by ${formatTime(r.deadline, app.config.timezone, now)} (${formatDuration(r.deadline.getTime() - now.getTime())} left): ${mine.map((i) => grantSubject(i.grant.id)).join(', ')}.`, tone: 'warning' } }, { orderKey: reviewSubject(r.id) });
+    await enqueue(tx, { kind: 'dm', person, message: { text: `⏰ ${reviewSubject(r.id)} (review of ${r.resource}): ${mine.length} grant${mine.length === 1 ? ' waits' : 's wait'} for your Keep or Revoke, by ${formatTime(r.deadline, app.config.timezone, now)} (${formatDuration(r.deadline.getTime() - now.getTime())} left): ${mine.map((i) => grantSubject(i.grant.id)).join(', ')}.`, tone: 'warning' } }, { orderKey: reviewSubject(r.id) });
   }
   await auditActor(tx, SCHEDULER_ACTOR, { at: now, subject: reviewSubject(r.id), action: 'access.review_reminded', data: { resource: r.resource, open: open.length } });
   const every = app.config.resources.find((x) => x.name === r.resource)?.review?.remindEvery ?? 86_400_000;

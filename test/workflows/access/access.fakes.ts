@@ -38,7 +38,7 @@ resources:
     maxDuration: 2d
     conflicts: [[editor, exporter]]
     connector: { kind: manual }
-    review: { every: 30d, deadline: 3d, reviewers: [{ owners: true }], revokeUnreviewed: true }
+    review: { every: 30d, deadline: 1d, remindEvery: 8h, reviewers: [{ owners: true }], revokeUnreviewed: true }
   - name: pay
     title: Payments
     owners: [carol]
