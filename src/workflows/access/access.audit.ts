@@ -9,7 +9,7 @@ import { queryRows, type DbOrTx } from '../../../db/client.js';
 import type { AppContext } from '../../core/app.js';
 import { formatDuration } from '../../core/duration.js';
 import { forbidden } from '../../core/errors.js';
-import { hasRole, personName, type Person } from '../../core/identity.js';
+import { API_PERSON, hasRole, personName, type Person } from '../../core/identity.js';
 import type { Message } from '../../core/message.js';
 import { formatTime } from '../../core/time-zone.js';
 
@@ -64,7 +64,7 @@ function describe(l: AuditLine): string {
 export async function auditMessage(app: AppContext, target: AuditTarget, days: number, lines: AuditLine[], now: Date): Promise<Message> {
   const who = target.kind === 'resource' ? target.name : await personName(app, target.id);
   if (lines.length === 0) return { title: `Access audit: ${who} (${days}d)`, text: `Nothing in the audit log about ${who}'s access in the last ${days} days.` };
-  const names = new Map(await Promise.all([...new Set(lines.map((l) => l.actor))].map(async (id) => [id, await personName(app, id)] as const)));
+  const names = new Map(await Promise.all([...new Set(lines.map((l) => l.actor))].map(async (id) => [id, id === API_PERSON.id ? API_PERSON.name : await personName(app, id)] as const)));
   const text = [...lines].reverse().map((l) => `- ${formatTime(l.at, app.config.timezone, now)} · *${l.subject}* ${l.action.startsWith('refused:') ? `⛔ ${l.action}` : l.action} by ${names.get(l.actor) ?? l.actor} (${l.source}${typeof l.data.platformUserId === 'string' ? ` ${l.data.platformUserId}` : ''})${describe(l) ? ` · ${describe(l)}` : ''}`).join('\n');
   return {
     title: `Access audit: ${who} (${days}d)`,
