@@ -78,12 +78,12 @@ export async function removalDone(tx: Tx, app: AppContext, g: GrantRow, actor: A
   const subject = grantSubject(g.id);
   const [row] = await tx.update(schema.accessGrants).set({ removal: 'done', removedAt: now, removalError: null, updatedAt: now }).where(eq(schema.accessGrants.id, g.id)).returning();
   await addTimeline(tx, { subject, at: now, actor: actor.person.id, source: actor.source, kind: 'removed', text: `Access removed at the target: ${note}` });
-  await auditActor(tx, actor, { at: now, subject, action: 'access.removed', data: { resource: g.resource, role: g.role, person: g.person, attempts: g.removalAttempts + 1, note } });
   if (g.removal === 'retrying') {
     await accessAlert(tx, app, { key: removalAlertKey(g.id), action: 'resolve', summary: `${subject}: ${grantWhat(g)} removed from ${g.login} after ${g.removalAttempts + 1} attempts`, severity: 'error' }, now);
     await toSecurity(tx, app, { text: `✓ ${subject}: ${g.role} on ${g.resource} is now removed from ${g.login} (after ${g.removalAttempts + 1} attempts).`, tone: 'good', subject });
   }
   await refreshCard(tx, app, row!, now);
+  await auditActor(tx, actor, { at: now, subject, action: 'access.removed', data: { resource: g.resource, role: g.role, person: g.person, attempts: g.removalAttempts + 1, note } });
   return row!;
 }
 
@@ -106,7 +106,15 @@ export async function removalFailed(tx: Tx, app: AppContext, g: GrantRow, error:
 
 /** The deprovision timer: asks the connector to remove the access; retried until it succeeds. */
 export async function runRevoke(tx: Tx, app: AppContext, id: number, now: Date): Promise<TimerOutcome> {
-  const g = await getGrant(tx, id, true);
+  return removeAtTarget(tx, app, await getGrant(tx, id, true), now);
+}
+
+/**
+ * Removes an ended grant's access at the target (the grant locked by the caller): done, handed on (a task, a webhook),
+ * or failed, in which case the outcome says when to try again.
+ */
+export async function removeAtTarget(tx: Tx, app: AppContext, g: GrantRow, now: Date): Promise<TimerOutcome> {
+  const id = g.id;
   if (g.removal === 'done' || !g.removal) return;
   const resource = resourceOf(app, g);
   if (!resource) return { rescheduleAt: await removalFailed(tx, app, g, `the resource ${g.resource} is no longer in the config: remove ${g.role} from ${g.login} by hand`, now), payload: { id } };

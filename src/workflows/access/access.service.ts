@@ -292,8 +292,12 @@ export interface TransitionOptions {
   reason?: string | null;
   /** A timeline sentence instead of the default. */
   sentence?: string;
-  /** The card is not edited (it is about to be, or another transition follows). */
+  /** The card is not edited and the grantee not told (it is about to be, or another transition follows). */
   quiet?: boolean;
+  /** The card is not edited: the caller edits it (the grantee is still told). */
+  cardLater?: boolean;
+  /** The caller removes the access itself, in this transaction (a timer): no removal timer is scheduled. */
+  removeNow?: boolean;
   /** An extension: how much longer. */
   extensionMs?: number;
 }
@@ -376,7 +380,7 @@ export async function applyTransition(tx: Tx, app: AppContext, before: GrantRow,
         patch.removal = nothing ? 'done' : 'pending';
         patch.removalAttempts = 0;
         if (nothing) patch.removedAt = now;
-        else {
+        else if (!options.removeNow) {
           await schedule(tx, { kind: ACCESS_TIMER.deprovision, subject, key: grantTimerKey(ACCESS_TIMER.deprovision, before.id), dueAt: now, payload: { id: before.id } });
           app.seam.noteScheduled();
         }
@@ -405,14 +409,15 @@ export async function applyTransition(tx: Tx, app: AppContext, before: GrantRow,
   const [after] = await tx.update(schema.accessGrants).set(patch).where(eq(schema.accessGrants.id, before.id)).returning();
   const row = after!;
   await addTimeline(tx, { subject, at: now, actor: actor.person.id, source: actor.source, kind: event, text: options.sentence ?? sentenceFor(event, actor.person.name, reason, extra) });
+  if (!options.quiet) {
+    if (!options.cardLater) await refreshCard(tx, app, row, now);
+    await notifyGrantee(tx, row, event, actor, reason);
+  }
+  // last: the audit chain's head stays locked from here until commit
   await auditActor(tx, actor, {
     at: now, subject, action: `access.${event}`,
     data: { resource: before.resource, role: before.role, person: before.person, from: before.state, to: row.state, ...(reason ? { reason } : {}), ...(event === 'extend' ? { extendedByMs: row.durationMs - before.durationMs, endsAt: row.endsAt?.toISOString() } : {}), ...(event === 'activate' ? { endsAt: row.endsAt?.toISOString() } : {}) },
   });
-  if (!options.quiet) {
-    await refreshCard(tx, app, row, now);
-    await notifyGrantee(tx, row, event, actor, reason);
-  }
   return row;
 }
 

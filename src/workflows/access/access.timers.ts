@@ -8,9 +8,10 @@ import { z } from 'zod';
 import type { TimerHandler } from '../../core/timers.js';
 import { formatDuration } from '../../core/duration.js';
 import { SCHEDULER_ACTOR } from '../../core/identity.js';
-import { ACCESS_TIMER, applyTransition, cancelRunningApproval, getGrant } from './access.service.js';
+import { schedule } from '../../core/timers.js';
+import { ACCESS_TIMER, applyTransition, cancelRunningApproval, getGrant, grantTimerKey, refreshCard } from './access.service.js';
 import { grantSubject } from './access.messages.js';
-import { runGrant, runRevoke } from './access.provisioning.js';
+import { removeAtTarget, runGrant, runRevoke } from './access.provisioning.js';
 import { reconcileTimer } from './access.reconcile.js';
 import { reviewDeadlineTimer, reviewDueTimer, reviewRemindTimer } from './access.reviews.js';
 
@@ -38,7 +39,11 @@ const expire: TimerHandler = async (tx, timer, app, now) => {
   if (peek.pendingExtensionMs) await cancelRunningApproval(tx, app, grantSubject(id), `${grantSubject(id)} expired before the extension was decided`, SCHEDULER_ACTOR, now);
   const g = await getGrant(tx, id, true);
   if (!['active', 'expiring', 'provisioning'].includes(g.state)) return;
-  await applyTransition(tx, app, g, 'expire', SCHEDULER_ACTOR, now, { reason: why });
+  // this timer runs after commit of anything a person did: the removal starts right here, in the same run
+  const expired = await applyTransition(tx, app, g, 'expire', SCHEDULER_ACTOR, now, { reason: why, cardLater: true, removeNow: true });
+  const retry = expired.removal === 'done' ? undefined : await removeAtTarget(tx, app, expired, now);
+  if (expired.removal === 'done') await refreshCard(tx, app, expired, now);
+  if (retry) await schedule(tx, { kind: ACCESS_TIMER.deprovision, subject: grantSubject(id), key: grantTimerKey(ACCESS_TIMER.deprovision, id), dueAt: retry.rescheduleAt, payload: { id } });
 };
 
 /** The access workflow's timers by kind. */
