@@ -116,6 +116,20 @@ for (const driver of drivers) {
       expect(messageText(lastCard(t, `GRT-${id}`))).toContain('✗ Denied by Erin Owner: use the report export instead.');
     });
 
+    it('people are matched by immutable platform ids, never by display name: a "Carol Owner" who is not carol cannot approve', async () => {
+      await t.command('dave', '/access request crm viewer for 1h a quick look');
+      const id = await lastGrantId(t);
+      const apr = await approvalOf(t, id);
+      const reply = await t.tread.router.handle({
+        kind: 'action', actionId: 'approval.approve', value: apr, deliveryId: `impostor-${id}`,
+        actor: { platform: 'console', id: 'c4rol', displayName: 'Carol Owner' }, where: { platform: 'console', channel: 'console' },
+      });
+      expect(replyText(reply)).toMatch(new RegExp(`^Carol Owner is not an approver of stage 1 of 1 \\(owners; any one of 2\\) of ${apr}`));
+      expect((await auditOf(t, apr)).filter((a) => a.action === 'refused:approval.not_eligible').at(-1)!.actor).toBe('console.c4rol');
+      expect((await grantRow(t, id)).state).toBe('requested');
+      await t.command('dave', `/access cancel GRT-${id} not needed`);
+    });
+
     it('high sensitivity: the button alone does not activate; a wrong or an expired code does not; the right code does', async () => {
       await t.command('dave', '/access request crm exporter for 1h quarterly export ticket:FIN-7');
       const id = await lastGrantId(t);
