@@ -4,49 +4,17 @@
  * its removal at expiry, a failing receiver retried then `failed` (owners and the security channel told), a failing
  * removal retried under one alert until it succeeds; self-extension within maxDuration. PGlite and PostgreSQL.
  */
-import { createHmac, timingSafeEqual } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { ServerResponse } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Database } from '../../db/client.js';
 import { ManualClock } from '../../src/core/clock.js';
 import { drivers, openTestDatabase } from '../helpers/db.js';
+import { webhookReceiver, type WebhookReceiver } from '../helpers/webhook-receiver.js';
 import {
   accessConfig, approvalOf, grantRow, HOUR, lastCard, lastGrantId, messageText, replyText, securityPosts, START, startAccessTread, type RequestTestTread,
 } from '../workflows/access/access.fakes.js';
 
 const SECRET = 'payments-access-secret-0123456789';
-
-interface Receiver {
-  server: Server;
-  url: string;
-  plan: ((res: ServerResponse) => void)[];
-  seen: { headers: IncomingMessage['headers']; body: any; valid: boolean }[];
-}
-
-function verify(headers: IncomingMessage['headers'], body: string, now: Date): boolean {
-  const ts = String(headers['x-tread-timestamp'] ?? '');
-  const given = Buffer.from(String(headers['x-tread-signature'] ?? ''));
-  const expected = Buffer.from(`sha256=${createHmac('sha256', SECRET).update(`${ts}.${body}`).digest('hex')}`);
-  return Math.abs(now.getTime() / 1000 - Number(ts)) < 300 && given.length === expected.length && timingSafeEqual(given, expected);
-}
-
-async function receiver(clock: ManualClock): Promise<Receiver> {
-  const r = { plan: [], seen: [] } as unknown as Receiver;
-  r.server = createServer((req, res) => {
-    let body = '';
-    req.on('data', (c) => { body += c; });
-    req.on('end', () => {
-      r.seen.push({ headers: req.headers, body: JSON.parse(body), valid: verify(req.headers, body, clock.now()) });
-      const step = r.plan.shift();
-      if (step) step(res);
-      else { res.writeHead(200, { 'content-type': 'application/json' }); res.end('{"ok":true}'); }
-    });
-  });
-  await new Promise<void>((ok) => r.server.listen(0, '127.0.0.1', () => ok()));
-  r.url = `http://127.0.0.1:${(r.server.address() as AddressInfo).port}/access`;
-  return r;
-}
 
 const fail500 = (res: ServerResponse) => { res.writeHead(500); res.end('boom'); };
 
@@ -54,11 +22,11 @@ for (const driver of drivers) {
   describe(`the webhook connector (${driver})`, () => {
     let database: Database;
     let t: RequestTestTread;
-    let r: Receiver;
+    let r: WebhookReceiver;
     const clock = new ManualClock(new Date(START));
 
     beforeAll(async () => {
-      r = await receiver(clock);
+      r = await webhookReceiver({ secret: SECRET, clock, path: '/access' });
       database = await openTestDatabase(driver);
       t = await startAccessTread(database, {
         clock, config: accessConfig({ HOOK_URL: r.url, HOOK_SECRET: SECRET }),
@@ -68,7 +36,7 @@ for (const driver of drivers) {
     afterAll(async () => {
       await t?.tread.stop({ closeDatabase: false });
       await database?.close();
-      await new Promise((ok) => r?.server.close(ok));
+      await r?.close();
     });
 
     /** Runs retries due within the next `ms`. */

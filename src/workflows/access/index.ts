@@ -5,7 +5,7 @@
  * reconciliation against the targets (drift), review campaigns (`REV-n`), the audit trail and REST.
  */
 import { and, eq, inArray, sql } from 'drizzle-orm';
-import { queryRows, schema } from '../../../db/client.js';
+import { queryRows, schema, type Tx } from '../../../db/client.js';
 import { SCHEDULER_ACTOR } from '../../core/identity.js';
 import { on, type Permission, type Workflow } from '../../core/workflow.js';
 import { accessActions, accessCommand } from './access.commands.js';
@@ -18,7 +18,7 @@ import { armReviews } from './access.reviews.js';
 import { accessRoutes } from './access.routes.js';
 import { onSecondStep } from './access.second-step.js';
 import {
-  applyTransition, cardFor, cancelRunningApproval, getGrant, grantIdOf, onApprovalChanged, onApprovalDecided, onApprovalDeciding,
+  applyTransition, cardFor, getGrant, grantIdOf, onApprovalChanged, onApprovalDecided, onApprovalDeciding,
 } from './access.service.js';
 import { accessTimers } from './access.timers.js';
 import { webhookTarget } from './connectors/webhook.js';
@@ -61,17 +61,22 @@ export const accessWorkflow: Workflow = {
     // The webhook connector's outcomes.
     on('webhook.delivered', 'inline', 'webhook-delivered', onWebhookDelivered),
     on('webhook.failed', 'inline', 'webhook-failed', onWebhookFailed),
-    // Break-glass grants end when their incident is resolved or cancelled.
-    on('incident.changed', 'after', 'breakglass-incident', async (tx, app, e, now) => {
+    // Break-glass grants end when their incident is resolved or cancelled: inside the incident's change, so the
+    // revocation commits with it (the removal itself runs after commit); in a savepoint, so it can never fail the change.
+    on('incident.changed', 'inline', 'breakglass-incident', async (tx, app, e, now) => {
       if (!ENDED.includes(e.to.state) || ENDED.includes(e.from.state)) return;
       const t = schema.accessGrants;
-      const grants = await tx.select({ id: t.id, pending: t.pendingExtensionMs }).from(t)
-        .where(and(eq(t.incident, e.subject), eq(t.kind, 'breakglass'), inArray(t.state, [...HOLDING_STATES])));
+      const grants = await tx.select({ id: t.id }).from(t).where(and(eq(t.incident, e.subject), eq(t.kind, 'breakglass'), inArray(t.state, [...HOLDING_STATES])));
       for (const { id } of grants) {
-        await cancelRunningApproval(tx, app, grantSubject(id), undefined, SCHEDULER_ACTOR, now);
-        const g = await getGrant(tx, id, true);
-        if (!['provisioning', 'active', 'expiring'].includes(g.state)) continue;
-        await applyTransition(tx, app, g, 'revoke', SCHEDULER_ACTOR, now, { reason: `${e.subject} was ${e.to.state} by ${e.actor.name}` });
+        try {
+          await tx.transaction(async (sp) => {
+            const g = await getGrant(sp as Tx, id, true);
+            if (!['provisioning', 'active', 'expiring'].includes(g.state)) return;
+            await applyTransition(sp as Tx, app, g, 'revoke', SCHEDULER_ACTOR, now, { reason: `${e.subject} was ${e.to.state} by ${e.actor.name}` });
+          });
+        } catch (err) {
+          app.log.error({ grant: grantSubject(id), incident: e.subject, err: (err as Error).message }, 'could not revoke a break-glass grant with its incident; it ends at its time limit');
+        }
       }
     }),
   ],

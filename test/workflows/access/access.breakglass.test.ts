@@ -49,7 +49,7 @@ for (const driver of drivers) {
       expect(t.port.calls.filter((c) => c.method === 'dm' && c.message?.subject === `TASK-${review!.id}`).map((c) => c.user).sort()).toEqual(['carol', 'erin']);
       await t.press('gina', 'access.task.done', `TASK-${grantTask!.id}`);
       expect((await grantRow(t, id)).state).toBe('active');
-      // the incident is resolved: the after-commit subscriber revokes the grant
+      // the incident is resolved: the grant is revoked with it (incident.changed)
       await t.advance(10 * MINUTE);
       await t.command('bob', '/incident resolve INC-1 orders fixed, checkout back');
       const after = await grantRow(t, id);

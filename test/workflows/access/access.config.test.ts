@@ -72,15 +72,15 @@ access: { securityChannel: { console: security } }
     expect(r).toMatchObject({ defaultDuration: 4 * 3_600_000, maxDuration: 7 * 86_400_000, requireReason: true, requireTicket: false, conflicts: [], selfExtend: false, connector: { login: '{person}' } });
   });
 
-  it('names every mistake of a resource with its path, all at once', () => {
-    expect(problems(`
+  /** Three resources full of mistakes; the values that fail parsing itself are parameters. */
+  const mistakes = (v: { sensitivity: string; url: string; secret: string; connector: string }) => `
 resources:
   - name: list
     title: Reserved
     owners: [zed]
     roles:
       - { name: read, title: Read, sensitivity: low }
-      - { name: read, title: Again, sensitivity: extreme }
+      - { name: read, title: Again, sensitivity: ${v.sensitivity} }
     approvalPolicy: nobody
     defaultDuration: 2d
     maxDuration: 1d
@@ -91,15 +91,18 @@ resources:
     owners: [alice]
     roles: [{ name: r, title: R, sensitivity: low, approvalPolicy: missing }]
     approvalPolicy: owners
-    connector: { kind: webhook, url: "ftp://x", secret: short }
+    connector: { kind: webhook, url: "${v.url}", secret: "${v.secret}" }
     review: { every: 30d, reviewers: [{ person: nobody }, { team: ghosts }] }
   - name: hook
     title: Twice
     owners: [alice]
     roles: [{ name: r, title: R, sensitivity: low }]
     approvalPolicy: owners
-    connector: { kind: postgres, connectionString: "mysql://x", login: "fixed", colour: red }
-`)).toEqual([
+    connector: ${v.connector}
+`;
+
+  it('names every mistake of a resource with its path, all at once: first those of each value', () => {
+    expect(problems(mistakes({ sensitivity: 'extreme', url: 'ftp://x', secret: 'short', connector: '{ kind: postgres, connectionString: "mysql://x", login: "fixed", colour: red }' }))).toEqual([
       'resources[0].roles[1].sensitivity: Invalid option: expected one of "low"|"medium"|"high"',
       'resources[1].connector.url: write the URL as http(s)://…',
       'resources[1].connector.secret: use a secret of at least 16 characters',
@@ -107,33 +110,10 @@ resources:
       'resources[2].connector.login: use {person} or {email} in the login, like "{person}" or "app_{person}"',
       'resources[2].connector: Unrecognized key: "colour"',
     ]);
-    expect(problems(`
-resources:
-  - name: list
-    title: Reserved
-    owners: [zed]
-    roles:
-      - { name: read, title: Read, sensitivity: low }
-      - { name: read, title: Again, sensitivity: high }
-    approvalPolicy: nobody
-    defaultDuration: 2d
-    maxDuration: 1d
-    conflicts: [[read, write], [read, read]]
-    connector: { kind: manual }
-  - name: hook
-    title: Hook
-    owners: [alice]
-    roles: [{ name: r, title: R, sensitivity: low, approvalPolicy: missing }]
-    approvalPolicy: owners
-    connector: { kind: webhook, url: "https://x.example.com/hook", secret: "\${HOOK_SECRET}" }
-    review: { every: 30d, reviewers: [{ person: nobody }, { team: ghosts }] }
-  - name: hook
-    title: Twice
-    owners: [alice]
-    roles: [{ name: r, title: R, sensitivity: low }]
-    approvalPolicy: owners
-    connector: { kind: postgres, connectionString: "\${PG}" }
-`)).toEqual([
+  });
+
+  it('names every mistake of a resource with its path, all at once: then those against the rest of the file', () => {
+    expect(problems(mistakes({ sensitivity: 'high', url: 'https://x.example.com/hook', secret: '${HOOK_SECRET}', connector: '{ kind: postgres, connectionString: "${PG}" }' }))).toEqual([
       'resources[0].name: "list" is an /access subcommand; name the resource otherwise',
       'resources[0].owners[0]: unknown person "zed" (not in people)',
       'resources[0].team: a manual connector needs the team that grants and removes access by hand',
