@@ -32,7 +32,7 @@ export function requireAuditView(app: AppContext, target: AuditTarget, person: P
   if (hasRole(person, 'responder')) return;
   if (target.kind === 'person' && target.id === person.id) return;
   if (target.kind === 'resource' && app.config.resources.find((r) => r.name === target.name)?.owners.includes(person.id)) return;
-  throw forbidden('access.audit_forbidden', `${person.name} may not read this audit trail: responders and admins read every one, owners their resources', everyone their own.`);
+  throw forbidden('access.audit_forbidden', `${person.name} may not read this audit trail: responders and admins read every trail, owners those of their resources, and everyone their own.`);
 }
 
 /** The rows of a trail since a time, newest first, at most `limit`. */
