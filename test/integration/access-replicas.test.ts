@@ -102,4 +102,19 @@ access: { securityChannel: { console: security } }
     const taskDms = [...a.port.dms('own'), ...b.port.dms('own')].filter((d) => String(d.message?.title).includes('Remove r on m'));
     expect(taskDms).toHaveLength(PEOPLE.length);
   });
+
+  it('survives a restart: a grant requested through one process expires through the other after the first stopped', async () => {
+    await a.command('p01', '/access request m r for 2h');
+    const [g] = await dbA.rows<{ id: number; approval_id: number }>(sql`select id, approval_id from access_grants order by id desc limit 1`);
+    await a.press('own', 'approval.approve', `APR-${g!.approval_id}`);
+    const [task] = await dbA.rows<{ id: number }>(sql`select id from access_tasks where grant_id = ${g!.id} and kind = 'grant'`);
+    await a.press('own', 'access.task.done', `TASK-${task!.id}`);
+    await a.tread.stop({ closeDatabase: false });
+    clock.advance(2 * HOUR);
+    await b.tick();
+    const [after] = await dbB.rows<{ state: string; removal: string }>(sql`select state, removal from access_grants where id = ${g!.id}`);
+    expect(after).toEqual({ state: 'expired', removal: 'pending' });
+    const removal = await dbB.rows<{ n: number }>(sql`select count(*)::int as n from access_tasks where grant_id = ${g!.id} and kind = 'revoke'`);
+    expect(Number(removal[0]!.n)).toBe(1);
+  });
 });
