@@ -4,10 +4,10 @@
  * high-sensitivity second step as a single-use link when TREAD_PUBLIC_URL is set (opening it confirms nothing, the
  * API token cannot do it, a used or late link is refused), `/access audit`, the audit export and its verification.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Database } from '../../db/client.js';
+import { describe, expect, it } from 'vitest';
 import { verifyAudit } from '../../src/core/audit.js';
-import { drivers, openTestDatabase } from '../helpers/db.js';
+import { drivers } from '../helpers/db.js';
+import { treadPerFile } from '../helpers/tread.js';
 import {
   accessConfig, grantRow, HOUR, lastGrantId, replyText, startAccessTread, tasksOf, type RequestTestTread,
 } from '../workflows/access/access.fakes.js';
@@ -16,17 +16,8 @@ const PUBLIC = 'https://tread.example.com';
 
 for (const driver of drivers) {
   describe(`access over HTTP (${driver})`, () => {
-    let database: Database;
     let t: RequestTestTread;
-
-    beforeAll(async () => {
-      database = await openTestDatabase(driver);
-      t = await startAccessTread(database, { http: true, publicUrl: PUBLIC, config: accessConfig({ HOOK_URL: 'http://127.0.0.1:9/never', HOOK_SECRET: 'hook-secret-never-shown-0123' }) });
-    });
-    afterAll(async () => {
-      await t?.tread.stop({ closeDatabase: false });
-      await database?.close();
-    });
+    treadPerFile(driver, (db) => startAccessTread(db, { http: true, publicUrl: PUBLIC, config: accessConfig({ HOOK_URL: 'http://127.0.0.1:9/never', HOOK_SECRET: 'hook-secret-never-shown-0123' }) }), (started) => { t = started; });
 
     /** The confirmation link DM'd to a person about a grant (its path on tread). */
     const linkFor = (person: string, subject: string) => {

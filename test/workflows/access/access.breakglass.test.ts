@@ -5,9 +5,9 @@
  * approval (unless selfExtend) and is refused beyond maxDuration; a grant that expires while its extension waits
  * ends the extension's approval.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Database } from '../../../db/client.js';
-import { drivers, openTestDatabase } from '../../helpers/db.js';
+import { describe, expect, it } from 'vitest';
+import { drivers } from '../../helpers/db.js';
+import { treadPerFile } from '../../helpers/tread.js';
 import { approvalRow } from '../request/request.fakes.js';
 import {
   approvalOf, auditOf, grantRow, HOUR, lastCard, lastGrantId, messageText, MINUTE, replyText, securityPosts, startAccessTread, tasksOf, type RequestTestTread,
@@ -15,17 +15,8 @@ import {
 
 for (const driver of drivers) {
   describe(`break-glass and extensions (${driver})`, () => {
-    let database: Database;
     let t: RequestTestTread;
-
-    beforeAll(async () => {
-      database = await openTestDatabase(driver);
-      t = await startAccessTread(database);
-    });
-    afterAll(async () => {
-      await t?.tread.stop({ closeDatabase: false });
-      await database?.close();
-    });
+    treadPerFile(driver, (db) => startAccessTread(db), (started) => { t = started; });
 
     it('break-glass needs the responder role and a reason', async () => {
       expect(replyText(await t.command('dave', '/access breakglass crm editor the database is on fire'))).toBe('Dave Asker may not break the glass (emergency access): that needs the responder role. Ask an admin to add it to your entry in the config.');

@@ -3,9 +3,9 @@
  * through its alias, the owners' approval on their DM cards, the team's grant task, the grantee's one live card from
  * pending to active, the expiry warning with Extend, expiry with the removal task, and revocation.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Database } from '../../../db/client.js';
-import { drivers, openTestDatabase } from '../../helpers/db.js';
+import { describe, expect, it } from 'vitest';
+import { drivers } from '../../helpers/db.js';
+import { treadPerFile } from '../../helpers/tread.js';
 import { timersOf } from '../request/request.fakes.js';
 import {
   approvalOf, auditOf, grantRow, HOUR, lastCard, lastGrantId, messageText, MINUTE, replyText, securityPosts, startAccessTread, tasksOf, type RequestTestTread,
@@ -13,17 +13,8 @@ import {
 
 for (const driver of drivers) {
   describe(`access with the manual connector (${driver})`, () => {
-    let database: Database;
     let t: RequestTestTread;
-
-    beforeAll(async () => {
-      database = await openTestDatabase(driver);
-      t = await startAccessTread(database);
-    });
-    afterAll(async () => {
-      await t?.tread.stop({ closeDatabase: false });
-      await database?.close();
-    });
+    treadPerFile(driver, (db) => startAccessTread(db), (started) => { t = started; });
 
     const dmsTo = (person: string, subject: string) => t.port.calls.filter((c) => c.method === 'dm' && c.user === person && c.message?.subject === subject);
 

@@ -4,27 +4,19 @@
  * reminders until the deadline; at the deadline the unreviewed grants are escalated to the owners and (with
  * revokeUnreviewed) revoked; the result in the audit log; and campaigns on the resource's `review.every` schedule.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Database } from '../../../db/client.js';
-import { drivers, openTestDatabase } from '../../helpers/db.js';
+import { describe, expect, it } from 'vitest';
+import { drivers } from '../../helpers/db.js';
+import { treadPerFile } from '../../helpers/tread.js';
 import {
   approvalOf, auditOf, auditWhere, DAY, grantRow, HOUR, lastGrantId, messageText, replyText, securityPosts, startAccessTread, tasksOf, type RequestTestTread,
 } from './access.fakes.js';
 
 for (const driver of drivers) {
   describe(`access reviews (${driver})`, () => {
-    let database: Database;
     let t: RequestTestTread;
     const grants: Record<string, number> = {};
 
-    beforeAll(async () => {
-      database = await openTestDatabase(driver);
-      t = await startAccessTread(database);
-    });
-    afterAll(async () => {
-      await t?.tread.stop({ closeDatabase: false });
-      await database?.close();
-    });
+    treadPerFile(driver, (db) => startAccessTread(db), (started) => { t = started; });
 
     const active = async (who: string, role: string) => {
       await t.command(who, `/access request crm ${role} for 2d ongoing work`);

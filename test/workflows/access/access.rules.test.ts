@@ -5,9 +5,10 @@
  * self-approval, an ineligible approver. High sensitivity: the button alone never activates; a wrong or an expired
  * code does not; the right code does.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { schema, type Database } from '../../../db/client.js';
-import { drivers, openTestDatabase } from '../../helpers/db.js';
+import { describe, expect, it } from 'vitest';
+import { schema } from '../../../db/client.js';
+import { drivers } from '../../helpers/db.js';
+import { treadPerFile } from '../../helpers/tread.js';
 import {
   accessCounts, approvalOf, auditOf, auditWhere, codeFor, grantRow, HOUR, lastCard, lastGrantId, messageText, MINUTE, replyText, startAccessTread, tasksOf,
   type RequestTestTread,
@@ -15,18 +16,9 @@ import {
 
 for (const driver of drivers) {
   describe(`access rules (${driver})`, () => {
-    let database: Database;
     let t: RequestTestTread;
-
-    beforeAll(async () => {
-      database = await openTestDatabase(driver);
-      // the webhook resource's target is never called here: only its request rules are
-      t = await startAccessTread(database, { env: { HOOK_URL: 'http://127.0.0.1:9/never', HOOK_SECRET: 'a-secret-of-16-chars-or-more' } });
-    });
-    afterAll(async () => {
-      await t?.tread.stop({ closeDatabase: false });
-      await database?.close();
-    });
+    // the webhook resource's target is never called here: only its request rules are
+    treadPerFile(driver, (db) => startAccessTread(db, { env: { HOOK_URL: 'http://127.0.0.1:9/never', HOOK_SECRET: 'a-secret-of-16-chars-or-more' } }), (started) => { t = started; });
 
     /** A refusal: the sentence, the audit row with its code, and nothing else stored. */
     const refused = async (who: string, text: string, code: string) => {
