@@ -13,7 +13,7 @@ import { loadEnv } from '../../../src/core/config/env.js';
 import { startTread, type Tread } from '../../../src/runtime.js';
 import { parseOrganisation } from '../../../src/workflows/index.js';
 import { drivers, openTestDatabase } from '../../helpers/db.js';
-import { commandBody, FakeSlack, interactionBody, signedHeaders, type SlackCall } from './fake-slack.js';
+import { buttonPress, commandBody, FakeSlack, signedHeaders, type SlackCall } from './fake-slack.js';
 
 const SECRET = 'test-signing-secret-0123456789';
 const config = parseOrganisation(`
@@ -71,20 +71,7 @@ for (const driver of drivers) {
       await send(commandBody({ command, text, user_id: users[who]!.id, user_name: users[who]!.name, channel_id: 'C0GENERAL', channel_name: 'general', team_id: 'T0FAKE', trigger_id: t, response_url: fake.responseUrl(t) }), 'form');
       return fake.waitFor(() => fake.responses.find((r) => r.id === t), 5000, `the answer to ${command} ${text}`);
     }
-    function press(message: { channel: string; ts?: string; blocks: any[]; text?: string }, actionId: string, who: keyof typeof users) {
-      const t = trigger();
-      const block = message.blocks.find((b: any) => b.type === 'actions' && b.elements.some((e: any) => e.action_id === actionId));
-      if (!block) throw new Error(`no button ${actionId} on ${JSON.stringify(message.blocks).slice(0, 300)}`);
-      const element = block.elements.find((e: any) => e.action_id === actionId);
-      return interactionBody({
-        type: 'block_actions', user: { id: users[who]!.id, username: users[who]!.name, name: users[who]!.name, team_id: 'T0FAKE' }, api_app_id: 'A0TREAD', token: 'legacy',
-        container: { type: 'message', message_ts: message.ts, channel_id: message.channel, is_ephemeral: false },
-        trigger_id: t, team: { id: 'T0FAKE', domain: 'fake' }, channel: { id: message.channel, name: 'x' },
-        message: { type: 'message', ts: message.ts, text: message.text, blocks: message.blocks, bot_id: 'B0TREADBOT' },
-        response_url: fake.responseUrl(t),
-        actions: [{ action_id: element.action_id, block_id: block.block_id, text: element.text, value: element.value, type: 'button', action_ts: '1700000001.000' }],
-      });
-    }
+    const press = (message: { channel: string; ts?: string; blocks: any[]; text?: string }, actionId: string, who: keyof typeof users) => buttonPress(fake, message, actionId, users[who]!).body;
     const posted = (channel: string, starts: string): SlackCall[] => fake.ok('chat.postMessage').filter((c) => c.args.channel === channel && String(c.args.text).startsWith(starts));
     const stored = (call: SlackCall) => fake.messages.get(`${call.result!.channel}/${call.result!.ts}`)!;
     const grant = async () => (await tread.app.db.select().from(schema.accessGrants).where(eq(schema.accessGrants.id, 1)))[0]!;
