@@ -6,3 +6,4 @@ export * from './oncall.js';
 export * from './approval.js';
 export * from './request.js';
 export * from './problem.js';
+export * from './access.js';

@@ -11,6 +11,8 @@ export const REDACT_PATHS = [
   '*.token', '*.password', '*.secret', '*.authorization', '*.signingSecret', '*.botToken', '*.appToken', '*.apiToken',
   'headers.authorization', 'req.headers.authorization', 'req.headers.cookie', '*.headers.authorization',
   '*.routingKey', 'routingKey', 'routing_key', '*.routing_key',
+  // access connectors: a database connection string holds its password
+  'connectionString', '*.connectionString', '*.*.connectionString',
   // SDK errors carry the request they failed on (Bot Connector and Slack tokens).
   'err.request.headers.authorization', 'err.request.headers.Authorization', 'err.config.headers.Authorization', 'err.config.headers.authorization',
   'err.response.request.headers.authorization', '*.*.headers.authorization', '*.*.headers.Authorization',

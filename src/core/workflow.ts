@@ -83,6 +83,11 @@ export interface ConfigSection {
   shape: Record<string, z.ZodType>;
   /** Cross-checks against the whole file (known people, services, names); each problem names its path. */
   check?(org: OrgConfig, issue: (path: (string | number)[], message: string) => void): void;
+  /**
+   * Paths (`resources[2].connector.connectionString`) where a `${VAR}` that is not set is no mistake of the file: the
+   * value stays `${VAR}` and the section itself decides what that means (an access resource is skipped).
+   */
+  optionalVariable?(path: string): boolean;
 }
 
 /**

@@ -1,6 +1,7 @@
 /** Every workflow tread runs, and the organisation file they read. The runtime and the router are built from this list. */
 import { loadOrgConfig, parseOrgConfig, type OrgConfig } from '../core/config/org.js';
 import type { Workflow } from '../core/workflow.js';
+import { accessWorkflow } from './access/index.js';
 import { approvalWorkflow } from './approval/index.js';
 import { eventWorkflow } from './event/index.js';
 import { incidentWorkflow } from './incident/index.js';
@@ -9,11 +10,10 @@ import { problemWorkflow } from './problem/index.js';
 import { requestWorkflow } from './request/index.js';
 
 /** The workflows, in help order. */
-export const allWorkflows: Workflow[] = [incidentWorkflow, problemWorkflow, requestWorkflow, oncallWorkflow, eventWorkflow, approvalWorkflow];
+export const allWorkflows: Workflow[] = [incidentWorkflow, problemWorkflow, requestWorkflow, accessWorkflow, oncallWorkflow, eventWorkflow, approvalWorkflow];
 
 /** Every command of the product with what it is for; those no registered workflow serves answer "not available yet". */
 export const plannedCommands: Record<string, string> = {
-  access: 'access requests and time-bound grants',
 };
 
 const sections = () => allWorkflows.flatMap((w) => (w.config ? [w.config] : []));

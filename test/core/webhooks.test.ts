@@ -3,9 +3,6 @@
  * "<timestamp>.<body>" with the shared secret, and the idempotency key. Retries on 5xx, 429 (Retry-After) and network
  * errors; none on other 4xx; the owner told after the last attempt.
  */
-import { createHmac, timingSafeEqual } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { queryRows, type Database } from '../../db/client.js';
@@ -17,44 +14,11 @@ import { startTread, type Tread } from '../../src/runtime.js';
 import { parseOrganisation } from '../../src/workflows/index.js';
 import { drivers, openTestDatabase } from '../helpers/db.js';
 import { RecordingPort } from '../helpers/recording-port.js';
+import { webhookReceiver, type WebhookReceiver } from '../helpers/webhook-receiver.js';
 
 const SECRET = 'webhook-secret-0123456789';
 const T0 = new Date('2026-01-05T09:00:00Z');
 const config = parseOrganisation('people:\n  - { id: alice, name: Alice, roles: [responder] }\n', 'test', {});
-
-/** What the receiver does with the next requests (then 200), and what it saw. */
-interface Receiver {
-  server: Server;
-  url: string;
-  plan: ((res: ServerResponse) => void)[];
-  seen: { headers: IncomingMessage['headers']; body: string; valid: boolean }[];
-}
-
-/** A receiver verifying the signature like the README tells people to (constant-time compare, timestamp freshness). */
-function verify(headers: IncomingMessage['headers'], body: string, now: Date): boolean {
-  const ts = String(headers['x-tread-timestamp'] ?? '');
-  const given = Buffer.from(String(headers['x-tread-signature'] ?? ''));
-  const expected = Buffer.from(`sha256=${createHmac('sha256', SECRET).update(`${ts}.${body}`).digest('hex')}`);
-  const fresh = Math.abs(now.getTime() / 1000 - Number(ts)) < 300;
-  return fresh && given.length === expected.length && timingSafeEqual(given, expected);
-}
-
-async function receiver(clock: ManualClock): Promise<Receiver> {
-  const r = { plan: [], seen: [] } as unknown as Receiver;
-  r.server = createServer((req, res) => {
-    let body = '';
-    req.on('data', (c) => { body += c; });
-    req.on('end', () => {
-      r.seen.push({ headers: req.headers, body, valid: verify(req.headers, body, clock.now()) });
-      const step = r.plan.shift();
-      if (step) step(res);
-      else { res.writeHead(200, { 'content-type': 'application/json' }); res.end(JSON.stringify({ accepted: true, ticket: 'EXT-1' })); }
-    });
-  });
-  await new Promise<void>((ok) => r.server.listen(0, '127.0.0.1', () => ok()));
-  r.url = `http://127.0.0.1:${(r.server.address() as AddressInfo).port}/hook`;
-  return r;
-}
 
 const outcomes: { kind: string; o: WebhookOutcome }[] = [];
 
@@ -73,12 +37,12 @@ for (const driver of drivers) {
   describe(`outgoing webhooks (${driver})`, () => {
     let database: Database;
     let tread: Tread;
-    let r: Receiver;
+    let r: WebhookReceiver;
     const clock = new ManualClock(T0);
     const port = new RecordingPort('console');
 
     beforeAll(async () => {
-      r = await receiver(clock);
+      r = await webhookReceiver({ secret: SECRET, clock, answer: (res) => { res.writeHead(200, { 'content-type': 'application/json' }); res.end(JSON.stringify({ accepted: true, ticket: 'EXT-1' })); } });
       database = await openTestDatabase(driver);
       tread = await startTread({
         database, config, clock, tickSeconds: 0, workflows: [workflowFor(r.url)], platforms: () => [{ platform: 'console', port }],
@@ -88,7 +52,7 @@ for (const driver of drivers) {
     afterAll(async () => {
       await tread?.stop({ closeDatabase: false });
       await database?.close();
-      r?.server.close();
+      await r?.close();
     });
     beforeEach(async () => {
       outcomes.length = 0;
@@ -111,8 +75,8 @@ for (const driver of drivers) {
       expect(hit!.valid).toBe(true);
       expect(hit!.headers['idempotency-key']).toBe('REQ-7:fulfil');
       expect(hit!.headers['content-type']).toBe('application/json');
-      expect(JSON.parse(hit!.body)).toEqual({ request: 'REQ-7', item: 'laptop', fields: { model: 'M3' } });
-      expect(hit!.headers['x-tread-signature']).toBe(signWebhook(SECRET, String(hit!.headers['x-tread-timestamp']), hit!.body));
+      expect(hit!.body).toEqual({ request: 'REQ-7', item: 'laptop', fields: { model: 'M3' } });
+      expect(hit!.headers['x-tread-signature']).toBe(signWebhook(SECRET, String(hit!.headers['x-tread-timestamp']), hit!.raw));
       expect(outcomes).toEqual([{ kind: 'delivered', o: { subject: 'REQ-7', target: 'demo:fulfil', idempotencyKey: 'REQ-7:fulfil', attempts: 1, status: 200, response: { accepted: true, ticket: 'EXT-1' } } }]);
       expect(await pending()).toEqual([]);
     });

@@ -3,50 +3,16 @@
  * with the shared secret, the idempotency key), the receiver's signed report to POST /hooks/requests/REQ-n, and a failing
  * receiver retried and finally reported to the team and on the requester's card. PGlite and PostgreSQL.
  */
-import { createHmac, timingSafeEqual } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Database } from '../../db/client.js';
 import { ManualClock } from '../../src/core/clock.js';
 import { signWebhook } from '../../src/core/webhooks.js';
 import { parseOrganisation } from '../../src/workflows/index.js';
 import { drivers, openTestDatabase } from '../helpers/db.js';
+import { webhookReceiver, type WebhookReceiver } from '../helpers/webhook-receiver.js';
 import { lastRequestId, messageText, replyText, requestRow, START, startRequestTread, type RequestTestTread } from '../workflows/request/request.fakes.js';
 
 const SECRET = 'licence-webhook-secret-0123456789';
-
-interface Receiver {
-  server: Server;
-  url: string;
-  plan: ((res: ServerResponse) => void)[];
-  seen: { headers: IncomingMessage['headers']; body: any; valid: boolean }[];
-}
-
-/** Verifies like the README tells receivers to: constant-time compare, a fresh timestamp. */
-function verify(headers: IncomingMessage['headers'], body: string, now: Date): boolean {
-  const ts = String(headers['x-tread-timestamp'] ?? '');
-  const given = Buffer.from(String(headers['x-tread-signature'] ?? ''));
-  const expected = Buffer.from(`sha256=${createHmac('sha256', SECRET).update(`${ts}.${body}`).digest('hex')}`);
-  return Math.abs(now.getTime() / 1000 - Number(ts)) < 300 && given.length === expected.length && timingSafeEqual(given, expected);
-}
-
-async function receiver(clock: ManualClock): Promise<Receiver> {
-  const r = { plan: [], seen: [] } as unknown as Receiver;
-  r.server = createServer((req, res) => {
-    let body = '';
-    req.on('data', (c) => { body += c; });
-    req.on('end', () => {
-      r.seen.push({ headers: req.headers, body: JSON.parse(body), valid: verify(req.headers, body, clock.now()) });
-      const step = r.plan.shift();
-      if (step) step(res);
-      else { res.writeHead(202, { 'content-type': 'application/json' }); res.end(JSON.stringify({ accepted: true, ticket: 'LIC-42' })); }
-    });
-  });
-  await new Promise<void>((ok) => r.server.listen(0, '127.0.0.1', () => ok()));
-  r.url = `http://127.0.0.1:${(r.server.address() as AddressInfo).port}/licences`;
-  return r;
-}
 
 const config = (url: string) => parseOrganisation(`
 organisation: Hooks
@@ -69,11 +35,11 @@ for (const driver of drivers) {
   describe(`webhook fulfilment (${driver})`, () => {
     let database: Database;
     let t: RequestTestTread;
-    let r: Receiver;
+    let r: WebhookReceiver;
     const clock = new ManualClock(new Date(START));
 
     beforeAll(async () => {
-      r = await receiver(clock);
+      r = await webhookReceiver({ secret: SECRET, clock, path: '/licences', answer: (res) => { res.writeHead(202, { 'content-type': 'application/json' }); res.end(JSON.stringify({ accepted: true, ticket: 'LIC-42' })); } });
       database = await openTestDatabase(driver);
       t = await startRequestTread(database, {
         clock, config: config(r.url), http: true, publicUrl: 'https://tread.example.com',
@@ -83,7 +49,7 @@ for (const driver of drivers) {
     afterAll(async () => {
       await t?.tread.stop({ closeDatabase: false });
       await database?.close();
-      r?.server.close();
+      await r?.close();
     });
 
     /** POSTs a report to the hook, signed with `secret` at `at` (Unix seconds). */

@@ -164,6 +164,8 @@ export function parseOrgConfig(text: string, origin: string, env: NodeJS.Process
   if (typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigError(`${origin}: the file must be a mapping of sections (organisation:, people:, …)`);
   const missing = new Map<string, string>();
   const expanded = expandEnv(raw, env, [], missing) as Record<string, unknown>;
+  // A section may take a missing variable at some of its paths as its own business (the value stays `${VAR}`).
+  for (const path of [...missing.keys()]) if (sections.some((s) => s.optionalVariable?.(path))) missing.delete(path);
   const problems: string[] = [...missing].map(([path, message]) => `${path}: ${message}`);
   const shapes: Record<string, z.ZodType>[] = [baseShape, ...sections.map((s) => s.shape)];
   const known = new Set(shapes.flatMap((shape) => Object.keys(shape)));

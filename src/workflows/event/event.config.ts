@@ -20,6 +20,8 @@ export const INTEGRATION_KINDS = ['alertmanager', 'pagerduty', 'grafana', 'gener
 export type IntegrationKind = (typeof INTEGRATION_KINDS)[number];
 /** The integration name heartbeat alerts carry; no configured integration may use it. */
 export const HEARTBEAT_INTEGRATION = 'heartbeat';
+/** Integrations of alerts tread raises itself through `event.raise` (`tread.access`); no configured integration may use it. */
+export const RAISED_PREFIX = 'tread.';
 
 const integrationSchema = z.object({
   name,
@@ -35,6 +37,7 @@ const integrationSchema = z.object({
   if (i.kind === 'pagerduty' && !i.routingKey) ctx.addIssue({ code: 'custom', path: ['routingKey'], message: 'a pagerduty integration needs a routingKey (the key events send as routing_key)' });
   if (i.kind !== 'pagerduty' && !i.token) ctx.addIssue({ code: 'custom', path: ['token'], message: `a ${i.kind} integration needs a token (callers send it as Authorization: Bearer <token>)` });
   if (i.name === HEARTBEAT_INTEGRATION) ctx.addIssue({ code: 'custom', path: ['name'], message: `"${HEARTBEAT_INTEGRATION}" is reserved for heartbeat alerts` });
+  if (i.name.startsWith(RAISED_PREFIX)) ctx.addIssue({ code: 'custom', path: ['name'], message: `names starting with "${RAISED_PREFIX}" are reserved for alerts tread raises itself` });
 });
 
 const heartbeatSchema = z.object({

@@ -5,6 +5,8 @@
 import { and, eq, inArray, sql, type SQL } from 'drizzle-orm';
 import { queryRows, schema, type DbOrTx, type Tx } from '../../../db/client.js';
 import type { AppContext } from '../../core/app.js';
+import { channelWheres } from '../../core/channels.js';
+import type { ChannelConfig } from '../../core/config/schemas.js';
 import { directoryOf, type Actor } from '../../core/identity.js';
 import type { Message } from '../../core/message.js';
 import { enqueue } from '../../core/outbox.js';
@@ -52,6 +54,8 @@ export interface Candidate {
   summary: string;
   /** Alertmanager's group key. */
   amGroupKey?: string;
+  /** Where the card of a group it opens goes, instead of where routing sends it. */
+  channel?: ChannelConfig;
 }
 
 function groupTitle(c: Candidate): string {
@@ -85,6 +89,7 @@ export async function assignGroups(ctx: EventCtx, candidates: Candidate[]): Prom
       const c = candidates[at]!;
       const gk = keys[at]!;
       const route = decideRoute(app.config, app.platforms, c.target);
+      if (c.channel) route.channels = channelWheres(c.channel, app.platforms);
       return {
         groupKey: key, reason: gk.reason, title: groupTitle(c), service: c.target.service ?? null, integration: c.target.integration,
         state: 'firing', severity: c.target.severity, accepting: true, windowEndsAt: gk.windowMs ? new Date(now.getTime() + gk.windowMs) : null,

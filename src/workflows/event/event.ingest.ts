@@ -28,6 +28,7 @@ interface Work {
   stateChanged: boolean;
   severityRaised: boolean;
   amGroupKey?: string;
+  channel?: IncomingEvent['channel'];
   lastGroup?: number | null;
   previous?: Work;
 }
@@ -36,7 +37,7 @@ const keyOf = (integration: string, dedupKey: string) => `${integration}\u0000${
 
 function newWork(ev: IncomingEvent, now: Date): Work {
   return {
-    isNew: true, dirty: true, stateChanged: true, severityRaised: false, amGroupKey: ev.groupKey,
+    isNew: true, dirty: true, stateChanged: true, severityRaised: false, amGroupKey: ev.groupKey, channel: ev.channel,
     row: {
       id: 0, integration: ev.integration, dedupKey: ev.dedupKey, state: 'firing', severity: ev.severity, summary: ev.summary,
       source: ev.source, service: ev.service, labels: ev.labels, details: ev.details, links: ev.links, count: 1,
@@ -109,7 +110,7 @@ async function prepareNew(ctx: EventCtx, created: Work[]): Promise<Set<number>> 
   }
   const flappers = live.filter((w) => !w.row.suppressedBy && w.row.flapping && (w.lastGroup || w.previous));
   const normal = live.filter((w) => !w.row.suppressedBy && !flappers.includes(w));
-  const assigned = await assignGroups(ctx, normal.map((w) => ({ target: targetOf(w.row), summary: w.row.summary, amGroupKey: w.amGroupKey })));
+  const assigned = await assignGroups(ctx, normal.map((w) => ({ target: targetOf(w.row), summary: w.row.summary, amGroupKey: w.amGroupKey, channel: w.channel })));
   const opened = new Set<number>();
   normal.forEach((w, i) => {
     const a = assigned[i]!;

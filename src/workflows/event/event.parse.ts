@@ -2,6 +2,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { formatPath } from '../../core/config/org.js';
+import type { ChannelConfig } from '../../core/config/schemas.js';
 import { SEVERITIES, type IntegrationConfig, type Severity } from './event.config.js';
 import { normaliseSeverity } from './event.machine.js';
 
@@ -34,6 +35,8 @@ export interface IncomingEvent {
   raw: Record<string, unknown>;
   /** Hash of `raw`, set by ingestion when first needed (see `contentHash`). */
   hash?: string;
+  /** Where a new group's card goes instead of where routing sends it (alerts tread raises itself, `event.raise`). */
+  channel?: ChannelConfig;
 }
 
 /** A validation problem: where and what. */

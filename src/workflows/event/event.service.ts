@@ -15,7 +15,8 @@ import { enqueue } from '../../core/outbox.js';
 import { requirePermission } from '../../core/permissions.js';
 import { addTimeline } from '../../core/timeline.js';
 import { schedule, type TimerHandler } from '../../core/timers.js';
-import { HEARTBEAT_INTEGRATION, type HeartbeatConfig } from './event.config.js';
+import { HEARTBEAT_INTEGRATION, RAISED_PREFIX, type HeartbeatConfig, type Severity } from './event.config.js';
+import type { ChannelConfig } from '../../core/config/schemas.js';
 import {
   EVENT_TIMERS, assignGroups, groupCards, tsParam, onGroupChanges, openGroupIncident, pageGroup, refreshGroups, stopGroupPaging,
   type EventCtx, type Joined,
@@ -374,6 +375,33 @@ export async function recordPing(app: AppContext, hb: HeartbeatConfig): Promise<
     const { outcomes, outbox } = await applyEvents(tx, app, [heartbeatEvent(hb, 'resolve', `Heartbeat ${hb.name} is back`)], now, WEBHOOK_ACTOR);
     return { nextDueAt, resolved: outcomes[0]?.outcome === 'resolved', outbox };
   });
+}
+
+/** An alert another workflow raises or resolves itself (`event.raise`): a failed access removal, access drift. */
+export interface RaisedAlert {
+  /** `tread.<workflow>`: reserved, no configured integration may use it. */
+  integration: string;
+  /** Deduplicates: a trigger with the same key counts on the open alert; a resolve ends it. */
+  dedupKey: string;
+  action: 'trigger' | 'resolve';
+  summary: string;
+  severity: Severity;
+  service?: string | null;
+  labels?: Record<string, string>;
+  details?: Record<string, unknown>;
+  /** Where a new group's card goes instead of where routing sends it (a security channel). */
+  channel?: ChannelConfig;
+}
+
+/** Raises or resolves a raised alert inside the caller's transaction, like an event from a monitor (dedup, groups, cards). */
+export async function raiseAlert(tx: Tx, app: AppContext, a: RaisedAlert, now: Date, actor: Actor): Promise<{ alertId: number | null; outcome: string }> {
+  if (!a.integration.startsWith(RAISED_PREFIX)) throw badInput('event.bad_integration', `raised alerts use an integration named ${RAISED_PREFIX}<workflow>, not "${a.integration}"`);
+  const { outcomes } = await applyEvents(tx, app, [{
+    integration: a.integration, dedupKey: a.dedupKey, action: a.action, summary: a.summary, severity: a.severity, source: a.integration,
+    service: a.service ?? null, labels: a.labels ?? {}, details: a.details ?? {}, links: [], startsAt: null, raw: { ...a, channel: undefined },
+    ...(a.channel ? { channel: a.channel } : {}),
+  }], now, actor);
+  return { alertId: outcomes[0]?.alertId ?? null, outcome: outcomes[0]?.outcome ?? 'ignored' };
 }
 
 /** At start-up: every configured heartbeat gets a deadline (an existing one is kept). */

@@ -1,18 +1,26 @@
 /** Event management: monitoring webhooks → deduplicated, correlated alerts with live cards, silences, heartbeats, paging. */
 import { sql } from 'drizzle-orm';
 import { queryRows } from '../../../db/client.js';
-import type { Permission, Workflow } from '../../core/workflow.js';
+import type { OpContext, Permission, Workflow } from '../../core/workflow.js';
 import { eventActions, eventCommand } from './event.commands.js';
 import { eventConfig } from './event.config.js';
 import { ALERT_STATES, GROUP_STATES } from './event.machine.js';
 import { alertDetail } from './event.messages.js';
 import { eventRoutes } from './event.routes.js';
-import { alertsOfIncident, armHeartbeats, currentGroupCard, getAlert, parseTarget } from './event.service.js';
+import { alertsOfIncident, armHeartbeats, currentGroupCard, getAlert, parseTarget, raiseAlert, type RaisedAlert } from './event.service.js';
 import { eventTimers } from './event.timers.js';
 import { intakeBacklog } from './event.intake.js';
 import { writerOf } from './event.writer.js';
 
 export { writerOf };
+export type { RaisedAlert };
+
+declare module '../../core/workflow.js' {
+  interface Operations {
+    /** Raises (or resolves) an alert under a reserved integration `tread.<workflow>`, in the caller's transaction. */
+    'event.raise': (op: OpContext, input: RaisedAlert) => Promise<{ alertId: number | null; outcome: string }>;
+  }
+}
 
 const permissions: Record<string, Permission> = {
   'event.view': { roles: ['requester'], what: 'see alerts' },
@@ -31,6 +39,9 @@ export const eventWorkflow: Workflow = {
   commands: [eventCommand],
   actions: eventActions,
   timers: eventTimers,
+  provides: {
+    'event.raise': async ({ tx, app, now, actor }, input) => raiseAlert(tx, app, input, now, actor),
+  },
   contributes: [{
     // An incident's card lists the alerts it was opened for.
     prefix: 'INC-',

@@ -156,7 +156,7 @@ for (const driver of drivers) {
         ['/as zed', 'tread> There is no person "zed" in the config. People: alice, bob, carol, dave'],
         ['hello there', 'tread> I don\'t know "hello". Commands start with a slash: /incident <title>, /tread help. A number presses a button of the last card.'],
         ['/frobnicate now', 'tread> I don\'t know the command "frobnicate". Type /tread help for the list.'],
-        ['/access list', 'tread> /access (access requests and time-bound grants) is not available yet in this version of tread. Type /tread help for what is.'],
+        ['/access extend GRT-99 2h more time', 'tread> There is no grant GRT-99.'],
         ['/problem new', 'tread> Give the problem a title: the title needs at least 3 characters, like: /problem new Checkout 502s after every deploy service:checkout'],
         ['/as dave', 'tread> You are now Dave Müller (dave), roles: requester'],
         ['/incident ack INC-3', 'tread> Dave Müller may not acknowledge INC-3: that needs the responder role. Ask an admin to add it to your entry in the config.'],

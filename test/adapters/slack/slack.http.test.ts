@@ -139,16 +139,17 @@ for (const driver of drivers) {
       await fake.waitFor(() => fake.responses.find((r) => r.id === pressed.trigger && r.body.response_type === 'ephemeral'), 5000, 'the ephemeral notice');
     });
 
-    it('answers /tread help and a command that is not built yet as ephemeral messages to the person who typed them', async () => {
+    it('answers /tread help and a command it does not know as ephemeral messages to the person who typed them', async () => {
       const help = command('help', { command: '/tread' });
       expect((await send(help.body, 'form')).status).toBe(200);
       const h = await fake.waitFor(() => fake.responses.find((r) => r.id === help.trigger), 5000, 'help');
       expect(h.body).toMatchObject({ response_type: 'ephemeral', replace_original: false });
       expect(JSON.stringify(h.body.blocks)).toContain('/incident');
-      const planned = command('list', { command: '/access' });
-      await send(planned.body, 'form');
-      const p = await fake.waitFor(() => fake.responses.find((r) => r.id === planned.trigger), 5000, 'not available yet');
-      expect(p.body.text).toMatch(/not available yet/);
+      const unknown = command('list', { command: '/frobnicate' });
+      await send(unknown.body, 'form');
+      const p = await fake.waitFor(() => fake.responses.find((r) => r.id === unknown.trigger), 5000, 'an unknown command');
+      expect(p.body).toMatchObject({ response_type: 'ephemeral' });
+      expect(p.body.text).toBe('I don\'t know the command "frobnicate". Type /tread help for the list.');
       const bad = command('priority INC-1 P9');
       await send(bad.body, 'form');
       const b = await fake.waitFor(() => fake.responses.find((r) => r.id === bad.trigger), 5000, 'bad input');

@@ -23,10 +23,10 @@ function problems(yaml: string, env: NodeJS.ProcessEnv = {}): string[] {
 }
 
 describe('the example organisation', () => {
-  it('has a small realistic catalog, two approval policies and a knowledge folder', () => {
+  it('has a small realistic catalog, two approval policies for it (and one for access resources) and a knowledge folder', () => {
     const c = exampleConfig();
     expect(c.catalog.map((i) => i.name)).toEqual(['laptop', 'software-licence', 'new-starter', 'something-else']);
-    expect(c.approvalPolicies.map((p) => p.name)).toEqual(['manager', 'licence']);
+    expect(c.approvalPolicies.map((p) => p.name)).toEqual(['manager', 'licence', 'resource-owners']);
     expect(c.catalog.find((i) => i.name === 'new-starter')!.fulfilment.tasks!.filter((t) => !t.after).length).toBe(3); // in parallel
     expect(c.catalog.filter((i) => i.generic).map((i) => i.name)).toEqual(['something-else']);
     expect(c.knowledge).toEqual({ folder: 'knowledge', reindexEvery: 300_000 });

@@ -1,0 +1,39 @@
+/**
+ * The one small interface every provisioning connector implements: `grant`, `revoke`, and `list` where the target can
+ * say what is really granted. Connectors run from timers after the change that asked for them committed (never inside a
+ * person's transaction), and every call is safe to repeat: granting what is granted and removing what is gone succeed.
+ */
+import type { Tx } from '../../../../db/client.js';
+import type { AppContext } from '../../../core/app.js';
+import type { ResourceConfig } from '../access.config.js';
+import type { Membership } from '../access.machine.js';
+import type { GrantRow } from '../access.messages.js';
+
+/** What a connector call works on. */
+export interface ConnectorCall {
+  /** The timer's transaction: connectors that hand work on (a task, a webhook) write it here. */
+  tx: Tx;
+  app: AppContext;
+  now: Date;
+  grant: GrantRow;
+  resource: ResourceConfig;
+}
+
+/** Done (and verified where the target can say), or handed on: someone or something else reports completion later. */
+export type ConnectorOutcome = { status: 'done'; note: string } | { status: 'pending'; note: string };
+
+/** A connector failure. `final`: retrying cannot help (the target refused, or the check did not confirm the grant). */
+export class ConnectorError extends Error {
+  override readonly name = 'ConnectorError';
+  constructor(message: string, readonly final: boolean) {
+    super(message);
+  }
+}
+
+/** A provisioning connector. */
+export interface Connector {
+  grant(call: ConnectorCall): Promise<ConnectorOutcome>;
+  revoke(call: ConnectorCall): Promise<ConnectorOutcome>;
+  /** What the target really grants for the resource's roles (only connectors whose target can say). */
+  list?(app: AppContext, resource: ResourceConfig): Promise<Membership[]>;
+}

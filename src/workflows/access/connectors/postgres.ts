@@ -1,0 +1,106 @@
+/**
+ * The postgres connector: `GRANT <role> TO <login>` and `REVOKE <role> FROM <login>` on a PostgreSQL server, role and
+ * login quoted as identifiers, each verified afterwards by reading `pg_auth_members` (a grant the check does not confirm
+ * fails). `list` reads every membership of the resource's roles for reconciliation. The connection string is a secret:
+ * it is never logged, and error messages are scrubbed of it.
+ */
+import postgres from 'postgres';
+import type { AppContext } from '../../../core/app.js';
+import type { ResourceConfig } from '../access.config.js';
+import type { Membership } from '../access.machine.js';
+import { ConnectorError, type Connector, type ConnectorCall } from './connector.js';
+
+type Sql = ReturnType<typeof postgres>;
+
+/** Open clients by connection string (few, small, closed when idle). */
+const clients = new Map<string, Sql>();
+
+function clientFor(connectionString: string): Sql {
+  let sql = clients.get(connectionString);
+  if (!sql) {
+    sql = postgres(connectionString, { max: 2, idle_timeout: 10, connect_timeout: 10, onnotice: () => {}, prepare: false });
+    clients.set(connectionString, sql);
+  }
+  return sql;
+}
+
+/** Closes every open client (tests and benchmarks, before they end). */
+export async function closePostgresConnectors(): Promise<void> {
+  const open = [...clients.values()];
+  clients.clear();
+  await Promise.all(open.map((c) => c.end({ timeout: 5 })));
+}
+
+/** An identifier as SQL writes it: in double quotes, inner quotes doubled. */
+export function quoteIdent(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
+}
+
+function connectionOf(resource: ResourceConfig): string {
+  if (resource.connector.kind !== 'postgres') throw new Error(`resource ${resource.name} has no postgres connector`);
+  return resource.connector.connectionString;
+}
+
+/** The error in words with the connection string and its password taken out. */
+function scrub(e: unknown, connectionString: string): string {
+  let text = e instanceof Error ? e.message : String(e);
+  const secrets = [connectionString];
+  try {
+    const u = new URL(connectionString);
+    if (u.password) secrets.push(u.password, decodeURIComponent(u.password));
+  } catch { /* not a URL: the whole string is scrubbed */ }
+  for (const s of secrets.filter((x) => x.length >= 3)) text = text.split(s).join('***');
+  return text;
+}
+
+/** A server's answer (SQLSTATE) is final: retrying the same statement gets the same answer. No answer is not. */
+function isServerAnswer(e: unknown): boolean {
+  return typeof (e as { code?: unknown }).code === 'string' && /^[0-9A-Z]{5}$/.test((e as { code: string }).code);
+}
+
+async function isMember(sql: Sql, role: string, login: string): Promise<boolean> {
+  const rows = await sql`select 1 from pg_auth_members am join pg_roles r on r.oid = am.roleid join pg_roles m on m.oid = am.member
+    where r.rolname = ${role} and m.rolname = ${login}`;
+  return rows.length > 0;
+}
+
+async function run(call: ConnectorCall, action: 'grant' | 'revoke') {
+  const cs = connectionOf(call.resource);
+  const sql = clientFor(cs);
+  const { role, login } = call.grant;
+  const statement = action === 'grant' ? `GRANT ${quoteIdent(role)} TO ${quoteIdent(login)}` : `REVOKE ${quoteIdent(role)} FROM ${quoteIdent(login)}`;
+  try {
+    await sql.unsafe(statement);
+  } catch (e) {
+    // A removal whose role or login no longer exists is done: nobody can hold it. Anything else is reported.
+    const gone = action === 'revoke' && isServerAnswer(e) ? !(await isMember(sql, role, login).catch(() => true)) : false;
+    if (!gone) throw new ConnectorError(`${statement} failed: ${scrub(e, cs)}`, action === 'grant' && isServerAnswer(e));
+  }
+  let present: boolean;
+  try {
+    present = await isMember(sql, role, login);
+  } catch (e) {
+    throw new ConnectorError(`could not check pg_auth_members after ${statement}: ${scrub(e, cs)}`, false);
+  }
+  if (action === 'grant' && !present) throw new ConnectorError(`${statement} ran, but pg_auth_members does not show ${login} in ${role}`, true);
+  if (action === 'revoke' && present) throw new ConnectorError(`${statement} ran, but pg_auth_members still shows ${login} in ${role} (granted another way, or by another grantor)`, false);
+  return { status: 'done' as const, note: `${statement}; pg_auth_members ${action === 'grant' ? 'shows' : 'no longer shows'} it` };
+}
+
+/** The postgres connector. */
+export const postgresConnector: Connector = {
+  grant: (call) => run(call, 'grant'),
+  revoke: (call) => run(call, 'revoke'),
+  async list(_app: AppContext, resource: ResourceConfig): Promise<Membership[]> {
+    const cs = connectionOf(resource);
+    const roles = resource.roles.map((r) => r.name);
+    try {
+      const rows = await clientFor(cs)<{ role: string; login: string }[]>`select r.rolname as role, m.rolname as login
+        from pg_auth_members am join pg_roles r on r.oid = am.roleid join pg_roles m on m.oid = am.member
+        where r.rolname in ${clientFor(cs)(roles)} order by 1, 2`;
+      return rows.map((r) => ({ role: r.role, login: r.login }));
+    } catch (e) {
+      throw new ConnectorError(`could not read pg_auth_members: ${scrub(e, cs)}`, false);
+    }
+  },
+};
