@@ -20,6 +20,7 @@ import { createSlackAdapter } from '../adapters/slack/index.js';
 import { openDatabase, queryRows, type Database } from '../db/client.js';
 import { loadEnv } from '../src/core/config/env.js';
 import type { OrgConfig } from '../src/core/config/org.js';
+import { createLogger } from '../src/core/logger.js';
 import { startTread, type Tread } from '../src/runtime.js';
 import { parseOrganisation } from '../src/workflows/index.js';
 import { createPgDatabase } from '../test/helpers/db.js';
@@ -59,15 +60,15 @@ routing:
 async function startSlackTread(database: Database, config: OrgConfig, fake: FakeSlackProcess): Promise<Tread> {
   const env = loadEnv({ SLACK_BOT_TOKEN: 'xoxb-bench', SLACK_SIGNING_SECRET: SECRET, SLACK_API_URL: fake.apiUrl });
   return startTread({
-    database, config, http: { host: '127.0.0.1', port: 0 },
+    database, config, http: { host: '127.0.0.1', port: 0 }, ...(process.env.BENCH_DEBUG ? { log: createLogger('warn') } : {}),
     platforms: async (app, router) => [await createSlackAdapter({ env, app, router, bot: BOT })],
   });
 }
 
 /** Sends a signed slash command to tread's /slack/events; resolves with the HTTP status. */
-async function slash(port: number, command: string, text: string, channel: string, user: string, n: number): Promise<number> {
+async function slash(port: number, responseBase: string, command: string, text: string, channel: string, user: string, n: number): Promise<number> {
   const trigger = `bench.${Date.now()}.${n}`;
-  const body = new URLSearchParams({ team_id: 'T0FAKE', channel_id: channel, channel_name: channel.toLowerCase(), user_id: user, user_name: user.toLowerCase(), command, text, trigger_id: trigger, response_url: `http://127.0.0.1:1/none/${trigger}` }).toString();
+  const body = new URLSearchParams({ team_id: 'T0FAKE', channel_id: channel, channel_name: channel.toLowerCase(), user_id: user, user_name: user.toLowerCase(), command, text, trigger_id: trigger, response_url: `${responseBase}${trigger}` }).toString();
   const ts = Math.floor(Date.now() / 1000);
   const signature = `v0=${createHmac('sha256', SECRET).update(`v0:${ts}:${body}`).digest('hex')}`;
   const res = await fetch(`http://127.0.0.1:${port}/slack/events`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-slack-request-timestamp': String(ts), 'x-slack-signature': signature }, body });
@@ -79,7 +80,7 @@ async function waitFor(check: () => Promise<boolean>, timeoutMs: number): Promis
   const end = Date.now() + timeoutMs;
   while (Date.now() < end) {
     if (await check()) return true;
-    await new Promise((r) => setTimeout(r, 500));
+    await new Promise((r) => setTimeout(r, 200));
   }
   return false;
 }
@@ -118,13 +119,15 @@ async function faults(database: Database): Promise<void> {
       await Promise.all(Array.from({ length: Math.min(10, INCIDENTS - k) }, async (_, j) => {
         const n = k + j;
         sentAt.set(n, Date.now());
-        statuses.push(await slash(tread.port, '/incident', `Bench incident ${n}`, `C0CH${n % CHANNELS}`, 'U0ALICE', n));
+        statuses.push(await slash(tread.port, fake.responseBase, '/incident', `Bench incident ${n}`, `C0CH${n % CHANNELS}`, 'U0ALICE', n));
       }));
     }
+    // Slack gets its 200 at once; the incidents are created right after: wait for all of them.
+    await waitFor(async () => Number((await queryRows<{ n: number }>(tread.app.db, sql`select count(*)::int as n from incidents`))[0]!.n) >= INCIDENTS, 60_000);
     const byTitle = new Map<number, number>();
     const rows = await queryRows<{ id: number; title: string }>(tread.app.db, sql`select id, title from incidents`);
     for (const r of rows) byTitle.set(Number(/Bench incident (\d+)/.exec(r.title)![1]), Number(r.id));
-    for (let n = 0; n < ACKS; n++) statuses.push(await slash(tread.port, '/incident', `ack INC-${byTitle.get(n)}`, `C0CH${n % CHANNELS}`, 'U0ALICE', 1000 + n));
+    for (let n = 0; n < ACKS; n++) statuses.push(await slash(tread.port, fake.responseBase, '/incident', `ack INC-${byTitle.get(n)}`, `C0CH${n % CHANNELS}`, 'U0ALICE', 1000 + n));
     // Until every card is posted, every acknowledged card says so, and every acknowledgement is in its thread.
     const complete = async () => {
       const calls = await fake.calls();
@@ -133,7 +136,7 @@ async function faults(database: Database): Promise<void> {
       const [pending] = await queryRows<{ n: number }>(tread.app.db, sql`select count(*)::int as n from outbox where status in ('pending', 'sending')`);
       return new Set(cards.map((c) => c.text)).size >= INCIDENTS && acks.length >= ACKS && Number(pending!.n) === 0;
     };
-    await waitFor(complete, 300_000);
+    await waitFor(complete, Number(process.env.FAULTS_WAIT ?? 300) * 1000);
     const finished = Date.now();
     const calls = await fake.calls();
     const messages = await fake.messages();
@@ -156,6 +159,14 @@ async function faults(database: Database): Promise<void> {
       if (replies.length > 1) ackThreadDoubled++;
     }
     const dead = await queryRows<{ n: number }>(tread.app.db, sql`select count(*)::int as n from outbox where status = 'dead'`);
+    if (process.env.BENCH_DEBUG) {
+      const d = tread.dispatcher as unknown as { tasks: Map<number, unknown>; pumping: unknown };
+      console.error('dispatcher tasks', [...d.tasks.keys()], 'pumping', d.pumping !== undefined);
+      const pacer = (tread.adapters[0]!.port as unknown as { pacer: { lanes: Map<string, { inFlight: number; waiters: unknown[]; blockedUntil: number }> } }).pacer;
+      for (const [k, l] of pacer.lanes) if (l.inFlight || l.waiters.length) console.error('lane', k, l.inFlight, l.waiters.length, l.blockedUntil - Date.now());
+      console.error(await queryRows(tread.app.db, sql`select kind, status, priority, count(*)::int as n, min(last_error) as err, min(available_at) as next from outbox group by 1, 2, 3`));
+      console.error(calls.slice(-15).map((c) => [c.method, c.status, c.channel, new Date(c.at).toISOString()]));
+    }
     console.log(JSON.stringify({
       bench: 'delivery', case: 'faults', driver: database.driver, incidents: INCIDENTS, channels: CHANNELS, acknowledged: ACKS,
       faults: { rateLimited: 0.3, retryAfterSeconds: 2, serverError: 0.1, noAnswer: 0.01 }, commandStatuses: [...new Set(statuses)],
@@ -193,9 +204,16 @@ async function escalations(databases: Database[]): Promise<void> {
     const due = await queryRows<{ service: string; subject: string; next_at: Date | string }>(a!.app.db, sql`select service, subject, next_at from escalations where state = 'active'`);
     // Half are acknowledged before their second step is due.
     const acked = due.filter((d) => Number(d.service.slice(4)) < ESCALATIONS / 2);
-    for (const [n, d] of acked.entries()) await slash(a!.port, '/event', `ack ${d.subject}`, `C0ESC${d.service.slice(4)}`, `U0PA${d.service.slice(4)}`, n);
+    await Promise.all(acked.map((d, n) => slash(a!.port, fake.responseBase, '/event', `ack ${d.subject}`, `C0ESC${d.service.slice(4)}`, `U0PA${d.service.slice(4)}`, n)));
+    // Slack gets its 200 at once and the acknowledgement is handled right after: wait until they are recorded.
+    const ackedAt = new Map<string, number>();
+    await waitFor(async () => {
+      const rows = await queryRows<{ subject: string; at: Date | string | null }>(a!.app.db, sql`select subject, acknowledged_at as at from escalations where acknowledged_at is not null`);
+      for (const r of rows) ackedAt.set(r.subject, new Date(r.at!).getTime());
+      return acked.every((d) => ackedAt.has(d.subject));
+    }, 30_000);
     const unacked = due.filter((d) => !acked.includes(d));
-    const secondPages = async () => (await fake.calls()).filter((c) => c.ok && c.method === 'chat.postMessage' && /^U0PB|^D0PB/.test(c.channel));
+    const secondPages = async () => (await fake.calls()).filter((c) => c.ok && c.method === 'chat.postMessage' && /^U0PB|^D0PB/.test(c.channel) && unacked.some((d) => c.channel.endsWith(`PB${d.service.slice(4)}`)));
     await waitFor(async () => (await secondPages()).length >= unacked.length, (STEP_SECONDS + 60) * 1000);
     await new Promise((r) => setTimeout(r, 3000)); // anything late or doubled
     const calls = await fake.calls();
@@ -207,14 +225,16 @@ async function escalations(databases: Database[]): Promise<void> {
       const pages = calls.filter((c) => c.ok && c.method === 'chat.postMessage' && (c.channel === `U0PB${i}` || c.channel === `D0PB${i}`));
       const first = calls.filter((c) => c.ok && c.method === 'chat.postMessage' && (c.channel === `U0PA${i}` || c.channel === `D0PA${i}`));
       if (pages.length > 1 || first.length > 1) doubled++;
-      if (acked.includes(d)) afterAck += pages.length;
+      // A page that reached Slack after the acknowledgement was recorded (one before it was simply earlier).
+      if (acked.includes(d)) afterAck += pages.filter((p) => p.at > (ackedAt.get(d.subject) ?? Infinity)).length;
       else if (pages[0]) late.push((pages[0].at - new Date(d.next_at).getTime()) / 1000);
     }
     late.sort((x, y) => x - y);
     const strict = await fake.strict();
     console.log(JSON.stringify({
       bench: 'delivery', case: 'escalations', driver: databases[0]!.driver, replicas: treads.length, escalations: ESCALATIONS, stepSeconds: STEP_SECONDS,
-      acknowledgedBeforeStep2: acked.length, secondPagesExpected: unacked.length, secondPagesSent: late.length,
+      acknowledged: acked.length, acknowledgedBeforeDue: acked.filter((d) => (ackedAt.get(d.subject) ?? Infinity) < new Date(d.next_at).getTime()).length,
+      secondPagesExpected: unacked.length, secondPagesSent: late.length,
       secondPageLateP50Seconds: quantileMs(late, 0.5, 2), secondPageLateP99Seconds: quantileMs(late, 0.99, 2), secondPageLateMaxSeconds: Number((late.at(-1) ?? NaN).toFixed(2)),
       pagesDoubled: doubled, pagesAfterAck: afterAck, rateLimited: strict.rateLimited, callsInsideRetryAfter: Object.values(strict.violations).reduce((x, y) => x + y, 0),
       loadAverage: Number(loadavg()[0]!.toFixed(2)),

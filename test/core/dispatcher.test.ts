@@ -7,7 +7,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Database } from '../../db/client.js';
 import type { ChatPort, MessageRef, PersonAddress } from '../../src/core/chat-port.js';
 import { parseOrganisation } from '../../src/workflows/index.js';
-import { backoffMs, MAX_ATTEMPTS } from '../../src/core/delivery/dispatcher.js';
+import { backoffMs, Dispatcher, MAX_ATTEMPTS } from '../../src/core/delivery/dispatcher.js';
 import { PermanentChatError, RateLimitedError, UnsupportedError } from '../../src/core/errors.js';
 import type { Where } from '../../src/core/inbound.js';
 import type { Message } from '../../src/core/message.js';
@@ -36,6 +36,8 @@ class FakePort implements ChatPort {
   canCreateChannels = false;
   /** Message ids this port hands out (a platform that numbers its messages again after a restart). */
   reuseIds = false;
+  /** While set, posts wait for it (a slow platform). */
+  gate: Promise<void> | undefined;
   private next = 0;
   private rules: { op: Op; times: number; error: () => Error; when?: (c: Call) => boolean }[] = [];
 
@@ -49,6 +51,7 @@ class FakePort implements ChatPort {
     this.rules = [];
     this.canCreateChannels = false;
     this.reuseIds = false;
+    this.gate = undefined;
     this.next = 0;
   }
 
@@ -69,6 +72,7 @@ class FakePort implements ChatPort {
   }
 
   async post(where: Where, message: Message): Promise<MessageRef> {
+    await this.gate;
     this.attempt({ op: 'post', where, message });
     return { where, messageId: this.reuseIds ? 'm1' : `m${++this.next}` };
   }
@@ -447,6 +451,27 @@ for (const driver of drivers) {
         expect(tread.dispatcher.stats.conflicts).toBe(conflictsBefore + 1);
       });
     }
+
+    it('sends up to its concurrency at once; kicks while it is full are not lost, and every row goes out', async () => {
+      const dispatcher = new Dispatcher(tread.app, new Map([['console', port]]), { concurrency: 2 });
+      let open!: () => void;
+      port.gate = new Promise<void>((r) => { open = r; });
+      await write(...[1, 2, 3, 4, 5].map((i): OutboxPayload => ({ kind: 'post', where: ops, message: card(`INC-3${i}`, 1), subject: `INC-3${i}` })));
+      const flushed = dispatcher.flush();
+      await new Promise((r) => setTimeout(r, 100));
+      // Two in flight, the rest waiting; kicks meanwhile find no room.
+      expect((await rows()).filter((r) => r.status === 'sending')).toHaveLength(2);
+      for (let i = 0; i < 3; i++) dispatcher.kick();
+      await new Promise((r) => setTimeout(r, 50));
+      open();
+      expect(await flushed).toBe(5);
+      expect(port.delivered.map((c) => c.message?.title).sort()).toEqual([1, 2, 3, 4, 5].map((i) => `INC-3${i} v1`));
+      // Rows written later still go out: the dispatcher is not stuck.
+      await write({ kind: 'post', where: ops, message: card('INC-40', 1), subject: 'INC-40' });
+      dispatcher.kick();
+      expect(await dispatcher.flush()).toBeGreaterThanOrEqual(0);
+      expect(port.delivered.map((c) => c.message?.title)).toContain('INC-40 v1');
+    });
 
     it('a dm reaches a configured person on the console; an unknown person is skipped, not retried', async () => {
       await write({ kind: 'dm', person: 'alice', message: { text: 'you are paged' }, subject: 'INC-14' }, { kind: 'dm', person: 'zed', message: { text: '?' } });

@@ -109,21 +109,26 @@ export class Dispatcher {
       return this.pumping;
     }
     this.pumping = (async () => {
+      // Never ends before `this.pumping` is set (a run with nothing to do would otherwise clear it too early).
+      await null;
       try {
-        do {
+        for (;;) {
           this.again = false;
-          if (this.tasks.size >= this.concurrency) break;
-          await this.collapseUpdates();
-          while (this.tasks.size < this.concurrency) {
-            const rows = await this.claim(this.concurrency - this.tasks.size);
-            for (const row of rows) this.begin(row);
-            if (rows.length === 0) break;
+          if (this.tasks.size < this.concurrency) {
+            await this.collapseUpdates();
+            while (this.tasks.size < this.concurrency) {
+              const rows = await this.claim(this.concurrency - this.tasks.size);
+              for (const row of rows) this.begin(row);
+              if (rows.length === 0) break;
+            }
           }
-        } while (this.again);
+          // Rows sent back to wait come due while others may still be in flight (a slow call): wake for them regardless.
+          if (this.started) await this.armWake();
+          if (!this.again) break;
+        }
       } finally {
         this.pumping = undefined;
       }
-      if (this.started && this.tasks.size === 0) await this.armWake();
     })();
     return this.pumping;
   }
