@@ -62,7 +62,7 @@ describe.skipIf(!process.env.DATABASE_URL)('approvals on two replicas sharing Po
     expect(dms).toHaveLength(REQUESTS * 18);
     const states = await dbA.rows<{ state: string; n: number }>(sql`select state, count(*)::int as n from requests group by state`);
     expect(states).toEqual([{ state: 'rejected', n: REQUESTS }]);
-  });
+  }, 120_000); // 4–5 s alone; several times that on a loaded 2-core machine
 
   it('a cancel and an approval of the same request at once, on different replicas: no deadlock, one consistent outcome', async () => {
     const ids: { id: number; apr: number }[] = [];

@@ -6,14 +6,13 @@
  * user id of who did it.
  */
 import { eq } from 'drizzle-orm';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createSlackAdapter } from '../../../adapters/slack/index.js';
-import { schema, type Database } from '../../../db/client.js';
-import { loadEnv } from '../../../src/core/config/env.js';
-import { startTread, type Tread } from '../../../src/runtime.js';
+import { describe, expect, it } from 'vitest';
+import { schema } from '../../../db/client.js';
+import type { Tread } from '../../../src/runtime.js';
 import { parseOrganisation } from '../../../src/workflows/index.js';
-import { drivers, openTestDatabase } from '../../helpers/db.js';
-import { buttonPress, commandBody, FakeSlack, signedHeaders, SLACK_TEST_BUDGETS, type SlackCall } from './fake-slack.js';
+import { drivers } from '../../helpers/db.js';
+import { buttonPress, commandBody, FakeSlack, type SlackCall } from './fake-slack.js';
+import { slackTreadPerFile, type SlackTread } from './slack-tread.js';
 
 const SECRET = 'test-signing-secret-0123456789';
 const config = parseOrganisation(`
@@ -44,28 +43,10 @@ const users: Record<string, { id: string; name: string }> = { dave: { id: 'U0DAV
 
 for (const driver of drivers) {
   describe(`access through Slack (${driver})`, () => {
-    let database: Database;
     let fake: FakeSlack;
     let tread: Tread;
-
-    beforeAll(async () => {
-      fake = await new FakeSlack().start();
-      database = await openTestDatabase(driver);
-      const env = loadEnv({ SLACK_BOT_TOKEN: 'xoxb-test', SLACK_SIGNING_SECRET: SECRET, SLACK_API_URL: fake.apiUrl });
-      tread = await startTread({
-        database, config, tickSeconds: 0, http: { host: '127.0.0.1', port: 0 },
-        platforms: async (app, router) => [await createSlackAdapter({ env, app, router, port: { budgets: SLACK_TEST_BUDGETS } })],
-      });
-    });
-    afterAll(async () => {
-      await tread?.stop();
-      await fake?.stop();
-    });
-
-    async function send(body: string, kind: 'form' | 'json') {
-      const res = await fetch(`http://127.0.0.1:${tread.port}/slack/events`, { method: 'POST', headers: signedHeaders(SECRET, body, kind), body });
-      return { status: res.status, text: await res.text() };
-    }
+    let send: SlackTread['send'];
+    slackTreadPerFile(driver, config, SECRET, (s) => ({ tread, fake, send } = s));
     async function slash(who: keyof typeof users, command: string, text: string) {
       const t = trigger();
       await send(commandBody({ command, text, user_id: users[who]!.id, user_name: users[who]!.name, channel_id: 'C0GENERAL', channel_name: 'general', team_id: 'T0FAKE', trigger_id: t, response_url: fake.responseUrl(t) }), 'form');
