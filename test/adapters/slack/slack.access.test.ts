@@ -53,7 +53,7 @@ for (const driver of drivers) {
       return fake.waitFor(() => fake.responses.find((r) => r.id === t), 5000, `the answer to ${command} ${text}`);
     }
     const press = (message: { channel: string; ts?: string; blocks: any[]; text?: string }, actionId: string, who: keyof typeof users) => buttonPress(fake, message, actionId, users[who]!).body;
-    const posted = (channel: string, starts: string): SlackCall[] => fake.ok('chat.postMessage').filter((c) => c.args.channel === channel && String(c.args.text).startsWith(starts));
+    const posted = (channel: string, starts: string): SlackCall[] => fake.ok('chat.postMessage').filter((c) => (c.result?.channel ?? c.args.channel) === channel && String(c.args.text).startsWith(starts));
     const stored = (call: SlackCall) => fake.messages.get(`${call.result!.channel}/${call.result!.ts}`)!;
     const grant = async () => (await tread.app.db.select().from(schema.accessGrants).where(eq(schema.accessGrants.id, 1)))[0]!;
 
