@@ -29,17 +29,23 @@ export function parseBudget(text: string): Budget | undefined {
   return { limit, perMs, ...(m[3] ? { burst: Math.max(1, Number(m[3])) } : {}), ...(m[4] ? { window: true } : {}) };
 }
 
-const budgetSchema = z.string().transform((value, ctx) => {
-  const budget = parseBudget(value);
-  if (!budget) {
-    ctx.addIssue({ code: 'custom', message: `"${value}" is not a budget: write calls per time, like 50/1m, 1/1s burst 3 or 60/30s window` });
+const notABudget = (value: unknown) => `"${String(value)}" is not a budget: write calls per time, like 50/1m, 1/1s burst 3 or 60/30s window`;
+
+/** One budget or a list of them that all apply (Teams limits a conversation per second, per 30 seconds and per hour). */
+const budgetsSchema = z.unknown().transform((value, ctx): Budget[] => {
+  const items = typeof value === 'string' ? [value] : Array.isArray(value) && value.length > 0 ? value : undefined;
+  if (!items) {
+    ctx.addIssue({ code: 'custom', message: 'write a budget like 50/1m, or a list of them' });
     return z.NEVER;
   }
-  return budget;
+  const budgets: Budget[] = [];
+  items.forEach((item, i) => {
+    const budget = typeof item === 'string' ? parseBudget(item) : undefined;
+    if (budget) budgets.push(budget);
+    else ctx.addIssue({ code: 'custom', path: typeof value === 'string' ? [] : [i], message: notABudget(item) });
+  });
+  return budgets;
 });
-
-/** One budget or several that all apply (Teams limits a conversation per second, per 30 seconds and per hour). */
-const budgetsSchema = z.union([budgetSchema.transform((b) => [b]), z.array(budgetSchema).min(1)]);
 
 const platformBudgets = z.record(z.string().min(1), budgetsSchema).default({});
 
