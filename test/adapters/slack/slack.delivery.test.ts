@@ -37,13 +37,13 @@ async function until(check: () => boolean | Promise<boolean>, timeoutMs: number,
 }
 
 /** A tread on `database` whose Slack is `fake`, with the dispatcher running (wake-ups on). */
-async function slackTread(database: Database, fake: FakeSlack, port: SlackAdapterOptions['port'] = {}, extra: Partial<SlackAdapterOptions> = {}, org = config): Promise<Tread> {
+async function slackTread(database: Database, fake: FakeSlack, port: SlackAdapterOptions['port'] = {}, extra: Partial<SlackAdapterOptions> = {}, org = config, running = true): Promise<Tread> {
   const env = loadEnv({ SLACK_BOT_TOKEN: 'xoxb-test', SLACK_SIGNING_SECRET: 'secret-0123456789', SLACK_API_URL: fake.apiUrl });
   const tread = await startTread({
     database, config: org, tickSeconds: 0,
     platforms: async (app, router) => [await createSlackAdapter({ env, app, router, bot: BOT, port, ...extra })],
   });
-  tread.dispatcher.start();
+  if (running) tread.dispatcher.start();
   return tread;
 }
 
@@ -176,6 +176,40 @@ for (const driver of drivers) {
       const ack = updates.findIndex((u) => u.args.text === 'GRP-19 acknowledged');
       expect(ack).toBeGreaterThanOrEqual(0);
       expect(ack).toBeLessThan(6);
+    });
+
+    it.skipIf(driver !== 'postgres')('a Retry-After one replica got holds the other back too (shared through the database)', async () => {
+      fake = await new FakeSlack({ limits: true }).start();
+      const created = await createPgDatabase();
+      const dbA = await openDatabase({ url: created.url, poolSize: 4 });
+      const dbB = await openDatabase({ url: created.url, poolSize: 4, migrate: false });
+      const a = await slackTread(dbA, fake, {}, {}, config, false);
+      const b = await slackTread(dbB, fake, {}, {}, config, false);
+      try {
+        fake.failNext('chat.postMessage', { status: 429, retryAfter: 2 });
+        await write(dbA, [{ payload: { kind: 'post', where: at('C0X1'), message: card('INC-300', 1), subject: 'INC-300' } }]);
+        await a.dispatcher.flush();
+        const limited = fake.calls.find((c) => c.status === 429)!;
+        expect(limited).toBeDefined();
+        // Replica B has never been answered 429, yet it does not call chat.postMessage inside the window.
+        await write(dbB, ['C0Y1', 'C0Y2', 'C0Y3'].map((c, i) => ({ payload: { kind: 'post' as const, where: at(c), message: card(`INC-31${i}`, 1), subject: `INC-31${i}` } })));
+        await b.dispatcher.flush();
+        expect(fake.calls.filter((c) => c.method === 'chat.postMessage')).toHaveLength(1);
+        const [waiting] = await dbB.rows<{ n: number }>(sql`select count(*)::int as n from outbox where status = 'pending' and last_error like 'rate limited%' and order_key like 'INC-31%'`);
+        expect(Number(waiting!.n)).toBe(3);
+        await new Promise((r) => setTimeout(r, Math.max(0, limited.at + 2100 - Date.now())));
+        await dbB.db.execute(sql`update outbox set available_at = now() where status = 'pending'`);
+        await b.dispatcher.flush();
+        await a.dispatcher.flush();
+        expect(fake.strict.violations).toEqual({});
+        expect(posts(fake).map((c) => c.args.channel).sort()).toEqual(['C0X1', 'C0Y1', 'C0Y2', 'C0Y3']);
+      } finally {
+        await a.stop({ closeDatabase: false });
+        await b.stop({ closeDatabase: false });
+        await dbA.close();
+        await dbB.close();
+        await created.drop();
+      }
     });
 
     it.skipIf(driver !== 'postgres')('two replicas on one PostgreSQL send every row once', async () => {
