@@ -18,15 +18,14 @@ import { createHmac } from 'node:crypto';
 import { loadavg } from 'node:os';
 import { sql } from 'drizzle-orm';
 import { createSlackAdapter } from '../adapters/slack/index.js';
-import { openDatabase, queryRows, type Database } from '../db/client.js';
+import { queryRows, type Database } from '../db/client.js';
 import { loadEnv } from '../src/core/config/env.js';
 import type { OrgConfig } from '../src/core/config/org.js';
 import { createLogger } from '../src/core/logger.js';
 import { startTread, type Tread } from '../src/runtime.js';
 import { parseOrganisation } from '../src/workflows/index.js';
-import { createPgDatabase } from '../test/helpers/db.js';
 import { startFakeSlack, type FakeCall, type FakeSlackProcess } from './fake-slack.js';
-import { quantileMs } from './util.js';
+import { quantileMs, withBenchDatabase } from './util.js';
 
 const INCIDENTS = Number(process.env.INCIDENTS ?? 100);
 const ACKS = Number(process.env.ACKS ?? 50);
@@ -249,25 +248,6 @@ async function escalations(databases: Database[]): Promise<void> {
   }
 }
 
-if (process.env.DATABASE_URL) {
-  for (const scenario of ['faults', 'escalations'] as const) {
-    const { url, drop } = await createPgDatabase();
-    const first = await openDatabase({ url, poolSize: 10 });
-    const second = scenario === 'escalations' ? await openDatabase({ url, poolSize: 10, migrate: false }) : undefined;
-    try {
-      if (scenario === 'faults') await faults(first);
-      else await escalations([first, second!]);
-    } finally {
-      await second?.close();
-      await first.close();
-      await drop();
-    }
-  }
-} else {
-  const one = await openDatabase({ dataDir: 'memory://' });
-  await faults(one);
-  await one.close();
-  const two = await openDatabase({ dataDir: 'memory://' });
-  await escalations([two]);
-  await two.close();
-}
+await withBenchDatabase(([database]) => faults(database!));
+// With PostgreSQL, two replicas on one database; PGlite is one process's.
+await withBenchDatabase((databases) => escalations(databases), 2);

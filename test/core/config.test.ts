@@ -93,7 +93,7 @@ describe('parseOrgConfig', () => {
       slack: { 'chat.update': [{ limit: 40, perMs: M, window: true }], channel: [{ limit: 1, perMs: S, burst: 3 }] },
       teams: { conversation: [{ limit: 7, perMs: S, window: true }, { limit: 60, perMs: 30 * S, window: true }], bot: [{ limit: 50, perMs: S, window: true }] },
     });
-    expect(org.correlation.cards).toEqual({ stormGroups: 10, settle: 2 * S, settleMax: 20 * S, refresh: 10 * S });
+    expect(org.correlation.cards).toEqual({ stormGroups: 10, settle: 5 * S, settleMax: 25 * S, refresh: 10 * S });
     expect(parseOrganisation('', 'tread.yaml', {}).delivery).toEqual({ concurrency: 16, replicas: 1, slack: {}, teams: {} });
     expect(configError('delivery:\n  slack: { chat.update: fast }\n')).toContain('delivery.slack.chat.update: "fast" is not a budget: write calls per time, like 50/1m, 1/1s burst 3 or 60/30s window');
     expect(configError('correlation:\n  cards: { settle: soon }\n')).toMatch(/correlation\.cards\.settle: /);
