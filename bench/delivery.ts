@@ -8,7 +8,8 @@
  *   client timeout of unanswered calls).
  * - `escalations`: 100 alerts that page at once (100 services, each policy: person A, 8 s, then person B); 50 are
  *   acknowledged before the second step. Reports how late each second page reached Slack after its due time
- *   (p50/p99/max), pages sent twice, and pages after an acknowledgement. With DATABASE_URL the run has two replicas on
+ *   (p50/p99/max), pages sent twice, pages decided after an acknowledgement (must be 0) and pages that reached Slack
+ *   after one (decided before it, delivered after). With DATABASE_URL the run has two replicas on
  *   one PostgreSQL database, each with its own scheduler and dispatcher.
  * Run: npm run bench:delivery   (DATABASE_URL=postgres://… for PostgreSQL and two replicas; knobs: INCIDENTS=100
  * ACKS=50 ESCALATIONS=100 STEP_SECONDS=8 SEED=14)
@@ -17,15 +18,14 @@ import { createHmac } from 'node:crypto';
 import { loadavg } from 'node:os';
 import { sql } from 'drizzle-orm';
 import { createSlackAdapter } from '../adapters/slack/index.js';
-import { openDatabase, queryRows, type Database } from '../db/client.js';
+import { queryRows, type Database } from '../db/client.js';
 import { loadEnv } from '../src/core/config/env.js';
 import type { OrgConfig } from '../src/core/config/org.js';
 import { createLogger } from '../src/core/logger.js';
 import { startTread, type Tread } from '../src/runtime.js';
 import { parseOrganisation } from '../src/workflows/index.js';
-import { createPgDatabase } from '../test/helpers/db.js';
 import { startFakeSlack, type FakeCall, type FakeSlackProcess } from './fake-slack.js';
-import { quantileMs } from './util.js';
+import { quantileMs, withBenchDatabase } from './util.js';
 
 const INCIDENTS = Number(process.env.INCIDENTS ?? 100);
 const ACKS = Number(process.env.ACKS ?? 50);
@@ -219,24 +219,27 @@ async function escalations(databases: Database[]): Promise<void> {
     const calls = await fake.calls();
     const late: number[] = [];
     let doubled = 0;
-    let afterAck = 0;
+    let deliveredAfterAck = 0;
     for (const d of due) {
       const i = d.service.slice(4);
       const pages = calls.filter((c) => c.ok && c.method === 'chat.postMessage' && (c.channel === `U0PB${i}` || c.channel === `D0PB${i}`));
       const first = calls.filter((c) => c.ok && c.method === 'chat.postMessage' && (c.channel === `U0PA${i}` || c.channel === `D0PA${i}`));
       if (pages.length > 1 || first.length > 1) doubled++;
-      // A page that reached Slack after the acknowledgement was recorded (one before it was simply earlier).
-      if (acked.includes(d)) afterAck += pages.filter((p) => p.at > (ackedAt.get(d.subject) ?? Infinity)).length;
+      // A page that reached Slack after the acknowledgement was recorded: decided before it (written with the
+      // escalation step, sent after), or after it, which must never happen.
+      if (acked.includes(d)) deliveredAfterAck += pages.filter((p) => p.at > (ackedAt.get(d.subject) ?? Infinity)).length;
       else if (pages[0]) late.push((pages[0].at - new Date(d.next_at).getTime()) / 1000);
     }
     late.sort((x, y) => x - y);
+    const [decided] = await queryRows<{ n: number }>(a!.app.db, sql`select count(*)::int as n from audit_log l join escalations e on e.subject = l.subject
+      where l.action = 'oncall.paged' and e.acknowledged_at is not null and l.at > e.acknowledged_at`);
     const strict = await fake.strict();
     console.log(JSON.stringify({
       bench: 'delivery', case: 'escalations', driver: databases[0]!.driver, replicas: treads.length, escalations: ESCALATIONS, stepSeconds: STEP_SECONDS,
       acknowledged: acked.length, acknowledgedBeforeDue: acked.filter((d) => (ackedAt.get(d.subject) ?? Infinity) < new Date(d.next_at).getTime()).length,
       secondPagesExpected: unacked.length, secondPagesSent: late.length,
       secondPageLateP50Seconds: quantileMs(late, 0.5, 2), secondPageLateP99Seconds: quantileMs(late, 0.99, 2), secondPageLateMaxSeconds: Number((late.at(-1) ?? NaN).toFixed(2)),
-      pagesDoubled: doubled, pagesAfterAck: afterAck, rateLimited: strict.rateLimited, callsInsideRetryAfter: Object.values(strict.violations).reduce((x, y) => x + y, 0),
+      pagesDoubled: doubled, pagesDecidedAfterAck: Number(decided!.n), pagesDeliveredAfterAck: deliveredAfterAck, rateLimited: strict.rateLimited, callsInsideRetryAfter: Object.values(strict.violations).reduce((x, y) => x + y, 0),
       loadAverage: Number(loadavg()[0]!.toFixed(2)),
     }));
   } finally {
@@ -245,25 +248,6 @@ async function escalations(databases: Database[]): Promise<void> {
   }
 }
 
-if (process.env.DATABASE_URL) {
-  for (const scenario of ['faults', 'escalations'] as const) {
-    const { url, drop } = await createPgDatabase();
-    const first = await openDatabase({ url, poolSize: 10 });
-    const second = scenario === 'escalations' ? await openDatabase({ url, poolSize: 10, migrate: false }) : undefined;
-    try {
-      if (scenario === 'faults') await faults(first);
-      else await escalations([first, second!]);
-    } finally {
-      await second?.close();
-      await first.close();
-      await drop();
-    }
-  }
-} else {
-  const one = await openDatabase({ dataDir: 'memory://' });
-  await faults(one);
-  await one.close();
-  const two = await openDatabase({ dataDir: 'memory://' });
-  await escalations([two]);
-  await two.close();
-}
+await withBenchDatabase(([database]) => faults(database!));
+// With PostgreSQL, two replicas on one database; PGlite is one process's.
+await withBenchDatabase((databases) => escalations(databases), 2);

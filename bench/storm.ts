@@ -15,13 +15,12 @@
 import { loadavg } from 'node:os';
 import { sql } from 'drizzle-orm';
 import { createSlackAdapter } from '../adapters/slack/index.js';
-import { openDatabase, queryRows, type Database } from '../db/client.js';
+import { queryRows, type Database } from '../db/client.js';
 import { loadEnv } from '../src/core/config/env.js';
 import { startTread } from '../src/runtime.js';
 import { parseOrganisation } from '../src/workflows/index.js';
-import { createPgDatabase } from '../test/helpers/db.js';
 import { maxInWindow, startFakeSlack, type FakeCall, type FakeMessage } from './fake-slack.js';
-import { quantileMs, runClient } from './util.js';
+import { quantileMs, runClient, withBenchDatabase } from './util.js';
 
 const EVENTS = Number(process.env.STORM_EVENTS ?? 10_000);
 const SECONDS = Number(process.env.STORM_SECONDS ?? 10);
@@ -191,17 +190,4 @@ async function run(database: Database): Promise<void> {
   }
 }
 
-if (process.env.DATABASE_URL) {
-  const { url, drop } = await createPgDatabase();
-  const database = await openDatabase({ url, poolSize: 10 });
-  try {
-    await run(database);
-  } finally {
-    await database.close();
-    await drop();
-  }
-} else {
-  const database = await openDatabase({ dataDir: 'memory://' });
-  await run(database);
-  await database.close();
-}
+await withBenchDatabase(([database]) => run(database!));

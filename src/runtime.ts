@@ -92,7 +92,7 @@ export async function startTread(options: TreadOptions): Promise<Tread> {
   const adapters = options.platforms ? await options.platforms(app, router) : [];
   const ports = new Map(adapters.map((a) => [a.platform, a.port] as const));
   for (const a of adapters) app.platforms.add(a.platform);
-  const dispatcher = new Dispatcher(app, ports, { concurrency: app.config.delivery.concurrency });
+  const dispatcher = new Dispatcher(app, ports, { concurrency: app.config.delivery.concurrency, pacers: adapters.flatMap((a) => (a.pacer ? [a.pacer] : [])) });
   const scheduler = new Scheduler(app, timerHandlers(app, workflows), dispatcher, options.tickSeconds || 5);
   for (const w of workflows) await w.start?.(app);
 

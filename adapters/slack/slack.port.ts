@@ -12,6 +12,7 @@ import { webApi } from '@slack/bolt';
 import type { ChatPort, MessageRef, PersonAddress } from '../../src/core/chat-port.js';
 import { deliveryPriority } from '../../src/core/delivery/context.js';
 import type { CallStats } from '../../src/core/delivery/metrics.js';
+import { budgetsFor } from '../../src/core/delivery/delivery.config.js';
 import { Pacer, type Budget, type Lane } from '../../src/core/delivery/pacer.js';
 import { PermanentChatError, RateLimitedError } from '../../src/core/errors.js';
 import type { Where } from '../../src/core/inbound.js';
@@ -78,6 +79,8 @@ export interface SlackPortOptions {
   workspace?: string;
   /** Budgets by method name (and `channel`), over SLACK_BUDGETS. */
   budgets?: Record<string, readonly Budget[]>;
+  /** Processes sharing the workspace's budgets (each keeps its share). */
+  replicas?: number;
   /** Calls of one method in flight at once (default 1: none under way when a 429 arrives). */
   inFlightPerMethod?: number;
   /** Waits longer than this are handed back to the outbox as a RateLimitedError instead of sleeping (default 1500). */
@@ -129,7 +132,7 @@ export class SlackChatPort implements ChatPort {
   private readonly users = new Map<string, { at: number; info: SlackUserInfo }>();
 
   constructor(readonly web: WebClient, private readonly options: SlackPortOptions) {
-    this.budgets = { ...SLACK_BUDGETS, ...(options.budgets ?? {}) };
+    this.budgets = budgetsFor(SLACK_BUDGETS, options.budgets, options.replicas);
     this.pacer = new Pacer('slack', { maxInlineWaitMs: options.maxInlineWaitMs, stallMs: options.stallMs, stats: options.stats });
   }
 

@@ -83,5 +83,5 @@ export async function createTeamsAdapter(deps: TeamsAdapterDeps): Promise<Platfo
   const bot = new TeamsBot({ app, router, refs, ...(deps.invokeDeadlineMs ? { invokeDeadlineMs: deps.invokeDeadlineMs } : {}) });
   const route = messagesRoute({ adapter, authOn, logic: bot.onTurn, log: app.log, ...(deps.processTimeoutMs ? { processTimeoutMs: deps.processTimeoutMs } : {}) });
   app.log.info({ authentication: authOn ? 'on' : 'off (loopback, Bot Framework Emulator)' }, 'Teams: serving POST /api/messages');
-  return { platform: 'teams', port, routes: [route] };
+  return { platform: 'teams', port, pacer: port.pacer, routes: [route] };
 }

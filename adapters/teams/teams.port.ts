@@ -3,6 +3,7 @@ import type { CloudAdapter, ConversationReference, TurnContext } from 'botbuilde
 import type { AppContext } from '../../src/core/app.js';
 import type { ChatPort, MessageRef, PersonAddress } from '../../src/core/chat-port.js';
 import { deliveryPriority } from '../../src/core/delivery/context.js';
+import { budgetsFor } from '../../src/core/delivery/delivery.config.js';
 import { Pacer, type Budget, type Lane } from '../../src/core/delivery/pacer.js';
 import { PermanentChatError, RateLimitedError, UnsupportedError } from '../../src/core/errors.js';
 import type { Where } from '../../src/core/inbound.js';
@@ -93,7 +94,7 @@ export class TeamsChatPort implements ChatPort {
 
   constructor(private readonly options: TeamsPortOptions) {
     this.sendTimeoutMs = options.sendTimeoutMs ?? 15_000;
-    this.budgets = { ...TEAMS_BUDGETS, ...(options.budgets ?? {}) };
+    this.budgets = budgetsFor(TEAMS_BUDGETS, options.budgets, options.app.config.delivery.replicas);
     this.pacer = new Pacer('teams', { maxInlineWaitMs: options.maxInlineWaitMs, stallMs: this.sendTimeoutMs, stats: options.app.chatCalls });
   }
 

@@ -116,6 +116,16 @@ export const deliveries = pgTable('deliveries', {
   seenAt: ts('seen_at').notNull().defaultNow(),
 }, (t) => [index('deliveries_seen').on(t.seenAt)]);
 
+/**
+ * Retry-After windows a platform announced (a Slack method for the workspace, a Teams conversation), so every replica
+ * holds back, not only the one that got the 429.
+ */
+export const deliveryBlocks = pgTable('delivery_blocks', {
+  platform: text('platform').notNull(),
+  lane: text('lane').notNull(),
+  blockedUntil: ts('blocked_until').notNull(),
+}, (t) => [primaryKey({ columns: [t.platform, t.lane] })]);
+
 /** Conversation references seen by an adapter (Teams needs them for proactive messages). */
 export const conversations = pgTable('conversations', {
   platform: text('platform').notNull(),

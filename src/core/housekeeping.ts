@@ -1,4 +1,4 @@
-/** Housekeeping: forgets old delivery ids and sent outbox rows, on a recurring timer. */
+/** Housekeeping: forgets old delivery ids, sent outbox rows and ended Retry-After windows, on a recurring timer. */
 import { and, inArray, lt } from 'drizzle-orm';
 import { schema } from '../../db/client.js';
 import { schedule, type TimerHandler } from './timers.js';
@@ -14,6 +14,7 @@ const OUTBOX_TTL_MS = 7 * 86_400_000;
 const run: TimerHandler = async (tx, _timer, _app, now) => {
   await tx.delete(schema.deliveries).where(lt(schema.deliveries.seenAt, new Date(now.getTime() - DELIVERY_TTL_MS)));
   await tx.delete(schema.outbox).where(and(inArray(schema.outbox.status, ['sent', 'superseded']), lt(schema.outbox.createdAt, new Date(now.getTime() - OUTBOX_TTL_MS))));
+  await tx.delete(schema.deliveryBlocks).where(lt(schema.deliveryBlocks.blockedUntil, now));
   return { rescheduleAt: new Date(now.getTime() + EVERY_MS) };
 };
 

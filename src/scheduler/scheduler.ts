@@ -110,7 +110,7 @@ export class Scheduler {
     this.dispatcher?.kick();
   }
 
-  /** Sets the wake-up to the next timer's due time (the cron tick covers timers other processes write). */
+  /** Sets the wake-up to the next timer's due time (the cron tick covers timers other processes write meanwhile). */
   private async arm(): Promise<void> {
     if (!this.started) return;
     let next: number | undefined;
@@ -122,8 +122,8 @@ export class Scheduler {
       return;
     }
     if (next === undefined || !this.started) return;
-    const wait = Math.max(0, next - this.app.clock.now().getTime());
-    if (wait >= this.everySeconds * 1000) return;
+    // Capped, so a clock change or a timer another process wrote later is picked up by a fresh look.
+    const wait = Math.min(3_600_000, Math.max(0, next - this.app.clock.now().getTime()));
     const at = Date.now() + wait;
     if (this.wakeTimer && at >= this.wakeAt) return;
     clearTimeout(this.wakeTimer);

@@ -5,6 +5,7 @@
  *
  *   delivery:
  *     concurrency: 16                 # outbox rows sent at once
+ *     replicas: 1                     # processes sending through one workspace: each keeps its share
  *     slack:
  *       chat.update: [50/1m window, 5/1s burst 5]   # Tier 3: never more than 50 in a minute, 5 a second at most
  *       chat.postMessage: 600/1m window
@@ -29,17 +30,23 @@ export function parseBudget(text: string): Budget | undefined {
   return { limit, perMs, ...(m[3] ? { burst: Math.max(1, Number(m[3])) } : {}), ...(m[4] ? { window: true } : {}) };
 }
 
-const budgetSchema = z.string().transform((value, ctx) => {
-  const budget = parseBudget(value);
-  if (!budget) {
-    ctx.addIssue({ code: 'custom', message: `"${value}" is not a budget: write calls per time, like 50/1m, 1/1s burst 3 or 60/30s window` });
+const notABudget = (value: unknown) => `"${String(value)}" is not a budget: write calls per time, like 50/1m, 1/1s burst 3 or 60/30s window`;
+
+/** One budget or a list of them that all apply (Teams limits a conversation per second, per 30 seconds and per hour). */
+const budgetsSchema = z.unknown().transform((value, ctx): Budget[] => {
+  const items = typeof value === 'string' ? [value] : Array.isArray(value) && value.length > 0 ? value : undefined;
+  if (!items) {
+    ctx.addIssue({ code: 'custom', message: 'write a budget like 50/1m, or a list of them' });
     return z.NEVER;
   }
-  return budget;
+  const budgets: Budget[] = [];
+  items.forEach((item, i) => {
+    const budget = typeof item === 'string' ? parseBudget(item) : undefined;
+    if (budget) budgets.push(budget);
+    else ctx.addIssue({ code: 'custom', path: typeof value === 'string' ? [] : [i], message: notABudget(item) });
+  });
+  return budgets;
 });
-
-/** One budget or several that all apply (Teams limits a conversation per second, per 30 seconds and per hour). */
-const budgetsSchema = z.union([budgetSchema.transform((b) => [b]), z.array(budgetSchema).min(1)]);
 
 const platformBudgets = z.record(z.string().min(1), budgetsSchema).default({});
 
@@ -47,14 +54,24 @@ const platformBudgets = z.record(z.string().min(1), budgetsSchema).default({});
 export const deliverySchema = z.object({
   /** Outbox rows sent at once by one process (each platform also bounds its calls in flight). */
   concurrency: z.number().int().min(1).max(256).default(16),
+  /** Replicas sending through one workspace: each keeps this share of every budget (Retry-After windows are shared). */
+  replicas: z.number().int().min(1).max(64).default(1),
   slack: platformBudgets,
   teams: platformBudgets,
-}).strict().default({ concurrency: 16, slack: {}, teams: {} });
+}).strict().default({ concurrency: 16, replicas: 1, slack: {}, teams: {} });
 
 /** The parsed `delivery` section. */
 export type DeliveryConfig = z.infer<typeof deliverySchema>;
 
-/** The budgets of a platform: its documented defaults, with the file's overrides by name. */
-export function budgetsFor(defaults: Record<string, readonly Budget[]>, overrides: Record<string, Budget[]> | undefined): Record<string, readonly Budget[]> {
-  return { ...defaults, ...(overrides ?? {}) };
+/** One replica's share of a budget: a window keeps `limit / replicas` calls, a spaced budget is spaced `replicas` times wider. */
+export function shareOf(budget: Budget, replicas: number): Budget {
+  if (replicas <= 1) return budget;
+  if (budget.window) return { ...budget, limit: Math.max(1, Math.floor(budget.limit / replicas)) };
+  return { ...budget, perMs: budget.perMs * replicas };
+}
+
+/** The budgets of a platform for one process: its documented defaults with the file's overrides by name, shared among replicas. */
+export function budgetsFor(defaults: Record<string, readonly Budget[]>, overrides: Record<string, readonly Budget[]> | undefined, replicas = 1): Record<string, readonly Budget[]> {
+  const all = { ...defaults, ...(overrides ?? {}) };
+  return Object.fromEntries(Object.entries(all).map(([name, budgets]) => [name, budgets.map((b) => shareOf(b, replicas))]));
 }

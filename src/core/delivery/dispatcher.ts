@@ -19,6 +19,7 @@ import type { Platform } from '../inbound.js';
 import type { OutboxPayload } from '../outbox.js';
 import { inDelivery } from './context.js';
 import { DeliveryStats } from './metrics.js';
+import type { Pacer } from './pacer.js';
 import { Sender } from './send.js';
 
 /** A row is given up (dead letter) after this many failed attempts. */
@@ -41,6 +42,8 @@ export function backoffMs(attempts: number): number {
 export interface DispatcherOptions {
   /** Rows sent at once (default 16). Each platform's pacer bounds its own calls in flight. */
   concurrency?: number;
+  /** The platforms' pacers: the Retry-After windows they are told of are shared with other replicas. */
+  pacers?: Pacer[];
 }
 
 /** Raised when sending one row takes longer than its lease allows. */
@@ -60,9 +63,31 @@ export class Dispatcher {
   private started = false;
   private wakeTimer: NodeJS.Timeout | undefined;
 
+  private readonly pacers: Pacer[];
+
   constructor(private readonly app: AppContext, ports: Map<Platform, ChatPort>, options: DispatcherOptions = {}) {
     this.sender = new Sender(app, ports);
     this.concurrency = Math.max(1, options.concurrency ?? 16);
+    this.pacers = options.pacers ?? [];
+    for (const pacer of this.pacers) pacer.onBlocked = (lane, until) => { void this.shareBlock(pacer.platform, lane, until); };
+  }
+
+  /** Records a Retry-After window for the other replicas (they read it before they claim rows). */
+  private async shareBlock(platform: string, lane: string, until: number): Promise<void> {
+    try {
+      await this.app.db.insert(schema.deliveryBlocks).values({ platform, lane, blockedUntil: new Date(until) })
+        .onConflictDoUpdate({ target: [schema.deliveryBlocks.platform, schema.deliveryBlocks.lane], set: { blockedUntil: sql`greatest(${schema.deliveryBlocks.blockedUntil}, excluded.blocked_until)` } });
+    } catch (e) {
+      this.app.log.warn({ err: (e as Error).message, platform, lane }, 'could not share a Retry-After window with other replicas');
+    }
+  }
+
+  /** The Retry-After windows other replicas were told of, into this process's pacers. */
+  private async loadBlocks(): Promise<void> {
+    if (this.pacers.length === 0) return;
+    const rows = await queryRows<{ platform: string; lane: string; ms: number }>(this.app.db, sql`select platform, lane,
+      (extract(epoch from blocked_until) * 1000)::float8 as ms from delivery_blocks where blocked_until > now()`);
+    for (const r of rows) this.pacers.find((p) => p.platform === r.platform)?.block(r.lane, Number(r.ms));
   }
 
   /** Sends in the background from now on: when kicked, and when the next waiting row comes due. */
@@ -115,6 +140,7 @@ export class Dispatcher {
         for (;;) {
           this.again = false;
           if (this.tasks.size < this.concurrency) {
+            await this.loadBlocks();
             await this.collapseUpdates();
             while (this.tasks.size < this.concurrency) {
               const rows = await this.claim(this.concurrency - this.tasks.size);

@@ -56,6 +56,9 @@ export interface PacerOptions {
   now?: () => number;
 }
 
+/** Told of every Retry-After window a platform announced, so other processes can hold back too. */
+export type BlockListener = (key: string, until: number) => void;
+
 interface Waiter {
   priority: number;
   seq: number;
@@ -88,8 +91,10 @@ export class Pacer {
   private readonly lanes = new Map<string, LaneState>();
   private readonly now: () => number;
   private seq = 0;
+  /** Told of each Retry-After window (the dispatcher shares them with other replicas through the database). */
+  onBlocked: BlockListener | undefined;
 
-  constructor(private readonly platform: string, private readonly options: PacerOptions = {}) {
+  constructor(readonly platform: string, private readonly options: PacerOptions = {}) {
     this.maxInlineWaitMs = options.maxInlineWaitMs ?? 1500;
     this.stallMs = options.stallMs ?? 1000;
     this.now = options.now ?? Date.now;
@@ -144,7 +149,9 @@ export class Pacer {
       if (e instanceof RateLimitedError) {
         const until = this.now() + e.retryAfterMs;
         spec.lanes.forEach((lane, i) => {
-          if (lane.retryAfterScope) states[i]!.blockedUntil = Math.max(states[i]!.blockedUntil, until);
+          if (!lane.retryAfterScope) return;
+          states[i]!.blockedUntil = Math.max(states[i]!.blockedUntil, until);
+          this.onBlocked?.(lane.key, until);
         });
         this.options.stats?.call(this.platform, spec.method, 'rate_limited', this.now() - started);
       } else {

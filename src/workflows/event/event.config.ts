@@ -88,7 +88,7 @@ const correlationRuleSchema = z.object({
   window: durationSchema.optional(),
 }).strict();
 
-const DEFAULT_CARDS = { settle: 2000 as number | false, settleMax: 20_000, refresh: 10_000, stormGroups: 10 };
+const DEFAULT_CARDS = { settle: 5000 as number | false, settleMax: 25_000, refresh: 10_000, stormGroups: 10 };
 
 /**
  * When group cards are drawn, so an alert storm fits the platforms' budgets (Slack: 50 edits a minute per workspace):

@@ -37,13 +37,13 @@ async function until(check: () => boolean | Promise<boolean>, timeoutMs: number,
 }
 
 /** A tread on `database` whose Slack is `fake`, with the dispatcher running (wake-ups on). */
-async function slackTread(database: Database, fake: FakeSlack, port: SlackAdapterOptions['port'] = {}, extra: Partial<SlackAdapterOptions> = {}, org = config): Promise<Tread> {
+async function slackTread(database: Database, fake: FakeSlack, port: SlackAdapterOptions['port'] = {}, extra: Partial<SlackAdapterOptions> = {}, org = config, running = true): Promise<Tread> {
   const env = loadEnv({ SLACK_BOT_TOKEN: 'xoxb-test', SLACK_SIGNING_SECRET: 'secret-0123456789', SLACK_API_URL: fake.apiUrl });
   const tread = await startTread({
     database, config: org, tickSeconds: 0,
     platforms: async (app, router) => [await createSlackAdapter({ env, app, router, bot: BOT, port, ...extra })],
   });
-  tread.dispatcher.start();
+  if (running) tread.dispatcher.start();
   return tread;
 }
 
@@ -59,6 +59,24 @@ async function settled(database: Database): Promise<boolean> {
 }
 
 const posts = (fake: FakeSlack) => fake.ok('chat.postMessage');
+
+/** Two replicas on one new PostgreSQL database, both Slack through `fake`; stopped and dropped after `work`. */
+async function withReplicas(fake: FakeSlack, options: { org?: typeof config; running: boolean }, work: (a: Tread, b: Tread, dbA: Database, dbB: Database) => Promise<void>): Promise<void> {
+  const created = await createPgDatabase();
+  const dbA = await openDatabase({ url: created.url, poolSize: 4 });
+  const dbB = await openDatabase({ url: created.url, poolSize: 4, migrate: false });
+  const a = await slackTread(dbA, fake, {}, {}, options.org ?? config, options.running);
+  const b = await slackTread(dbB, fake, {}, {}, options.org ?? config, options.running);
+  try {
+    await work(a, b, dbA, dbB);
+  } finally {
+    await a.stop({ closeDatabase: false });
+    await b.stop({ closeDatabase: false });
+    await dbA.close();
+    await dbB.close();
+    await created.drop();
+  }
+}
 
 for (const driver of drivers) {
   describe(`Slack delivery against the strict double (${driver})`, () => {
@@ -178,16 +196,36 @@ for (const driver of drivers) {
       expect(ack).toBeLessThan(6);
     });
 
+    it.skipIf(driver !== 'postgres')('a Retry-After one replica got holds the other back too (shared through the database)', async () => {
+      const slack = await new FakeSlack({ limits: true }).start();
+      fake = slack;
+      await withReplicas(slack, { running: false }, async (a, b, dbA, dbB) => {
+        slack.failNext('chat.postMessage', { status: 429, retryAfter: 2 });
+        await write(dbA, [{ payload: { kind: 'post', where: at('C0X1'), message: card('INC-300', 1), subject: 'INC-300' } }]);
+        await a.dispatcher.flush();
+        const limited = slack.calls.find((c) => c.status === 429)!;
+        expect(limited).toBeDefined();
+        // Replica B has never been answered 429, yet it does not call chat.postMessage inside the window.
+        await write(dbB, ['C0Y1', 'C0Y2', 'C0Y3'].map((c, i) => ({ payload: { kind: 'post' as const, where: at(c), message: card(`INC-31${i}`, 1), subject: `INC-31${i}` } })));
+        await b.dispatcher.flush();
+        expect(slack.calls.filter((c) => c.method === 'chat.postMessage')).toHaveLength(1);
+        const [waiting] = await dbB.rows<{ n: number }>(sql`select count(*)::int as n from outbox where status = 'pending' and last_error like 'rate limited%' and order_key like 'INC-31%'`);
+        expect(Number(waiting!.n)).toBe(3);
+        await new Promise((r) => setTimeout(r, Math.max(0, limited.at + 2100 - Date.now())));
+        await dbB.db.execute(sql`update outbox set available_at = now() where status = 'pending'`);
+        await b.dispatcher.flush();
+        await a.dispatcher.flush();
+        expect(slack.strict.violations).toEqual({});
+        expect(posts(slack).map((c) => c.args.channel).sort()).toEqual(['C0X1', 'C0Y1', 'C0Y2', 'C0Y3']);
+      });
+    });
+
     it.skipIf(driver !== 'postgres')('two replicas on one PostgreSQL send every row once', async () => {
-      fake = await new FakeSlack({ limits: true }).start();
-      const created = await createPgDatabase();
-      const dbA = await openDatabase({ url: created.url, poolSize: 4 });
-      const dbB = await openDatabase({ url: created.url, poolSize: 4, migrate: false });
+      const slack = await new FakeSlack({ limits: true }).start();
+      fake = slack;
       // Four rows at a time each, so neither replica can take the whole outbox at once.
       const small = { ...config, delivery: { ...config.delivery, concurrency: 4 } };
-      const a = await slackTread(dbA, fake, {}, {}, small);
-      const b = await slackTread(dbB, fake, {}, {}, small);
-      try {
+      await withReplicas(slack, { org: small, running: true }, async (a, b, dbA) => {
         const records = Array.from({ length: 40 }, (_, i) => ({ subject: `INC-${200 + i}`, channel: `C0P${i}` }));
         for (const r of records) {
           await write(dbA, [
@@ -198,21 +236,15 @@ for (const driver of drivers) {
         a.dispatcher.kick();
         b.dispatcher.kick();
         await until(() => settled(dbA), 25_000, 'the outbox');
-        const top = posts(fake).filter((c) => !c.args.thread_ts).map((c) => c.args.text as string).sort();
-        const replies = posts(fake).filter((c) => c.args.thread_ts).map((c) => c.args.text as string);
+        const top = posts(slack).filter((c) => !c.args.thread_ts).map((c) => c.args.text as string).sort();
+        const replies = posts(slack).filter((c) => c.args.thread_ts).map((c) => c.args.text as string);
         expect(top).toEqual(records.map((r) => `${r.subject} v1`).sort());
         expect(new Set(replies).size).toBe(records.length);
         expect(replies).toHaveLength(records.length);
         expect(a.dispatcher.stats.sent + b.dispatcher.stats.sent).toBe(records.length * 2);
         expect(a.dispatcher.stats.sent).toBeGreaterThan(0);
         expect(b.dispatcher.stats.sent).toBeGreaterThan(0);
-      } finally {
-        await a.stop({ closeDatabase: false });
-        await b.stop({ closeDatabase: false });
-        await dbA.close();
-        await dbB.close();
-        await created.drop();
-      }
+      });
     });
   });
 }

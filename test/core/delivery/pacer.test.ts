@@ -1,6 +1,6 @@
 /** The pacer on its own: budgets with bursts, Retry-After blocks of a whole method, in-flight limits, stalls, priorities. */
 import { describe, expect, it } from 'vitest';
-import { parseBudget } from '../../../src/core/delivery/delivery.config.js';
+import { budgetsFor, parseBudget } from '../../../src/core/delivery/delivery.config.js';
 import { CallStats } from '../../../src/core/delivery/metrics.js';
 import { Pacer, type Lane } from '../../../src/core/delivery/pacer.js';
 import { RateLimitedError } from '../../../src/core/errors.js';
@@ -32,6 +32,14 @@ describe('Pacer', () => {
     expect(at[3]!).toBeGreaterThanOrEqual(145);
     expect(at[4]!).toBeGreaterThanOrEqual(145);
     for (let i = 3; i < at.length; i++) expect(at[i]! - at[i - 3]!).toBeGreaterThanOrEqual(145);
+  });
+
+  it('gives each of several replicas its share of a budget', () => {
+    expect(budgetsFor({ m: [{ limit: 50, perMs: 60_000, window: true }, { limit: 1, perMs: 200, burst: 5 }] }, { c: [{ limit: 1, perMs: 1000, burst: 3 }] }, 2)).toEqual({
+      m: [{ limit: 25, perMs: 60_000, window: true }, { limit: 1, perMs: 400, burst: 5 }],
+      c: [{ limit: 1, perMs: 2000, burst: 3 }],
+    });
+    expect(budgetsFor({ m: [{ limit: 50, perMs: 60_000 }] }, undefined)).toEqual({ m: [{ limit: 50, perMs: 60_000 }] });
   });
 
   it('parses budgets from the organisation file', () => {
