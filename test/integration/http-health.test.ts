@@ -98,6 +98,14 @@ for (const driver of drivers) {
       expect(value('tread_incidents', { state: 'resolved' })).toBe(1);
       expect(value('tread_outbox_backlog', { status: 'pending' })).toBe(1);
       expect(value('tread_outbox_backlog', { status: 'dead' })).toBe(0);
+      // Delivery: what waits, per platform (an announcement goes to every platform of the record: `any`), how old it
+      // is, and how long sent rows took from their commit.
+      expect(types).toMatchObject({ tread_outbox_depth: 'gauge', tread_outbox_oldest_pending_seconds: 'gauge', tread_outbox_delivery_seconds: 'histogram', tread_outbox_retries_total: 'counter' });
+      expect(value('tread_outbox_depth', { platform: 'any' })).toBe(1);
+      expect(value('tread_outbox_depth', { platform: 'console' })).toBe(0);
+      expect(value('tread_outbox_oldest_pending_seconds', { platform: 'any' })).toBeGreaterThanOrEqual(0);
+      expect(value('tread_outbox_delivery_seconds_count', { kind: 'post' })).toBeGreaterThanOrEqual(3);
+      expect(value('tread_outbox_sent_total')).toBeGreaterThanOrEqual(3);
       // the oldest due timer is the example organisation's knowledge re-index (every 5m from the start at 09:00): 55m of
       // lag; without it the first SLA warning (09:22:30) would be the oldest
       const [oldest] = await queryRows<{ kind: string }>(t.db, sql`select kind from timers order by due_at limit 1`);

@@ -125,7 +125,7 @@ export class Pacer {
       throw this.defer(spec, states, blocked, priority);
     }
     // Overtaken while it waited (a newer update of the same card was written): the slot goes to the next call.
-    if ((wait > 0 || queued) && !(await stillWanted())) {
+    if ((wait > 0 || queued) && !(await stillWanted().catch(() => true))) {
       this.leave(spec.lanes, states);
       throw new SupersededError(`${this.platform} ${spec.method}: a newer version was written while this one waited`);
     }

@@ -256,6 +256,27 @@ for (const driver of drivers) {
       expect(ok.messageId).toMatch(/^m-/);
     });
 
+    it('paces by the Bot Framework\'s limits: 7 a second in one conversation, then a wait; other conversations go on', async () => {
+      const teams = port();
+      const run = (conversation: string) => teams.pacer.run({ method: 'sendActivity', lanes: teams.lanes(conversation) }, async () => Date.now());
+      const started = Date.now();
+      const first = await Promise.all(Array.from({ length: 8 }, () => run('19:paced@thread.tacv2')));
+      first.sort((x, y) => x - y);
+      expect(first[6]! - started).toBeLessThan(500);
+      // The eighth waits for the first to leave the one-second window.
+      expect(first[7]! - started).toBeGreaterThanOrEqual(950);
+      // The ninth waits for the first to leave the two-second window (8 in 2 s).
+      expect(await run('19:paced@thread.tacv2') - started).toBeGreaterThanOrEqual(1950);
+      // A burst that would wait longer than 1.5 s for its slot goes back to the outbox instead.
+      const burst = await Promise.all(Array.from({ length: 16 }, () => run('19:paced@thread.tacv2').catch((e) => e)));
+      const deferred = burst.filter((r) => r instanceof RateLimitedError);
+      expect(deferred.length).toBeGreaterThan(0);
+      expect(deferred[0].message).toMatch(/over its budget/);
+      // Another conversation is not held back.
+      const other = await run('19:other@thread.tacv2');
+      expect(other - Date.now()).toBeLessThan(50);
+    });
+
     it('keeps an outbox row through throttling and sends it once Teams accepts', async () => {
       await settle();
       await enqueue(tread.app.db, { kind: 'post', where: { platform: 'teams', channel: PERSONAL }, message: { text: 'after the throttle' } });
