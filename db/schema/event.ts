@@ -135,7 +135,11 @@ export const eventIntake = pgTable('event_intake', {
   receivedAt: ts('received_at').notNull().defaultNow(),
   /** How many events `body` holds. */
   events: integer('events').notNull(),
-  /** The parsed events as JSON (see `event.intake.ts`). */
+  /** The parsed events as JSON, or with `source` set the request body as received (see `event.intake.ts`). */
   body: text('body').notNull(),
+  /** The parser of a body stored as received (`alertmanager`, `grafana`); null when `body` holds parsed events. */
+  source: text('source'),
+  /** The integration a body stored as received came through (its parser's settings). */
+  integration: text('integration'),
   failed: text('failed'),
 }, (t) => [primaryKey({ name: 'event_intake_pkey', columns: [t.lane, t.id] })]);

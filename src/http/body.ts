@@ -88,8 +88,12 @@ const NEEDS_CLEANING = /\\u0000|\\u[dD][89a-fA-F][0-9a-fA-F]{2}/;
  * surrogates (PostgreSQL text and jsonb refuse them) are replaced in every string.
  */
 export function parseJson(body: Buffer): unknown {
-  if (body.length === 0) throw new BadJsonError('the request body is empty; send a JSON object');
-  const text = body.toString('utf8');
+  return parseJsonText(body.toString('utf8'));
+}
+
+/** `parseJson` of text already decoded (a body stored as received). */
+export function parseJsonText(text: string): unknown {
+  if (text.length === 0) throw new BadJsonError('the request body is empty; send a JSON object');
   if (jsonDepth(text) > MAX_JSON_DEPTH) throw new BadJsonError(`the body nests objects or arrays more than ${MAX_JSON_DEPTH} levels deep`, 'http.too_deep');
   let value: unknown;
   try {

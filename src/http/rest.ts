@@ -13,7 +13,7 @@ import type { Request } from '../core/route.js';
 import { sendError, sendJson } from './server.js';
 
 export { sendError, sendJson } from './server.js';
-export { BadJsonError, BodyTooLargeError, MAX_BODY_BYTES, parseJson, readBody, readJson } from './body.js';
+export { BadJsonError, BodyTooLargeError, MAX_BODY_BYTES, parseJson, parseJsonText, readBody, readJson } from './body.js';
 export { credential, sameSecret } from './credentials.js';
 export { RateLimiter } from './rate-limit.js';
 

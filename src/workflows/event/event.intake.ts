@@ -10,7 +10,9 @@
  */
 import { sql } from 'drizzle-orm';
 import { queryRows, type Db, type Tx } from '../../../db/client.js';
-import type { IncomingEvent } from './event.parse.js';
+import { parseJsonText } from '../../http/body.js';
+import type { IntegrationConfig } from './event.config.js';
+import { parseAlertmanager, parseGrafana, type IncomingEvent, type ParseResult } from './event.parse.js';
 
 /** The timer kind of the safety net. */
 export const INTAKE_TIMER = 'event.intake';
@@ -21,9 +23,35 @@ export const INTAKE_CHECK_MS = 5000;
 /** Advisory lock key of a lane (a constant prefix keeps it clear of other users of advisory locks). */
 const laneLock = (lane: number) => 0x74726561_00 + lane;
 
-/** The events of one request as stored. */
-export function encodeEvents(events: IncomingEvent[]): string {
-  return JSON.stringify(events);
+/** The parsers of batch bodies the intake keeps as received (the `source` column). */
+const STORED_PARSERS = { alertmanager: parseAlertmanager, grafana: parseGrafana } satisfies Record<string, (body: unknown, i: IntegrationConfig) => ParseResult>;
+
+/** A parser whose bodies the intake keeps as received. */
+export type StoredSource = keyof typeof STORED_PARSERS;
+
+/**
+ * A batch body as received (already validated): stored as it came, it costs no re-encoding on the answer's path and is
+ * parsed again, with its integration's settings, when applied.
+ */
+export interface ReceivedBody {
+  source: StoredSource;
+  integration: string;
+  body: Buffer;
+}
+
+/** One request's events as an intake row holds them. */
+export interface IntakeBody {
+  events: number;
+  body: string;
+  source: StoredSource | null;
+  integration: string | null;
+}
+
+/** The events of one request as stored (parsed events), or its body as received when there is one. */
+export function intakeBody(events: IncomingEvent[], received?: ReceivedBody): IntakeBody {
+  return received
+    ? { events: events.length, body: received.body.toString('utf8'), source: received.source, integration: received.integration }
+    : { events: events.length, body: JSON.stringify(events), source: null, integration: null };
 }
 
 /** Stored events back (dates revived). */
@@ -33,22 +61,56 @@ export function decodeEvents(text: string): IncomingEvent[] {
   return events;
 }
 
-/** Stores the events of several requests for a lane in one statement (committed on return), with the safety-net timer. */
-export async function storeIntake(db: Db, lane: number, bodies: { events: number; body: string }[], now: Date): Promise<void> {
-  const rows = sql.join(bodies.map((b) => sql`(${lane}, ${b.events}, ${b.body})`), sql`, `);
+/**
+ * An intake row's events: parsed events as stored, or its body parsed again with its integration's current settings (an
+ * integration removed since keeps its name and kind). A body that no longer parses is an error: the row is set aside.
+ */
+export function decodeIntake(row: { body: string; source: string | null; integration: string | null }, integrations: readonly IntegrationConfig[]): IncomingEvent[] {
+  if (row.source === null) return decodeEvents(row.body);
+  const parse = STORED_PARSERS[row.source as StoredSource];
+  if (!parse) throw new Error(`an intake row has an unknown source "${row.source}"`);
+  const name = row.integration ?? row.source;
+  const integration = integrations.find((i) => i.name === name && i.kind === row.source) ?? ({ name, kind: row.source } as IntegrationConfig);
+  const r = parse(parseJsonText(row.body), integration);
+  if (!r.ok) throw new Error(`a stored ${row.source} body no longer parses: ${r.issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`);
+  return r.events;
+}
+
+/**
+ * Stores the events of several requests for a lane in one statement (committed on return). With `arm`, the statement also
+ * makes sure the lane's safety-net timer is due within INTAKE_CHECK_MS: a lane arms it once per half of that interval
+ * (`armDue`), not with every write, so concurrent writes do not queue behind the timer's row.
+ */
+export async function storeIntake(db: Db, lane: number, bodies: IntakeBody[], now: Date, arm = true): Promise<void> {
+  const rows = sql.join(bodies.map((b) => sql`(${lane}, ${b.events}, ${b.body}, ${b.source}, ${b.integration})`), sql`, `);
+  if (!arm) {
+    await db.execute(sql`insert into event_intake (lane, events, body, source, integration) values ${rows}`);
+    return;
+  }
   const due = new Date(now.getTime() + INTAKE_CHECK_MS).toISOString();
   await db.execute(sql`with t as (
       insert into timers (due_at, kind, subject, key, payload)
       values (${due}::timestamptz, ${INTAKE_TIMER}, 'alerts', ${`${INTAKE_TIMER}:${lane}`}, jsonb_build_object('lane', ${lane}::int))
-      on conflict (key) do nothing
+      on conflict (key) do update set due_at = least(timers.due_at, excluded.due_at)
     )
-    insert into event_intake (lane, events, body) values ${rows}`);
+    insert into event_intake (lane, events, body, source, integration) values ${rows}`);
 }
 
-/** One claimed intake row. */
+/**
+ * True when a lane that armed its timer at `armedAt` must arm it again before storing at `now`. The timer, once armed, is
+ * due at least INTAKE_CHECK_MS later and stays until it runs and finds the lane empty, so it is certainly there for
+ * rows stored in the first half of that interval.
+ */
+export function armDue(armedAt: number, now: Date): boolean {
+  return now.getTime() - armedAt >= INTAKE_CHECK_MS / 2 || now.getTime() < armedAt;
+}
+
+/** One claimed intake row, as stored (`decodeIntake` gives its events). */
 export interface IntakeRow {
   id: number;
-  events: IncomingEvent[];
+  body: string;
+  source: string | null;
+  integration: string | null;
 }
 
 /**
@@ -57,17 +119,17 @@ export interface IntakeRow {
  */
 export async function claimIntake(tx: Tx, lane: number, maxEvents: number, maxRows = 1000): Promise<{ rows: IntakeRow[]; more: boolean }> {
   await tx.execute(sql`select pg_advisory_xact_lock(${laneLock(lane)})`);
-  const got = await queryRows<{ id: number; body: string; picked: number }>(tx, sql`with pick as (
+  const got = await queryRows<{ id: number; body: string; source: string | null; integration: string | null; picked: number }>(tx, sql`with pick as (
       select id, sum(events) over (order by id) as upto, row_number() over (order by id) as n
       from event_intake where lane = ${lane} and failed is null order by id limit ${maxRows}
     ), del as (
       delete from event_intake i using pick
       where i.lane = ${lane} and i.id = pick.id and (pick.upto <= ${maxEvents} or pick.n = 1)
-      returning i.id, i.body
+      returning i.id, i.body, i.source, i.integration
     )
-    select id, body, (select count(*) from pick)::int as picked from del order by id`);
+    select id, body, source, integration, (select count(*) from pick)::int as picked from del order by id`);
   const picked = Number(got[0]?.picked ?? 0);
-  return { rows: got.map((r) => ({ id: Number(r.id), events: decodeEvents(r.body) })), more: got.length < picked || picked === maxRows };
+  return { rows: got.map((r) => ({ id: Number(r.id), body: r.body, source: r.source, integration: r.integration })), more: got.length < picked || picked === maxRows };
 }
 
 /** Keeps a row that fails on its own, with its error, out of the lane's way. */

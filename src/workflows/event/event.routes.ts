@@ -19,6 +19,7 @@ import { ALERT_STATES, GROUP_STATES } from './event.machine.js';
 import { alertSubject, groupSubject, incidentRef, type AlertRow, type GroupRow } from './event.messages.js';
 import { parseAlertmanager, parseGeneric, parseGrafana, parsePagerDuty, type IncomingEvent, type Issue, type ParseResult } from './event.parse.js';
 import { getAlert, getGroup, knownAlertService, listAlerts, recordPing, unknownServiceIssue } from './event.service.js';
+import type { ReceivedBody } from './event.intake.js';
 import { EventWriter } from './event.writer.js';
 
 /** The REST shape of an alert. */
@@ -133,9 +134,9 @@ export function eventRoutes(app: AppContext, tools: RouteTools): Route[] {
   const limiter = new RateLimiter();
   const resends = new ResendCache();
 
-  const store = async (res: ServerResponse, events: IncomingEvent[], onError: () => void): Promise<EventOutcome[] | undefined> => {
+  const store = async (res: ServerResponse, events: IncomingEvent[], onError: () => void, received?: ReceivedBody): Promise<EventOutcome[] | undefined> => {
     try {
-      return await writer.submit(events);
+      return await writer.submit(events, received);
     } catch (e) {
       app.log.error({ err: e }, 'could not store events');
       onError();
@@ -167,7 +168,9 @@ export function eventRoutes(app: AppContext, tools: RouteTools): Route[] {
     if (integration.rateLimitPerMinute && !limiter.take(integration.name, integration.rateLimitPerMinute)) {
       return sendError(res, 429, 'event.rate_limited', `integration ${integration.name} sends more than ${integration.rateLimitPerMinute} requests a minute; retry later`);
     }
-    const outcomes = await store(res, events, () => sendError(res, 503, 'event.unavailable', 'the events could not be stored; retry'));
+    // a batch body goes to the intake as received (no re-encoding), a single event as parsed
+    const received = kind === 'alertmanager' || kind === 'grafana' ? { source: kind, integration: integration.name, body: raw } : undefined;
+    const outcomes = await store(res, events, () => sendError(res, 503, 'event.unavailable', 'the events could not be stored; retry'), received);
     if (!outcomes) return;
     if (kind === 'generic') {
       const o = outcomes[0];

@@ -6,15 +6,17 @@
  * batch in progress, before anything newer: a storm is answered at the rate tread can store events, not the rate it can
  * correlate them, and nothing answered is lost.
  */
-import { setImmediate as nextTurn } from 'node:timers/promises';
+import { setImmediate as nextTurn, setTimeout as sleep } from 'node:timers/promises';
 import type { AppContext } from '../../core/app.js';
 import { withRetry } from './event.alerts.js';
 import { applyEvents, type EventOutcome } from './event.ingest.js';
-import { claimIntake, encodeEvents, failIntake, storeIntake } from './event.intake.js';
+import { armDue, claimIntake, decodeIntake, failIntake, intakeBody, storeIntake, type ReceivedBody } from './event.intake.js';
 import type { IncomingEvent } from './event.parse.js';
 
 interface Pending {
   events: IncomingEvent[];
+  /** The request's body as received, stored instead of the parsed events when it goes to the intake. */
+  received?: ReceivedBody;
   resolve: (outcomes: EventOutcome[]) => void;
   reject: (e: unknown) => void;
 }
@@ -32,6 +34,14 @@ export interface WriterStats {
   failed: number;
 }
 
+/**
+ * While requests keep arriving, storing them comes first: a lane applies its intake once no request has arrived or been
+ * answered for BURST_LULL_MS, and at the latest MAX_APPLY_DELAY_MS after the oldest request it stored (Alertmanager flushes many
+ * groups at once: their bodies are answered at the rate they can be stored, and applied together right after).
+ */
+export const BURST_LULL_MS = 15;
+export const MAX_APPLY_DELAY_MS = 1000;
+
 const queuedOutcomes = (events: IncomingEvent[]): EventOutcome[] => events.map((e) => ({ dedupKey: e.dedupKey, alertId: null, outcome: 'queued' }));
 
 /**
@@ -45,21 +55,31 @@ class Lane {
   private running = false;
   /** A transaction is applying events (requests that arrive now go to the intake). */
   private busy = false;
-  private storing = false;
+  /** Intake writes in flight: several at once, so the database flushes their commits together. */
+  private stores = 0;
   /** The intake may hold rows of this lane (at start: a stopped process may have left some). */
   private due = true;
+  /** When the last request went to the intake or was answered from it, and when the oldest one not applied yet was stored (performance.now()). */
+  private lastArrival = -Infinity;
+  private oldestStored: number | null = null;
+  /** When this lane last armed its safety-net timer (app clock, ms). */
+  private armedAt = -Infinity;
 
   private readonly yieldRounds: number;
+  private readonly maxStores: number;
 
-  constructor(private readonly app: AppContext, private readonly index: number, private readonly kick: () => void, private readonly stats: WriterStats, private readonly maxEvents: number) {
+  constructor(private readonly app: AppContext, private readonly index: number, private readonly kick: () => void, private readonly stats: WriterStats, private readonly maxEvents: number, private readonly timing: { lullMs: number; maxDelayMs: number }) {
     this.yieldRounds = app.database.driver === 'pglite' ? 16 : 1;
+    // an embedded database runs one statement at a time anyway
+    this.maxStores = app.database.driver === 'pglite' ? 1 : 4;
   }
 
-  submit(events: IncomingEvent[]): Promise<EventOutcome[]> {
+  submit(events: IncomingEvent[], received?: ReceivedBody): Promise<EventOutcome[]> {
     return new Promise((resolve, reject) => {
-      if (this.busy || this.due || this.storing) {
-        this.intake.push({ events, resolve, reject });
-        if (!this.storing) void this.store();
+      if (this.busy || this.due || this.stores > 0) {
+        this.lastArrival = performance.now();
+        this.intake.push({ events, received, resolve, reject });
+        if (this.stores < this.maxStores) void this.store();
         return;
       }
       this.queue.push({ events, resolve, reject });
@@ -75,22 +95,35 @@ class Lane {
 
   /** True while nothing is waiting, being stored or applied. */
   get idle(): boolean {
-    return !this.running && !this.storing && this.queue.length === 0 && this.intake.length === 0;
+    return !this.running && this.stores === 0 && this.queue.length === 0 && this.intake.length === 0;
   }
 
+  /**
+   * Writes the waiting requests as intake rows, one statement per turn. Up to `maxStores` writes run at once: a request
+   * that arrives while one waits for its commit goes into the next, and the database flushes their commits together.
+   * Concurrent writes hold requests that were in flight together, so the order they commit in is free; a request sent
+   * after another's answer gets a later row.
+   */
   private async store(): Promise<void> {
-    this.storing = true;
+    this.stores++;
     try {
       while (this.intake.length) {
         // requests that arrive meanwhile join this write
         for (let j = 0; j < 2; j++) await nextTurn();
         const batch = this.intake.splice(0, 256);
+        if (batch.length === 0) break;
         try {
-          await storeIntake(this.app.db, this.index, batch.map((p) => ({ events: p.events.length, body: encodeEvents(p.events) })), this.app.clock.now());
+          const now = this.app.clock.now();
+          const arm = armDue(this.armedAt, now);
+          await storeIntake(this.app.db, this.index, batch.map((p) => intakeBody(p.events, p.received)), now, arm);
+          if (arm) this.armedAt = now.getTime();
         } catch (e) {
           for (const p of batch) p.reject(e);
           continue;
         }
+        this.oldestStored ??= performance.now();
+        // the callers answered now may send their next request at once: that is still the burst
+        this.lastArrival = performance.now();
         for (const p of batch) {
           this.stats.queued += p.events.length;
           p.resolve(queuedOutcomes(p.events));
@@ -98,7 +131,7 @@ class Lane {
         this.wake();
       }
     } finally {
-      this.storing = false;
+      this.stores--;
     }
   }
 
@@ -113,6 +146,7 @@ class Lane {
           seen = this.queue.length;
           for (let j = 0; j < 4; j++) await nextTurn();
         }
+        if (this.queue.length === 0) await this.lull();
         const batch: Pending[] = [];
         let n = 0;
         while (this.queue.length && (n === 0 || n + this.queue[0]!.events.length <= this.maxEvents)) {
@@ -130,6 +164,22 @@ class Lane {
     if (this.queue.length || this.due) void this.loop();
   }
 
+  /** Waits while requests keep arriving (see BURST_LULL_MS), at most until MAX_APPLY_DELAY_MS after the oldest stored one. */
+  private async lull(): Promise<void> {
+    const { lullMs, maxDelayMs } = this.timing;
+    for (;;) {
+      const now = performance.now();
+      const writing = this.stores > 0 || this.intake.length > 0;
+      // nothing of this process waits (rows another replica or an earlier process left): apply at once
+      if (this.oldestStored === null && !writing) return;
+      if (this.oldestStored !== null && now - this.oldestStored >= maxDelayMs) return;
+      const quiet = now - this.lastArrival;
+      if (quiet >= lullMs && !writing) return;
+      const left = this.oldestStored === null ? lullMs : maxDelayMs - (now - this.oldestStored);
+      await sleep(Math.max(1, Math.min(lullMs - quiet, left, lullMs)));
+    }
+  }
+
   /** Applies the lane's oldest intake rows and then `batch` in one transaction; true when intake rows are left. */
   private async write(batch: Pending[], withIntake = true): Promise<boolean> {
     const direct = batch.length === 1 ? batch[0]!.events : batch.flatMap((p) => p.events);
@@ -137,8 +187,10 @@ class Lane {
     this.busy = direct.length > 0;
     try {
       const r = await withRetry(this.app, async (tx) => {
+        if (withIntake) this.oldestStored = null;
         const claimed = withIntake ? await claimIntake(tx, this.index, Math.max(1, this.maxEvents - direct.length)) : { rows: [], more: false };
-        const stored = claimed.rows.length === 1 ? claimed.rows[0]!.events : claimed.rows.flatMap((row) => row.events);
+        const integrations = this.app.config.integrations;
+        const stored = claimed.rows.length === 1 ? decodeIntake(claimed.rows[0]!, integrations) : claimed.rows.flatMap((row) => decodeIntake(row, integrations));
         if (stored.length) this.busy = true;
         const events = stored.length ? (direct.length ? [...stored, ...direct] : stored) : direct;
         const applied = events.length ? await applyEvents(tx, this.app, events, this.app.clock.now()) : { outcomes: [], outbox: false };
@@ -179,10 +231,11 @@ class Lane {
           const row = claimed.rows[0];
           id = row?.id;
           if (!row) return false;
-          const r = await applyEvents(tx, this.app, row.events, this.app.clock.now());
+          const events = decodeIntake(row, this.app.config.integrations);
+          const r = await applyEvents(tx, this.app, events, this.app.clock.now());
           if (r.outbox) this.kick();
           this.stats.batches++;
-          this.stats.events += row.events.length;
+          this.stats.events += events.length;
           return claimed.more;
         });
         if (!left) return false;
@@ -221,17 +274,18 @@ export class EventWriter {
   readonly stats: WriterStats = { batches: 0, events: 0, queued: 0, retries: 0, failed: 0 };
   private readonly lanes: Lane[];
 
-  constructor(app: AppContext, kick: () => void, options: { lanes?: number; maxEvents?: number } = {}) {
+  constructor(app: AppContext, kick: () => void, options: { lanes?: number; maxEvents?: number; lullMs?: number; maxDelayMs?: number } = {}) {
     const n = Math.max(1, options.lanes ?? (app.database.driver === 'postgres' ? 2 : 1));
-    this.lanes = Array.from({ length: n }, (_, i) => new Lane(app, i, kick, this.stats, options.maxEvents ?? 5000));
+    const timing = { lullMs: options.lullMs ?? BURST_LULL_MS, maxDelayMs: options.maxDelayMs ?? MAX_APPLY_DELAY_MS };
+    this.lanes = Array.from({ length: n }, (_, i) => new Lane(app, i, kick, this.stats, options.maxEvents ?? 5000, timing));
     writers.set(app, this);
     for (const lane of this.lanes) lane.wake();
   }
 
   /** Stores events; resolves once they are durable: applied (with outcomes), or in the intake (`queued`). */
-  async submit(events: IncomingEvent[]): Promise<EventOutcome[]> {
+  async submit(events: IncomingEvent[], received?: ReceivedBody): Promise<EventOutcome[]> {
     if (events.length === 0) return [];
-    return this.lanes[this.lanes.length === 1 ? 0 : laneOf(events[0]!, this.lanes.length)]!.submit(events);
+    return this.lanes[this.lanes.length === 1 ? 0 : laneOf(events[0]!, this.lanes.length)]!.submit(events, received);
   }
 
   /** Applies a lane's intake rows now (the lane index is shared by every replica). */
