@@ -117,7 +117,8 @@ describe('the README\'s monitor snippets, against tread with the example organis
     };
     const res = await fetch(String(url).replace(PUBLIC, base()), { method: httpMethod, headers: { authorization: `${scheme} ${credentials}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
     expect(res.status, await res.clone().text()).toBe(200);
-    const [stored] = (await alerts('grafana')).filter((a) => a.dedupKey === 'c6eadffa33fcdf37');
+    // answered once stored in the intake: applied moments later
+    const stored = await until('the Grafana alert in tread', async () => (await alerts('grafana')).find((a) => a.dedupKey === 'c6eadffa33fcdf37'));
     expect(stored).toMatchObject({ summary: 'This alert was triggered for zone us-1', service: 'db', state: 'firing' });
   });
 
@@ -128,7 +129,7 @@ describe('the README\'s monitor snippets, against tread with the example organis
     expect(answer).toEqual({ status: 'success', message: 'Event processed', dedup_key: 'payments-latency' });
     const overTls = JSON.parse(await sh(command.replace(PUBLIC, `https://127.0.0.1:${https.port}`), { CURL_CA_BUNDLE: join(dir, 'tls.crt') }));
     expect(overTls).toEqual(answer);
-    const [stored] = (await alerts('legacy-monitor')).filter((a) => a.dedupKey === 'payments-latency');
+    const stored = await until('both PagerDuty events applied', async () => (await alerts('legacy-monitor')).find((a) => a.dedupKey === 'payments-latency' && a.count === 2));
     expect(stored).toMatchObject({ summary: 'Payment API p99 above 2 s', service: 'payments', severity: 'critical', count: 2 });
   });
 

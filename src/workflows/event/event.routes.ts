@@ -20,7 +20,7 @@ import { alertSubject, groupSubject, incidentRef, type AlertRow, type GroupRow }
 import { parseAlertmanager, parseGeneric, parseGrafana, parsePagerDuty, type IncomingEvent, type Issue, type ParseResult } from './event.parse.js';
 import { getAlert, getGroup, knownAlertService, listAlerts, recordPing, unknownServiceIssue } from './event.service.js';
 import type { ReceivedBody } from './event.intake.js';
-import { EventWriter } from './event.writer.js';
+import { EventWriter, type SubmitOptions } from './event.writer.js';
 
 /** The REST shape of an alert. */
 export function alertJson(a: AlertRow) {
@@ -134,9 +134,9 @@ export function eventRoutes(app: AppContext, tools: RouteTools): Route[] {
   const limiter = new RateLimiter();
   const resends = new ResendCache();
 
-  const store = async (res: ServerResponse, events: IncomingEvent[], onError: () => void, received?: ReceivedBody): Promise<EventOutcome[] | undefined> => {
+  const store = async (res: ServerResponse, events: IncomingEvent[], onError: () => void, via: SubmitOptions = {}): Promise<EventOutcome[] | undefined> => {
     try {
-      return await writer.submit(events, received);
+      return await writer.submit(events, via);
     } catch (e) {
       app.log.error({ err: e }, 'could not store events');
       onError();
@@ -168,9 +168,10 @@ export function eventRoutes(app: AppContext, tools: RouteTools): Route[] {
     if (integration.rateLimitPerMinute && !limiter.take(integration.name, integration.rateLimitPerMinute)) {
       return sendError(res, 429, 'event.rate_limited', `integration ${integration.name} sends more than ${integration.rateLimitPerMinute} requests a minute; retry later`);
     }
-    // a batch body goes to the intake as received (no re-encoding), a single event as parsed
-    const received = kind === 'alertmanager' || kind === 'grafana' ? { source: kind, integration: integration.name, body: raw } : undefined;
-    const outcomes = await store(res, events, () => sendError(res, 503, 'event.unavailable', 'the events could not be stored; retry'), received);
+    // a batch body goes to the intake as received (no re-encoding); a generic event is applied at once when its lane is
+    // idle, as its answer tells what happened to it
+    const received: ReceivedBody | undefined = kind === 'alertmanager' || kind === 'grafana' ? { source: kind, integration: integration.name, body: raw } : undefined;
+    const outcomes = await store(res, events, () => sendError(res, 503, 'event.unavailable', 'the events could not be stored; retry'), { received });
     if (!outcomes) return;
     if (kind === 'generic') {
       const o = outcomes[0];
@@ -193,7 +194,8 @@ export function eventRoutes(app: AppContext, tools: RouteTools): Route[] {
       return sendJson(res, 429, { status: 'throttle event', message: 'Requests for this service are arriving too quickly. Please retry later.' });
     }
     const event: IncomingEvent = { ...parsed.event, integration: integration.name, service: integration.service ?? null };
-    const outcomes = await store(res, [event], () => sendJson(res, 503, { status: 'error', message: 'The event could not be stored; please retry.' }));
+    // PagerDuty's answer says only that the event was accepted: it goes to the intake, applied moments later
+    const outcomes = await store(res, [event], () => sendJson(res, 503, { status: 'error', message: 'The event could not be stored; please retry.' }), { intake: true });
     if (!outcomes) return;
     sendJson(res, 202, { status: 'success', message: 'Event processed', dedup_key: event.dedupKey });
   };

@@ -1,10 +1,14 @@
 /**
- * Group commit with an intake: every request is answered only after its events are durable. A request that finds its
- * lane idle is applied at once (with the requests that arrive meanwhile, in one transaction) and answered after that
- * commit with what happened to each event. A request that finds its lane busy is stored in the intake (event.intake.ts)
- * with the others that arrive meanwhile, answered after that commit (`queued`), and applied by the lane right after the
- * batch in progress, before anything newer: a storm is answered at the rate tread can store events, not the rate it can
- * correlate them, and nothing answered is lost.
+ * Group commit with an intake: every request is answered only after its events are durable.
+ * - Webhooks whose answer says nothing about single alerts (Alertmanager and Grafana bodies, kept as received;
+ *   PagerDuty events) always go to the intake (event.intake.ts): written with the requests that arrive meanwhile (up to
+ *   four writes per lane at once, so the database flushes their commits together), answered after that commit, and
+ *   applied by their lane in the order they were stored, before anything newer.
+ * - A request whose answer tells what happened (the generic hook, alerts tread raises itself) is applied at once when
+ *   its lane is idle (with the requests that arrive meanwhile, in one transaction), else stored in the intake too.
+ * - While requests keep arriving, a lane stores them first and applies them together after the burst, at the latest
+ *   MAX_APPLY_DELAY_MS after the oldest: a storm is answered at the rate tread can store events, not the rate it can
+ *   correlate them (both rates are on /metrics and in bench:ingest), and nothing answered is lost.
  */
 import { setImmediate as nextTurn, setTimeout as sleep } from 'node:timers/promises';
 import type { AppContext } from '../../core/app.js';
@@ -19,6 +23,16 @@ interface Pending {
   received?: ReceivedBody;
   resolve: (outcomes: EventOutcome[]) => void;
   reject: (e: unknown) => void;
+}
+
+/**
+ * How a request's events are stored. `intake`: always through the intake, answered once stored (callers whose answer
+ * says nothing about single alerts: the first requests of a burst applied at once would slow the writes of all the
+ * others). `received`: the body as received, stored instead of the parsed events (batch bodies; implies `intake`).
+ */
+export interface SubmitOptions {
+  intake?: boolean;
+  received?: ReceivedBody;
 }
 
 /** Counters for /metrics and benchmarks. */
@@ -74,9 +88,10 @@ class Lane {
     this.maxStores = app.database.driver === 'pglite' ? 1 : 4;
   }
 
-  submit(events: IncomingEvent[], received?: ReceivedBody): Promise<EventOutcome[]> {
+  submit(events: IncomingEvent[], via: SubmitOptions = {}): Promise<EventOutcome[]> {
+    const { received } = via;
     return new Promise((resolve, reject) => {
-      if (this.busy || this.due || this.stores > 0) {
+      if (via.intake || received || this.busy || this.due || this.stores > 0) {
         this.lastArrival = performance.now();
         this.intake.push({ events, received, resolve, reject });
         if (this.stores < this.maxStores) void this.store();
@@ -283,9 +298,9 @@ export class EventWriter {
   }
 
   /** Stores events; resolves once they are durable: applied (with outcomes), or in the intake (`queued`). */
-  async submit(events: IncomingEvent[], received?: ReceivedBody): Promise<EventOutcome[]> {
+  async submit(events: IncomingEvent[], via: SubmitOptions = {}): Promise<EventOutcome[]> {
     if (events.length === 0) return [];
-    return this.lanes[this.lanes.length === 1 ? 0 : laneOf(events[0]!, this.lanes.length)]!.submit(events, received);
+    return this.lanes[this.lanes.length === 1 ? 0 : laneOf(events[0]!, this.lanes.length)]!.submit(events, via);
   }
 
   /** Applies a lane's intake rows now (the lane index is shared by every replica). */

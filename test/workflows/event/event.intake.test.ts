@@ -109,7 +109,7 @@ for (const driver of drivers) {
       const answers = await Promise.all(bodies.map((b) => {
         const parsed = parseAlertmanager(JSON.parse(b.toString()), prometheus);
         if (!parsed.ok) throw new Error('fixture');
-        return writer.submit(parsed.events, { source: 'alertmanager', integration: 'prometheus', body: b });
+        return writer.submit(parsed.events, { received: { source: 'alertmanager', integration: 'prometheus', body: b } });
       }));
       expect(answers.flat().map((o) => o.outcome)).toEqual(['queued', 'queued', 'queued', 'queued', 'queued']);
       // a row that no longer parses waits between them: it is set aside with its error, the others are applied
