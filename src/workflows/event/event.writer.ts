@@ -292,7 +292,9 @@ export class EventWriter {
   constructor(app: AppContext, kick: () => void, options: { lanes?: number; maxEvents?: number; lullMs?: number; maxDelayMs?: number } = {}) {
     const n = Math.max(1, options.lanes ?? (app.database.driver === 'postgres' ? 2 : 1));
     const timing = { lullMs: options.lullMs ?? BURST_LULL_MS, maxDelayMs: options.maxDelayMs ?? MAX_APPLY_DELAY_MS };
-    this.lanes = Array.from({ length: n }, (_, i) => new Lane(app, i, kick, this.stats, options.maxEvents ?? 5000, timing));
+    // An embedded database applies on this process's only thread, where requests wait meanwhile: smaller transactions.
+    const maxEvents = options.maxEvents ?? (app.database.driver === 'pglite' ? 1000 : 5000);
+    this.lanes = Array.from({ length: n }, (_, i) => new Lane(app, i, kick, this.stats, maxEvents, timing));
     writers.set(app, this);
     for (const lane of this.lanes) lane.wake();
   }
