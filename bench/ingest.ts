@@ -17,6 +17,8 @@
  * embedded PGlite). Needs /usr/bin/prometheus-alertmanager (`apt-get install prometheus-alertmanager`).
  * Knobs: ROUNDS=2 AM_BODIES=100 AM_CONCURRENCY=8 EVENTS=4000 CONCURRENCY=32 KEYS=500 DRIVER=postgres|pglite|both,
  * CASES=first,resends,singles (which measurements), PROFILE_DIR=/tmp/prof (tread runs with --cpu-prof and writes its profile there when it stops).
+ * On a machine shared with other work, the README's figures were taken with the benchmark and its PostgreSQL cluster at
+ * real-time priority (`chrt -r 10 npm run bench:ingest`, the cluster started under `chrt -r 10`), so both sides get the CPU.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -272,6 +274,10 @@ if (!alertmanagerInstalled()) {
   process.exit(2);
 }
 const drivers = (process.env.DRIVER === 'both' ? ['postgres', 'pglite'] : process.env.DRIVER ? [process.env.DRIVER] : process.env.DATABASE_URL ? ['postgres'] : ['pglite']) as ('postgres' | 'pglite')[];
+if (drivers.includes('postgres') && !process.env.DATABASE_URL) {
+  console.error('bench:ingest on PostgreSQL needs DATABASE_URL (e.g. postgres://postgres@127.0.0.1:5432/postgres; each run creates and drops its own database)');
+  process.exit(2);
+}
 for (const driver of drivers) {
   const am = await startAlertmanager();
   try {
