@@ -9,10 +9,14 @@ import type { PgDatabase, PgQueryResultHKT, PgTransaction } from 'drizzle-orm/pg
 import * as schema from './schema/index.js';
 
 export { schema };
-/** The drizzle database, whichever driver is behind it. */
-export type Db = PgDatabase<PgQueryResultHKT, typeof schema>;
+/**
+ * The drizzle database, whichever driver is behind it. Without drizzle's relational queries (`db.query.*`): given the
+ * schema, drizzle builds a query builder for each of its tables in every transaction it opens (37 tables: a measurable
+ * part of each command's time), and tread queries with `select()` and `sql` only.
+ */
+export type Db = PgDatabase<PgQueryResultHKT>;
 /** A transaction handle. */
-export type Tx = PgTransaction<PgQueryResultHKT, typeof schema, any>;
+export type Tx = PgTransaction<PgQueryResultHKT, Record<string, never>, any>;
 /** Either a database or a transaction: functions that take this join the caller's transaction. */
 export type DbOrTx = Db | Tx;
 
@@ -228,7 +232,7 @@ async function openPglite(dataDir?: string): Promise<Database> {
     release();
     throw e;
   }
-  const db = drizzle(yielding(client) as typeof client, { schema }) as unknown as Db;
+  const db = drizzle(yielding(client) as typeof client) as unknown as Db;
   return {
     db,
     driver: 'pglite',
@@ -288,7 +292,7 @@ async function openPostgres(url: string, max: number): Promise<Database> {
   // parameter; postgres.js's own option wins over preparing().
   const prepare = new URL(url).searchParams.get('prepare') !== 'false';
   const client = postgres(url, { max, onnotice: () => {}, connect_timeout: 10, ...(prepare ? { connection: { plan_cache_mode: 'force_custom_plan' } } : {}) });
-  const db = drizzle(preparing(client) as typeof client, { schema }) as unknown as Db;
+  const db = drizzle(preparing(client) as typeof client) as unknown as Db;
   return {
     db,
     driver: 'postgres',

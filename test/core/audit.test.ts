@@ -1,7 +1,7 @@
 /** The tamper-evident audit chain on both drivers: appends verify; edits, deletions and a truncated tail are detected. */
-import { sql } from 'drizzle-orm';
+import { eq, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { Database } from '../../db/client.js';
+import { schema, type Database } from '../../db/client.js';
 import { appendAudit, auditHash, auditHead, canonicalJson, GENESIS_HASH, verifyAudit, type AuditEntry } from '../../src/core/audit.js';
 import { drivers, openTestDatabase } from '../helpers/db.js';
 
@@ -64,7 +64,7 @@ for (const driver of drivers) {
 
     it('a hash can be recomputed by anyone from the stored row', async () => {
       await append(2);
-      const [row] = await database.db.query.auditLog.findMany({ where: (t, { eq }) => eq(t.seq, 2) });
+      const [row] = await database.db.select().from(schema.auditLog).where(eq(schema.auditLog.seq, 2));
       expect(auditHash(row!.prevHash, row!)).toBe(row!.hash);
       expect(row!.data).toEqual({ i: 2, note: 'row 2 «ü»', nested: { b: 2, a: [1, { y: null, x: 'x' }] } });
     });
@@ -105,7 +105,7 @@ for (const driver of drivers) {
     it('detects an edit that also rewrote the row\'s own hash (the next row no longer links)', async () => {
       await append(5);
       await database.db.execute(sql`update audit_log set actor = 'mallory' where seq = 3`);
-      const [row] = await database.db.query.auditLog.findMany({ where: (t, { eq }) => eq(t.seq, 3) });
+      const [row] = await database.db.select().from(schema.auditLog).where(eq(schema.auditLog.seq, 3));
       await database.db.execute(sql`update audit_log set hash = ${auditHash(row!.prevHash, row!)} where seq = 3`);
       const v = await verifyAudit(database.db);
       expect(v.ok).toBe(false);
