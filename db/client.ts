@@ -179,6 +179,18 @@ function compiledPgliteWasm(): Promise<object | undefined> {
   return pgliteWasm;
 }
 
+/**
+ * Starts the slow, side-effect-free part of opening a database ahead of `openDatabase`: the driver's modules, and for
+ * PGlite the compilation of its WebAssembly (on background threads). Start-up calls it before it reads the organisation
+ * file, so that work overlaps with loading the workflows; nothing is locked, created or connected.
+ */
+export function warmDatabase(options: Pick<OpenOptions, 'url'> = {}): void {
+  const modules = options.url
+    ? [import('postgres'), import('drizzle-orm/postgres-js')]
+    : [compiledPgliteWasm(), import('@electric-sql/pglite'), import('drizzle-orm/pglite')];
+  for (const m of modules) (m as Promise<unknown>).catch(() => undefined); // openDatabase reports any failure itself
+}
+
 /** What `yielding` needs of a PGlite instance or of the transaction it hands over. */
 interface PgliteLike {
   query(...args: unknown[]): Promise<unknown>;
