@@ -9,10 +9,14 @@ import type { PgDatabase, PgQueryResultHKT, PgTransaction } from 'drizzle-orm/pg
 import * as schema from './schema/index.js';
 
 export { schema };
-/** The drizzle database, whichever driver is behind it. */
-export type Db = PgDatabase<PgQueryResultHKT, typeof schema>;
+/**
+ * The drizzle database, whichever driver is behind it. Without drizzle's relational queries (`db.query.*`): given the
+ * schema, drizzle builds a query builder for each of its tables in every transaction it opens (37 tables: a measurable
+ * part of each command's time), and tread queries with `select()` and `sql` only.
+ */
+export type Db = PgDatabase<PgQueryResultHKT>;
 /** A transaction handle. */
-export type Tx = PgTransaction<PgQueryResultHKT, typeof schema, any>;
+export type Tx = PgTransaction<PgQueryResultHKT, Record<string, never>, any>;
 /** Either a database or a transaction: functions that take this join the caller's transaction. */
 export type DbOrTx = Db | Tx;
 
@@ -175,6 +179,18 @@ function compiledPgliteWasm(): Promise<object | undefined> {
   return pgliteWasm;
 }
 
+/**
+ * Starts the slow, side-effect-free part of opening a database ahead of `openDatabase`: the driver's modules, and for
+ * PGlite the compilation of its WebAssembly (on background threads). Start-up calls it before it reads the organisation
+ * file, so that work overlaps with loading the workflows; nothing is locked, created or connected.
+ */
+export function warmDatabase(options: Pick<OpenOptions, 'url'> = {}): void {
+  const modules = options.url
+    ? [import('postgres'), import('drizzle-orm/postgres-js')]
+    : [compiledPgliteWasm(), import('@electric-sql/pglite'), import('drizzle-orm/pglite')];
+  for (const m of modules) (m as Promise<unknown>).catch(() => undefined); // openDatabase reports any failure itself
+}
+
 /** What `yielding` needs of a PGlite instance or of the transaction it hands over. */
 interface PgliteLike {
   query(...args: unknown[]): Promise<unknown>;
@@ -228,7 +244,7 @@ async function openPglite(dataDir?: string): Promise<Database> {
     release();
     throw e;
   }
-  const db = drizzle(yielding(client) as typeof client, { schema }) as unknown as Db;
+  const db = drizzle(yielding(client) as typeof client) as unknown as Db;
   return {
     db,
     driver: 'pglite',
@@ -288,7 +304,7 @@ async function openPostgres(url: string, max: number): Promise<Database> {
   // parameter; postgres.js's own option wins over preparing().
   const prepare = new URL(url).searchParams.get('prepare') !== 'false';
   const client = postgres(url, { max, onnotice: () => {}, connect_timeout: 10, ...(prepare ? { connection: { plan_cache_mode: 'force_custom_plan' } } : {}) });
-  const db = drizzle(preparing(client) as typeof client, { schema }) as unknown as Db;
+  const db = drizzle(preparing(client) as typeof client) as unknown as Db;
   return {
     db,
     driver: 'postgres',

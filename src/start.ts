@@ -1,6 +1,6 @@
 /** The composition root (loaded by src/main.ts): reads the environment and the organisation file, opens the database, builds the platforms and starts the runtime (src/runtime.ts). */
 import { resolve } from 'node:path';
-import { DataDirLockedError, openDatabase } from '../db/client.js';
+import { DataDirLockedError, openDatabase, warmDatabase } from '../db/client.js';
 import { EnvError, loadEnv, type Env } from './core/config/env.js';
 import { ConfigError } from './core/config/org.js';
 import { createLogger } from './core/logger.js';
@@ -18,6 +18,8 @@ export async function start(argvEnv: NodeJS.ProcessEnv = process.env): Promise<T
     if (e instanceof EnvError) fail(`tread: bad environment: ${e.message}`);
     throw e;
   }
+  // The database driver loads (PGlite compiles its WebAssembly on other threads) while the workflows load.
+  warmDatabase(env.DATABASE_URL ? { url: env.DATABASE_URL } : {});
   let loaded;
   try {
     loaded = (await import('./workflows/index.js')).loadOrganisation(env.TREAD_CONFIG, argvEnv);
@@ -34,7 +36,7 @@ export async function start(argvEnv: NodeJS.ProcessEnv = process.env): Promise<T
   if (loaded.example) log.warn({ config: loaded.path }, 'no TREAD_CONFIG and no ./tread.yaml: using the bundled example organisation (tread.example.yaml)');
   else log.info({ config: loaded.path }, 'organisation config loaded');
 
-  // The database starts (PGlite compiles and boots its WebAssembly) while the workflows and adapters load.
+  // The database starts (PGlite boots) while the runtime and adapters load.
   const opening = openDatabase(env.DATABASE_URL ? { url: env.DATABASE_URL } : { dataDir: resolve(env.TREAD_DATA_DIR) });
   opening.catch(() => undefined);
   const { startTread } = await import('./runtime.js');

@@ -1,7 +1,8 @@
 /** The tamper-evident audit log: a SHA-256 hash chain over every decision and state change. */
 import { createHash } from 'node:crypto';
-import { asc, eq, sql } from 'drizzle-orm';
-import { schema, type Db, type DbOrTx } from '../../db/client.js';
+import { asc, eq, is, sql } from 'drizzle-orm';
+import { PgTransaction } from 'drizzle-orm/pg-core';
+import { queryRows, schema, type Db, type DbOrTx } from '../../db/client.js';
 import type { Actor } from './identity.js';
 import type { Source } from './inbound.js';
 
@@ -32,21 +33,48 @@ export function auditHash(prevHash: string, row: { seq: number; at: Date; actor:
   return createHash('sha256').update(prevHash).update('\n').update(content).digest('hex');
 }
 
+/**
+ * The head each open transaction last wrote (it holds the head row's lock until it ends): its next append in the same
+ * transaction need not lock and read the head again. A savepoint that appended meanwhile moved the head, and a
+ * savepoint rolled back moved it back: the append's statement checks the head is still the one remembered, and reads
+ * it again when it is not.
+ */
+const headOf = new WeakMap<object, { seq: number; hash: string }>();
+
 /** Appends to the chain inside the caller's transaction (the head row is locked until it commits). */
 export async function appendAudit(tx: DbOrTx, entry: AuditEntry): Promise<{ seq: number; hash: string }> {
+  const data = JSON.parse(JSON.stringify(entry.data ?? {})) as Record<string, unknown>;
+  const at = new Date(Math.floor(entry.at.getTime()));
+  const inTransaction = is(tx, PgTransaction);
+  const known = inTransaction ? headOf.get(tx) : undefined;
+  if (known) {
+    // One statement, only if the head is still the one this transaction wrote: the row and the new head.
+    const nextSeq = known.seq + 1;
+    const hash = auditHash(known.hash, { seq: nextSeq, at, actor: entry.actor, source: entry.source, subject: entry.subject, action: entry.action, data });
+    const written = await queryRows(tx, sql`with head as (
+        select seq from audit_head where id = 1 and seq = ${known.seq}::bigint and hash = ${known.hash}::text
+      ), row as (
+        insert into audit_log (seq, at, actor, source, subject, action, data, prev_hash, hash)
+        select ${nextSeq}::bigint, ${at.toISOString()}::timestamptz, ${entry.actor}::text, ${entry.source}::text, ${entry.subject}::text,
+          ${entry.action}::text, ${JSON.stringify(data)}::jsonb, ${known.hash}::text, ${hash}::text from head
+      ) update audit_head set seq = ${nextSeq}::bigint, hash = ${hash}::text where id = 1 and exists (select 1 from head) returning seq`);
+    if (written.length === 1) {
+      headOf.set(tx, { seq: nextSeq, hash });
+      return { seq: nextSeq, hash };
+    }
+  }
   // One statement creates the head on first use, or locks the existing one (an upsert's update takes the row lock) and reads it.
   const [head] = await tx.insert(schema.auditHead).values({ id: 1, seq: 0, hash: GENESIS_HASH })
     .onConflictDoUpdate({ target: schema.auditHead.id, set: { id: sql`${schema.auditHead.id}` } })
     .returning();
   const nextSeq = head!.seq + 1; // the head row is locked: sequence numbers are gap-free
-  const data = JSON.parse(JSON.stringify(entry.data ?? {})) as Record<string, unknown>;
-  const at = new Date(Math.floor(entry.at.getTime()));
   const hash = auditHash(head!.hash, { seq: nextSeq, at, actor: entry.actor, source: entry.source, subject: entry.subject, action: entry.action, data });
   // the row and the new head in one statement (one round trip)
   await tx.execute(sql`with row as (
       insert into audit_log (seq, at, actor, source, subject, action, data, prev_hash, hash)
       values (${nextSeq}, ${at.toISOString()}::timestamptz, ${entry.actor}, ${entry.source}, ${entry.subject}, ${entry.action}, ${JSON.stringify(data)}::jsonb, ${head!.hash}, ${hash})
     ) update audit_head set seq = ${nextSeq}, hash = ${hash} where id = 1`);
+  if (inTransaction) headOf.set(tx, { seq: nextSeq, hash });
   return { seq: nextSeq, hash };
 }
 

@@ -1,7 +1,7 @@
 /** The tamper-evident audit chain on both drivers: appends verify; edits, deletions and a truncated tail are detected. */
-import { sql } from 'drizzle-orm';
+import { eq, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { Database } from '../../db/client.js';
+import { schema, type Database } from '../../db/client.js';
 import { appendAudit, auditHash, auditHead, canonicalJson, GENESIS_HASH, verifyAudit, type AuditEntry } from '../../src/core/audit.js';
 import { drivers, openTestDatabase } from '../helpers/db.js';
 
@@ -45,6 +45,30 @@ for (const driver of drivers) {
       return out;
     }
 
+    it('several appends in one transaction, with savepoints that append, commit and roll back between them, keep the chain whole', async () => {
+      await append(2);
+      const seqs = await database.db.transaction(async (tx) => {
+        const out = [(await appendAudit(tx, entry(3))).seq, (await appendAudit(tx, entry(4))).seq];
+        // a savepoint appends and is released: the transaction's next append follows it
+        await tx.transaction(async (sp) => { out.push((await appendAudit(sp, entry(5))).seq); });
+        out.push((await appendAudit(tx, entry(6))).seq);
+        // a savepoint appends and rolls back: its row is gone, and the next append takes its place
+        await tx.transaction(async (sp) => {
+          await appendAudit(sp, entry(99));
+          throw new Error('undo');
+        }).catch(() => undefined);
+        out.push((await appendAudit(tx, entry(7))).seq, (await appendAudit(tx, entry(8))).seq);
+        return out;
+      });
+      expect(seqs).toEqual([3, 4, 5, 6, 7, 8]);
+      await append(1, 9);
+      const rows = await database.rows<{ seq: number | string; data: { i: number } }>(sql`select seq, data from audit_log order by seq`);
+      expect(rows.map((r) => [Number(r.seq), r.data.i])).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9].map((i) => [i, i]));
+      const v = await verifyAudit(database.db);
+      expect(v).toMatchObject({ ok: true, rows: 9, problems: [] });
+      expect(await auditHead(database.db)).toEqual({ seq: 9, hash: v.head });
+    });
+
     it('an empty chain verifies, with the genesis head', async () => {
       expect(await verifyAudit(database.db)).toEqual({ ok: true, rows: 0, head: GENESIS_HASH, problems: [] });
       expect(await auditHead(database.db)).toEqual({ seq: 0, hash: GENESIS_HASH });
@@ -64,7 +88,7 @@ for (const driver of drivers) {
 
     it('a hash can be recomputed by anyone from the stored row', async () => {
       await append(2);
-      const [row] = await database.db.query.auditLog.findMany({ where: (t, { eq }) => eq(t.seq, 2) });
+      const [row] = await database.db.select().from(schema.auditLog).where(eq(schema.auditLog.seq, 2));
       expect(auditHash(row!.prevHash, row!)).toBe(row!.hash);
       expect(row!.data).toEqual({ i: 2, note: 'row 2 «ü»', nested: { b: 2, a: [1, { y: null, x: 'x' }] } });
     });
@@ -105,7 +129,7 @@ for (const driver of drivers) {
     it('detects an edit that also rewrote the row\'s own hash (the next row no longer links)', async () => {
       await append(5);
       await database.db.execute(sql`update audit_log set actor = 'mallory' where seq = 3`);
-      const [row] = await database.db.query.auditLog.findMany({ where: (t, { eq }) => eq(t.seq, 3) });
+      const [row] = await database.db.select().from(schema.auditLog).where(eq(schema.auditLog.seq, 3));
       await database.db.execute(sql`update audit_log set hash = ${auditHash(row!.prevHash, row!)} where seq = 3`);
       const v = await verifyAudit(database.db);
       expect(v.ok).toBe(false);

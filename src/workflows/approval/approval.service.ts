@@ -100,11 +100,14 @@ async function questionsOf(db: DbOrTx, id: number) {
   return db.select().from(schema.approvalQuestions).where(eq(schema.approvalQuestions.approvalId, id)).orderBy(asc(schema.approvalQuestions.id));
 }
 
-/** Everything a card of the approval needs, names resolved. */
-export async function viewOf(db: DbOrTx, app: AppContext, a: ApprovalRow, now: Date): Promise<ApprovalView> {
+/**
+ * Everything a card of the approval needs, names resolved. `known` are its decisions or questions the caller has just
+ * read or written in this transaction (they are not read again).
+ */
+export async function viewOf(db: DbOrTx, app: AppContext, a: ApprovalRow, now: Date, known: { decisions?: DecisionRow[]; questions?: ApprovalView['questions'] } = {}): Promise<ApprovalView> {
   const policy = policyOf(a);
-  const decisions = await decisionsOf(db, a.id);
-  const questions = await questionsOf(db, a.id);
+  const decisions = known.decisions ?? await decisionsOf(db, a.id);
+  const questions = known.questions ?? await questionsOf(db, a.id);
   const ids = new Set([a.requester, ...(a.decidedBy ? [a.decidedBy] : []), ...decisions.map((d) => d.person), ...questions.map((q) => q.asker), ...policy.stages.flatMap((s) => [...s.approvers, ...s.fallback])]);
   const names = new Map(await Promise.all([...ids].map(async (id) => [id, await personName(app, id, db)] as const)));
   return { approval: a, policy, decisions, questions, name: (id) => names.get(id) ?? id, timeZone: app.config.timezone, now };
@@ -160,7 +163,7 @@ export async function startApproval(tx: Tx, app: AppContext, input: ApprovalInpu
   const id = approvalSubject(a.id);
   await scheduleStageTimers(tx, a, now);
   await schedule(tx, { kind: APPROVAL_TIMER.expire, subject: id, key: `${APPROVAL_TIMER.expire}:${id}`, dueAt: a.expiresAt, payload: { id: a.id } });
-  const view = await viewOf(tx, app, a, now);
+  const view = await viewOf(tx, app, a, now, { decisions: [], questions: [] }); // just created: nothing decided or asked yet
   await sendStageCard(tx, app, view, 0, eligibleFor(first, a.escalated));
   await auditActor(tx, actor, {
     at: now, subject: id, action: 'approval.started',
@@ -218,16 +221,18 @@ export async function decide(tx: Tx, app: AppContext, input: DecisionInput, acto
   // The owner may veto (separation of duties) by throwing a policy refusal from an inline subscriber.
   await app.seam.announce(tx, app, 'approval.deciding', { id, approvalId: a.id, subject: a.subject, owner: a.owner, person, decision: input.decision, stage: a.stage + 1, actor: actorRef(actor) }, now);
   const confirmed = !(a.secondStep && input.decision === 'approve');
-  await tx.insert(schema.approvalDecisions).values({ approvalId: a.id, stage: a.stage, person, decision: input.decision, reason: reason || null, confirmed, source: actor.source, at: now });
+  const [recorded] = await tx.insert(schema.approvalDecisions).values({ approvalId: a.id, stage: a.stage, person, decision: input.decision, reason: reason || null, confirmed, source: actor.source, at: now }).returning();
+  // every decision of the approval, in order, this one last (read above under the approval's lock)
+  const all = [...decisions, recorded!];
   await auditActor(tx, actor, { at: now, subject: id, action: `approval.${input.decision}`, data: { record: a.subject, stage: a.stage + 1, ...(reason ? { reason } : {}), ...(confirmed ? {} : { secondStep: 'pending' }) } });
   const verb = input.decision === 'approve' ? 'approved' : 'rejected';
   if (!confirmed) {
     await app.seam.announce(tx, app, 'approval.second_step', { id, approvalId: a.id, subject: a.subject, owner: a.owner, person, stage: a.stage + 1, actor: actorRef(actor) }, now);
-    const card = await refreshStage(tx, await viewOf(tx, app, a, now), a.stage);
+    const card = await refreshStage(tx, await viewOf(tx, app, a, now, { decisions: all }), a.stage);
     await changed(tx, app, a, 'decision', `${actor.person.name} approved ${stageWords(policy, a.stage)}; it counts once the second step is done`, actor, now);
     return { approval: a, card, sentence: `Your approval of ${a.subject} needs a second step before it counts.` };
   }
-  const after = await settle(tx, app, a, actor, now, `${actor.person.name} ${verb} ${stageWords(policy, a.stage)}${reason ? `: ${reason}` : ''}`);
+  const after = await settle(tx, app, a, actor, now, `${actor.person.name} ${verb} ${stageWords(policy, a.stage)}${reason ? `: ${reason}` : ''}`, all);
   return { approval: after.row, card: after.card, sentence: `You ${verb} ${a.subject} (${a.title}).` };
 }
 
@@ -243,25 +248,25 @@ export async function confirmDecision(tx: Tx, app: AppContext, approvalId: numbe
   return (await settle(tx, app, a, actor, now, `${await personName(app, person, tx)}'s approval confirmed (second step done)`)).row;
 }
 
-/** After a counted decision: the stage goes on, moves to the next stage, or the approval ends. */
-async function settle(tx: Tx, app: AppContext, a: ApprovalRow, actor: Actor, now: Date, sentence: string): Promise<Settled> {
+/** After a counted decision: the stage goes on, moves to the next stage, or the approval ends. `known`: its decisions, when just read. */
+async function settle(tx: Tx, app: AppContext, a: ApprovalRow, actor: Actor, now: Date, sentence: string, known?: DecisionRow[]): Promise<Settled> {
   const policy = policyOf(a);
-  const decisions = await decisionsOf(tx, a.id);
+  const decisions = known ?? await decisionsOf(tx, a.id);
   const outcome = stageOutcome(policy.stages[a.stage]!, votesOf(decisions).filter((v) => v.stage === a.stage), a.escalated);
   if (outcome === 'pending') {
-    const card = await refreshStage(tx, await viewOf(tx, app, a, now), a.stage);
+    const card = await refreshStage(tx, await viewOf(tx, app, a, now, { decisions }), a.stage);
     await changed(tx, app, a, 'decision', sentence, actor, now);
     return { row: a, card };
   }
   if (outcome === 'rejected') {
     const reason = decisions.filter((d) => d.stage === a.stage && d.decision === 'reject').at(-1)?.reason ?? null;
-    return finish(tx, app, a, 'reject', actor, now, reason);
+    return finish(tx, app, a, 'reject', actor, now, reason, decisions);
   }
-  if (a.stage + 1 >= policy.stages.length) return finish(tx, app, a, 'approve', actor, now, null);
+  if (a.stage + 1 >= policy.stages.length) return finish(tx, app, a, 'approve', actor, now, null, decisions);
   const next = policy.stages[a.stage + 1]!;
   const [moved] = await tx.update(schema.approvals).set({ stage: a.stage + 1, stageStartedAt: now, escalated: next.approvers.length === 0, version: a.version + 1 })
     .where(eq(schema.approvals.id, a.id)).returning();
-  const view = await viewOf(tx, app, moved!, now);
+  const view = await viewOf(tx, app, moved!, now, { decisions });
   const card = await refreshStage(tx, view, a.stage);
   await sendStageCard(tx, app, view, moved!.stage, eligibleFor(next, moved!.escalated));
   await cancelTimers(tx, approvalSubject(a.id), APPROVAL_TIMER.escalate);
@@ -272,14 +277,14 @@ async function settle(tx: Tx, app: AppContext, a: ApprovalRow, actor: Actor, now
 }
 
 /** Ends an approval (approved, rejected, expired): cards edited, clocks stopped, `approval.decided` announced. */
-async function finish(tx: Tx, app: AppContext, a: ApprovalRow, event: 'approve' | 'reject' | 'expire', actor: Actor, now: Date, reason: string | null): Promise<Settled> {
+async function finish(tx: Tx, app: AppContext, a: ApprovalRow, event: 'approve' | 'reject' | 'expire', actor: Actor, now: Date, reason: string | null, decisions?: DecisionRow[]): Promise<Settled> {
   const next = transition(a.state as 'pending', event);
   if (typeof next !== 'string') throw next;
   const id = approvalSubject(a.id);
   const [done] = await tx.update(schema.approvals).set({ state: next, decidedAt: now, decidedBy: actor.person.id, outcomeReason: reason, pausedAt: null, version: a.version + 1 })
     .where(eq(schema.approvals.id, a.id)).returning();
   await cancelTimers(tx, id, 'approval.');
-  const view = await viewOf(tx, app, done!, now);
+  const view = await viewOf(tx, app, done!, now, { decisions });
   const card = await refreshStage(tx, view, done!.stage);
   await auditActor(tx, actor, { at: now, subject: id, action: `approval.${next}`, data: { record: a.subject, stage: a.stage + 1, ...(reason ? { reason } : {}) } });
   const text = next === 'approved' ? `${id} approved by ${actor.person.name}` : next === 'rejected' ? `${id} rejected by ${actor.person.name}${reason ? `: ${reason}` : ''}` : `${id} expired: ${reason}`;

@@ -213,8 +213,8 @@ function idFromValue(inbound: ActionInbound): number {
 }
 
 async function buttonChange(inbound: ActionInbound, ctx: HandlerContext, cmd: IncidentCommand): Promise<Reply> {
-  const { incident, announcement } = await applyIncidentCommand(ctx, idFromValue(inbound), cmd, actorOf(ctx));
-  return { kind: 'card', message: await cardFor(ctx.db, ctx, incident, ctx.clock.now()), notice: { text: announcement } };
+  const { card, announcement } = await applyIncidentCommand(ctx, idFromValue(inbound), cmd, actorOf(ctx));
+  return { kind: 'card', message: card, notice: { text: announcement } };
 }
 
 function formValue(inbound: ActionInbound, id: string): string {

@@ -119,6 +119,8 @@ export async function listIncidents(db: DbOrTx, f: IncidentFilter): Promise<Inci
 export interface ChangeResult {
   incident: IncidentRow;
   announcement: string;
+  /** The card as the change left it (what its cards are updated to): a button's answer shows it without reading it again. */
+  card: Message;
 }
 
 /** What one change writes: the row patch, the sentence announcing it, the audit data. */
@@ -285,7 +287,7 @@ export async function changeIncident(tx: Tx, app: AppContext, id: number, cmd: I
     to: { state: incident.state as IncidentState, priority: incident.priority, service: incident.service, major: incident.major },
     actor: actorRef(actor),
   }, now);
-  return { incident, announcement: change.announcement };
+  return { incident, announcement: change.announcement, card };
 }
 
 /** True when someone declared the incident major themselves (rather than it being a P1). */

@@ -180,17 +180,23 @@ export function hintOfButton(value: string): { incident: number; knownError: num
 export async function incidentContribution(db: DbOrTx, app: AppContext, subject: string): Promise<CardPart | undefined> {
   const id = Number(subject.slice(4));
   if (!Number.isSafeInteger(id)) return undefined;
-  const problem = await problemOfIncident(db, id);
-  const rows = await db.select({ h: schema.kedbHints, title: schema.knownErrors.title, workaround: schema.knownErrors.workaround, state: schema.knownErrors.state })
-    .from(schema.kedbHints).innerJoin(schema.knownErrors, eq(schema.knownErrors.id, schema.kedbHints.knownErrorId))
-    .where(eq(schema.kedbHints.incidentId, id)).orderBy(sql`${schema.kedbHints.rank} desc`, schema.kedbHints.knownErrorId);
+  // Every card of every incident asks: its problem and its hints in one statement (one round trip).
+  const rows = await queryRows<{ kind: 'problem' | 'hint'; id: number; title: string; state: string; workaround: string | null; feedback: string | null; feedbackBy: string | null }>(db, sql`
+    select 'problem' as kind, p.id, p.title, p.state, p.workaround, null::text as feedback, null::text as "feedbackBy", null::real as rank
+      from problem_incidents l join problems p on p.id = l.problem_id where l.incident_id = ${id}
+    union all
+    select 'hint', h.known_error_id, k.title, k.state, k.workaround, h.feedback, h.feedback_by, h.rank
+      from kedb_hints h join known_errors k on k.id = h.known_error_id where h.incident_id = ${id}
+    order by kind desc, rank desc, id`);
+  const problem = rows.find((r) => r.kind === 'problem');
   const hints: HintLine[] = [];
   for (const r of rows) {
+    if (r.kind !== 'hint') continue;
     // a retired known error no longer suggests itself, but what people said about it stays
-    if (r.state !== 'published' && r.h.feedback === null) continue;
-    hints.push({ knownError: r.h.knownErrorId, title: r.title, workaround: r.workaround, feedback: r.h.feedback, ...(r.h.feedbackBy ? { feedbackByName: await personName(app, r.h.feedbackBy, db) } : {}) });
+    if (r.state !== 'published' && r.feedback === null) continue;
+    hints.push({ knownError: Number(r.id), title: r.title, workaround: r.workaround, feedback: r.feedback as HintLine['feedback'], ...(r.feedbackBy ? { feedbackByName: await personName(app, r.feedbackBy, db) } : {}) });
   }
-  return incidentPart(subject, problem ? { row: problem } : undefined, hints);
+  return incidentPart(subject, problem ? { row: { id: Number(problem.id), title: problem.title, state: problem.state, workaround: problem.workaround } } : undefined, hints);
 }
 
 /** Per known error: hints shown, worked, not related. */

@@ -115,7 +115,7 @@ export interface HintLine {
 }
 
 /** What problem management adds to an incident's card: its problem with the workaround, and known errors that may match. */
-export function incidentPart(incident: string, problem: { row: ProblemRow } | undefined, hints: readonly HintLine[]): CardPart | undefined {
+export function incidentPart(incident: string, problem: { row: Pick<ProblemRow, 'id' | 'title' | 'state' | 'workaround'> } | undefined, hints: readonly HintLine[]): CardPart | undefined {
   const lines: string[] = [];
   const buttons: Button[] = [];
   if (problem) {

@@ -4,7 +4,7 @@
  * fails). `list` reads every membership of the resource's roles for reconciliation. The connection string is a secret:
  * it is never logged, and error messages are scrubbed of it.
  */
-import postgres from 'postgres';
+import type postgres from 'postgres';
 import type { AppContext } from '../../../core/app.js';
 import type { ResourceConfig } from '../access.config.js';
 import type { Membership } from '../access.machine.js';
@@ -15,10 +15,12 @@ type Sql = ReturnType<typeof postgres>;
 /** Open clients by connection string (few, small, closed when idle). */
 const clients = new Map<string, Sql>();
 
-function clientFor(connectionString: string): Sql {
+/** A client for the server; postgres.js is loaded on first use, not at every start of tread. */
+async function clientFor(connectionString: string): Promise<Sql> {
   let sql = clients.get(connectionString);
   if (!sql) {
-    sql = postgres(connectionString, { max: 2, idle_timeout: 10, connect_timeout: 10, onnotice: () => {}, prepare: false });
+    const { default: connect } = await import('postgres');
+    sql = clients.get(connectionString) ?? connect(connectionString, { max: 2, idle_timeout: 10, connect_timeout: 10, onnotice: () => {}, prepare: false });
     clients.set(connectionString, sql);
   }
   return sql;
@@ -66,7 +68,7 @@ async function isMember(sql: Sql, role: string, login: string): Promise<boolean>
 
 async function run(call: ConnectorCall, action: 'grant' | 'revoke') {
   const cs = connectionOf(call.resource);
-  const sql = clientFor(cs);
+  const sql = await clientFor(cs);
   const { role, login } = call.grant;
   const statement = action === 'grant' ? `GRANT ${quoteIdent(role)} TO ${quoteIdent(login)}` : `REVOKE ${quoteIdent(role)} FROM ${quoteIdent(login)}`;
   try {
@@ -95,9 +97,10 @@ export const postgresConnector: Connector = {
     const cs = connectionOf(resource);
     const roles = resource.roles.map((r) => r.name);
     try {
-      const rows = await clientFor(cs)<{ role: string; login: string }[]>`select r.rolname as role, m.rolname as login
+      const sql = await clientFor(cs);
+      const rows = await sql<{ role: string; login: string }[]>`select r.rolname as role, m.rolname as login
         from pg_auth_members am join pg_roles r on r.oid = am.roleid join pg_roles m on m.oid = am.member
-        where r.rolname in ${clientFor(cs)(roles)} order by 1, 2`;
+        where r.rolname in ${sql(roles)} order by 1, 2`;
       return rows.map((r) => ({ role: r.role, login: r.login }));
     } catch (e) {
       throw new ConnectorError(`could not read pg_auth_members: ${scrub(e, cs)}`, false);
