@@ -66,23 +66,32 @@ for (const driver of drivers) {
     it("the problem card's buttons open forms in the terminal: fix, resolve; a new problem's Duplicate", async () => {
       await term.say('/as bob');
       expect(await term.say('/problem show PRB-1')).toContain('[1] Fix  [2] Workaround  [3] Root cause  [4] Resolve  [5] Assign to me');
-      const fix = await term.say('1', 'CHG-4711', 'Drain connections before pods restart');
-      expect(fix).toContain('tread> Fix of PRB-1 (press Enter to skip optional fields, /cancel to leave)\n       Change reference: CHG-4711\n       What the fix does: Drain connections before pods restart');
-      expect(fix).toContain('tread> ↻ PRB-1 · P3 · fix in progress · Checkout 502 errors after deploy\n       [1] Resolve  [2] Workaround  [3] Root cause  [4] Fix  [5] Assign to me');
-      expect(fix).toContain('tread> PRB-1 fix in progress with change CHG-4711 (Bob Okafor): Drain connections before pods restart');
+      /** Says the lines, and expects every one of `shown` in what the terminal printed. */
+      const sayShows = async (lines: string[], shown: string[]) => {
+        const out = await term.say(...lines);
+        for (const s of shown) expect(out).toContain(s);
+      };
+      await sayShows(['1', 'CHG-4711', 'Drain connections before pods restart'], [
+        'tread> Fix of PRB-1 (press Enter to skip optional fields, /cancel to leave)\n       Change reference: CHG-4711\n       What the fix does: Drain connections before pods restart',
+        'tread> ↻ PRB-1 · P3 · fix in progress · Checkout 502 errors after deploy\n       [1] Resolve  [2] Workaround  [3] Root cause  [4] Fix  [5] Assign to me',
+        'tread> PRB-1 fix in progress with change CHG-4711 (Bob Okafor): Drain connections before pods restart',
+      ]);
       // Resolve: the resolution is one of the codes (Enter keeps fix_applied), the notes are required
-      const resolved = await term.say('1', '', '', 'Pods now drain their connections first');
-      expect(resolved).toContain('       Resolution [1=fix_applied 2=risk_accepted] (fix_applied): \n       Resolution notes: \n       Resolution notes is required.\n       Resolution notes: Pods now drain their connections first');
-      expect(resolved).toContain('tread> PRB-1 resolved (fix applied) by Bob Okafor: Pods now drain their connections first');
-      expect(resolved).toContain('tread> ↻ PRB-1 · P3 · resolved · Checkout 502 errors after deploy\n       [1] Close');
+      await sayShows(['1', '', '', 'Pods now drain their connections first'], [
+        '       Resolution [1=fix_applied 2=risk_accepted] (fix_applied): \n       Resolution notes: \n       Resolution notes is required.\n       Resolution notes: Pods now drain their connections first',
+        'tread> PRB-1 resolved (fix applied) by Bob Okafor: Pods now drain their connections first',
+        'tread> ↻ PRB-1 · P3 · resolved · Checkout 502 errors after deploy\n       [1] Close',
+      ]);
 
-      const opened = await term.say('/problem new Checkout 502 on every deploy service:checkout');
-      expect(opened).toContain('tread> PRB-2 · P3 · new · Checkout 502 on every deploy\n');
-      expect(opened).toContain('       [1] Assess  [2] Assign to me  [3] Root cause  [4] Workaround  [5] Duplicate');
-      const dup = await term.say('5', 'PRB-1');
-      expect(dup).toContain('tread> PRB-2 duplicates… (press Enter to skip optional fields, /cancel to leave)\n       Original problem: PRB-1\n');
-      expect(dup).toContain('tread> PRB-2 is a duplicate of PRB-1 (Bob Okafor)');
-      expect(dup).toContain('tread> ↻ PRB-2 · P3 · resolved · Checkout 502 on every deploy\n       [1] Close');
+      await sayShows(['/problem new Checkout 502 on every deploy service:checkout'], [
+        'tread> PRB-2 · P3 · new · Checkout 502 on every deploy\n',
+        '       [1] Assess  [2] Assign to me  [3] Root cause  [4] Workaround  [5] Duplicate',
+      ]);
+      await sayShows(['5', 'PRB-1'], [
+        'tread> PRB-2 duplicates… (press Enter to skip optional fields, /cancel to leave)\n       Original problem: PRB-1\n',
+        'tread> PRB-2 is a duplicate of PRB-1 (Bob Okafor)',
+        'tread> ↻ PRB-2 · P3 · resolved · Checkout 502 on every deploy\n       [1] Close',
+      ]);
       expect(await term.say('/problem show PRB-2')).toContain('Resolution: Duplicate of PRB-1');
     });
   });
