@@ -97,11 +97,21 @@ export async function startTread(options: TreadOptions): Promise<Tread> {
   for (const w of workflows) await w.start?.(app);
 
   const http = new HttpServer({ host: options.http?.host ?? '127.0.0.1', port: options.http?.port ?? 0, log, tls: options.http?.tls });
-  // After a change: send its messages now, and run its after-commit subscribers now rather than at the next tick.
+  // After a change: send its messages now, and run its after-commit subscribers now rather than at the next tick; both
+  // once the answer to the change is on its way (the event loop's next turn), so after-commit work (a known error
+  // search, a connector call) never delays that answer, nor shares PGlite's one connection with it.
+  let kickQueued = false;
+  let stopped = false;
   const kick = () => {
-    if (app.seam.takeScheduled()) void scheduler.run();
-    else dispatcher.kick();
-    scheduler.poke();
+    if (kickQueued) return;
+    kickQueued = true;
+    setImmediate(() => {
+      kickQueued = false;
+      if (stopped) return;
+      if (app.seam.takeScheduled()) void scheduler.run();
+      else dispatcher.kick();
+      scheduler.poke();
+    });
   };
   router.afterHandle = kick;
   const tools: RouteTools = { authorizeApi: (req, res) => authorizeApi(options.apiToken, req, res), kick };
@@ -122,6 +132,7 @@ export async function startTread(options: TreadOptions): Promise<Tread> {
     app, router, dispatcher, scheduler, http, adapters, workflows, port,
     stop(stopOptions = {}) {
       stopping ??= (async () => {
+        stopped = true;
         for (const a of adapters) await a.stop?.().catch((e) => log.warn({ err: (e as Error).message }, 'adapter stop failed'));
         await http.close();
         await scheduler.stop();

@@ -91,11 +91,14 @@ export class Seam {
     return (await fn(op, input)) as OpOutput<K>;
   }
 
-  /** What other workflows add to the card of a record. */
-  async cardParts(db: DbOrTx, app: AppContext, subject: string, now: Date): Promise<CardPart[]> {
+  /**
+   * What other workflows add to the card of a record; `opening`: the card built in the transaction that creates the
+   * record, which skips contributions that cannot have anything yet.
+   */
+  async cardParts(db: DbOrTx, app: AppContext, subject: string, now: Date, options: { opening?: boolean } = {}): Promise<CardPart[]> {
     const parts: CardPart[] = [];
     for (const c of this.contributions) {
-      if (!subject.startsWith(c.prefix)) continue;
+      if (!subject.startsWith(c.prefix) || (options.opening && c.atOpening === false)) continue;
       const part = await c.contribute(db, app, subject, now);
       if (part) parts.push(part);
     }

@@ -145,6 +145,11 @@ export interface CardPart {
 /** A contribution to the cards of records whose subject starts with `prefix` (`INC-`). */
 export interface CardContribution {
   prefix: string;
+  /**
+   * False when none of it can exist yet while the record is being opened (its parts come with later changes, which
+   * refresh the card): the card built inside the opening transaction skips it, so opening a record never waits for it.
+   */
+  atOpening?: boolean;
   /** Reads inside the caller's transaction (it sees the caller's writes). */
   contribute(db: DbOrTx, app: AppContext, subject: string, now: Date): Promise<CardPart | undefined>;
 }

@@ -1,9 +1,9 @@
 /**
  * The seam between workflows (src/core/seam.ts), with two small workflows on real databases: record events with inline
- * and after-commit subscribers, operations, and card contributions.
+ * and after-commit subscribers (started once the reply is out), operations, and card contributions.
  */
 import { sql } from 'drizzle-orm';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { openDatabase, queryRows, type Database, type Tx } from '../../db/client.js';
 import { ManualClock } from '../../src/core/clock.js';
 import { SCHEDULER_ACTOR } from '../../src/core/identity.js';
@@ -44,6 +44,8 @@ const demo: Workflow = {
 /** `listener` subscribes both ways; its after-commit handler records in a table, so replicas share what ran. */
 const listener: Workflow = {
   name: 'listener',
+  // a part that only later changes can give (it reads nothing while the record is being opened)
+  contributes: [{ prefix: 'DEMO-', atOpening: false, async contribute(_db, _app, subject) { return { lines: [`${subject} was linked later`] }; } }],
   subscribes: [
     on('demo.made', 'inline', 'count', async (tx: Tx, _app, e) => {
       if (seen.failInline) throw new Error('inline subscriber failed');
@@ -122,12 +124,30 @@ for (const driver of drivers) {
       expect(await queryRows(database.db, sql`select * from timers`)).toEqual([]);
     });
 
-    it('a card gets the parts other workflows contribute to its prefix', async () => {
+    it('a card gets the parts other workflows contribute to its prefix; the card of a record being opened skips those that cannot have any yet', async () => {
       const parts = await tread.app.seam.cardParts(database.db, tread.app, 'DEMO-4', clock.now());
-      expect(withCardParts({ title: 'x', fields: [{ label: 'Own', value: '1' }] }, parts)).toEqual({
-        title: 'x', fields: [{ label: 'Own', value: '1' }, { label: 'Seen by', value: 'listener of DEMO-4' }], buttons: [{ actionId: 'x.y', label: 'Y', value: 'DEMO-4' }],
+      expect(withCardParts({ title: 'x', text: 'Own text', fields: [{ label: 'Own', value: '1' }] }, parts)).toEqual({
+        title: 'x', text: 'Own text\nDEMO-4 was linked later', fields: [{ label: 'Own', value: '1' }, { label: 'Seen by', value: 'listener of DEMO-4' }], buttons: [{ actionId: 'x.y', label: 'Y', value: 'DEMO-4' }],
       });
+      const opening = await tread.app.seam.cardParts(database.db, tread.app, 'DEMO-4', clock.now(), { opening: true });
+      expect(opening).toEqual([{ fields: [{ label: 'Seen by', value: 'listener of DEMO-4' }], buttons: [{ actionId: 'x.y', label: 'Y', value: 'DEMO-4' }] }]);
       expect(await tread.app.seam.cardParts(database.db, tread.app, 'INC-4', clock.now())).toEqual([]);
+    });
+
+    it("a change's after-commit work starts on the event loop's next turn, once its reply is out; kicks in one turn run it once", async () => {
+      const run = vi.spyOn(tread.scheduler, 'run');
+      try {
+        await make(tread, 5);
+        tread.router.afterHandle();
+        tread.router.afterHandle();
+        expect(run).not.toHaveBeenCalled();
+        await new Promise((resolve) => setImmediate(resolve));
+        expect(run).toHaveBeenCalledTimes(1);
+        await run.mock.results[0]!.value;
+        expect(seen.after).toEqual([5]);
+      } finally {
+        run.mockRestore();
+      }
     });
 
     it('calling an operation nobody offers is a coded error, not a crash', async () => {

@@ -20,10 +20,13 @@ import { applyClockEffect, autoCloseKey, initialDueTimes, resumeResolutionClock,
 
 export type { IncidentRow };
 
-/** The card of an incident, with names resolved and what other workflows add (linked alerts, problems). */
-export async function cardFor(db: DbOrTx, app: AppContext, row: IncidentRow, now: Date): Promise<Message> {
+/**
+ * The card of an incident, with names resolved and what other workflows add (linked alerts, problems); `opening`: the
+ * card of an incident being opened, which has only what its own transaction wrote.
+ */
+export async function cardFor(db: DbOrTx, app: AppContext, row: IncidentRow, now: Date, options: { opening?: boolean } = {}): Promise<Message> {
   const card = incidentCard(row, { assigneeName: row.assignee ? await personName(app, row.assignee, db) : undefined, now, timeZone: app.config.timezone });
-  return withCardParts(card, await app.seam.cardParts(db, app, incidentSubject(row.id), now));
+  return withCardParts(card, await app.seam.cardParts(db, app, incidentSubject(row.id), now, options));
 }
 
 /** Where a service's cards go: its Slack and Teams channels. */
@@ -70,7 +73,7 @@ export async function openIncident(tx: Tx, app: AppContext, input: NewIncident, 
   await scheduleSlaTimers(tx, app, incident, ['response', 'resolution'], 0);
   await addTimeline(tx, { subject, at: now, actor: actor.person.id, source: actor.source, kind: 'created', text: `Opened by ${actor.person.name}: ${incident.title} (P${priority})`, data: { impact, urgency, service, links: input.links } });
   await appendAudit(tx, { at: now, actor: actor.person.id, source: actor.source, subject, action: 'incident.created', data: { title: incident.title, impact, urgency, priority, service } });
-  const card = await cardFor(tx, app, incident, now);
+  const card = await cardFor(tx, app, incident, now, { opening: true });
   const targets = [...(input.origin ? [input.origin] : []), ...serviceChannels(app, service).filter((w) => !input.origin || !sameConversation(w, input.origin))];
   // Every new incident reaches someone: the console shows what no channel of its own shows; with no channel anywhere,
   // the admins get it as a direct message.

@@ -69,8 +69,11 @@ export const problemWorkflow: Workflow = {
     on('incident.opened', 'after', 'kedb-match', async (tx, app, e, now) => { await matchNewIncident(tx, app, e, now); }),
   ],
   contributes: [{
-    // An incident's card shows its problem (with the workaround) and the known errors that may match.
+    // An incident's card shows its problem (with the workaround) and the known errors that may match. An incident being
+    // opened has neither: problems link it later, and the known error search runs after its commit (then refreshes the
+    // card), so opening an incident reads no problem table.
     prefix: 'INC-',
+    atOpening: false,
     contribute: (db, app, subject) => incidentContribution(db, app, subject),
   }],
   routes: problemRoutes,

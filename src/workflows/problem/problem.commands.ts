@@ -1,7 +1,7 @@
 /** The chat surface of problems: `/problem …` subcommands, the card's buttons and forms, hint feedback -> service calls -> Replies. */
 import { Args, extractOptions, parseRecordId } from '../../core/commands.js';
 import { subjectsAt } from '../../core/delivery/cards.js';
-import { badInput } from '../../core/errors.js';
+import { badInput, DomainError } from '../../core/errors.js';
 import { personName, resolvePersonToken, type Actor } from '../../core/identity.js';
 import type { ActionInbound, CommandInbound, Reply, Where } from '../../core/inbound.js';
 import { requirePermission } from '../../core/permissions.js';
@@ -11,8 +11,8 @@ import type { ActionSpec, CommandSpec, HandlerContext } from '../../core/workflo
 import { giveFeedback, hintOfButton, kedbStats, searchForPeople, type Feedback } from './problem.kedb.js';
 import { editKnownError, publishKnownError } from './problem.known-errors.js';
 import { listFilter, parsePriority, parseResolveCode, type ProblemCommand } from './problem.inputs.js';
-import { RESOLVE_CODES } from './problem.machine.js';
-import { knownErrorCard, knownErrorSubject, listLine, problemSubject, rcaForm, workaroundForm } from './problem.messages.js';
+import { OPEN_STATES, RESOLVE_CODES, resolveCodes, transition, type ProblemState } from './problem.machine.js';
+import { duplicateForm, fixForm, knownErrorCard, knownErrorSubject, listLine, problemSubject, rcaForm, resolveForm, workaroundForm } from './problem.messages.js';
 import { recurringCommand, recurringActions } from './problem.recurrence.js';
 import { applyProblemCommand, cardFor, createProblem, getProblem, listProblems } from './problem.service.js';
 import { getKnownError, versionsOf } from './problem.versions.js';
@@ -304,6 +304,50 @@ async function feedback(inbound: ActionInbound, ctx: HandlerContext, kind: Feedb
   return { kind: 'ephemeral', message: { text, tone: 'good' } };
 }
 
+/** The Resolve button's form, with the codes the problem's state allows (else why it cannot be resolved now). */
+async function openResolveForm(i: ActionInbound, ctx: HandlerContext): Promise<Reply> {
+  const row = await getProblem(ctx.db, idFromValue(i));
+  const codes = resolveCodes(row.state as ProblemState);
+  const refused = codes.length === 0 ? transition(row.state as ProblemState, { type: 'resolve', code: 'risk_accepted' }) : undefined;
+  if (refused instanceof DomainError) throw refused;
+  return { kind: 'form', form: resolveForm(problemSubject(row.id), codes) };
+}
+
+/** The Duplicate button's form; open problems of the same service are named as likely originals. */
+async function openDuplicateForm(i: ActionInbound, ctx: HandlerContext): Promise<Reply> {
+  const row = await getProblem(ctx.db, idFromValue(i));
+  const others = row.service ? await listProblems(ctx.db, { states: OPEN_STATES, service: row.service, limit: 4 }) : [];
+  return { kind: 'form', form: duplicateForm(problemSubject(row.id), others.filter((o) => o.id !== row.id).slice(0, 3)) };
+}
+
+/** Every empty field of a submitted form, named (a form reports them all at once). */
+function requireFields(i: ActionInbound, fields: Record<string, string>): void {
+  const issues = Object.entries(fields).filter(([id]) => !formValue(i, id)).map(([path, message]) => ({ path, message }));
+  if (issues.length) throw badInput('problem.bad_form', issues.length === 1 ? issues[0]!.message : 'Some fields need a fix.', issues);
+}
+
+async function submitFix(i: ActionInbound, ctx: HandlerContext): Promise<Reply> {
+  requireFields(i, { changeRef: 'Name the change, like CHG-1234.', notes: 'Say what the fix does.' });
+  return buttonChange(i, ctx, { action: 'fix', changeRef: formValue(i, 'changeRef'), notes: formValue(i, 'notes') });
+}
+
+async function submitResolve(i: ActionInbound, ctx: HandlerContext): Promise<Reply> {
+  const code = parseResolveCode(formValue(i, 'code'));
+  const issues = [
+    ...(code ? [] : [{ path: 'code', message: `Pick one of ${RESOLVE_CODES.join(', ')}.` }]),
+    ...(formValue(i, 'notes') ? [] : [{ path: 'notes', message: 'Say how it was resolved.' }]),
+  ];
+  if (issues.length || !code) throw badInput('problem.bad_form', issues.length === 1 ? issues[0]!.message : 'Some fields need a fix.', issues);
+  return buttonChange(i, ctx, { action: 'resolve', code, notes: formValue(i, 'notes') });
+}
+
+async function submitDuplicate(i: ActionInbound, ctx: HandlerContext): Promise<Reply> {
+  const typed = formValue(i, 'of');
+  const of = /^(prb-)?\d+$/i.test(typed) ? parseRecordId('PRB', typed) : undefined;
+  if (of === undefined) throw badInput('problem.original_required', typed ? `"${typed}" is not a problem id; write it like PRB-2.` : 'Name the problem it duplicates, like PRB-2.', [{ path: 'of', message: typed ? `not a problem id: ${typed}` : 'required' }]);
+  return buttonChange(i, ctx, { action: 'duplicate', of });
+}
+
 /** Button and form handlers by action id. */
 export const problemActions: Record<string, ActionSpec> = {
   'problem.assess': { permission: 'problem.assess', handle: (i, ctx) => buttonChange(i, ctx, { action: 'assess' }) },
@@ -313,6 +357,15 @@ export const problemActions: Record<string, ActionSpec> = {
   'problem.workaround.form': { permission: 'problem.workaround', handle: async (i, ctx) => ({ kind: 'form', form: workaroundForm(problemSubject(idFromValue(i)), (await getProblem(ctx.db, idFromValue(i))).workaround) }) },
   'problem.rca.submit': { permission: 'problem.rca', handle: (i, ctx) => buttonChange(i, ctx, { action: 'rca', rootCause: formValue(i, 'rootCause') }) },
   'problem.workaround.submit': { permission: 'problem.workaround', handle: (i, ctx) => buttonChange(i, ctx, { action: 'workaround', workaround: formValue(i, 'workaround') }) },
+  'problem.fix.form': { permission: 'problem.fix', handle: async (i, ctx) => {
+    const row = await getProblem(ctx.db, idFromValue(i));
+    return { kind: 'form', form: fixForm(problemSubject(row.id), row) };
+  } },
+  'problem.resolve.form': { permission: 'problem.resolve', handle: openResolveForm },
+  'problem.duplicate.form': { permission: 'problem.duplicate', handle: openDuplicateForm },
+  'problem.fix.submit': { permission: 'problem.fix', handle: submitFix },
+  'problem.resolve.submit': { permission: 'problem.resolve', handle: submitResolve },
+  'problem.duplicate.submit': { permission: 'problem.duplicate', handle: submitDuplicate },
   'problem.kedb.worked': { permission: 'problem.feedback', handle: (i, ctx) => feedback(i, ctx, 'worked') },
   'problem.kedb.unrelated': { permission: 'problem.feedback', handle: (i, ctx) => feedback(i, ctx, 'not_related') },
   ...recurringActions,

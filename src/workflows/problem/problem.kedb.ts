@@ -5,6 +5,11 @@
  * with every word (`websearch_to_tsquery`, then any word); a new incident searches with any of its significant words,
  * after its commit, and what matches above the threshold shows on its card with "Workaround worked" / "Not related".
  * Feedback counts: "not related" lowers that known error's rank for that service, "worked" raises it a little.
+ *
+ * At 100 000 known errors an incident's common words match thousands, so a search ranks a bounded set: the matches in
+ * the service's scope (one GIN index on scope and words), of which the best PRESCORED by `ts_rank` are ranked by
+ * `ts_rank_cd`, then by feedback; without a service, the matches of the strictest tier with enough of them (every word,
+ * all but one, all but two, any word). Headlines only for the answers.
  */
 import { and, eq, sql, type SQL } from 'drizzle-orm';
 import { queryRows, schema, type DbOrTx, type Tx } from '../../../db/client.js';
@@ -44,6 +49,21 @@ export interface KnownErrorQuery {
 const HEADLINE = 'StartSel=*, StopSel=*, MaxWords=30, MinWords=12, MaxFragments=2, FragmentDelimiter=" … "';
 /** Candidates ranked before feedback adjusts the order (feedback moves known errors within these). */
 const CANDIDATES = 50;
+/**
+ * Matches `ts_rank_cd` ranks: the best by the cheaper `ts_rank` (the same weights; it counts a word's repeats less).
+ * Ranking every match with `ts_rank_cd` was most of a hint search's time when a query's common words matched thousands.
+ */
+const PRESCORED = 200;
+/** Matches looked at, at most: a guard for a query matching more (then ranked among these, in storage order). */
+const MAX_MATCHES = 10_000;
+/**
+ * Any word and no service: a common word matches a large share of all known errors, so the matches are taken from the
+ * strictest tier that has enough: every word, all but one, all but two (of the first TIER_WORDS), then any word; at
+ * most TIER_MATCHES from each.
+ */
+const TIER_ENOUGH = 50;
+const TIER_MATCHES = 2000;
+const TIER_WORDS = 8;
 /** Words of an incident used for matching, at most. */
 const MAX_WORDS = 40;
 
@@ -73,24 +93,56 @@ export function incidentWords(e: Pick<RecordEvents['incident.opened'], 'title' |
   return significantWords([e.title, e.description, ...Object.values(e.labels ?? {})], e.service);
 }
 
-function queryOf(q: KnownErrorQuery): SQL {
-  // any word: the words' lexemes ORed (websearch_to_tsquery alone would require all of them)
-  return q.mode === 'all'
-    ? sql`websearch_to_tsquery('english', ${q.text})`
-    : sql`nullif(replace(plainto_tsquery('english', ${q.text})::text, ' & ', ' | '), '')::tsquery`;
+/**
+ * The query (`q.q`) and the matches (`m`: id and search vector of published known errors). Every word: as typed
+ * (`websearch_to_tsquery`). Any word: the words' lexemes ORed (`websearch_to_tsquery` alone would require all of them);
+ * within a service, every match (the service's share is small, and one GIN index on scope and words finds it); without
+ * one, the strictest tier with enough matches (see TIER_ENOUGH).
+ */
+function matchesOf(q: KnownErrorQuery, service: string | null): SQL {
+  const published = sql`k.state = 'published'`;
+  if (q.mode === 'all' || service) {
+    const query = q.mode === 'all'
+      ? sql`websearch_to_tsquery('english', ${q.text})`
+      : sql`nullif(replace(plainto_tsquery('english', ${q.text})::text, ' & ', ' | '), '')::tsquery`;
+    return sql`q as (select ${query} as q),
+    m as (
+      select k.id, k.search from known_errors k, q
+      where q.q is not null and ${published} and k.search @@ q.q ${service ? sql`and k.scope && array[${service}::text, '*']` : sql``}
+      limit ${MAX_MATCHES}
+    )`;
+  }
+  // tiers: every word (of the first TIER_WORDS), all but one, all but two (an error number or a word no known error has
+  // rules out the stricter ones), any word; a tier runs only while the stricter ones found fewer than TIER_ENOUGH
+  const tier = (n: number, fewer: SQL, stricter: string[]) => sql`t${sql.raw(String(n))} as materialized (
+      select k.id, k.search from known_errors k, q, subsets s
+      where ${sql.raw(stricter.map((t) => `(select count(*) from ${t}) < ${TIER_ENOUGH} and `).join(''))}q.q is not null and ${published} and k.search @@ ${fewer}
+      limit ${TIER_MATCHES}
+    )`;
+  return sql`w as (select plainto_tsquery('english', ${q.text}) as every),
+    q as (select nullif(replace(every::text, ' & ', ' | '), '')::tsquery as q, (string_to_array(every::text, ' & '))[:${TIER_WORDS}] as words from w),
+    subsets as (
+      select array(select array_to_string(q.words[:i - 1] || q.words[i + 1:], ' & ')::tsquery from q, generate_subscripts(q.words, 1) i where cardinality(q.words) > 1) as but1,
+        array(
+          select array_to_string(array(select x from unnest(q.words) with ordinality u(x, n) where n not in (i, j)), ' & ')::tsquery
+          from q, generate_subscripts(q.words, 1) i, generate_subscripts(q.words, 1) j where i < j and cardinality(q.words) > 2
+        ) as but2
+      from q
+    ),
+    ${tier(0, sql`nullif(array_to_string(q.words, ' & '), '')::tsquery`, [])},
+    ${tier(1, sql`any(s.but1)`, ['t0'])},
+    ${tier(2, sql`any(s.but2)`, ['t0', 't1'])},
+    ${tier(3, sql`q.q`, ['t0', 't1', 't2'])},
+    m as (select distinct on (id) id, search from (select * from t0 union all select * from t1 union all select * from t2 union all select * from t3) u order by id)`;
 }
 
 /** Known errors matching a query, best first (retired ones never match). */
 export async function searchKnownErrors(db: DbOrTx, q: KnownErrorQuery): Promise<KnownErrorHit[]> {
   if (!q.text.trim() || q.limit <= 0) return [];
   const service = q.service ?? null;
-  const rows = await queryRows<KnownErrorHit>(db, sql`with q as (select ${queryOf(q)} as q),
-    c as (
-      select k.id, ts_rank_cd(k.search, q.q) as raw from known_errors k, q
-      where q.q is not null and k.state = 'published' and k.search @@ q.q
-        ${service ? sql`and k.scope ?| array[${service}::text, '*']` : sql``}
-      order by raw desc, k.id limit ${CANDIDATES}
-    ),
+  const rows = await queryRows<KnownErrorHit>(db, sql`with ${matchesOf(q, service)},
+    p as (select m.id, m.search from m, q order by ts_rank(m.search, q.q) desc, m.id limit ${PRESCORED}),
+    c as (select p.id, ts_rank_cd(p.search, q.q) as raw from p, q order by raw desc, p.id limit ${CANDIDATES}),
     f as (
       select h.known_error_id as id, count(*) filter (where h.feedback = 'worked') as worked, count(*) filter (where h.feedback = 'not_related') as unrelated
       from kedb_hints h where ${service ? sql`h.service = ${service}` : sql`false`} and h.known_error_id in (select id from c) group by h.known_error_id

@@ -118,6 +118,11 @@ export function transition(state: ProblemState, event: ProblemEvent): Transition
   return { next, effects };
 }
 
+/** The resolution codes a problem in this state may be resolved with (none: it cannot be resolved now). */
+export function resolveCodes(state: ProblemState): ResolveCode[] {
+  return RESOLVE_CODES.filter((code) => STATE_TRANSITIONS[state][`resolve:${code}`] !== undefined);
+}
+
 /** True while the problem needs work. */
 export function isOpen(state: ProblemState): boolean {
   return OPEN_STATES.includes(state);

@@ -3,7 +3,7 @@ import type { schema } from '../../../db/client.js';
 import type { Button, Field, Message, Tone } from '../../core/message.js';
 import { formatTime } from '../../core/time-zone.js';
 import type { CardPart } from '../../core/workflow.js';
-import { STATE_WORDS, type ProblemState } from './problem.machine.js';
+import { STATE_WORDS, type ProblemState, type ResolveCode } from './problem.machine.js';
 
 /** A stored problem. */
 export type ProblemRow = typeof schema.problems.$inferSelect;
@@ -45,16 +45,20 @@ export function problemHeadline(p: ProblemRow): string {
   return `${problemSubject(p.id)} · P${p.priority} · ${STATE_WORDS[p.state as ProblemState]} · ${p.title}`;
 }
 
-/** The buttons for the problem's state; everything else is a command. */
+/** The buttons for the problem's state (each state change has one; links, notes and priority are commands). */
 export function problemButtons(p: ProblemRow): Button[] {
   const v = problemSubject(p.id);
   const mine: Button = { actionId: 'problem.assign_me', label: 'Assign to me', value: v };
   const rca: Button = { actionId: 'problem.rca.form', label: 'Root cause', value: v };
   const workaround: Button = { actionId: 'problem.workaround.form', label: 'Workaround', value: v };
+  const fix: Button = { actionId: 'problem.fix.form', label: 'Fix', value: v };
+  const resolve: Button = { actionId: 'problem.resolve.form', label: 'Resolve', value: v };
+  const duplicate: Button = { actionId: 'problem.duplicate.form', label: 'Duplicate', value: v };
   switch (p.state as ProblemState) {
-    case 'new': return [{ actionId: 'problem.assess', label: 'Assess', value: v, style: 'primary' }, mine, rca, workaround];
-    case 'assessing': return [{ ...rca, style: 'primary' }, workaround, mine];
-    case 'root_cause_analysis': case 'fix_in_progress': return [workaround, rca, mine];
+    case 'new': return [{ actionId: 'problem.assess', label: 'Assess', value: v, style: 'primary' }, mine, rca, workaround, duplicate];
+    case 'assessing': return [{ ...rca, style: 'primary' }, workaround, mine, duplicate];
+    case 'root_cause_analysis': return [{ ...fix, style: 'primary' }, workaround, rca, resolve, mine];
+    case 'fix_in_progress': return [{ ...resolve, style: 'primary' }, workaround, rca, fix, mine];
     case 'resolved': return [{ actionId: 'problem.close', label: 'Close', value: v, confirm: `Close ${v}? A closed problem cannot change any more.` }];
     default: return [];
   }
@@ -177,5 +181,43 @@ export function workaroundForm(subject: string, current: string | null): Message
     text: 'The workaround goes to every open incident linked to the problem, and their pages stop.',
     inputs: [{ id: 'workaround', label: 'Workaround', type: 'multiline', required: true, initial: current ?? undefined, placeholder: 'How do people get the service back until the fix?' }],
     submit: { actionId: 'problem.workaround.submit', label: 'Communicate workaround', value: subject },
+  };
+}
+
+/** The fix form (the Fix button): the change that fixes it and what it does. */
+export function fixForm(subject: string, current: { changeRef: string | null; fixNotes: string | null }): Message {
+  return {
+    title: `Fix of ${subject}`,
+    inputs: [
+      { id: 'changeRef', label: 'Change reference', type: 'text', required: true, initial: current.changeRef ?? undefined, placeholder: 'CHG-1234' },
+      { id: 'notes', label: 'What the fix does', type: 'multiline', required: true, initial: current.fixNotes ?? undefined, placeholder: 'What changes, and when it is rolled out' },
+    ],
+    submit: { actionId: 'problem.fix.submit', label: current.changeRef ? 'Save fix' : 'Start fix', value: subject },
+  };
+}
+
+/** The resolve form (the Resolve button), offering the codes the problem's state allows. */
+export function resolveForm(subject: string, codes: readonly ResolveCode[]): Message {
+  return {
+    title: `Resolve ${subject}`,
+    text: codes.includes('fix_applied') ? undefined : 'Until a fix is under way it can only be resolved by accepting the risk. (A duplicate: the Duplicate button of a new or assessing problem.)',
+    inputs: [
+      { id: 'code', label: 'Resolution', type: 'select', required: true, initial: codes[0], choices: codes.map((c) => ({ value: c, label: c.replace('_', ' ') })) },
+      { id: 'notes', label: 'Resolution notes', type: 'multiline', required: true, placeholder: 'What was fixed, or why the risk is accepted' },
+    ],
+    submit: { actionId: 'problem.resolve.submit', label: 'Resolve', value: subject },
+  };
+}
+
+/** The duplicate form (the Duplicate button): which problem this one duplicates; likely originals are named. */
+export function duplicateForm(subject: string, likely: readonly { id: number; title: string }[]): Message {
+  return {
+    title: `${subject} duplicates…`,
+    text: 'Its incidents move to the original, and it is resolved as a duplicate.',
+    inputs: [{
+      id: 'of', label: 'Original problem', type: 'text', required: true, placeholder: likely[0] ? problemSubject(likely[0].id) : 'PRB-2',
+      ...(likely.length ? { hint: `Open problems of the same service: ${likely.map((l) => `${problemSubject(l.id)} (${l.title})`).join(', ')}` } : {}),
+    }],
+    submit: { actionId: 'problem.duplicate.submit', label: 'Mark duplicate', value: subject },
   };
 }

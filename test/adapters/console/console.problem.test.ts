@@ -1,6 +1,7 @@
 /**
  * Problem management in the terminal: incidents → a problem from them → root cause → the workaround on the incidents'
- * cards → a known error → a new similar incident's card shows the workaround → its number presses "Workaround worked".
+ * cards → a known error → a new similar incident's card shows the workaround → its number presses "Workaround worked";
+ * the problem card's numbered buttons open the fix, resolve and duplicate forms.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createConsoleAdapter } from '../../../adapters/console/index.js';
@@ -60,6 +61,38 @@ for (const driver of drivers) {
       expect(worked).toContain('tread> ↻ INC-3 · P3 · new · Checkout 502 Bad Gateway during deploy\n       [1] Acknowledge  [2] Set priority  [3] Assign to me  [4] Resolve\n');
       expect(await term.say('/incident show INC-3')).toContain('Known error KE-1: its workaround worked (Dave Müller)');
       expect(await linksOf({ db: tread.app.db } as never, 1)).toEqual([1, 2, 3]);
+    });
+
+    it("the problem card's buttons open forms in the terminal: fix, resolve; a new problem's Duplicate", async () => {
+      await term.say('/as bob');
+      expect(await term.say('/problem show PRB-1')).toContain('[1] Fix  [2] Workaround  [3] Root cause  [4] Resolve  [5] Assign to me');
+      /** Says the lines, and expects every one of `shown` in what the terminal printed. */
+      const sayShows = async (lines: string[], shown: string[]) => {
+        const out = await term.say(...lines);
+        for (const s of shown) expect(out).toContain(s);
+      };
+      await sayShows(['1', 'CHG-4711', 'Drain connections before pods restart'], [
+        'tread> Fix of PRB-1 (press Enter to skip optional fields, /cancel to leave)\n       Change reference: CHG-4711\n       What the fix does: Drain connections before pods restart',
+        'tread> ↻ PRB-1 · P3 · fix in progress · Checkout 502 errors after deploy\n       [1] Resolve  [2] Workaround  [3] Root cause  [4] Fix  [5] Assign to me',
+        'tread> PRB-1 fix in progress with change CHG-4711 (Bob Okafor): Drain connections before pods restart',
+      ]);
+      // Resolve: the resolution is one of the codes (Enter keeps fix_applied), the notes are required
+      await sayShows(['1', '', '', 'Pods now drain their connections first'], [
+        '       Resolution [1=fix_applied 2=risk_accepted] (fix_applied): \n       Resolution notes: \n       Resolution notes is required.\n       Resolution notes: Pods now drain their connections first',
+        'tread> PRB-1 resolved (fix applied) by Bob Okafor: Pods now drain their connections first',
+        'tread> ↻ PRB-1 · P3 · resolved · Checkout 502 errors after deploy\n       [1] Close',
+      ]);
+
+      await sayShows(['/problem new Checkout 502 on every deploy service:checkout'], [
+        'tread> PRB-2 · P3 · new · Checkout 502 on every deploy\n',
+        '       [1] Assess  [2] Assign to me  [3] Root cause  [4] Workaround  [5] Duplicate',
+      ]);
+      await sayShows(['5', 'PRB-1'], [
+        'tread> PRB-2 duplicates… (press Enter to skip optional fields, /cancel to leave)\n       Original problem: PRB-1\n',
+        'tread> PRB-2 is a duplicate of PRB-1 (Bob Okafor)',
+        'tread> ↻ PRB-2 · P3 · resolved · Checkout 502 on every deploy\n       [1] Close',
+      ]);
+      expect(await term.say('/problem show PRB-2')).toContain('Resolution: Duplicate of PRB-1');
     });
   });
 }

@@ -2,7 +2,8 @@
  * Problem management through Slack, end to end: signed slash commands and interactions into tread's real HTTP server,
  * the local fake Slack Web API out. Incidents in the service channel → a problem from them → the root cause through the
  * card's modal → the workaround on the incidents' cards and threads (their pages stop) → a known error → a new similar
- * incident's card shows the workaround → "Workaround worked" links it.
+ * incident's card shows the workaround → "Workaround worked" links it. Then the problem card's Fix, Resolve and Duplicate
+ * buttons and their modals.
  */
 import { describe, expect, it } from 'vitest';
 import { schema } from '../../../db/client.js';
@@ -108,6 +109,59 @@ for (const driver of drivers) {
       // audited with the person, the platform and their Slack user id
       const audit = await tread.app.db.select().from(schema.auditLog);
       expect(audit.find((a) => a.action === 'problem.kedb_worked')).toMatchObject({ actor: 'dave', source: 'slack', subject: 'KE-1', data: expect.objectContaining({ platformUserId: 'U0DAVE', incident: 'INC-3' }) });
+    });
+
+    it("the problem card's Fix and Resolve buttons open modals (empty fields named inline); a new problem's Duplicate", async () => {
+      const prb = cardPost('PRB-1 ·')!;
+      /** Presses a button of the problem card, and the modal views.open showed. */
+      const openModal = async (card: SlackCall, actionId: string) => {
+        const open = press({ ...stored(card), blocks: stored(card).blocks! }, actionId, 'bob');
+        await send(open.body, 'form');
+        return (await fake.waitFor(() => fake.ok('views.open').find((c) => c.args.trigger_id === open.trigger), 5000, `views.open for ${actionId}`)).args.view;
+      };
+      /** Submits a modal with values by block id (a select's value as its selected option). */
+      const submit = (view: any, values: Record<string, string>) => send(interactionBody({
+        type: 'view_submission', team: { id: 'T0FAKE' }, user: { id: 'U0BOB', username: 'bob', name: 'bob' }, api_app_id: 'A0TREAD', trigger_id: trigger(),
+        view: {
+          id: 'V0FAKE', team_id: 'T0FAKE', type: 'modal', callback_id: view.callback_id, private_metadata: view.private_metadata, blocks: view.blocks, hash: '1.abc',
+          state: { values: Object.fromEntries(Object.entries(values).map(([k, v]) => [k, { [k]: k === 'code' ? { type: 'static_select', selected_option: { value: v } } : { type: 'plain_text_input', value: v } }])) },
+        },
+      }), 'form');
+      const cardText = (card: SlackCall) => JSON.stringify(stored(card).blocks);
+      const actionIds = (card: SlackCall) => (stored(card).blocks ?? []).flatMap((b: any) => (b.type === 'actions' ? b.elements.map((e: any) => e.action_id) : []));
+      expect(actionIds(prb)).toEqual(['problem.fix.form', 'problem.workaround.form', 'problem.rca.form', 'problem.resolve.form', 'problem.assign_me']);
+
+      const fixView = await openModal(prb, 'problem.fix.form');
+      expect(fixView).toMatchObject({ type: 'modal', callback_id: 'problem.fix.submit', submit: { text: 'Start fix' } });
+      const missing = await submit(fixView, { changeRef: 'CHG-4711', notes: '' });
+      expect(missing.json).toEqual({ response_action: 'errors', errors: { notes: 'Say what the fix does.' } });
+      expect(await submit(fixView, { changeRef: 'CHG-4711', notes: 'Drain connections before pods restart' })).toMatchObject({ status: 200 });
+      await tread.dispatcher.flush();
+      await fake.waitFor(() => (cardText(prb).includes('fix in progress') ? true : undefined), 5000, 'the problem card in fix in progress');
+      expect(cardText(prb)).toContain('*Fix*\\nchange CHG-4711: Drain connections before pods restart');
+      expect(actionIds(prb)[0]).toBe('problem.resolve.form');
+
+      const resolveView = await openModal(prb, 'problem.resolve.form');
+      const select = resolveView.blocks.find((b: any) => b.block_id === 'code').element;
+      expect(select.options.map((o: any) => o.value)).toEqual(['fix_applied', 'risk_accepted']);
+      expect(select.initial_option.value).toBe('fix_applied');
+      expect(await submit(resolveView, { code: 'fix_applied', notes: 'Pods now drain their connections first' })).toMatchObject({ status: 200 });
+      await tread.dispatcher.flush();
+      await fake.waitFor(() => (cardText(prb).includes('resolved') ? true : undefined), 5000, 'the problem card resolved');
+      expect(cardText(prb)).toContain('*Resolution*\\n[fix_applied] Pods now drain their connections first');
+      expect(actionIds(prb)).toEqual(['problem.close']);
+
+      await slash('bob', '/problem', 'new Checkout 502 on every deploy service:checkout');
+      const second = await fake.waitFor(() => cardPost('PRB-2 ·'), 5000, 'the card of PRB-2');
+      expect(actionIds(second)).toContain('problem.duplicate.form');
+      const dupView = await openModal(second, 'problem.duplicate.form');
+      expect(dupView).toMatchObject({ callback_id: 'problem.duplicate.submit' });
+      expect((await submit(dupView, { of: 'the first one' })).json).toEqual({ response_action: 'errors', errors: { of: 'not a problem id: the first one' } });
+      expect(await submit(dupView, { of: 'PRB-1' })).toMatchObject({ status: 200 });
+      await tread.dispatcher.flush();
+      await fake.waitFor(() => (cardText(second).includes('Duplicate of PRB-1') ? true : undefined), 5000, 'PRB-2 resolved as a duplicate');
+      const rows = await tread.app.db.select().from(schema.problems);
+      expect(rows.map((r) => [r.id, r.state, r.resolution, r.changeRef]).sort()).toEqual([[1, 'resolved', 'fix_applied', 'CHG-4711'], [2, 'resolved', 'duplicate', null]]);
     });
   });
 }

@@ -2,7 +2,8 @@
  * Problem management through Teams, end to end: activities into tread's real HTTP server (a team channel, personal chats,
  * Action.Execute presses), posts and in-place updates out to the fake connector. Incidents in the service's channel → a
  * problem from them → root cause → the workaround through the card's form, on the incidents' cards (their pages stop) →
- * a known error → a new similar incident's card shows the workaround → "Workaround worked" links it.
+ * a known error → a new similar incident's card shows the workaround → "Workaround worked" links it. Then the problem
+ * card's Fix, Resolve and Duplicate buttons and their form cards.
  */
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -130,6 +131,43 @@ for (const driver of drivers) {
       expect(links.map((l) => [Number(l.incident_id), l.via])).toEqual([[1, 'from'], [2, 'from'], [3, 'feedback']]);
       const [row] = await database.rows<{ source: string; workaround_by: string }>(sql`select source, workaround_by from problems where id = 1`);
       expect(row).toEqual({ source: 'teams', workaround_by: 'bob' });
+    });
+
+    it("the problem card's Fix and Resolve buttons answer with form cards (empty fields named on the form); a new problem's Duplicate", async () => {
+      const prb = cardPost('PRB-1 · P3')!;
+      const verbs = (card: any) => [...(card.actions ?? []), ...(card.body ?? []).flatMap((e: any) => (e.type === 'ActionSet' ? e.actions : []))].map((a: any) => a.verb);
+      expect(verbs(latest(prb))).toEqual(['problem.fix.form', 'problem.workaround.form', 'problem.rca.form', 'problem.resolve.form', 'problem.assign_me']);
+
+      const fixForm = await post(press('bob', 'problem.fix.form', actionOf(latest(prb), 'problem.fix.form').data, prb.answeredId!));
+      expect(adaptiveCardProblems(fixForm.body.value)).toEqual([]);
+      const fixSubmit = actionOf(fixForm.body.value, 'problem.fix.submit');
+      expect(fixSubmit.title).toBe('Start fix');
+      const missing = await post(press('bob', 'problem.fix.submit', { ...fixSubmit.data, changeRef: 'CHG-4711', notes: '' }, prb.answeredId!));
+      expect(JSON.stringify(missing.body.value)).toContain('Say what the fix does.');
+      expect((await database.rows<{ state: string }>(sql`select state from problems where id = 1`))[0]!.state).toBe('root_cause_analysis');
+      const fixed = await post(press('bob', 'problem.fix.submit', { ...fixSubmit.data, changeRef: 'CHG-4711', notes: 'Drain connections before pods restart' }, prb.answeredId!));
+      expect(JSON.stringify(fixed.body.value)).toContain('PRB-1 · P3 · fix in progress');
+      expect(verbs(latest(prb))[0]).toBe('problem.resolve.form');
+
+      const resolveForm = await post(press('bob', 'problem.resolve.form', actionOf(latest(prb), 'problem.resolve.form').data, prb.answeredId!));
+      const choice = resolveForm.body.value.body.find((e: any) => e.id === 'code');
+      expect(choice).toMatchObject({ type: 'Input.ChoiceSet', value: 'fix_applied' });
+      expect(choice.choices.map((c: any) => c.value)).toEqual(['fix_applied', 'risk_accepted']);
+      const resolveSubmit = actionOf(resolveForm.body.value, 'problem.resolve.submit');
+      await post(press('bob', 'problem.resolve.submit', { ...resolveSubmit.data, code: 'fix_applied', notes: 'Pods now drain their connections first' }, prb.answeredId!));
+      expect(JSON.stringify(latest(prb))).toContain('[fix_applied] Pods now drain their connections first');
+      // (Close asks for confirmation first: its Action.Execute sits in a ShowCard)
+      expect(JSON.stringify(latest(prb))).toContain('"verb":"problem.close"');
+      expect(verbs(latest(prb)).filter(Boolean)).toEqual([]);
+
+      await post(inChannel('bob', 'problem new Checkout 502 on every deploy service:checkout'));
+      const second = cardPost('PRB-2 · P3 · new')!;
+      const dupForm = await post(press('bob', 'problem.duplicate.form', actionOf(latest(second), 'problem.duplicate.form').data, second.answeredId!));
+      const dupSubmit = actionOf(dupForm.body.value, 'problem.duplicate.submit');
+      await post(press('bob', 'problem.duplicate.submit', { ...dupSubmit.data, of: 'PRB-1' }, second.answeredId!));
+      expect(JSON.stringify(latest(second))).toContain('Duplicate of PRB-1');
+      const rows = await database.rows<{ id: number; state: string; resolution: string; change_ref: string | null }>(sql`select id, state, resolution, change_ref from problems order by id`);
+      expect(rows.map((r) => [Number(r.id), r.state, r.resolution, r.change_ref])).toEqual([[1, 'resolved', 'fix_applied', 'CHG-4711'], [2, 'resolved', 'duplicate', null]]);
     });
   });
 }

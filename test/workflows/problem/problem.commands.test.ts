@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { drivers } from '../../helpers/db.js';
 import { treadPerFile } from '../../helpers/tread.js';
 import {
-  lastProblemId, latestCard, linksOf, openIncident, problemRow, replyText, startProblemTread, timelineTexts, type ProblemTestTread,
+  lastProblemId, latestButtons, latestCard, linksOf, openIncident, problemRow, replyText, startProblemTread, timelineTexts, type ProblemTestTread,
 } from './problem.fakes.js';
 
 for (const driver of drivers) {
@@ -41,6 +41,63 @@ for (const driver of drivers) {
       await t.command('bob', `/problem rca PRB-${original} The indexer crashed`);
       await t.command('bob', '/problem new Yet another search problem');
       expect(replyText(await t.command('bob', `/problem duplicate PRB-${original} PRB-${await lastProblemId(t)}`))).toMatch(/cannot be marked a duplicate\. Only a new or assessing problem can be marked a duplicate\./);
+    });
+
+    it('the card has a button for every state change: fix, resolve and duplicate open forms that name bad fields', async () => {
+      const buttons = (id: number) => latestButtons(t, `PRB-${id}`).map((b) => b.label);
+      const inc = await openIncident(t, 'Exports stall at midnight service:checkout');
+      await t.command('bob', `/problem from INC-${inc}`);
+      const p = await lastProblemId(t);
+      expect(buttons(p)).toEqual(['Assess', 'Assign to me', 'Root cause', 'Workaround', 'Duplicate']);
+      await t.press('bob', 'problem.assess', `PRB-${p}`);
+      expect(buttons(p)).toEqual(['Root cause', 'Workaround', 'Assign to me', 'Duplicate']);
+      // before the root cause there is no Fix or Resolve: a stale card's press says what to do first
+      expect(replyText(await t.press('bob', 'problem.resolve.form', `PRB-${p}`))).toBe('A problem in assessing cannot be resolved with risk_accepted. Find the root cause first: /problem rca PRB-n <root cause>.');
+      await t.press('bob', 'problem.rca.submit', `PRB-${p}`, { rootCause: 'The export job holds a lock on the orders table' });
+      expect(buttons(p)).toEqual(['Fix', 'Workaround', 'Root cause', 'Resolve', 'Assign to me']);
+
+      // Fix: a form with the change and what it does; both are required, and both are named when missing
+      const fixForm = await t.press('bob', 'problem.fix.form', `PRB-${p}`);
+      expect(fixForm).toMatchObject({ kind: 'form', form: { title: `Fix of PRB-${p}`, submit: { actionId: 'problem.fix.submit', label: 'Start fix', value: `PRB-${p}` } } });
+      expect(fixForm.kind === 'form' && fixForm.form.inputs?.map((i) => [i.id, i.type, i.required])).toEqual([['changeRef', 'text', true], ['notes', 'multiline', true]]);
+      expect(await t.press('bob', 'problem.fix.submit', `PRB-${p}`, { changeRef: ' ', notes: '' })).toMatchObject({
+        kind: 'form_errors', errors: { changeRef: 'Name the change, like CHG-1234.', notes: 'Say what the fix does.' },
+      });
+      expect(await t.press('dave', 'problem.fix.form', `PRB-${p}`)).toMatchObject({ kind: 'ephemeral', message: { text: expect.stringMatching(/may not start the fix of/) } });
+      const fixed = await t.press('bob', 'problem.fix.submit', `PRB-${p}`, { changeRef: 'CHG-4711', notes: 'Export in batches of 1000 rows' });
+      expect(fixed).toMatchObject({ kind: 'card', notice: { text: `PRB-${p} fix in progress with change CHG-4711 (Bob Okafor): Export in batches of 1000 rows` } });
+      expect(await problemRow(t, p)).toMatchObject({ state: 'fix_in_progress', changeRef: 'CHG-4711', fixNotes: 'Export in batches of 1000 rows', fixedBy: 'bob' });
+      expect(buttons(p)).toEqual(['Resolve', 'Workaround', 'Root cause', 'Fix', 'Assign to me']);
+      // pressed again, the form shows the fix as it is
+      const again = await t.press('bob', 'problem.fix.form', `PRB-${p}`);
+      expect(again.kind === 'form' && [again.form.inputs?.map((i) => i.initial), again.form.submit?.label]).toEqual([['CHG-4711', 'Export in batches of 1000 rows'], 'Save fix']);
+
+      // Resolve: the codes the state allows, and notes
+      const resolveForm = await t.press('bob', 'problem.resolve.form', `PRB-${p}`);
+      expect(resolveForm.kind === 'form' && resolveForm.form.inputs?.map((i) => [i.id, i.initial, i.choices?.map((c) => c.value)])).toEqual([['code', 'fix_applied', ['fix_applied', 'risk_accepted']], ['notes', undefined, undefined]]);
+      expect(await t.press('bob', 'problem.resolve.submit', `PRB-${p}`, { code: 'duplicate', notes: '' })).toMatchObject({
+        kind: 'form_errors', errors: { code: 'Pick one of fix_applied, risk_accepted.', notes: 'Say how it was resolved.' },
+      });
+      const resolved = await t.press('bob', 'problem.resolve.submit', `PRB-${p}`, { code: 'fix_applied', notes: 'Batched export deployed' });
+      expect(resolved).toMatchObject({ kind: 'card', notice: { text: `PRB-${p} resolved (fix applied) by Bob Okafor: Batched export deployed` } });
+      expect(await problemRow(t, p)).toMatchObject({ state: 'resolved', resolution: 'fix_applied', resolutionNotes: 'Batched export deployed' });
+      expect(buttons(p)).toEqual(['Close']);
+
+      // Duplicate: a new problem names the open problems of its service; the original is typed as PRB-n
+      await t.command('bob', '/problem new Exports hang after midnight service:checkout');
+      const open = await lastProblemId(t);
+      await t.command('bob', '/problem new Nightly export stuck service:checkout');
+      const dup = await lastProblemId(t);
+      const dupForm = await t.press('bob', 'problem.duplicate.form', `PRB-${dup}`);
+      expect(dupForm).toMatchObject({ kind: 'form', form: { submit: { actionId: 'problem.duplicate.submit', value: `PRB-${dup}` } } });
+      expect(dupForm.kind === 'form' && dupForm.form.inputs?.[0]).toMatchObject({ id: 'of', required: true, hint: expect.stringContaining(`PRB-${open} (Exports hang after midnight)`) });
+      expect(dupForm.kind === 'form' && dupForm.form.inputs?.[0]?.hint).not.toContain(`PRB-${dup} `);
+      expect(await t.press('bob', 'problem.duplicate.submit', `PRB-${dup}`, { of: 'the other one' })).toMatchObject({ kind: 'form_errors', errors: { of: 'not a problem id: the other one' } });
+      expect(await t.press('bob', 'problem.duplicate.submit', `PRB-${dup}`, { of: `PRB-${dup}` })).toMatchObject({ kind: 'form_errors', errors: { of: 'another problem' } });
+      const marked = await t.press('bob', 'problem.duplicate.submit', `PRB-${dup}`, { of: `prb-${p}` });
+      expect(marked).toMatchObject({ kind: 'card', notice: { text: `PRB-${dup} is a duplicate of PRB-${p} (Bob Okafor)` } });
+      expect(await problemRow(t, dup)).toMatchObject({ state: 'resolved', resolution: 'duplicate', duplicateOf: p });
+      expect(latestCard(t, `PRB-${dup}`)).toContain(`Resolution: Duplicate of PRB-${p}`);
     });
 
     it('link and unlink: one problem per incident; names what is wrong', async () => {

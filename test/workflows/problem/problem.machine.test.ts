@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { DomainError } from '../../../src/core/errors.js';
-import { allowedEvents, isOpen, transition, type ProblemEvent, type ProblemState, type TransitionResult } from '../../../src/workflows/problem/problem.machine.js';
+import { allowedEvents, isOpen, resolveCodes, transition, type ProblemEvent, type ProblemState, type TransitionResult } from '../../../src/workflows/problem/problem.machine.js';
 
 const STATES: ProblemState[] = ['new', 'assessing', 'root_cause_analysis', 'fix_in_progress', 'resolved', 'closed'];
 const EVENTS: { name: string; event: ProblemEvent }[] = [
@@ -101,6 +101,12 @@ describe('refusals say what is possible', () => {
     expect((transition('closed', { type: 'close' }) as DomainError).message).toBe('A problem in closed cannot be closed. Closed is final; open a new problem if it is back.');
     expect((transition('closed', { type: 'note' }) as DomainError).message).toMatch(/^A closed problem cannot be noted on\. Closed is final/);
     expect(allowedEvents('root_cause_analysis')).toEqual(['rca', 'workaround', 'fix', 'resolve code:risk_accepted', 'assign', 'note', 'link', 'unlink', 'priority']);
+  });
+
+  it('the resolve form offers the codes the state allows: risk accepted after the root cause, a fix applied once it is under way', () => {
+    expect(Object.fromEntries(STATES.map((s) => [s, resolveCodes(s)]))).toEqual({
+      new: [], assessing: [], root_cause_analysis: ['risk_accepted'], fix_in_progress: ['fix_applied', 'risk_accepted'], resolved: [], closed: [],
+    });
   });
 
   it('open states are the four before resolved', () => {
