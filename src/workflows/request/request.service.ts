@@ -85,8 +85,7 @@ export async function viewFor(tx: Tx, app: AppContext, row: RequestRow, now: Dat
   const ids = new Set([row.requester, ...(row.outcomeBy ? [row.outcomeBy] : []), ...(approval?.waitingFor ?? []), ...(approval?.openQuestion ? [approval.openQuestion.asker] : []), ...tasks.flatMap((t) => (t.holder ? [t.holder] : []))]);
   for (const f of item?.fields ?? []) if (f.type === 'user' && typeof row.fields[f.id] === 'string') ids.add(row.fields[f.id] as string);
   const names = new Map(await Promise.all([...ids].map(async (id) => [id, await personName(app, id, tx)] as const)));
-  const requester = directoryOf(app.config).get(row.requester);
-  return { row, item, approval, tasks, history, name: (id) => names.get(id) ?? id, timeZone: requester?.timezone ?? app.config.timezone, now };
+  return { row, item, approval, tasks, history, name: (id) => names.get(id) ?? id, timeZone: directoryOf(app.config).timeZoneOf(row.requester), now };
 }
 
 /** Edits the requester's card in place. */
