@@ -92,7 +92,7 @@ resources:
     roles: [{ name: r, title: R, sensitivity: low, approvalPolicy: missing }]
     approvalPolicy: owners
     connector: { kind: webhook, url: "${v.url}", secret: "${v.secret}" }
-    review: { every: 30d, reviewers: [{ person: nobody }, { team: ghosts }] }
+    review: { every: 30d, reviewers: [{ person: nobody }, { team: ghosts }, { schedule: nowhere }, { manager: true }] }
   - name: hook
     title: Twice
     owners: [alice]
@@ -125,6 +125,7 @@ resources:
       'resources[1].roles[0].approvalPolicy: unknown approval policy "missing" (not in approvalPolicies)',
       'resources[1].review.reviewers[0].person: unknown person "nobody" (not in people)',
       'resources[1].review.reviewers[1].team: unknown team "ghosts" (not in teams)',
+      'resources[1].review.reviewers[2].schedule: unknown schedule "nowhere" (not in schedules)',
       'resources[2].name: duplicate resource "hook"',
       'access.securityChannel: name the security channel (break-glass, failures, drift and reviews are announced there)',
     ]);
