@@ -101,8 +101,11 @@ const settingsSchema = z.object({
   securityChannel: channelSchema.optional(),
   expiryWarning: durationSchema.default(15 * 60_000),
   breakGlassMax: durationSchema.default(3_600_000),
+  /** The owners' review task of a break-glass use is reminded after this long, then every breakGlassRemindEvery, until reviewed. */
+  breakGlassRemindAfter: durationSchema.default(4 * 3_600_000),
+  breakGlassRemindEvery: durationSchema.default(86_400_000),
   reconcileEvery: durationSchema.default(15 * 60_000),
-}).strict().default({ expiryWarning: 15 * 60_000, breakGlassMax: 3_600_000, reconcileEvery: 15 * 60_000 });
+}).strict().default({ expiryWarning: 15 * 60_000, breakGlassMax: 3_600_000, breakGlassRemindAfter: 4 * 3_600_000, breakGlassRemindEvery: 86_400_000, reconcileEvery: 15 * 60_000 });
 
 const shape = {
   resources: z.array(resourceSchema).default([]),

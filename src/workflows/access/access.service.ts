@@ -24,7 +24,7 @@ import { unavailableReason, type ResourceConfig, type RoleConfig } from './acces
 import {
   checkDuration, conflictsWith, extensionCheck, HOLDING_STATES, loginFor, needsSecondStep, STATE_WORDS, transition, type GrantEvent, type GrantState,
 } from './access.machine.js';
-import { grantCard, grantSubject, grantWhat, type ApprovalLine, type GrantRow, type GrantView } from './access.messages.js';
+import { grantCard, grantSubject, grantWhat, taskSubject, type ApprovalLine, type GrantRow, type GrantView } from './access.messages.js';
 import { cancelTasks, openTask, tasksOfGrant } from './access.tasks.js';
 import { webhookKey } from './connectors/webhook.js';
 
@@ -40,7 +40,11 @@ export const ACCESS_TIMER = {
   reviewDue: 'access.review_due',
   reviewRemind: 'access.review_remind',
   reviewDeadline: 'access.review_deadline',
+  taskRemind: 'access.task_remind',
 } as const;
+
+/** The key of the reminder timer of a task. */
+export const taskRemindKey = (taskId: number) => `${ACCESS_TIMER.taskRemind}:${taskSubject(taskId)}`;
 
 /** The key of a grant's timer of a kind (one of each per grant). */
 export const grantTimerKey = (kind: string, grantId: number) => `${kind}:${grantSubject(grantId)}`;
@@ -559,7 +563,9 @@ export async function breakGlass(tx: Tx, app: AppContext, input: BreakGlassInput
     title: `🔓 Break-glass: ${subject}`, subject, tone: 'danger',
     text: `${actor.person.name} broke the glass for *${role.name}* on *${resource.name}* (${role.sensitivity} sensitivity), until ${formatTime(endsAt, app.config.timezone, now)} at the latest${incident ? `, for ${incident} (revoked when it is resolved)` : ''}.\nReason: ${reason}`,
   });
-  await openTask(tx, app, row, resource, 'breakglass_review', now);
+  const review = await openTask(tx, app, row, resource, 'breakglass_review', now);
+  // the review stays open until an owner presses Reviewed: they are reminded until then
+  await schedule(tx, { kind: ACCESS_TIMER.taskRemind, subject: taskSubject(review.id), key: taskRemindKey(review.id), dueAt: new Date(now.getTime() + app.config.access.breakGlassRemindAfter), payload: { id: review.id } });
   await enqueue(tx, { kind: 'dm', person, message: await cardFor(tx, app, row, now), subject });
   return row;
 }
