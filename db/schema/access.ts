@@ -136,6 +136,8 @@ export const accessReviewItems = pgTable('access_review_items', {
   id: serial('id').primaryKey(),
   reviewId: integer('review_id').notNull(),
   grantId: integer('grant_id').notNull(),
+  /** Who may review this grant, resolved when the campaign started (null in campaigns from before: the campaign's reviewers). */
+  reviewers: jsonb('reviewers').$type<string[]>(),
   /** keep | revoke, or null while undecided */
   decision: text('decision'),
   decidedBy: text('decided_by'),

@@ -42,7 +42,7 @@ export const requests = pgTable('requests', {
   resolutionDueAt: ts('resolution_due_at'),
   responseBreached: boolean('response_breached').notNull().default(false),
   resolutionBreached: boolean('resolution_breached').notNull().default(false),
-  /** Webhook fulfilment: sent | accepted | failed, and the receiver's or the failure's words. */
+  /** Webhook fulfilment: sent | accepted | failed, then after a cancellation cancel_sent | cancel_accepted | cancel_failed; and the receiver's or the failure's words. */
   webhookState: text('webhook_state'),
   webhookNote: text('webhook_note'),
   version: integer('version').notNull().default(1),

@@ -107,6 +107,11 @@ export class Directory {
     return this.config.people.find((p) => p.id === person)?.manager;
   }
 
+  /** The time zone a person reads times in: their own, else the organisation's. */
+  timeZoneOf(person: string): string {
+    return this.get(person)?.timezone ?? this.config.timezone;
+  }
+
   /** The owners of a service (person ids), or undefined for an unknown service. */
   serviceOwners(service: string): string[] | undefined {
     return this.config.services.find((s) => s.name === service)?.owners;

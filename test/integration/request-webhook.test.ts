@@ -1,7 +1,9 @@
 /**
  * Webhook fulfilment against a local receiver that checks what a real one would (the signature over "<timestamp>.<body>"
  * with the shared secret, the idempotency key), the receiver's signed report to POST /hooks/requests/REQ-n, and a failing
- * receiver retried and finally reported to the team and on the requester's card. PGlite and PostgreSQL.
+ * receiver retried and finally reported to the team and on the requester's card; a cancelled request's signed
+ * cancellation (`action: "cancel"`, `Idempotency-Key: REQ-n:cancel`), retried and reported the same way. PGlite and
+ * PostgreSQL.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Database } from '../../db/client.js';
@@ -10,7 +12,7 @@ import { signWebhook } from '../../src/core/webhooks.js';
 import { parseOrganisation } from '../../src/workflows/index.js';
 import { drivers, openTestDatabase } from '../helpers/db.js';
 import { webhookReceiver, type WebhookReceiver } from '../helpers/webhook-receiver.js';
-import { lastRequestId, messageText, replyText, requestRow, START, startRequestTread, type RequestTestTread } from '../workflows/request/request.fakes.js';
+import { auditOf, lastRequestId, messageText, replyText, requestRow, START, startRequestTread, type RequestTestTread } from '../workflows/request/request.fakes.js';
 
 const SECRET = 'licence-webhook-secret-0123456789';
 
@@ -73,7 +75,7 @@ for (const driver of drivers) {
       expect(sent.valid).toBe(true);
       expect(sent.headers['idempotency-key']).toBe(`${subject}:fulfil`);
       expect(sent.body).toEqual({
-        request: subject, item: 'licence', title: 'Software licence', fields: { product: 'Figma' },
+        action: 'fulfil', request: subject, item: 'licence', title: 'Software licence', fields: { product: 'Figma' },
         requester: { id: 'dave', name: 'Dave Asker', email: 'dave@example.com' }, submittedAt: '2026-01-05T09:00:00.000Z',
         callback: `https://tread.example.com/hooks/requests/${subject}`,
       });
@@ -136,16 +138,80 @@ for (const driver of drivers) {
       expect(await requestRow(t, id)).toMatchObject({ state: 'fulfilled', outcomeBy: 'alice' });
     });
 
-    it('a request cancelled while its webhook still retries gets no more attempts', async () => {
+    it('a request cancelled while its webhook still retries gets no more fulfilment attempts, and the receiver a signed cancellation', async () => {
       r.plan.push((res) => { res.writeHead(503); res.end('maintenance'); });
       const seenBefore = r.seen.length;
       await t.command('dave', '/request licence product:Figma');
       const id = await lastRequestId(t);
+      const subject = `REQ-${id}`;
       expect(r.seen.length - seenBefore).toBe(1);
-      expect(replyText(await t.command('dave', `/request cancel REQ-${id} not needed after all`))).toBe(`REQ-${id} cancelled.`);
+      expect(replyText(await t.command('dave', `/request cancel ${subject} not needed after all`))).toBe(`${subject} cancelled.`);
       await t.advance(10_000);
-      expect(r.seen.length - seenBefore).toBe(1);
-      expect(await requestRow(t, id)).toMatchObject({ state: 'cancelled', webhookState: 'sent' });
+      // the attempt that answered 503 may have reached the receiver: it is told to stop, and the fulfilment is not retried
+      expect(r.seen.slice(seenBefore).map((s) => s.headers['idempotency-key'])).toEqual([`${subject}:fulfil`, `${subject}:cancel`]);
+      expect(r.seen.at(-1)!.valid).toBe(true);
+      expect(r.seen.at(-1)!.body).toMatchObject({ action: 'cancel', request: subject, reason: 'not needed after all' });
+      expect(await requestRow(t, id)).toMatchObject({ state: 'cancelled', webhookState: 'cancel_accepted' });
+    });
+
+    it('a request cancelled after the receiver took it: a signed cancellation with its own idempotency key, confirmed on the card', async () => {
+      const seenBefore = r.seen.length;
+      await t.command('dave', '/request licence product:IntelliJ');
+      const id = await lastRequestId(t);
+      const subject = `REQ-${id}`;
+      expect(await requestRow(t, id)).toMatchObject({ state: 'in_fulfilment', webhookState: 'accepted' });
+      await t.advance(60_000);
+      const cancelledAt = clock.now().toISOString();
+      expect(replyText(await t.command('dave', `/request cancel ${subject} the team bought a site licence`))).toBe(`${subject} cancelled.`);
+      const sent = r.seen.slice(seenBefore);
+      expect(sent.map((s) => s.headers['idempotency-key'])).toEqual([`${subject}:fulfil`, `${subject}:cancel`]);
+      const cancel = sent[1]!;
+      expect(cancel.valid).toBe(true);
+      expect(cancel.body).toEqual({
+        action: 'cancel', request: subject, item: 'licence', title: 'Software licence', reason: 'the team bought a site licence',
+        cancelledBy: { id: 'dave', name: 'Dave Asker' }, cancelledAt,
+      });
+      expect(await requestRow(t, id)).toMatchObject({ state: 'cancelled', webhookState: 'cancel_accepted', webhookNote: 'reference LIC-42' });
+      const card = messageText(t.port.calls.filter((c) => c.message?.subject === subject).at(-1)!.message);
+      expect(card).toContain('Cancelled by Dave Asker: the team bought a site licence.');
+      expect(card).toContain('The fulfilment system confirmed the cancellation.');
+      expect(card).toContain('The fulfilment system confirmed the cancellation (HTTP 202)');
+      // a report for a cancelled request is refused
+      expect((await report(subject, { status: 'fulfilled', note: 'too late' })).status).toBe(409);
+      await t.advance(60_000);
+      expect(r.seen.length - seenBefore).toBe(2);
+    });
+
+    it('a receiver that fails the cancellation is retried with the same key, then the team and the requester\'s card are told', async () => {
+      const seenBefore = r.seen.length;
+      await t.command('dave', '/request licence product:Figma');
+      const id = await lastRequestId(t);
+      const subject = `REQ-${id}`;
+      r.plan.push(
+        (res) => { res.writeHead(500); res.end('boom'); },
+        (res) => { res.writeHead(503); res.end('maintenance'); },
+        (res) => { res.writeHead(502); res.end('bad gateway'); },
+      );
+      await t.command('alice', `/request cancel ${subject} bought by mistake`);
+      expect((await requestRow(t, id)).webhookState).toBe('cancel_sent');
+      expect(messageText(t.port.calls.filter((c) => c.message?.subject === subject).at(-1)!.message)).toContain('The fulfilment system is being told to stop.');
+      await t.advance(1000);
+      await t.advance(2000);
+      await t.advance(5000);
+      const cancels = r.seen.slice(seenBefore + 1);
+      expect(cancels.map((c) => c.headers['idempotency-key'])).toEqual([`${subject}:cancel`, `${subject}:cancel`, `${subject}:cancel`]);
+      expect(cancels.every((c) => c.valid && c.body.action === 'cancel')).toBe(true);
+      const row = await requestRow(t, id);
+      expect(row).toMatchObject({ state: 'cancelled', webhookState: 'cancel_failed' });
+      expect(row.webhookNote).toMatch(/answered 502: bad gateway/);
+      expect(messageText(t.port.calls.filter((c) => c.message?.subject === subject).at(-1)!.message))
+        .toMatch(/⚠ The fulfilment system could not be told of the cancellation: .*answered 502: bad gateway\. The fulfilment team was told\./);
+      const desk = t.port.calls.filter((c) => c.method === 'post' && c.where?.channel === 'licence-desk');
+      expect(desk.at(-1)!.message!.text).toMatch(new RegExp(`^⚠ ${subject} \\(Software licence\\) was cancelled, but the fulfilment system did not take the cancellation after 3 attempts \\(.*answered 502: bad gateway\\)\\. Stop its fulfilment there by hand\\.$`));
+      expect(t.port.dms('bob').at(-1)!.message!.text).toMatch(new RegExp(`^⚠ ${subject}: the webhook to request:licence failed after 3 attempts`));
+      expect((await auditOf(t, subject)).map((a) => a.action)).toEqual(['request.submitted', 'request.approve', 'request.start', 'request.cancel']);
+      await t.advance(60_000);
+      expect(r.seen.length - seenBefore).toBe(4); // given up: no more attempts
     });
   });
 }

@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { channelSchema, idSchema } from '../../core/config/schemas.js';
+import { checkTarget, personTargetSchema } from '../../core/config/targets.js';
 import type { OrgConfig } from '../../core/config/org.js';
 import { durationSchema } from '../../core/duration.js';
 import type { ConfigSection } from '../../core/workflow.js';
@@ -49,17 +50,6 @@ export type ConnectorConfig = z.infer<typeof connectorSchema>;
 /** The kinds of connector. */
 export type ConnectorKind = ConnectorConfig['kind'];
 
-/** Who reviews: a person, a team's members, or the resource's owners. */
-export type ReviewerTarget = { kind: 'person'; person: string } | { kind: 'team'; team: string } | { kind: 'owners' };
-
-const reviewerSchema = z.object({
-  person: idSchema.optional(),
-  team: idSchema.optional(),
-  owners: z.literal(true).optional(),
-}).strict().superRefine((t, ctx) => {
-  if ([t.person, t.team, t.owners].filter((x) => x !== undefined).length !== 1) ctx.addIssue({ code: 'custom', message: 'a reviewer is exactly one of {person: id}, {team: id} or {owners: true}' });
-}).transform((t): ReviewerTarget => (t.person ? { kind: 'person', person: t.person } : t.team ? { kind: 'team', team: t.team } : { kind: 'owners' }));
-
 const roleSchema = z.object({
   name: idSchema,
   title: z.string().min(1).max(100),
@@ -73,7 +63,8 @@ const reviewSchema = z.object({
   every: durationSchema,
   deadline: durationSchema.default(14 * 86_400_000),
   remindEvery: durationSchema.default(86_400_000),
-  reviewers: z.array(reviewerSchema).min(1).default([{ kind: 'owners' }]),
+  /** Who reviews, in the approvers' grammar: `{manager: true}` is the grantee's manager, `{schedule}` whoever is on call when it starts. */
+  reviewers: z.array(personTargetSchema).min(1).default([{ kind: 'owners' }]),
   /** At the deadline, grants nobody reviewed are revoked (else only escalated to the owners). */
   revokeUnreviewed: z.boolean().default(false),
 }).strict();
@@ -110,8 +101,11 @@ const settingsSchema = z.object({
   securityChannel: channelSchema.optional(),
   expiryWarning: durationSchema.default(15 * 60_000),
   breakGlassMax: durationSchema.default(3_600_000),
+  /** The owners' review task of a break-glass use is reminded after this long, then every breakGlassRemindEvery, until reviewed. */
+  breakGlassRemindAfter: durationSchema.default(4 * 3_600_000),
+  breakGlassRemindEvery: durationSchema.default(86_400_000),
   reconcileEvery: durationSchema.default(15 * 60_000),
-}).strict().default({ expiryWarning: 15 * 60_000, breakGlassMax: 3_600_000, reconcileEvery: 15 * 60_000 });
+}).strict().default({ expiryWarning: 15 * 60_000, breakGlassMax: 3_600_000, breakGlassRemindAfter: 4 * 3_600_000, breakGlassRemindEvery: 86_400_000, reconcileEvery: 15 * 60_000 });
 
 const shape = {
   resources: z.array(resourceSchema).default([]),
@@ -137,6 +131,7 @@ export function unavailableReason(r: ResourceConfig): string | undefined {
 function checkAccessConfig(org: OrgConfig, issue: (path: (string | number)[], message: string) => void): void {
   const people = new Set(org.people.map((p) => p.id));
   const teams = new Set(org.teams.map((t) => t.id));
+  const known = { people, teams, schedules: new Set((org.schedules ?? []).map((s) => s.name)) };
   const policies = org.approvalPolicies ? new Set(org.approvalPolicies.map((p) => p.name)) : undefined;
   const names = new Set<string>();
   const checkPolicy = (name: string, path: (string | number)[]) => {
@@ -162,10 +157,7 @@ function checkAccessConfig(org: OrgConfig, issue: (path: (string | number)[], me
       pair.forEach((name, k) => { if (!roles.includes(name)) issue(at('conflicts', j, k), `no role "${name}" in this resource (roles: ${roles.join(', ')})`); });
       if (pair[0] === pair[1]) issue(at('conflicts', j), 'a role does not conflict with itself');
     });
-    r.review?.reviewers.forEach((t, j) => {
-      if (t.kind === 'person' && !people.has(t.person)) issue(at('review', 'reviewers', j, 'person'), `unknown person "${t.person}" (not in people)`);
-      if (t.kind === 'team' && !teams.has(t.team)) issue(at('review', 'reviewers', j, 'team'), `unknown team "${t.team}" (not in teams)`);
-    });
+    r.review?.reviewers.forEach((t, j) => checkTarget(t, known, at('review', 'reviewers', j), issue));
   });
   if (org.resources.length && !org.access.securityChannel) issue(['access', 'securityChannel'], 'name the security channel (break-glass, failures, drift and reviews are announced there)');
 }

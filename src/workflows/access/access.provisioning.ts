@@ -13,10 +13,11 @@ import { conflict, forbidden } from '../../core/errors.js';
 import { hasRole, personName, SCHEDULER_ACTOR, WEBHOOK_ACTOR, type Actor } from '../../core/identity.js';
 import { enqueue } from '../../core/outbox.js';
 import { addTimeline } from '../../core/timeline.js';
-import { schedule, type TimerOutcome } from '../../core/timers.js';
+import { cancelTimer, schedule, type TimerOutcome } from '../../core/timers.js';
+import { formatTime } from '../../core/time-zone.js';
 import type { WebhookOutcome } from '../../core/webhooks.js';
-import { grantSubject, grantWhat, taskSubject, type GrantRow } from './access.messages.js';
-import { accessAlert, ACCESS_TIMER, applyTransition, getGrant, grantIdOf, grantTimerKey, refreshCard, resourceOf, toSecurity } from './access.service.js';
+import { grantSubject, grantWhat, taskSubject, type AccessTaskRow, type GrantRow } from './access.messages.js';
+import { accessAlert, ACCESS_TIMER, applyTransition, getGrant, grantIdOf, grantTimerKey, refreshCard, resourceOf, taskRemindKey, toSecurity } from './access.service.js';
 import { getTask, taskCardFor, taskPeople } from './access.tasks.js';
 import { connectorFor, ConnectorError } from './connectors/index.js';
 
@@ -143,6 +144,7 @@ export async function completeTask(tx: Tx, app: AppContext, taskId: number, acto
   }
   if (task.state !== 'open') throw conflict('access.task_closed', `${subject} is already ${task.state}${task.doneBy ? ` (by ${await personName(app, task.doneBy, tx)})` : ''}.`);
   const [done] = await tx.update(schema.accessTasks).set({ state: 'done', doneBy: actor.person.id, doneAt: now }).where(eq(schema.accessTasks.id, task.id)).returning();
+  await cancelTimer(tx, taskRemindKey(task.id));
   await auditActor(tx, actor, { at: now, subject: grantSubject(g.id), action: `access.task_${task.kind}_done`, data: { task: subject, resource: g.resource, role: g.role, person: g.person } });
   await enqueue(tx, { kind: 'update', subject, message: await taskCardFor(tx, app, done!, g, now) });
   if (task.kind === 'grant') {
@@ -157,6 +159,17 @@ export async function completeTask(tx: Tx, app: AppContext, taskId: number, acto
   await addTimeline(tx, { subject: grantSubject(g.id), at: now, actor: actor.person.id, source: actor.source, kind: 'reviewed', text: `Break-glass use reviewed by ${actor.person.name}` });
   await toSecurity(tx, app, { text: `✓ ${grantSubject(g.id)} (break-glass ${grantWhat(g)} by ${await personName(app, g.person, tx)}) was reviewed by ${actor.person.name}.`, tone: 'good' });
   return { taskId: task.id, sentence: `${subject} done: the break-glass use of ${grantSubject(g.id)} is marked reviewed.` };
+}
+
+/** Reminds the people of an open task: its card again (Done on any copy edits them all), with how long it has waited. */
+export async function remindTask(tx: Tx, app: AppContext, task: AccessTaskRow, now: Date): Promise<string[]> {
+  const g = await getGrant(tx, task.grantId);
+  const people = [...new Set(taskPeople(app, task, resourceOf(app, g)))];
+  const card = await taskCardFor(tx, app, task, g, now);
+  const waiting = `⏰ Reminder: this has waited for ${task.kind === 'breakglass_review' ? 'your review' : 'you'} since ${formatTime(task.createdAt, app.config.timezone, now)}.`;
+  for (const person of people) await enqueue(tx, { kind: 'dm', person, message: { ...card, text: `${waiting}\n${card.text}` }, subject: taskSubject(task.id) });
+  await auditActor(tx, SCHEDULER_ACTOR, { at: now, subject: grantSubject(g.id), action: 'access.task_reminded', data: { task: taskSubject(task.id), kind: task.kind, resource: g.resource, people } });
+  return people;
 }
 
 /** Whether a webhook outcome is one of ours: the grant and the action. */

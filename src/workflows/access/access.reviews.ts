@@ -10,12 +10,14 @@ import type { AppContext } from '../../core/app.js';
 import { auditActor } from '../../core/audit.js';
 import { formatDuration } from '../../core/duration.js';
 import { badInput, conflict, forbidden, notFound } from '../../core/errors.js';
-import { directoryOf, hasRole, personName, SCHEDULER_ACTOR, type Actor } from '../../core/identity.js';
+import type { PersonTarget } from '../../core/config/targets.js';
+import { hasRole, personName, SCHEDULER_ACTOR, type Actor } from '../../core/identity.js';
 import { enqueue } from '../../core/outbox.js';
 import { requirePermission } from '../../core/permissions.js';
 import { PolicyRefusal } from '../../core/refusals.js';
 import { cancelTimers, schedule, type TimerHandler } from '../../core/timers.js';
 import { formatTime } from '../../core/time-zone.js';
+import type { OpContext } from '../../core/workflow.js';
 import type { ResourceConfig } from './access.config.js';
 import { ACTIVE_STATES, tallyReview } from './access.machine.js';
 import {
@@ -23,16 +25,31 @@ import {
 } from './access.messages.js';
 import { ACCESS_TIMER, applyTransition, cancelRunningApproval, getGrant, resourceNamed, toSecurity } from './access.service.js';
 
-/** The reviewers of a resource, resolved to person ids now (its owners when it has no review settings). */
-export function reviewersOf(app: AppContext, r: ResourceConfig): string[] {
-  const dir = directoryOf(app.config);
-  const out: string[] = [];
-  for (const t of r.review?.reviewers ?? [{ kind: 'owners' as const }]) {
-    if (t.kind === 'person') out.push(t.person);
-    if (t.kind === 'team') out.push(...(dir.teamMembers(t.team) ?? []));
-    if (t.kind === 'owners') out.push(...r.owners);
+/**
+ * The reviewers of each grant of a campaign, resolved to person ids now the way approvers are (`approval.resolve`):
+ * people, teams' members, whoever is on call, the owners (the same for every grant), and with `{manager: true}` each
+ * grantee's manager. Nobody reviews their own access; a grant left with nobody (no manager in the config, nobody on
+ * call) goes to the resource's owners.
+ */
+export async function reviewersByGrant(op: OpContext, r: ResourceConfig, grants: readonly GrantRow[]): Promise<Map<number, string[]>> {
+  const targets = r.review?.reviewers ?? [{ kind: 'owners' as const }];
+  const resolve = (some: readonly PersonTarget[], requester?: string) => op.app.seam.call('approval.resolve', op, { targets: some, owners: r.owners, ...(requester ? { requester } : {}) });
+  const shared = targets.filter((t) => t.kind !== 'manager');
+  const common = shared.length ? await resolve(shared) : [];
+  const managers = new Map<string, string[]>();
+  const out = new Map<number, string[]>();
+  for (const g of grants) {
+    let manager = managers.get(g.person);
+    if (!manager) managers.set(g.person, (manager = targets.some((t) => t.kind === 'manager') ? await resolve([{ kind: 'manager' }], g.person) : []));
+    const people = [...new Set([...common, ...manager])].filter((p) => p !== g.person);
+    out.set(g.id, people.length ? people : r.owners.filter((p) => p !== g.person));
   }
-  return [...new Set(out)];
+  return out;
+}
+
+/** Who may review one grant of a campaign (campaigns from before per-grant reviewers: the campaign's, but the grantee). */
+export function itemReviewers(r: ReviewRow, item: ReviewItemRow, g: GrantRow): string[] {
+  return item.reviewers ?? r.reviewers.filter((p) => p !== g.person);
 }
 
 /** Loads a campaign or throws a 404-coded error. */
@@ -70,24 +87,28 @@ export async function startReview(tx: Tx, app: AppContext, resourceName: string,
   }
   const [running] = await tx.select().from(schema.accessReviews).where(and(eq(schema.accessReviews.resource, resource.name), eq(schema.accessReviews.state, 'open'))).for('update');
   if (running) throw conflict('access.review_running', `${reviewSubject(running.id)} already reviews ${resource.name} (deadline ${formatTime(running.deadline, app.config.timezone, now)}): /access review status ${reviewSubject(running.id)}`);
-  const reviewers = reviewersOf(app, resource);
-  if (reviewers.length === 0) throw badInput('access.no_reviewers', `${resource.name} names no reviewers who exist; fix review.reviewers in the config.`);
   const deadlineMs = resource.review?.deadline ?? 14 * 86_400_000;
   const grants = await tx.select().from(schema.accessGrants).where(and(eq(schema.accessGrants.resource, resource.name), inArray(schema.accessGrants.state, [...ACTIVE_STATES]))).orderBy(asc(schema.accessGrants.id));
+  const byGrant = await reviewersByGrant({ tx, app, now, actor }, resource, grants);
+  const reviewers = [...new Set([...byGrant.values()].flat())];
+  if (reviewers.length === 0 && grants.length > 0) throw badInput('access.no_reviewers', `Nobody can review the grants of ${resource.name}: its reviewers resolve to nobody but the grantees; fix review.reviewers in the config.`);
   const [review] = await tx.insert(schema.accessReviews).values({
     resource: resource.name, state: 'open', reviewers, startedBy: actor.person.id, startedAt: now, deadline: new Date(now.getTime() + deadlineMs),
     revokeUnreviewed: resource.review?.revokeUnreviewed ?? false,
   }).returning();
   const r = review!;
   const subject = reviewSubject(r.id);
-  if (grants.length) await tx.insert(schema.accessReviewItems).values(grants.map((g) => ({ reviewId: r.id, grantId: g.id })));
+  if (grants.length) await tx.insert(schema.accessReviewItems).values(grants.map((g) => ({ reviewId: r.id, grantId: g.id, reviewers: byGrant.get(g.id)! })));
   const items = await itemsOf(tx, r.id);
   const name = await names(tx, app, grants.map((g) => g.person));
   for (const { item, grant } of items) {
     const card = reviewItemCard(r, item, grant, name, app.config.timezone, now);
-    for (const person of reviewers.filter((p) => p !== grant.person)) await enqueue(tx, { kind: 'dm', person, message: card, subject: reviewItemSubject(r.id, grant.id) }, { orderKey: subject });
+    for (const person of itemReviewers(r, item, grant)) await enqueue(tx, { kind: 'dm', person, message: card, subject: reviewItemSubject(r.id, grant.id) }, { orderKey: subject });
   }
-  await auditActor(tx, actor, { at: now, subject, action: 'access.review_started', data: { resource: resource.name, grants: grants.map((g) => grantSubject(g.id)), reviewers, deadline: r.deadline.toISOString() } });
+  await auditActor(tx, actor, {
+    at: now, subject, action: 'access.review_started',
+    data: { resource: resource.name, grants: grants.map((g) => grantSubject(g.id)), reviewers, reviewersByGrant: Object.fromEntries(grants.map((g) => [grantSubject(g.id), byGrant.get(g.id)!])), deadline: r.deadline.toISOString() },
+  });
   if (items.length === 0) {
     await closeReview(tx, app, r, actor, now);
     return { review: await getReview(tx, r.id), grants: 0 };
@@ -110,8 +131,9 @@ export async function decideItem(tx: Tx, app: AppContext, reviewId: number, gran
   const [item] = await tx.select().from(schema.accessReviewItems).where(and(eq(schema.accessReviewItems.reviewId, r.id), eq(schema.accessReviewItems.grantId, grantId))).for('update');
   if (!item) throw notFound('access.review_item_not_found', `${grantSubject(grantId)} is not part of ${subject}.`);
   const attempt = { actor, subject, data: { resource: r.resource, grant: grantSubject(grantId), decision } };
-  if (!r.reviewers.includes(actor.person.id)) throw new PolicyRefusal('access.not_reviewer', `${actor.person.name} is not a reviewer of ${subject}; the reviewers are ${(await Promise.all(r.reviewers.map((p) => personName(app, p, tx)))).join(', ')}.`, attempt);
   if (peek.person === actor.person.id) throw new PolicyRefusal('access.self_review', `${actor.person.name} holds ${grantSubject(grantId)} and may not review their own access.`, attempt);
+  const eligible = itemReviewers(r, item, peek);
+  if (!eligible.includes(actor.person.id)) throw new PolicyRefusal('access.not_reviewer', `${actor.person.name} is not a reviewer of ${grantSubject(grantId)} in ${subject}; its reviewers are ${(await Promise.all(eligible.map((p) => personName(app, p, tx)))).join(', ') || 'nobody'}.`, attempt);
   if (r.state !== 'open') throw conflict('access.review_closed', `${subject} is closed; decisions are no longer taken.`);
   if (item.decision) throw conflict('access.review_decided', `${grantSubject(grantId)} was already ${item.decision === 'keep' ? 'kept' : 'revoked'} in ${subject} by ${await personName(app, item.decidedBy, tx)}.`);
   const [decided] = await tx.update(schema.accessReviewItems).set({ decision, decidedBy: actor.person.id, reason: why ?? null, decidedAt: now }).where(eq(schema.accessReviewItems.id, item.id)).returning();
@@ -182,7 +204,7 @@ export const reviewRemindTimer: TimerHandler = async (tx, timer, app, now) => {
   if (r.state !== 'open') return;
   const open = (await itemsOf(tx, r.id)).filter((i) => !i.item.decision);
   for (const person of r.reviewers) {
-    const mine = open.filter((i) => i.grant.person !== person);
+    const mine = open.filter((i) => itemReviewers(r, i.item, i.grant).includes(person));
     if (!mine.length) continue;
     await enqueue(tx, { kind: 'dm', person, message: { text: `⏰ ${reviewSubject(r.id)} (review of ${r.resource}): ${mine.length} grant${mine.length === 1 ? ' waits' : 's wait'} for your Keep or Revoke, by ${formatTime(r.deadline, app.config.timezone, now)} (${formatDuration(r.deadline.getTime() - now.getTime())} left): ${mine.map((i) => grantSubject(i.grant.id)).join(', ')}.`, tone: 'warning' } }, { orderKey: reviewSubject(r.id) });
   }

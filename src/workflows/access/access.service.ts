@@ -24,7 +24,7 @@ import { unavailableReason, type ResourceConfig, type RoleConfig } from './acces
 import {
   checkDuration, conflictsWith, extensionCheck, HOLDING_STATES, loginFor, needsSecondStep, STATE_WORDS, transition, type GrantEvent, type GrantState,
 } from './access.machine.js';
-import { grantCard, grantSubject, grantWhat, type ApprovalLine, type GrantRow, type GrantView } from './access.messages.js';
+import { grantCard, grantSubject, grantWhat, taskSubject, type ApprovalLine, type GrantRow, type GrantView } from './access.messages.js';
 import { cancelTasks, openTask, tasksOfGrant } from './access.tasks.js';
 import { webhookKey } from './connectors/webhook.js';
 
@@ -40,7 +40,11 @@ export const ACCESS_TIMER = {
   reviewDue: 'access.review_due',
   reviewRemind: 'access.review_remind',
   reviewDeadline: 'access.review_deadline',
+  taskRemind: 'access.task_remind',
 } as const;
+
+/** The key of the reminder timer of a task. */
+export const taskRemindKey = (taskId: number) => `${ACCESS_TIMER.taskRemind}:${taskSubject(taskId)}`;
 
 /** The key of a grant's timer of a kind (one of each per grant). */
 export const grantTimerKey = (kind: string, grantId: number) => `${kind}:${grantSubject(grantId)}`;
@@ -98,8 +102,7 @@ export async function viewFor(tx: Tx, app: AppContext, row: GrantRow, now: Date)
   const history = (await readTimeline(tx, subject)).map((e) => ({ at: e.at, text: e.text }));
   const ids = new Set([row.person, ...(row.outcomeBy ? [row.outcomeBy] : []), ...(approval?.waitingFor ?? []), ...(approval?.secondStepFor ?? [])]);
   const names = new Map(await Promise.all([...ids].map(async (id) => [id, await personName(app, id, tx)] as const)));
-  const person = directoryOf(app.config).get(row.person);
-  return { row, resource: resourceOf(app, row), approval, task, history, name: (id) => names.get(id) ?? id, timeZone: person?.timezone ?? app.config.timezone, now };
+  return { row, resource: resourceOf(app, row), approval, task, history, name: (id) => names.get(id) ?? id, timeZone: directoryOf(app.config).timeZoneOf(row.person), now };
 }
 
 /** The grantee's card of a grant. */
@@ -392,7 +395,7 @@ export async function applyTransition(tx: Tx, app: AppContext, before: GrantRow,
         const canExtend = before.kind !== 'breakglass' && !before.pendingExtensionMs;
         await enqueue(tx, {
           kind: 'dm', person: before.person, message: {
-            text: `⏳ ${subject} (${grantWhat(before)}) ends ${formatTime(end, app.config.timezone, now)}, in ${formatDuration(end.getTime() - now.getTime())}.${canExtend ? ` Still need it? Extend it: /access extend ${subject} <duration> <reason>` : ''}`,
+            text: `⏳ ${subject} (${grantWhat(before)}) ends ${formatTime(end, directoryOf(app.config).timeZoneOf(before.person), now)}, in ${formatDuration(end.getTime() - now.getTime())}.${canExtend ? ` Still need it? Extend it: /access extend ${subject} <duration> <reason>` : ''}`,
             tone: 'warning', ...(canExtend ? { buttons: [{ actionId: 'access.extend.form', label: 'Extend', value: subject, style: 'primary' as const }] } : {}),
           },
         }, { orderKey: subject });
@@ -411,7 +414,7 @@ export async function applyTransition(tx: Tx, app: AppContext, before: GrantRow,
   await addTimeline(tx, { subject, at: now, actor: actor.person.id, source: actor.source, kind: event, text: options.sentence ?? sentenceFor(event, actor.person.name, reason, extra) });
   if (!options.quiet) {
     if (!options.cardLater) await refreshCard(tx, app, row, now);
-    await notifyGrantee(tx, row, event, actor, reason);
+    await notifyGrantee(tx, app, row, event, actor, reason, now);
   }
   // last: the audit chain's head stays locked from here until commit
   await auditActor(tx, actor, {
@@ -422,12 +425,12 @@ export async function applyTransition(tx: Tx, app: AppContext, before: GrantRow,
 }
 
 /** A short DM besides the card when something the grantee must know happened (an edited card does not notify). */
-async function notifyGrantee(tx: Tx, row: GrantRow, event: GrantEvent, actor: Actor, reason: string | null): Promise<void> {
+async function notifyGrantee(tx: Tx, app: AppContext, row: GrantRow, event: GrantEvent, actor: Actor, reason: string | null, now: Date): Promise<void> {
   const subject = grantSubject(row.id);
   if (actor.person.id === row.person && event !== 'activate') return;
   const texts: Partial<Record<GrantEvent, string>> = {
     deny: `✗ ${subject} (${grantWhat(row)}) was denied${reason ? `: ${reason}` : ''}.`,
-    activate: `✓ ${subject} (${grantWhat(row)}) is active until ${row.endsAt ? row.endsAt.toISOString().slice(11, 16) : '—'} UTC.`,
+    activate: `✓ ${subject} (${grantWhat(row)}) is active until ${row.endsAt ? formatTime(row.endsAt, directoryOf(app.config).timeZoneOf(row.person), now) : '—'}.`,
     fail: `✗ ${subject} (${grantWhat(row)}) could not be provisioned${reason ? `: ${reason}` : ''}.`,
     revoke: `${subject} (${grantWhat(row)}) was revoked by ${actor.person.name}${reason ? `: ${reason}` : ''}.`,
     cancel: `${subject} (${grantWhat(row)}) was cancelled by ${actor.person.name}${reason ? `: ${reason}` : ''}.`,
@@ -491,7 +494,7 @@ async function extend(tx: Tx, app: AppContext, peek: GrantRow, cmd: Extract<Gran
   if (check.kind === 'refused') throw badInput('access.duration_too_long', `${subject} cannot be extended so far: ${check.problem}.`, [{ path: 'duration', message: check.problem }]);
   if (check.kind === 'self') {
     const after = await applyTransition(tx, app, row, 'extend', actor, now, { reason: cmd.reason, extensionMs: cmd.durationMs });
-    return { row: after, sentence: `${subject} extended by ${formatDuration(cmd.durationMs)}: now until ${formatTime(after.endsAt!, app.config.timezone, now)}.` };
+    return { row: after, sentence: `${subject} extended by ${formatDuration(cmd.durationMs)}: now until ${formatTime(after.endsAt!, directoryOf(app.config).timeZoneOf(after.person), now)}.` };
   }
   const role = resource.roles.find((r) => r.name === row.role);
   if (!role) throw conflict('access.role_gone', `${row.resource} no longer has the role ${row.role}; ${subject} cannot be extended.`);
@@ -560,7 +563,9 @@ export async function breakGlass(tx: Tx, app: AppContext, input: BreakGlassInput
     title: `🔓 Break-glass: ${subject}`, subject, tone: 'danger',
     text: `${actor.person.name} broke the glass for *${role.name}* on *${resource.name}* (${role.sensitivity} sensitivity), until ${formatTime(endsAt, app.config.timezone, now)} at the latest${incident ? `, for ${incident} (revoked when it is resolved)` : ''}.\nReason: ${reason}`,
   });
-  await openTask(tx, app, row, resource, 'breakglass_review', now);
+  const review = await openTask(tx, app, row, resource, 'breakglass_review', now);
+  // the review stays open until an owner presses Reviewed: they are reminded until then
+  await schedule(tx, { kind: ACCESS_TIMER.taskRemind, subject: taskSubject(review.id), key: taskRemindKey(review.id), dueAt: new Date(now.getTime() + app.config.access.breakGlassRemindAfter), payload: { id: review.id } });
   await enqueue(tx, { kind: 'dm', person, message: await cardFor(tx, app, row, now), subject });
   return row;
 }
@@ -592,7 +597,7 @@ export async function onApprovalDecided(tx: Tx, app: AppContext, e: RecordEvents
     const [cleared] = await tx.update(schema.accessGrants).set({ pendingExtensionMs: null, pendingExtensionReason: null, updatedAt: now }).where(eq(schema.accessGrants.id, id)).returning();
     await addTimeline(tx, { subject: e.subject, at: now, actor: e.by.id, source: e.by.source, kind: 'extension_denied', text: `Extension not approved: ${why}` });
     await auditActor(tx, actor, { at: now, subject: e.subject, action: 'access.extension_denied', data: { resource: row.resource, role: row.role, person: row.person, reason: why } });
-    await enqueue(tx, { kind: 'dm', person: row.person, message: { text: `✗ The extension of ${e.subject} (${grantWhat(row)}) was not approved: ${why}. It still ends ${formatTime(row.endsAt!, app.config.timezone, now)}.`, tone: 'warning' } }, { orderKey: e.subject });
+    await enqueue(tx, { kind: 'dm', person: row.person, message: { text: `✗ The extension of ${e.subject} (${grantWhat(row)}) was not approved: ${why}. It still ends ${formatTime(row.endsAt!, directoryOf(app.config).timeZoneOf(row.person), now)}.`, tone: 'warning' } }, { orderKey: e.subject });
     await refreshCard(tx, app, cleared!, now);
   }
 }

@@ -1,6 +1,7 @@
 /**
  * Timer handlers of access management: provisioning and removal (connector calls after commit), the expiry warning and
- * the expiry, reconciliation against the targets, and review campaigns (due, reminders, deadline). Timers run once
+ * the expiry, reconciliation against the targets, review campaigns (due, reminders, deadline), and reminders of open
+ * break-glass review tasks. Timers run once
  * across replicas (claimed with SKIP LOCKED) and survive a restart; every handler checks the grant's state first, so a
  * timer that fires late or twice changes nothing.
  */
@@ -11,9 +12,10 @@ import { SCHEDULER_ACTOR } from '../../core/identity.js';
 import { schedule } from '../../core/timers.js';
 import { ACCESS_TIMER, applyTransition, cancelRunningApproval, getGrant, grantTimerKey, refreshCard } from './access.service.js';
 import { grantSubject } from './access.messages.js';
-import { removeAtTarget, runGrant, runRevoke } from './access.provisioning.js';
+import { remindTask, removeAtTarget, runGrant, runRevoke } from './access.provisioning.js';
 import { reconcileTimer } from './access.reconcile.js';
 import { reviewDeadlineTimer, reviewDueTimer, reviewRemindTimer } from './access.reviews.js';
+import { getTask } from './access.tasks.js';
 
 const idPayload = z.object({ id: z.number().int() });
 
@@ -46,6 +48,14 @@ const expire: TimerHandler = async (tx, timer, app, now) => {
   if (retry) await schedule(tx, { kind: ACCESS_TIMER.deprovision, subject: grantSubject(id), key: grantTimerKey(ACCESS_TIMER.deprovision, id), dueAt: retry.rescheduleAt, payload: { id } });
 };
 
+/** The reminder of an open task (a break-glass review): its card again to its people, until someone presses Done. */
+const taskRemind: TimerHandler = async (tx, timer, app, now) => {
+  const task = await getTask(tx, idPayload.parse(timer.payload).id);
+  if (task.state !== 'open') return;
+  await remindTask(tx, app, task, now);
+  return { rescheduleAt: new Date(now.getTime() + app.config.access.breakGlassRemindEvery), payload: timer.payload };
+};
+
 /** The access workflow's timers by kind. */
 export const accessTimers: Record<string, TimerHandler> = {
   [ACCESS_TIMER.provision]: provision,
@@ -56,4 +66,5 @@ export const accessTimers: Record<string, TimerHandler> = {
   [ACCESS_TIMER.reviewDue]: reviewDueTimer,
   [ACCESS_TIMER.reviewRemind]: reviewRemindTimer,
   [ACCESS_TIMER.reviewDeadline]: reviewDeadlineTimer,
+  [ACCESS_TIMER.taskRemind]: taskRemind,
 };

@@ -1,37 +1,13 @@
 /** The `approvalPolicies` section of the organisation file: who approves, in which stages, by which rule, and the clocks. */
 import { z } from 'zod';
 import { idSchema } from '../../core/config/schemas.js';
+import { checkTarget as checkTargetIn, personTargetSchema, type PersonTarget } from '../../core/config/targets.js';
 import type { OrgConfig } from '../../core/config/org.js';
 import { durationSchema } from '../../core/duration.js';
 import type { ConfigSection } from '../../core/workflow.js';
 
-/**
- * Who may approve: `{person}`, `{team}` (its members), `{schedule}` (whoever is on call when approval starts),
- * `{manager: true}` (the requester's manager) or `{owners: true}` (the owners of the item's service or the resource).
- */
-export type ApprovalTarget =
-  | { kind: 'person'; person: string }
-  | { kind: 'team'; team: string }
-  | { kind: 'schedule'; schedule: string }
-  | { kind: 'manager' }
-  | { kind: 'owners' };
-
-const targetSchema = z.object({
-  person: z.string().min(1).optional(),
-  team: idSchema.optional(),
-  schedule: idSchema.optional(),
-  manager: z.literal(true).optional(),
-  owners: z.literal(true).optional(),
-}).strict().superRefine((t, ctx) => {
-  const n = [t.person, t.team, t.schedule, t.manager, t.owners].filter((x) => x !== undefined).length;
-  if (n !== 1) ctx.addIssue({ code: 'custom', message: 'a target is exactly one of {person: id}, {team: id}, {schedule: name}, {manager: true} or {owners: true}' });
-}).transform((t): ApprovalTarget => {
-  if (t.person !== undefined) return { kind: 'person', person: t.person };
-  if (t.team !== undefined) return { kind: 'team', team: t.team };
-  if (t.schedule !== undefined) return { kind: 'schedule', schedule: t.schedule };
-  if (t.manager) return { kind: 'manager' };
-  return { kind: 'owners' };
-});
+/** Who may approve: a target of the organisation file's one grammar (src/core/config/targets.ts). */
+export type ApprovalTarget = PersonTarget;
 
 /** How many of a stage's approvers must approve: any one, all of them, or n. */
 export type ApprovalRule = { kind: 'any' } | { kind: 'all' } | { kind: 'n'; n: number };
@@ -42,11 +18,11 @@ const ruleSchema = z.union([
 ], { error: 'write the rule as any, all or {n: 2}' });
 
 const stageSchema = z.object({
-  approvers: z.array(targetSchema).min(1, 'a stage needs at least one approver target'),
+  approvers: z.array(personTargetSchema).min(1, 'a stage needs at least one approver target'),
   rule: ruleSchema.default({ kind: 'any' }),
   /** When nobody decided the stage within this time, the fallback approvers are asked too (any one of them decides). */
   escalateAfter: durationSchema.optional(),
-  fallback: z.array(targetSchema).min(1).optional(),
+  fallback: z.array(personTargetSchema).min(1).optional(),
 }).strict();
 
 /** An approval policy. */
@@ -75,15 +51,9 @@ declare module '../../core/config/org.js' {
 
 /** Cross-checks: unique names, known people, teams and schedules, rules that can be met, fallbacks for escalation. */
 function checkApprovalConfig(org: OrgConfig, issue: (path: (string | number)[], message: string) => void): void {
-  const people = new Set(org.people.map((p) => p.id));
-  const teams = new Set(org.teams.map((t) => t.id));
-  const schedules = new Set((org.schedules ?? []).map((s) => s.name));
+  const known = { people: new Set(org.people.map((p) => p.id)), teams: new Set(org.teams.map((t) => t.id)), schedules: new Set((org.schedules ?? []).map((s) => s.name)) };
   const names = new Set<string>();
-  const checkTarget = (t: ApprovalTarget, path: (string | number)[]) => {
-    if (t.kind === 'person' && !people.has(t.person)) issue([...path, 'person'], `unknown person "${t.person}" (not in people)`);
-    if (t.kind === 'team' && !teams.has(t.team)) issue([...path, 'team'], `unknown team "${t.team}" (not in teams)`);
-    if (t.kind === 'schedule' && !schedules.has(t.schedule)) issue([...path, 'schedule'], `unknown schedule "${t.schedule}" (not in schedules)`);
-  };
+  const checkTarget = (t: ApprovalTarget, path: (string | number)[]) => checkTargetIn(t, known, path, issue);
   org.approvalPolicies.forEach((p, i) => {
     if (names.has(p.name)) issue(['approvalPolicies', i, 'name'], `duplicate approval policy "${p.name}"`);
     names.add(p.name);

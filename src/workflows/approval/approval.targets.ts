@@ -1,5 +1,6 @@
 /** Copies a policy onto an approval: every target resolved to person ids at that moment (on-call through the seam). */
 import type { AppContext } from '../../core/app.js';
+import { targetWords } from '../../core/config/targets.js';
 import { DomainError } from '../../core/errors.js';
 import { directoryOf, SCHEDULER_ACTOR } from '../../core/identity.js';
 import type { OpContext } from '../../core/workflow.js';
@@ -8,21 +9,11 @@ import type { StoredPolicy, StoredStage } from './approval.machine.js';
 
 /** Who the targets are resolved for. */
 export interface TargetContext {
-  requester: string;
+  /** Whom it is about: the requester of an approval (the grantee of a reviewed grant); `{manager: true}` is their manager. */
+  requester?: string;
   /** Owners named by the owning workflow (a resource's owners); else the service's owners. */
   owners?: string[];
   service?: string;
-}
-
-/** A target in words for cards: `manager`, `team it`, `on call for web-primary`, `alice`. */
-export function targetWords(t: ApprovalTarget): string {
-  switch (t.kind) {
-    case 'person': return t.person;
-    case 'team': return `team ${t.team}`;
-    case 'schedule': return `on call for ${t.schedule}`;
-    case 'manager': return 'manager';
-    case 'owners': return 'owners';
-  }
 }
 
 async function resolveTarget(op: OpContext, t: ApprovalTarget, ctx: TargetContext): Promise<string[]> {
@@ -31,7 +22,7 @@ async function resolveTarget(op: OpContext, t: ApprovalTarget, ctx: TargetContex
     case 'person': return [t.person];
     case 'team': return dir.teamMembers(t.team) ?? [];
     case 'manager': {
-      const m = dir.managerOf(ctx.requester);
+      const m = ctx.requester ? dir.managerOf(ctx.requester) : undefined;
       return m ? [m] : [];
     }
     case 'owners': return ctx.owners ?? (ctx.service ? dir.serviceOwners(ctx.service) ?? [] : []);
@@ -43,10 +34,19 @@ async function resolveTarget(op: OpContext, t: ApprovalTarget, ctx: TargetContex
   }
 }
 
-async function resolveAll(op: OpContext, targets: readonly ApprovalTarget[], ctx: TargetContext, allowSelf: boolean): Promise<string[]> {
+/**
+ * Targets resolved to person ids now, each once, in the order named: a team's members, whoever is on call on a schedule
+ * (through `oncall.who_is_on_call`), the requester's manager, the owners. The requester is included when a target names
+ * them; callers decide whether they may decide about themselves.
+ */
+export async function resolveTargets(op: OpContext, targets: readonly ApprovalTarget[], ctx: TargetContext): Promise<string[]> {
   const out: string[] = [];
   for (const t of targets) out.push(...(await resolveTarget(op, t, ctx)));
-  return [...new Set(out)].filter((p) => allowSelf || p !== ctx.requester);
+  return [...new Set(out)];
+}
+
+async function resolveAll(op: OpContext, targets: readonly ApprovalTarget[], ctx: TargetContext, allowSelf: boolean): Promise<string[]> {
+  return (await resolveTargets(op, targets, ctx)).filter((p) => allowSelf || p !== ctx.requester);
 }
 
 /**
@@ -54,7 +54,7 @@ async function resolveAll(op: OpContext, targets: readonly ApprovalTarget[], ctx
  * allows self-approval. A stage that resolves to nobody is decided by its fallback; with no fallback either, the approval
  * cannot start (a coded error naming the stage).
  */
-export async function copyPolicy(op: OpContext, policy: ApprovalPolicyConfig, ctx: TargetContext): Promise<StoredPolicy> {
+export async function copyPolicy(op: OpContext, policy: ApprovalPolicyConfig, ctx: TargetContext & { requester: string }): Promise<StoredPolicy> {
   const stages: StoredStage[] = [];
   for (const [i, s] of policy.stages.entries()) {
     const approvers = await resolveAll(op, s.approvers, ctx, policy.allowSelfApproval);

@@ -10,6 +10,7 @@
  * - `selfApprovalCode`: the code a self-approval refusal carries (`access.self_approval`).
  * - `approval.changed`: every step (started, decision, stage, question, answer, escalation) for the owner's card and timeline.
  */
+import type { PersonTarget } from '../../core/config/targets.js';
 import { conflict } from '../../core/errors.js';
 import type { ActorRef } from '../../core/identity.js';
 import type { OpContext, Permission, Workflow } from '../../core/workflow.js';
@@ -19,6 +20,7 @@ import { approvalRoutes } from './approval.routes.js';
 import {
   answerQuestions, approvalOfSubject, cancelApproval, confirmDecision, decide, startApproval, statusOf, type ApprovalInput, type ApprovalStatus,
 } from './approval.service.js';
+import { resolveTargets, type TargetContext } from './approval.targets.js';
 import { approvalTimers } from './approval.timers.js';
 
 export type { ApprovalInput, ApprovalStatus };
@@ -85,6 +87,11 @@ declare module '../../core/workflow.js' {
     'approval.cancel': (op: OpContext, input: { subject: string; reason?: string }) => Promise<boolean>;
     /** The requester (`op.actor`) answers the open questions about a record's approval; how many were answered. */
     'approval.answer': (op: OpContext, input: { subject: string; answer: string }) => Promise<number>;
+    /**
+     * Targets of the organisation file's grammar resolved to person ids now, the way approvals resolve their policies
+     * (for other deciders, like access reviewers). The person it is about is included when a target names them.
+     */
+    'approval.resolve': (op: OpContext, input: { targets: readonly PersonTarget[] } & TargetContext) => Promise<string[]>;
     /** The newest approval of a record, for the owner's card and REST. */
     'approval.status': (op: OpContext, input: { subject: string }) => Promise<ApprovalStatus | undefined>;
   }
@@ -130,6 +137,7 @@ export const approvalWorkflow: Workflow = {
       return a ? answerQuestions(op.tx, op.app, a.id, input.answer, op.actor, op.now) : 0;
     },
     'approval.status': async ({ tx }, input) => statusOf(tx, input.subject),
+    'approval.resolve': async (op, { targets, ...ctx }) => resolveTargets(op, targets, ctx),
   },
   routes: approvalRoutes,
 };

@@ -3,12 +3,9 @@
  * `approval.decided` / `approval.changed`), fulfilment tasks or a fulfilment webhook, SLA, the requester's live card,
  * knowledge answers (`/ask`), REST and the fulfilment report hook.
  */
-import { eq, sql } from 'drizzle-orm';
-import { queryRows, schema } from '../../../db/client.js';
-import { channelWheres } from '../../core/channels.js';
+import { sql } from 'drizzle-orm';
+import { queryRows } from '../../../db/client.js';
 import { parseRecordId } from '../../core/commands.js';
-import { enqueue } from '../../core/outbox.js';
-import { addTimeline } from '../../core/timeline.js';
 import { schedule } from '../../core/timers.js';
 import { on, type Permission, type Workflow } from '../../core/workflow.js';
 import { askActions, askCommand } from './request.ask.js';
@@ -16,9 +13,10 @@ import { requestActions, requestCommand } from './request.commands.js';
 import { requestConfig } from './request.config.js';
 import { reindexKnowledge } from './request.knowledge.js';
 import { requestRoutes } from './request.routes.js';
-import { cardFor, getRequest, itemOf, onApprovalChanged, onApprovalDecided, refreshCard, webhookTargetName } from './request.service.js';
-import { REQUEST_TIMER, stopResponseClock } from './request.sla.js';
+import { cardFor, getRequest, onApprovalChanged, onApprovalDecided } from './request.service.js';
+import { REQUEST_TIMER } from './request.sla.js';
 import { requestTimers } from './request.timers.js';
+import { onWebhookDelivered, onWebhookFailed, webhookTargetName } from './request.webhook.js';
 
 const permissions: Record<string, Permission> = {
   'request.create': { roles: ['requester'], what: 'submit requests' },
@@ -30,21 +28,6 @@ const permissions: Record<string, Permission> = {
   'request.stats': { roles: ['requester'], what: 'see request stats' },
   'request.ask': { roles: ['requester'], what: 'ask the knowledge base' },
 };
-
-/** The request of a webhook outcome, when it is one of ours. */
-function ourRequest(subject: string, target: string): number | undefined {
-  return target.startsWith('request:') ? parseRecordId('REQ', subject) : undefined;
-}
-
-function responseNote(response: unknown): string | null {
-  if (response && typeof response === 'object') {
-    const r = response as Record<string, unknown>;
-    const ref = r.ticket ?? r.reference ?? r.id;
-    if (typeof ref === 'string' || typeof ref === 'number') return `reference ${String(ref).slice(0, 100)}`;
-    return null;
-  }
-  return typeof response === 'string' && response.trim() ? response.trim().slice(0, 200) : null;
-}
 
 /** Request fulfilment. */
 export const requestWorkflow: Workflow = {
@@ -59,31 +42,10 @@ export const requestWorkflow: Workflow = {
     on('approval.decided', 'inline', 'approval-decided', onApprovalDecided),
     // Every step of the approval goes on the request's timeline and card.
     on('approval.changed', 'inline', 'approval-changed', onApprovalChanged),
-    // The fulfilment system took it: the first response.
-    on('webhook.delivered', 'inline', 'fulfilment-accepted', async (tx, app, o, now) => {
-      const id = ourRequest(o.subject, o.target);
-      if (id === undefined) return;
-      const row = await getRequest(tx, id, true);
-      if (row.state !== 'in_fulfilment') return;
-      const [updated] = await tx.update(schema.requests).set({ webhookState: 'accepted', webhookNote: responseNote(o.response), respondedAt: row.respondedAt ?? now, updatedAt: now })
-        .where(eq(schema.requests.id, id)).returning();
-      await stopResponseClock(tx, o.subject);
-      await addTimeline(tx, { subject: o.subject, at: now, actor: 'tread', source: 'webhook', kind: 'webhook.accepted', text: `Accepted by the fulfilment system (HTTP ${o.status})` });
-      await refreshCard(tx, app, updated!, now);
-    }),
+    // The fulfilment system took the request (the first response) or its cancellation.
+    on('webhook.delivered', 'inline', 'fulfilment-accepted', onWebhookDelivered),
     // The fulfilment system could not be reached after the last retry: the team is told (the seam DMs them too), and the card says so.
-    on('webhook.failed', 'inline', 'fulfilment-failed', async (tx, app, o, now) => {
-      const id = ourRequest(o.subject, o.target);
-      if (id === undefined) return;
-      const row = await getRequest(tx, id, true);
-      if (row.state !== 'in_fulfilment') return;
-      const [updated] = await tx.update(schema.requests).set({ webhookState: 'failed', webhookNote: o.error ?? null, updatedAt: now }).where(eq(schema.requests.id, id)).returning();
-      await addTimeline(tx, { subject: o.subject, at: now, actor: 'tread', source: 'webhook', kind: 'webhook.failed', text: `The fulfilment system could not be reached after ${o.attempts} attempts` });
-      const channel = itemOf(app, row)?.fulfilment.channel ?? app.config.request.announce;
-      const text = `⚠ ${o.subject} (${row.itemTitle}): the fulfilment system did not take it after ${o.attempts} attempts (${o.error ?? 'no answer'}). Fulfil it by hand, then: /request complete ${o.subject} fulfilled <note>`;
-      for (const where of channel ? channelWheres(channel, app.platforms) : []) await enqueue(tx, { kind: 'post', where, message: { text, tone: 'danger' } });
-      await refreshCard(tx, app, updated!, now);
-    }),
+    on('webhook.failed', 'inline', 'fulfilment-failed', onWebhookFailed),
   ],
   webhookTargets: (config) => config.catalog.flatMap((i) => (i.fulfilment.webhook ? [{ name: webhookTargetName(i), url: i.fulfilment.webhook.url, secret: i.fulfilment.webhook.secret }] : [])),
   async start(app) {

@@ -19,7 +19,8 @@ export type RequestEffect =
   | 'start_fulfilment'
   | 'start_sla'
   | 'stop_sla'
-  | 'cancel_tasks'
+  /** Cancelled in fulfilment: its open tasks are cancelled, or its fulfilment system is told to stop. */
+  | 'withdraw_fulfilment'
   | 'record_outcome'
   | 'record_completion'
   | 'schedule_close'
@@ -79,7 +80,7 @@ export function transition(state: RequestState, event: RequestEvent): Transition
     case 'close': effects.push('record_closure'); break;
     case 'cancel':
       if (state === 'awaiting_approval') effects.push('cancel_approval');
-      if (state === 'in_fulfilment') effects.push('cancel_tasks', 'stop_sla');
+      if (state === 'in_fulfilment') effects.push('withdraw_fulfilment', 'stop_sla');
       effects.push('record_outcome');
       break;
   }

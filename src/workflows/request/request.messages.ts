@@ -103,6 +103,8 @@ export function requestCard(v: RequestView): Message {
   }
   const outcome = outcomeLine(v);
   if (outcome) lines.push(outcome);
+  const cancellation = state === 'cancelled' && r.fulfilment === 'webhook' ? CANCELLATION_WORDS[r.webhookState ?? ''] : undefined;
+  if (cancellation) lines.push(cancellation(r.webhookNote));
   const fields = fieldLines(r.fields, v.item, v.name);
   if (v.history.length) {
     const shown = v.history.slice(-8);
@@ -120,6 +122,13 @@ export function requestCard(v: RequestView): Message {
     context: `requested by ${v.name(r.requester)} ${formatTime(r.createdAt, v.timeZone, v.now)} · ${r.category}${r.approvalId ? ` · approval APR-${r.approvalId}` : ''}`,
   };
 }
+
+/** Where telling the fulfilment system of a cancellation stands (the request's webhook state after a cancellation). */
+const CANCELLATION_WORDS: Record<string, (note: string | null) => string> = {
+  cancel_sent: () => 'The fulfilment system is being told to stop.',
+  cancel_accepted: () => 'The fulfilment system confirmed the cancellation.',
+  cancel_failed: (note) => `⚠ The fulfilment system could not be told of the cancellation: ${note ?? 'no answer'}. The fulfilment team was told.`,
+};
 
 function outcomeLine(v: RequestView): string | undefined {
   const r = v.row;

@@ -22,6 +22,7 @@ import { STATE_WORDS, transition, type RequestEvent, type RequestState } from '.
 import { fieldLines, requestCard, requestSubject, type ApprovalLine, type RequestRow, type RequestView } from './request.messages.js';
 import { closeKey, REQUEST_TIMER, startSla, stopSla } from './request.sla.js';
 import { cancelTasks, createTasks, tasksOf } from './request.tasks.js';
+import { sendCancellation, sendFulfilment } from './request.webhook.js';
 
 export type { RequestRow };
 
@@ -84,8 +85,7 @@ export async function viewFor(tx: Tx, app: AppContext, row: RequestRow, now: Dat
   const ids = new Set([row.requester, ...(row.outcomeBy ? [row.outcomeBy] : []), ...(approval?.waitingFor ?? []), ...(approval?.openQuestion ? [approval.openQuestion.asker] : []), ...tasks.flatMap((t) => (t.holder ? [t.holder] : []))]);
   for (const f of item?.fields ?? []) if (f.type === 'user' && typeof row.fields[f.id] === 'string') ids.add(row.fields[f.id] as string);
   const names = new Map(await Promise.all([...ids].map(async (id) => [id, await personName(app, id, tx)] as const)));
-  const requester = directoryOf(app.config).get(row.requester);
-  return { row, item, approval, tasks, history, name: (id) => names.get(id) ?? id, timeZone: requester?.timezone ?? app.config.timezone, now };
+  return { row, item, approval, tasks, history, name: (id) => names.get(id) ?? id, timeZone: directoryOf(app.config).timeZoneOf(row.requester), now };
 }
 
 /** Edits the requester's card in place. */
@@ -181,7 +181,7 @@ export async function applyTransition(tx: Tx, app: AppContext, before: RequestRo
       case 'start_sla': if (item) Object.assign(patch, await startSla(tx, app, item, before.id, subject, now)); break;
       case 'stop_sla':
         await stopSla(tx, subject);
-        // completed or cancelled while the fulfilment webhook still retries: no more attempts
+        // completed or cancelled while the fulfilment webhook still retries: no more attempts (a cancellation is sent after)
         if (before.fulfilment === 'webhook') await cancelTimers(tx, subject, WEBHOOK_TIMER);
         break;
       case 'record_outcome': patch.outcome = reason; patch.outcomeBy = actor.person.id; break;
@@ -190,12 +190,12 @@ export async function applyTransition(tx: Tx, app: AppContext, before: RequestRo
         await schedule(tx, { kind: REQUEST_TIMER.close, subject, key: closeKey(subject), dueAt: new Date(now.getTime() + app.config.request.closeAfter), payload: { id: before.id } });
         break;
       case 'record_closure': patch.closedAt = now; break;
-      case 'cancel_tasks': break; // after the row is written
+      case 'withdraw_fulfilment': break; // after the row is written
     }
   }
   const [after] = await tx.update(schema.requests).set(patch).where(eq(schema.requests.id, before.id)).returning();
   let row = after!;
-  if (result.effects.includes('cancel_tasks')) await cancelTasks(tx, app, row, reason ?? 'the request was cancelled', now);
+  if (result.effects.includes('withdraw_fulfilment')) row = await withdrawFulfilment(tx, app, row, actor, reason, now);
   await auditActor(tx, actor, { at: now, subject, action: `request.${event}`, data: { from: before.state, to: row.state, ...(reason ? { reason } : {}) } });
   if (result.effects.includes('start_fulfilment')) row = await startFulfilment(tx, app, row, item, actor, now);
   if (!options.quiet) {
@@ -208,29 +208,16 @@ export async function applyTransition(tx: Tx, app: AppContext, before: RequestRo
 /** Fulfilment starts: the tasks are created (the first ones posted), or the request goes to the item's webhook. */
 async function startFulfilment(tx: Tx, app: AppContext, row: RequestRow, item: CatalogItem | undefined, actor: Actor, now: Date): Promise<RequestRow> {
   if (!item) throw new DomainError('request.item_gone', `The item ${row.item} is no longer in the catalog, so ${requestSubject(row.id)} cannot be fulfilled.`, 409);
-  const subject = requestSubject(row.id);
-  if (item.fulfilment.webhook) {
-    const requester = directoryOf(app.config).get(row.requester);
-    await app.webhooks.send(tx, app, {
-      target: webhookTargetName(item), idempotencyKey: `${subject}:fulfil`, subject, notify: teamMembers(app, item.fulfilment.team),
-      body: {
-        request: subject, item: item.name, title: item.title, fields: row.fields,
-        requester: { id: row.requester, name: await personName(app, row.requester, tx), email: requester?.email ?? null },
-        submittedAt: row.createdAt.toISOString(),
-        callback: `${app.publicUrl ?? ''}/hooks/requests/${subject}`,
-      },
-    });
-    const [sent] = await tx.update(schema.requests).set({ webhookState: 'sent' }).where(eq(schema.requests.id, row.id)).returning();
-    await addTimeline(tx, { subject, at: now, actor: actor.person.id, source: actor.source, kind: 'webhook', text: 'Sent to the fulfilment system' });
-    return sent!;
-  }
+  if (item.fulfilment.webhook) return sendFulfilment(tx, app, row, item, actor, now);
   await createTasks(tx, app, row, item, now);
   return row;
 }
 
-/** The webhook target of an item's fulfilment. */
-export function webhookTargetName(item: CatalogItem): string {
-  return `request:${item.name}`;
+/** A request cancelled in fulfilment: its open tasks are cancelled, or its fulfilment system is told to stop. */
+async function withdrawFulfilment(tx: Tx, app: AppContext, row: RequestRow, actor: Actor, reason: string | null, now: Date): Promise<RequestRow> {
+  if (row.fulfilment === 'webhook') return sendCancellation(tx, app, row, actor, reason, now);
+  await cancelTasks(tx, app, row, reason ?? 'the request was cancelled', now);
+  return row;
 }
 
 /** The members of a team (none for no team). */

@@ -6,15 +6,12 @@
  * card's Fix, Resolve and Duplicate buttons and their form cards.
  */
 import { sql } from 'drizzle-orm';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTeamsAdapter } from '../../../adapters/teams/index.js';
-import type { Database } from '../../../db/client.js';
-import { loadEnv } from '../../../src/core/config/env.js';
-import { startTread, type Tread } from '../../../src/runtime.js';
+import { describe, expect, it } from 'vitest';
 import { parseOrganisation } from '../../../src/workflows/index.js';
-import { drivers, openTestDatabase } from '../../helpers/db.js';
+import { drivers } from '../../helpers/db.js';
 import { adaptiveCardProblems } from './adaptive-card-schema.js';
-import { cardOf, FakeConnector, type ConnectorCall } from './fake-connector.js';
+import { cardOf } from './fake-connector.js';
+import { actionOf, teamsTreadPerFile, type TeamsChannel, type TeamsTread } from './teams-tread.js';
 
 const CHANNEL = '19:checkout@thread.tacv2';
 const CONFIG = `
@@ -29,65 +26,23 @@ escalationPolicies:
   - { name: checkout-oncall, steps: [{ person: alice, wait: 10m }] }
 `;
 
-const TENANT = 'tenant-1';
-const BOT = { id: '28:tread-bot', name: 'tread' };
 const PEOPLE = {
   alice: { id: '29:alice', name: 'Alice Ops', aadObjectId: 'aad-alice' },
   bob: { id: '29:bob', name: 'Bob Fixer', aadObjectId: 'aad-bob' },
   dave: { id: '29:dave', name: 'Dave Asker', aadObjectId: 'aad-dave' },
 };
-let seq = 0;
+const CHECKOUT: TeamsChannel = { id: CHANNEL, name: 'Checkout', aadGroupId: 'group-checkout' };
 
 for (const driver of drivers) {
   describe(`problems through Teams (${driver})`, () => {
-    let database: Database;
-    let connector: FakeConnector;
-    let tread: Tread;
-
-    beforeAll(async () => {
-      database = await openTestDatabase(driver);
-      connector = await new FakeConnector().start();
-      tread = await startTread({
-        database, config: parseOrganisation(CONFIG, 'test', {}), http: { host: '127.0.0.1', port: 0 }, tickSeconds: 0,
-        platforms: async (app, router) => [await createTeamsAdapter({ env: loadEnv({ HOST: '127.0.0.1' }), app, router })],
-      });
-    });
-    afterAll(async () => {
-      await tread?.stop();
-      await connector?.stop();
-    });
-
-    async function post(activity: Record<string, unknown>): Promise<{ status: number; body: any }> {
-      const res = await fetch(`http://127.0.0.1:${tread.port}/api/messages`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(activity) });
-      const text = await res.text();
-      await tread.scheduler.tick();
-      await tread.dispatcher.flush();
-      return { status: res.status, body: text ? JSON.parse(text) : undefined };
-    }
-    const channelData = { team: { id: CHANNEL, name: 'Checkout', aadGroupId: 'group-checkout' }, channel: { id: CHANNEL, name: 'Checkout' }, tenant: { id: TENANT } };
-    const inChannel = (who: keyof typeof PEOPLE, text: string) => {
-      const id = `act-${++seq}`;
-      return {
-        type: 'message', id, channelId: 'msteams', serviceUrl: connector.url, text: `<at>tread</at> ${text}`, from: PEOPLE[who], recipient: BOT,
-        entities: [{ type: 'mention', text: '<at>tread</at>', mentioned: BOT }],
-        conversation: { id: `${CHANNEL};messageid=${id}`, conversationType: 'channel', isGroup: true, tenantId: TENANT }, channelData,
-      };
-    };
-    const press = (who: keyof typeof PEOPLE, verb: string, data: Record<string, unknown>, replyToId: string) => ({
-      type: 'invoke', name: 'adaptiveCard/action', id: `act-${++seq}`, channelId: 'msteams', serviceUrl: connector.url, replyToId, from: PEOPLE[who], recipient: BOT,
-      conversation: { id: CHANNEL, conversationType: 'channel', tenantId: TENANT }, channelData,
-      value: { action: { type: 'Action.Execute', verb, data }, trigger: 'manual' },
-    });
+    let t: TeamsTread;
+    teamsTreadPerFile(driver, { config: parseOrganisation(CONFIG, 'test', {}), people: PEOPLE }, (started) => { t = started; });
+    const post = (activity: Record<string, unknown>) => t.post(activity);
+    const inChannel = (who: string, text: string) => t.inChannel(who, CHECKOUT, text);
+    const press = (who: string, verb: string, data: Record<string, unknown>, replyToId: string) => t.press(who, verb, data, replyToId, CHECKOUT);
     /** The first post of a card in the channel whose card mentions `title`. */
-    const cardPost = (title: string) => connector.activityCalls().find((c) => c.method === 'POST' && c.conversationId === CHANNEL && JSON.stringify(cardOf(c) ?? {}).includes(title));
-    /** The newest version of a posted card (its last PUT, else the post). */
-    const latest = (posted: ConnectorCall) => cardOf(connector.activityCalls().filter((c) => c.method === 'PUT' && c.activityId === posted.answeredId).at(-1) ?? posted);
-    const actionOf = (card: any, verb: string) => {
-      const all = [...(card.actions ?? []), ...(card.body ?? []).flatMap((e: any) => (e.type === 'ActionSet' ? e.actions : []))];
-      const found = all.find((a: any) => a.verb === verb);
-      if (!found) throw new Error(`no ${verb} on ${JSON.stringify(card).slice(0, 400)}`);
-      return found;
-    };
+    const cardPost = (title: string) => t.cardPosts(CHANNEL, title)[0];
+    const latest = (posted: Parameters<TeamsTread['latest']>[0]) => t.latest(posted);
 
     it('incidents → problem → root cause → workaround (card form) on the incidents → known error → hint on a new incident → worked', async () => {
       await post(inChannel('alice', 'incident Checkout 502 errors after deploy service:checkout'));
@@ -114,7 +69,7 @@ for (const driver of drivers) {
         expect(JSON.stringify(latest(inc))).toContain('Workaround (PRB-1):');
         expect(adaptiveCardProblems(latest(inc))).toEqual([]);
       }
-      const paging = await database.rows<{ subject: string; state: string }>(sql`select subject, state from escalations order by subject`);
+      const paging = await t.database.rows<{ subject: string; state: string }>(sql`select subject, state from escalations order by subject`);
       expect(paging).toEqual([{ subject: 'INC-1', state: 'workaround' }, { subject: 'INC-2', state: 'workaround' }]);
 
       await post(inChannel('bob', 'problem known-error PRB-1 symptoms:"Checkout answers 502 Bad Gateway during deploys"'));
@@ -127,9 +82,9 @@ for (const driver of drivers) {
       expect(worked).toMatchObject({ type: 'Action.Execute', title: 'Workaround worked', data: { value: 'INC-3 KE-1' } });
       await post(press('dave', 'problem.kedb.worked', worked.data, inc3.answeredId!));
       expect(JSON.stringify(latest(inc3))).toContain('its workaround worked (Dave Asker)');
-      const links = await database.rows<{ incident_id: number; via: string }>(sql`select incident_id, via from problem_incidents order by incident_id`);
+      const links = await t.database.rows<{ incident_id: number; via: string }>(sql`select incident_id, via from problem_incidents order by incident_id`);
       expect(links.map((l) => [Number(l.incident_id), l.via])).toEqual([[1, 'from'], [2, 'from'], [3, 'feedback']]);
-      const [row] = await database.rows<{ source: string; workaround_by: string }>(sql`select source, workaround_by from problems where id = 1`);
+      const [row] = await t.database.rows<{ source: string; workaround_by: string }>(sql`select source, workaround_by from problems where id = 1`);
       expect(row).toEqual({ source: 'teams', workaround_by: 'bob' });
     });
 

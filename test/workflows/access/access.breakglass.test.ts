@@ -1,22 +1,26 @@
 /**
  * Break-glass and extensions, on PGlite and PostgreSQL: break-glass is granted at once for at most breakGlassMax,
- * announced in the security channel, opens a review task for the owners that stays open until someone reviews it,
+ * announced in the security channel, opens a review task for the owners that stays open until someone reviews it (and
+ * reminds them after breakGlassRemindAfter, then every breakGlassRemindEvery),
  * and is revoked when its incident resolves (through incident.changed) or at the time limit; an extension needs a new
  * approval (unless selfExtend) and is refused beyond maxDuration; a grant that expires while its extension waits
  * ends the extension's approval.
  */
 import { describe, expect, it } from 'vitest';
+import { parseOrganisation } from '../../../src/workflows/index.js';
 import { drivers } from '../../helpers/db.js';
 import { treadPerFile } from '../../helpers/tread.js';
-import { approvalRow } from '../request/request.fakes.js';
+import { approvalRow, timersOf } from '../request/request.fakes.js';
 import {
-  approvalOf, auditOf, grantRow, HOUR, lastCard, lastGrantId, messageText, MINUTE, replyText, securityPosts, startAccessTread, tasksOf, type RequestTestTread,
+  ACCESS_YAML, approvalOf, auditOf, grantRow, HOUR, lastCard, lastGrantId, messageText, MINUTE, replyText, securityPosts, startAccessTread, tasksOf, type RequestTestTread,
 } from './access.fakes.js';
 
 for (const driver of drivers) {
   describe(`break-glass and extensions (${driver})`, () => {
     let t: RequestTestTread;
-    treadPerFile(driver, (db) => startAccessTread(db), (started) => { t = started; });
+    // the owners' review of a break-glass use is reminded after 2h, then every 12h
+    const config = parseOrganisation(ACCESS_YAML.replace('  breakGlassMax: 1h\n', '  breakGlassMax: 1h\n  breakGlassRemindAfter: 2h\n  breakGlassRemindEvery: 12h\n'), 'access.yaml', { PG_PREFIX: 'x_' });
+    treadPerFile(driver, (db) => startAccessTread(db, { config }), (started) => { t = started; });
 
     it('break-glass needs the responder role and a reason', async () => {
       expect(replyText(await t.command('dave', '/access breakglass crm editor the database is on fire'))).toBe('Dave Asker may not break the glass (emergency access): that needs the responder role. Ask an admin to add it to your entry in the config.');
@@ -63,6 +67,39 @@ for (const driver of drivers) {
       expect(replyText(await t.command('alice', `/access extend GRT-${id} 1h more`))).toBe(`GRT-${id} is a break-glass grant: it ends at 1h or with its incident. Request access the usual way if you need more time.`);
       await t.advance(HOUR);
       expect(await grantRow(t, id)).toMatchObject({ state: 'expired', outcome: 'the break-glass limit of 1h was reached' });
+    });
+
+    it('the owners are reminded of an open break-glass review after breakGlassRemindAfter, then every breakGlassRemindEvery, until one reviews it', async () => {
+      await t.command('bob', '/access breakglass crm viewer checking one customer record');
+      const id = await lastGrantId(t);
+      const task = `TASK-${(await tasksOf(t, id)).find((x) => x.kind === 'breakglass_review')!.id}`;
+      const reminders = () => t.port.calls.filter((c) => c.method === 'dm' && c.message?.subject === task && String(c.message.text).startsWith('⏰'));
+      expect(config.access).toMatchObject({ breakGlassRemindAfter: 2 * HOUR, breakGlassRemindEvery: 12 * HOUR });
+      await t.advance(2 * HOUR - MINUTE);
+      expect(reminders()).toHaveLength(0);
+      await t.advance(MINUTE);
+      expect(reminders().map((c) => c.user).sort()).toEqual(['carol', 'erin']);
+      const first = reminders()[0]!.message!;
+      expect(first.text).toMatch(/^⏰ Reminder: this has waited for your review since .+ CET\.\nBob Responder broke the glass for \*viewer\* on \*crm\* /);
+      expect(first.buttons).toEqual([{ actionId: 'access.task.done', label: 'Reviewed', value: task, style: 'primary' }]);
+      await t.advance(12 * HOUR - MINUTE);
+      expect(reminders()).toHaveLength(2);
+      await t.advance(MINUTE);
+      expect(reminders()).toHaveLength(4);
+      // Reviewed on a reminder: every copy of the card is edited, and the reminders stop
+      const updatesBefore = t.port.calls.filter((c) => c.method === 'update' && c.message?.subject === task).length;
+      await t.press('carol', 'access.task.done', task);
+      const edited = t.port.calls.filter((c) => c.method === 'update' && c.message?.subject === task).slice(updatesBefore);
+      expect(new Set(edited.map((c) => c.messageId))).toEqual(new Set(t.port.calls.filter((c) => c.method === 'dm' && c.message?.subject === task).map((c) => c.messageId)));
+      expect(edited.every((c) => c.message!.buttons?.length === 0 && messageText(c.message).includes('✓ Reviewed by Carol Owner'))).toBe(true);
+      expect(await timersOf(t, task)).toEqual({});
+      await t.advance(2 * 12 * HOUR);
+      expect(reminders()).toHaveLength(4);
+      const reminded = (await auditOf(t, `GRT-${id}`)).filter((a) => a.action === 'access.task_reminded');
+      expect(reminded.map((a) => [a.actor, a.data])).toEqual([
+        ['tread', { task, kind: 'breakglass_review', resource: 'crm', people: ['carol', 'erin'] }],
+        ['tread', { task, kind: 'breakglass_review', resource: 'crm', people: ['carol', 'erin'] }],
+      ]);
     });
 
     it('an extension needs a new approval; approved, the end moves and the clocks with it', async () => {

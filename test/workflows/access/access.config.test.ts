@@ -39,7 +39,7 @@ describe('the example organisation', () => {
       ['payments-console', 'webhook', 'available'],
       ['prod-db', 'postgres', 'the environment variable ACCESS_PG_URL is not set'],
     ]);
-    expect(config.access).toEqual({ securityChannel: { slack: 'C0SECURITY', console: 'security' }, expiryWarning: 15 * 60_000, breakGlassMax: 3_600_000, reconcileEvery: 15 * 60_000 });
+    expect(config.access).toEqual({ securityChannel: { slack: 'C0SECURITY', console: 'security' }, expiryWarning: 15 * 60_000, breakGlassMax: 3_600_000, breakGlassRemindAfter: 4 * 3_600_000, breakGlassRemindEvery: 86_400_000, reconcileEvery: 15 * 60_000 });
     const withPg = loadOrganisation(exampleConfigPath(), { ACCESS_PG_URL: 'postgres://tread@db.example.com:5432/app' }).config;
     expect(withPg.resources.map(unavailableReason)).toEqual([undefined, undefined, undefined]);
     expect(withPg.resources[2]!.review).toEqual({ every: 90 * 86_400_000, deadline: 14 * 86_400_000, remindEvery: 86_400_000, reviewers: [{ kind: 'owners' }], revokeUnreviewed: true });
@@ -64,7 +64,7 @@ describe('resources and access', () => {
   it('applies defaults: no resources; the access clocks', () => {
     const c = parseOrganisation(BASE, 't', {});
     expect(c.resources).toEqual([]);
-    expect(c.access).toEqual({ expiryWarning: 15 * 60_000, breakGlassMax: 3_600_000, reconcileEvery: 15 * 60_000 });
+    expect(c.access).toEqual({ expiryWarning: 15 * 60_000, breakGlassMax: 3_600_000, breakGlassRemindAfter: 4 * 3_600_000, breakGlassRemindEvery: 86_400_000, reconcileEvery: 15 * 60_000 });
     const r = parseOrganisation(`${BASE}
 resources: [{ name: db, title: DB, owners: [alice], roles: [{ name: read, title: Read, sensitivity: low }], approvalPolicy: owners, connector: { kind: postgres, connectionString: "postgres://x@h/db" } }]
 access: { securityChannel: { console: security } }
@@ -92,7 +92,7 @@ resources:
     roles: [{ name: r, title: R, sensitivity: low, approvalPolicy: missing }]
     approvalPolicy: owners
     connector: { kind: webhook, url: "${v.url}", secret: "${v.secret}" }
-    review: { every: 30d, reviewers: [{ person: nobody }, { team: ghosts }] }
+    review: { every: 30d, reviewers: [{ person: nobody }, { team: ghosts }, { schedule: nowhere }, { manager: true }] }
   - name: hook
     title: Twice
     owners: [alice]
@@ -125,6 +125,7 @@ resources:
       'resources[1].roles[0].approvalPolicy: unknown approval policy "missing" (not in approvalPolicies)',
       'resources[1].review.reviewers[0].person: unknown person "nobody" (not in people)',
       'resources[1].review.reviewers[1].team: unknown team "ghosts" (not in teams)',
+      'resources[1].review.reviewers[2].schedule: unknown schedule "nowhere" (not in schedules)',
       'resources[2].name: duplicate resource "hook"',
       'access.securityChannel: name the security channel (break-glass, failures, drift and reviews are announced there)',
     ]);

@@ -70,7 +70,7 @@ describe('request effects', () => {
     const e = effects(state, event);
     expect(e.includes('schedule_close')).toBe(to === 'fulfilled' || to === 'incomplete');
     expect(e.includes('stop_sla')).toBe(to === 'fulfilled' || to === 'incomplete' || (to === 'cancelled' && state === 'in_fulfilment'));
-    expect(e.includes('cancel_tasks')).toBe(to === 'cancelled' && state === 'in_fulfilment');
+    expect(e.includes('withdraw_fulfilment')).toBe(to === 'cancelled' && state === 'in_fulfilment');
   });
 
   it.each(allowed)('$state + $event -> $to: the outcome is recorded for rejections and cancellations, the completion for fulfilment', ({ state, event, to }) => {
