@@ -99,7 +99,7 @@ for (const driver of drivers) {
       expect(fixSubmit.title).toBe('Start fix');
       const missing = await post(press('bob', 'problem.fix.submit', { ...fixSubmit.data, changeRef: 'CHG-4711', notes: '' }, prb.answeredId!));
       expect(JSON.stringify(missing.body.value)).toContain('Say what the fix does.');
-      expect((await database.rows<{ state: string }>(sql`select state from problems where id = 1`))[0]!.state).toBe('root_cause_analysis');
+      expect((await t.database.rows<{ state: string }>(sql`select state from problems where id = 1`))[0]!.state).toBe('root_cause_analysis');
       const fixed = await post(press('bob', 'problem.fix.submit', { ...fixSubmit.data, changeRef: 'CHG-4711', notes: 'Drain connections before pods restart' }, prb.answeredId!));
       expect(JSON.stringify(fixed.body.value)).toContain('PRB-1 · P3 · fix in progress');
       expect(verbs(latest(prb))[0]).toBe('problem.resolve.form');
@@ -121,7 +121,7 @@ for (const driver of drivers) {
       const dupSubmit = actionOf(dupForm.body.value, 'problem.duplicate.submit');
       await post(press('bob', 'problem.duplicate.submit', { ...dupSubmit.data, of: 'PRB-1' }, second.answeredId!));
       expect(JSON.stringify(latest(second))).toContain('Duplicate of PRB-1');
-      const rows = await database.rows<{ id: number; state: string; resolution: string; change_ref: string | null }>(sql`select id, state, resolution, change_ref from problems order by id`);
+      const rows = await t.database.rows<{ id: number; state: string; resolution: string; change_ref: string | null }>(sql`select id, state, resolution, change_ref from problems order by id`);
       expect(rows.map((r) => [Number(r.id), r.state, r.resolution, r.change_ref])).toEqual([[1, 'resolved', 'fix_applied', 'CHG-4711'], [2, 'resolved', 'duplicate', null]]);
     });
   });
