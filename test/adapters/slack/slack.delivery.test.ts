@@ -109,10 +109,12 @@ for (const driver of drivers) {
       await until(() => posts(fake).length === channels.length, 10_000, 'every card');
       const limited = fake.calls.find((c) => c.status === 429)!;
       const others = fake.calls.filter((c) => c.method === 'chat.postMessage' && c !== limited);
-      // Not one call to any channel inside the window, and none later than needed.
+      // Not one call to any channel inside the window, and none later than needed: the last within 2.5 s of the window's
+      // end (a dispatcher that waited for its next poll or a 5xx backoff would take 5 s or more; 1.5 s was not enough
+      // for six posts at a load average of 20).
       expect(fake.strict.violations).toEqual({});
       expect(Math.min(...others.map((c) => c.at)) - limited.at).toBeGreaterThanOrEqual(1990);
-      expect(Math.max(...others.map((c) => c.at)) - limited.at).toBeLessThan(3500);
+      expect(Math.max(...others.map((c) => c.at)) - limited.at).toBeLessThan(4500);
       expect(posts(fake).map((c) => c.args.channel).sort()).toEqual(channels);
       expect(tread!.app.chatCalls.count('slack', 'chat.postMessage', 'rate_limited')).toBe(1);
       await until(() => settled(database), 5000, 'the outbox');
