@@ -38,6 +38,8 @@ export interface OpenOptions {
   migrate?: boolean;
   /** postgres.js pool size (default 10). */
   poolSize?: number;
+  /** PostgreSQL only: told of every statement sent (bench/statements.ts counts them). */
+  onQuery?: (query: string) => void;
 }
 
 /** The folder holding drizzle-kit's SQL migrations, from source or from dist/. */
@@ -106,7 +108,7 @@ function isAlive(pid: number): boolean {
 
 /** Opens and migrates the database. */
 export async function openDatabase(options: OpenOptions = {}): Promise<Database> {
-  const database = options.url ? await openPostgres(options.url, options.poolSize ?? 10) : await openPglite(options.dataDir);
+  const database = options.url ? await openPostgres(options.url, options.poolSize ?? 10, options.onQuery) : await openPglite(options.dataDir);
   if (options.migrate !== false) {
     try {
       await migrateDatabase(database);
@@ -295,7 +297,7 @@ export function preparing<T extends PgSql>(sqlFn: T): T {
   });
 }
 
-async function openPostgres(url: string, max: number): Promise<Database> {
+async function openPostgres(url: string, max: number, onQuery?: (query: string) => void): Promise<Database> {
   const { default: postgres } = await import('postgres');
   const { drizzle } = await import('drizzle-orm/postgres-js');
   // Prepared statements are planned with their parameters, as unnamed ones are: a cached generic plan for the JSON batches
@@ -303,7 +305,10 @@ async function openPostgres(url: string, max: number): Promise<Database> {
   // refuses unknown startup parameters and, in transaction mode, named statements) turns preparing off and with it this
   // parameter; postgres.js's own option wins over preparing().
   const prepare = new URL(url).searchParams.get('prepare') !== 'false';
-  const client = postgres(url, { max, onnotice: () => {}, connect_timeout: 10, ...(prepare ? { connection: { plan_cache_mode: 'force_custom_plan' } } : {}) });
+  const client = postgres(url, {
+    max, onnotice: () => {}, connect_timeout: 10, ...(prepare ? { connection: { plan_cache_mode: 'force_custom_plan' } } : {}),
+    ...(onQuery ? { debug: (_connection: number, query: string) => onQuery(query) } : {}),
+  });
   const db = drizzle(preparing(client) as typeof client) as unknown as Db;
   return {
     db,
