@@ -58,8 +58,15 @@ export class ConsoleAdapter implements PlatformAdapter, ChatPort {
    * The newest buttons each person can press by number: cards posted to channels are everyone's ('*'), a direct message
    * is its recipient's, a reply is the acting person's. A number presses the newest of the actor's own and the channels'.
    */
-  private readonly buttonsOf = new Map<string, { buttons: Button[]; seq: number }>();
+  private readonly buttonsOf = new Map<string, { buttons: Button[]; seq: number; subject?: string }>();
   private buttonSeq = 0;
+  /** The newest buttons of each record's card (`PRB-1`), and who sees that card ('*': everyone). */
+  private readonly cardButtons = new Map<string, { buttons: Button[]; who: string }>();
+  /**
+   * The record whose card each person last pressed a button of. Until that person types a command, a number presses
+   * that record's newest card: a card another record's change re-renders meanwhile does not take the number over.
+   */
+  private readonly focus = new Map<string, string>();
   private seq = 0;
   private rl: Interface | undefined;
   private loop: Promise<void> | undefined;
@@ -216,10 +223,11 @@ export class ConsoleAdapter implements PlatformAdapter, ChatPort {
     const asMatch = /^\/as(?:\s+(.*))?$/i.exec(line);
     if (asMatch) return this.switchUser(asMatch[1]?.trim());
     if (/^\d+$/.test(line)) return this.press(Number(line));
+    this.focus.delete(this.user);
     const m = /^\/?(\S+)\s*([\s\S]*)$/.exec(line)!;
     const name = m[1]!.toLowerCase();
     if (!line.startsWith('/') && !this.options.router.commandNames().includes(name)) {
-      this.write(`tread> I don't know "${m[1]}". Commands start with a slash: /incident <title>, /tread help. A number presses a button of the last card.`);
+      this.write(`tread> I don't know "${m[1]}". Commands start with a slash: /incident <title>, /tread help. A number presses a button of the card you last pressed, or else of the newest card.`);
       return;
     }
     await this.send({ kind: 'command', name, text: m[2] ?? '', actor: this.actor(), where: WHERE, deliveryId: this.nextDelivery() });
@@ -250,12 +258,14 @@ export class ConsoleAdapter implements PlatformAdapter, ChatPort {
   }
 
   private async press(n: number): Promise<void> {
-    const buttons = this.lastButtons();
+    const { buttons, subject } = this.lastButtons();
     const button = buttons[n - 1];
     if (!button) {
-      this.write(buttons.length ? `tread> There is no button [${n}] on the last card (1–${buttons.length}).` : 'tread> There is no card with buttons yet.');
+      this.write(buttons.length ? `tread> There is no button [${n}] on ${subject ? `${subject}'s card` : 'the last card'} (1–${buttons.length}).`
+        : 'tread> No card on screen has buttons to press; show one with a command (/incident show INC-1), then press its numbers.');
       return;
     }
+    if (subject) this.focus.set(this.user, subject);
     if (button.confirm) {
       const answer = await this.ask(`tread> ${button.confirm} [y/N] `);
       if (typeof answer !== 'string' || !/^y(es)?$/i.test(answer.trim())) {
@@ -334,16 +344,31 @@ export class ConsoleAdapter implements PlatformAdapter, ChatPort {
   /** Texts printed while handling the current line: an announcement that repeats the reply is not printed twice. */
   private readonly recent = new Set<string>();
 
-  /** Remembers a card's buttons for whoever may press them by number ('*': everyone). */
-  private rememberButtons(who: string, message: Message): void {
-    if (message.buttons?.length) this.buttonsOf.set(who, { buttons: message.buttons, seq: ++this.buttonSeq });
+  /**
+   * Remembers a card's buttons for whoever may press them by number ('*': everyone). `live`: an update of a record's live
+   * card, which is that record's card even without buttons (closed); any other message about a record counts only when it
+   * has buttons (a timeline or an announcement about the record leaves its card's buttons as they are).
+   */
+  private rememberButtons(who: string, message: Message, live = false): void {
+    if (message.subject && (live || message.buttons?.length)) {
+      this.cardButtons.set(message.subject, { buttons: message.buttons ?? [], who });
+      // A card that lost its buttons no longer offers the ones it showed before.
+      if (!message.buttons?.length) for (const [k, v] of this.buttonsOf) if (v.subject === message.subject) this.buttonsOf.delete(k);
+    }
+    if (message.buttons?.length) this.buttonsOf.set(who, { buttons: message.buttons, seq: ++this.buttonSeq, ...(message.subject ? { subject: message.subject } : {}) });
   }
 
-  /** The buttons a number presses now: the acting person's newest card, or the channels' when that is newer. */
-  private lastButtons(): Button[] {
+  /**
+   * The buttons a number presses now: those of the newest card of the record the person last pressed a button of (while
+   * it has buttons: a finished task's number goes on to the next card), else the acting person's newest card, or the channels' when that is newer.
+   */
+  private lastButtons(): { buttons: Button[]; subject?: string } {
+    const focused = this.focus.get(this.user);
+    const card = focused ? this.cardButtons.get(focused) : undefined;
+    if (focused && card?.buttons.length && (card.who === '*' || card.who === this.user)) return { buttons: card.buttons, subject: focused };
     const mine = this.buttonsOf.get(this.user);
     const shared = this.buttonsOf.get('*');
-    return (mine && (!shared || mine.seq > shared.seq) ? mine : shared)?.buttons ?? [];
+    return (mine && (!shared || mine.seq > shared.seq) ? mine : shared) ?? { buttons: [] };
   }
 
   private print(message: Message, prefix = 'tread> ', who: string = this.user): void {
@@ -363,7 +388,7 @@ export class ConsoleAdapter implements PlatformAdapter, ChatPort {
   }
 
   async update(ref: MessageRef, message: Message): Promise<void> {
-    this.rememberButtons(ref.where.channel.startsWith('dm:') ? ref.where.channel.slice(3) : '*', message);
+    this.rememberButtons(ref.where.channel.startsWith('dm:') ? ref.where.channel.slice(3) : '*', message, true);
     this.write(`tread> ↻ ${plain(message.title ?? message.text ?? '')}${message.buttons?.length ? `\n       ${renderButtons(message.buttons)}` : ''}`);
   }
 

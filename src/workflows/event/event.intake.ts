@@ -10,7 +10,7 @@
  */
 import { sql } from 'drizzle-orm';
 import { queryRows, type Db, type Tx } from '../../../db/client.js';
-import { parseJsonText } from '../../http/body.js';
+import { parseJsonText } from '../../core/json.js';
 import type { IntegrationConfig } from './event.config.js';
 import { parseAlertmanager, parseGrafana, type IncomingEvent, type ParseResult } from './event.parse.js';
 

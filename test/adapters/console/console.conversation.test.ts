@@ -3,6 +3,7 @@ import { createConsoleAdapter, type ConsoleAdapter } from '../../../adapters/con
 import type { Database } from '../../../db/client.js';
 import { ManualClock } from '../../../src/core/clock.js';
 import { startTread, type Tread } from '../../../src/runtime.js';
+import { incidentButtons } from '../../../src/workflows/incident/incident.messages.js';
 import { drivers, openTestDatabase } from '../../helpers/db.js';
 import { START, exampleConfig } from '../../workflows/incident/incident.fakes.js';
 import { Terminal } from './terminal.js';
@@ -137,7 +138,9 @@ for (const driver of drivers) {
       const yes = await term.say('2', 'y');
       expect(yes).toContain('tread> INC-2 closed by Bob Okafor');
       expect((await row(2)).state).toBe('closed');
-      expect(await term.say('5')).toContain('tread> There is no button [5] on the last card');
+      expect(await term.say('5')).toContain('tread> No card on screen has buttons to press; show one with a command (/incident show INC-1), then press its numbers.');
+      await term.say('/incident show INC-1');
+      expect(await term.say('9')).toMatch(/tread> There is no button \[9\] on INC-1's card \(1–\d\)\./);
     });
 
     it('bad input gets a clear sentence', async () => {
@@ -154,7 +157,7 @@ for (const driver of drivers) {
         ['/incident ack', 'tread> Which incident? Write it like this: /incident ack INC-7'],
         ['/incident list urgent', 'tread> I don\'t understand "urgent". Write: /incident list [open|mine|all] [P1..P5] [service:<name>]'],
         ['/as zed', 'tread> There is no person "zed" in the config. People: alice, bob, carol, dave'],
-        ['hello there', 'tread> I don\'t know "hello". Commands start with a slash: /incident <title>, /tread help. A number presses a button of the last card.'],
+        ['hello there', 'tread> I don\'t know "hello". Commands start with a slash: /incident <title>, /tread help. A number presses a button of the card you last pressed, or else of the newest card.'],
         ['/frobnicate now', 'tread> I don\'t know the command "frobnicate". Type /tread help for the list.'],
         ['/access extend GRT-99 2h more time', 'tread> There is no grant GRT-99.'],
         ['/problem new', 'tread> Give the problem a title: the title needs at least 3 characters, like: /problem new Checkout 502s after every deploy service:checkout'],
@@ -193,6 +196,25 @@ for (const driver of drivers) {
       clock.advance(23 * 60_000);
       await tread.scheduler.tick();
       expect(term.text.slice(before)).toContain('tread> (to Bob Okafor) ⚠ INC-4 response (acknowledgement) SLA is 75% used');
+    });
+
+    it("after a press, numbers stay with that record's card while another record's card is re-rendered; a command ends that", async () => {
+      await term.say('/as bob');
+      expect(await term.say('/incident Numbers follow the card you work with')).toContain('tread> INC-5 · P3 · new · Numbers follow the card you work with');
+      expect(await term.say('1')).toContain('tread> INC-5 acknowledged by Bob Okafor');
+      // another record's card changes meanwhile (a problem's workaround, a linked alert): it is printed last
+      const other = await row(4);
+      await adapter.update({ where: { platform: 'console', channel: 'console' }, messageId: 'c-elsewhere' }, {
+        subject: 'INC-4', title: `INC-4 · P3 · ${other.state} · ${other.title}`, buttons: incidentButtons(other),
+      });
+      expect(term.text).toMatch(/tread> ↻ INC-4 · P3 · new · Stock sync stuck\n {7}\[1\] Acknowledge {2}\[2\] Set priority {2}\[3\] Assign to me {2}\[4\] Resolve\n$/);
+      // [1] is INC-5's "Start work", not INC-4's "Acknowledge"
+      expect(await term.say('1')).toContain('tread> INC-5 work started by Bob Okafor');
+      expect((await row(5)).state).toBe('in_progress');
+      expect((await row(4)).state).toBe('new');
+      // a command starts afresh: the newest card is the one it shows
+      await term.say('/incident show INC-4');
+      expect(await term.say('9')).toContain("tread> There is no button [9] on INC-4's card (1–4).");
     });
 
     it('runs a piped script to its end, each line answered before the next, then keeps serving HTTP', async () => {
