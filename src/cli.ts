@@ -22,7 +22,7 @@ async function audit(sub: string | undefined): Promise<number> {
   }
   let database;
   try {
-    database = await openDatabase(env.DATABASE_URL ? { url: env.DATABASE_URL, poolSize: 1 } : { dataDir: resolve(env.TREAD_DATA_DIR) });
+    database = await openDatabase(env.DATABASE_URL ? { url: env.DATABASE_URL, poolSize: 1 } : { dataDir: resolve(env.TREAD_DATA_DIR), ...(env.TREAD_PGLITE_SNAPSHOT ? { pgliteSnapshot: resolve(env.TREAD_PGLITE_SNAPSHOT) } : {}) });
   } catch (e) {
     if (e instanceof DataDirLockedError) {
       process.stderr.write(`tread: ${e.message}\n(The embedded database has one user at a time: stop tread to verify, or run tread on PostgreSQL.)\n`);

@@ -37,7 +37,7 @@ export async function start(argvEnv: NodeJS.ProcessEnv = process.env): Promise<T
   else log.info({ config: loaded.path }, 'organisation config loaded');
 
   // The database starts (PGlite boots) while the runtime and adapters load.
-  const opening = openDatabase(env.DATABASE_URL ? { url: env.DATABASE_URL } : { dataDir: resolve(env.TREAD_DATA_DIR) });
+  const opening = openDatabase(env.DATABASE_URL ? { url: env.DATABASE_URL } : { dataDir: resolve(env.TREAD_DATA_DIR), ...(env.TREAD_PGLITE_SNAPSHOT ? { pgliteSnapshot: resolve(env.TREAD_PGLITE_SNAPSHOT) } : {}) });
   opening.catch(() => undefined);
   const { startTread } = await import('./runtime.js');
   let database;

@@ -23,7 +23,8 @@ function out(value: unknown): void {
 
 async function open(): Promise<Database> {
   const started = Date.now();
-  const database = await openDatabase({ dataDir: dir });
+  const snapshot = process.env.TREAD_PGLITE_SNAPSHOT;
+  const database = await openDatabase({ dataDir: dir, ...(snapshot ? { pgliteSnapshot: snapshot } : {}) });
   out({ opened: true, ms: Date.now() - started, pid: process.pid });
   return database;
 }

@@ -70,10 +70,30 @@ async function openTestPglite(): Promise<Database> {
   const file = snapshotFile();
   if (existsSync(file)) return openDatabase({ dataDir: 'memory://', pgliteSnapshot: new Blob([readFileSync(file)]) });
   const database = await openDatabase({ dataDir: 'memory://' });
-  const snapshot = await database.snapshot!();
-  // another worker may write it at the same time: each writes its own file and renames it into place
+  await saveSnapshot(database, file);
+  return database;
+}
+
+/** Saves a fresh database's snapshot; another worker may save one at the same time: each renames its own into place. */
+async function saveSnapshot(database: Database, file: string): Promise<void> {
   const partial = `${file}.${process.pid}.${randomBytes(4).toString('hex')}`;
+  const snapshot = await database.snapshot!();
   writeFileSync(partial, Buffer.from(await snapshot.arrayBuffer()));
   renameSync(partial, file);
-  return database;
+}
+
+/**
+ * The path of the snapshot of a migrated, empty PGlite database (made now if missing), for processes a test starts
+ * (`TREAD_PGLITE_SNAPSHOT`) and for data directories it opens (`pgliteSnapshot`): a new directory then skips initdb.
+ */
+export async function pgliteSnapshotFile(): Promise<string> {
+  const file = snapshotFile();
+  if (existsSync(file)) return file;
+  const database = await openDatabase({ dataDir: 'memory://' });
+  try {
+    await saveSnapshot(database, file);
+  } finally {
+    await database.close();
+  }
+  return file;
 }

@@ -5,18 +5,18 @@ import { join, resolve } from 'node:path';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase, type Database } from '../../db/client.js';
-import { createPgDatabase, drivers } from '../helpers/db.js';
+import { createPgDatabase, drivers, pgliteSnapshotFile } from '../helpers/db.js';
 import { lastIncidentId, startIncidentTread } from '../workflows/incident/incident.fakes.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 /** Each run starts tsx and opens the database: seconds each on a busy machine. */
 const SLOW = 180_000;
 
-/** Runs `tread` (src/cli.ts through tsx) and returns its exit code and output. */
+/** Runs `tread` (src/cli.ts through tsx, as `node --import tsx`: npx would add a second Node start) and returns its exit code and output. */
 function tread(args: string[], env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
   const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !['DATABASE_URL', 'TREAD_DATA_DIR', 'TREAD_CONFIG', 'NODE_OPTIONS'].includes(k) && !k.startsWith('VITEST')));
   return new Promise((done) => {
-    execFile('npx', ['tsx', 'src/cli.ts', ...args], { cwd: ROOT, env: { ...clean, ...env }, timeout: 150_000 }, (error, stdout, stderr) => {
+    execFile(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], { cwd: ROOT, env: { ...clean, ...env }, timeout: 150_000 }, (error, stdout, stderr) => {
       const code = error ? (typeof (error as NodeJS.ErrnoException & { code?: unknown }).code === 'number' ? (error as unknown as { code: number }).code : 1) : 0;
       done({ code, stdout, stderr });
     });
@@ -34,8 +34,9 @@ for (const driver of drivers) {
     beforeAll(async () => {
       dir = mkdtempSync(join(tmpdir(), 'tread-cli-audit-'));
       if (driver === 'pglite') {
-        env = { TREAD_DATA_DIR: join(dir, 'data') };
-        open = () => openDatabase({ dataDir: join(dir, 'data') });
+        const snapshot = await pgliteSnapshotFile();
+        env = { TREAD_DATA_DIR: join(dir, 'data'), TREAD_PGLITE_SNAPSHOT: snapshot };
+        open = () => openDatabase({ dataDir: join(dir, 'data'), pgliteSnapshot: snapshot });
       } else {
         const pg = await createPgDatabase();
         drop = pg.drop;

@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { pgliteSnapshotFile } from '../helpers/db.js';
 import { freePort } from '../helpers/net.js';
 import { PtyProcess, ptyAvailable } from '../helpers/pty.js';
 
@@ -18,7 +19,7 @@ async function startInTerminal(): Promise<{ term: PtyProcess; port: number }> {
   const dir = mkdtempSync(join(tmpdir(), 'tread-pty-'));
   dirs.push(dir);
   const port = await freePort();
-  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME, TREAD_DATA_DIR: join(dir, 'data'), PORT: String(port), LOG_LEVEL: 'info', TREAD_CONFIG: join(process.cwd(), 'tread.example.yaml') };
+  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME, TREAD_DATA_DIR: join(dir, 'data'), TREAD_PGLITE_SNAPSHOT: await pgliteSnapshotFile(), PORT: String(port), LOG_LEVEL: 'info', TREAD_CONFIG: join(process.cwd(), 'tread.example.yaml') };
   const term = new PtyProcess([process.execPath, '--import', 'tsx', 'src/main.ts'], { cwd: process.cwd(), env });
   await term.waitFor('you (alice)> ', 60_000);
   return { term, port };

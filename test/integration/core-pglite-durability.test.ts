@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DataDirLockedError, migrationsFolder, openDatabase, type Database } from '../../db/client.js';
+import { pgliteSnapshotFile } from '../helpers/db.js';
 
 const root = resolve(fileURLToPath(new URL('.', import.meta.url)), '..', '..');
 const CHILD = join(root, 'test', 'db', 'pglite-child.ts');
@@ -26,8 +27,15 @@ interface Child {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
+/**
+ * The snapshot a new data directory starts from (skipping PGlite's initdb) in the lock tests; the kill -9 test's writer
+ * creates its directory the way tread does without one.
+ */
+let snapshot: string | undefined;
+
 function child(mode: string, dir: string): Child {
-  const proc = spawn(process.execPath, ['--import', 'tsx', CHILD, mode, dir], { cwd: root, env: { ...process.env, DATABASE_URL: '' } });
+  const from = snapshot && mode !== 'write' ? { TREAD_PGLITE_SNAPSHOT: snapshot } : {};
+  const proc = spawn(process.execPath, ['--import', 'tsx', CHILD, mode, dir], { cwd: root, env: { ...process.env, DATABASE_URL: '', ...from } });
   const lines: string[] = [];
   let err = '';
   let buffer = '';
@@ -90,7 +98,8 @@ describe('the PGlite data directory', () => {
 
   beforeAll(async () => {
     dirA = tempDir('lock');
-    first = await openDatabase({ dataDir: dirA }); // the one PGlite of this process
+    snapshot = await pgliteSnapshotFile();
+    first = await openDatabase({ dataDir: dirA, pgliteSnapshot: snapshot }); // the one PGlite of this process
   });
   afterAll(async () => {
     await first?.close();

@@ -12,7 +12,7 @@ import { join, resolve } from 'node:path';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase, queryRows } from '../../db/client.js';
-import { createPgDatabase, drivers } from '../helpers/db.js';
+import { createPgDatabase, drivers, pgliteSnapshotFile } from '../helpers/db.js';
 import { freePort } from '../helpers/net.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
@@ -94,7 +94,7 @@ for (const driver of drivers) {
     beforeAll(async () => {
       dir = mkdtempSync(join(tmpdir(), 'tread-kill-'));
       writeFileSync(join(dir, 'tread.yaml'), CONFIG);
-      env = { TREAD_CONFIG: join(dir, 'tread.yaml'), TREAD_DATA_DIR: join(dir, 'data') };
+      env = { TREAD_CONFIG: join(dir, 'tread.yaml'), TREAD_DATA_DIR: join(dir, 'data'), TREAD_PGLITE_SNAPSHOT: await pgliteSnapshotFile() };
       if (driver === 'postgres') {
         const pg = await createPgDatabase();
         drop = pg.drop;

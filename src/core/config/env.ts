@@ -11,6 +11,8 @@ export const envSchema = z.object({
   HOST: z.string().min(1).default('127.0.0.1'),
   DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'must start with postgres:// or postgresql://').optional(),
   TREAD_DATA_DIR: z.string().min(1).default('./data'),
+  /** A PGlite snapshot (a tarball of a data directory) a new data directory starts from instead of PGlite's initdb. */
+  TREAD_PGLITE_SNAPSHOT: z.string().min(1).optional(),
   TREAD_CONFIG: z.string().min(1).optional(),
   TREAD_API_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   TREAD_PUBLIC_URL: z.url().optional(),
