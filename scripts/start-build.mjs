@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * `npm start`'s build (prestart): makes dist/ current as fast as TypeScript allows, then gets out of the way.
+ * `npm start`'s build (run by scripts/start.mjs in tread's own process): makes dist/ current as fast as TypeScript allows, then gets out of the way.
  *
  * - Nothing changed since the last run (every source file has the size and modification time recorded in
  *   dist/.start-build.json): nothing is loaded, not even TypeScript; this takes a few milliseconds.
@@ -11,7 +11,7 @@
  * It does not type-check: `npm run typecheck`, `npm run build` (tsc) and `npm test` do. Plain JavaScript, so it runs
  * before anything is built. `node scripts/start-build.mjs --force` transpiles everything.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -54,52 +54,61 @@ function jsOf(path) {
   return join(OUT, path.replace(/\.ts$/, '.js'));
 }
 
-const started = performance.now();
-const force = process.argv.includes('--force');
-const files = sources();
-const now = { config: Object.fromEntries(CONFIG_FILES.filter((f) => existsSync(join(root, f))).map((f) => [f, signature(f)])), files: Object.fromEntries(files.map((f) => [f, signature(f)])) };
-const before = force ? undefined : readStamp();
-const configSame = before && JSON.stringify(before.config) === JSON.stringify(now.config);
-const changed = files.filter((f) => !configSame || before.files?.[f] !== now.files[f] || !existsSync(jsOf(f)));
-const removed = configSame ? Object.keys(before.files ?? {}).filter((f) => !(f in now.files)) : [];
+/**
+ * Makes dist/ current; returns the exit status (0 built or nothing to do, 1 a file did not transpile, named on stderr).
+ * TypeScript is loaded only when a file changed.
+ */
+export function startBuild(force = process.argv.includes('--force')) {
+  const started = performance.now();
+  const files = sources();
+  const now = { config: Object.fromEntries(CONFIG_FILES.filter((f) => existsSync(join(root, f))).map((f) => [f, signature(f)])), files: Object.fromEntries(files.map((f) => [f, signature(f)])) };
+  const before = force ? undefined : readStamp();
+  const configSame = before && JSON.stringify(before.config) === JSON.stringify(now.config);
+  const changed = files.filter((f) => !configSame || before.files?.[f] !== now.files[f] || !existsSync(jsOf(f)));
+  const removed = configSame ? Object.keys(before.files ?? {}).filter((f) => !(f in now.files)) : [];
 
-if (changed.length === 0 && removed.length === 0) process.exit(0);
+  if (changed.length === 0 && removed.length === 0) return 0;
 
-const require = createRequire(import.meta.url);
-const ts = require('typescript');
-const parsed = ts.getParsedCommandLineOfConfigFile(join(root, 'tsconfig.build.json'), {}, {
-  ...ts.sys,
-  onUnRecoverableConfigFileDiagnostic: (d) => { throw new Error(ts.flattenDiagnosticMessageText(d.messageText, '\n')); },
-});
-// One file at a time: ES modules (package.json says "type": "module"), as tsc's NodeNext emits them here.
-const options = { ...parsed.options, module: ts.ModuleKind.ESNext, moduleResolution: ts.ModuleResolutionKind.Bundler, incremental: false, composite: false, declaration: false, outDir: undefined, rootDir: undefined, tsBuildInfoFile: undefined };
+  const require = createRequire(import.meta.url);
+  const ts = require('typescript');
+  const parsed = ts.getParsedCommandLineOfConfigFile(join(root, 'tsconfig.build.json'), {}, {
+    ...ts.sys,
+    onUnRecoverableConfigFileDiagnostic: (d) => { throw new Error(ts.flattenDiagnosticMessageText(d.messageText, '\n')); },
+  });
+  // One file at a time: ES modules (package.json says "type": "module"), as tsc's NodeNext emits them here.
+  const options = { ...parsed.options, module: ts.ModuleKind.ESNext, moduleResolution: ts.ModuleResolutionKind.Bundler, incremental: false, composite: false, declaration: false, outDir: undefined, rootDir: undefined, tsBuildInfoFile: undefined };
 
-const failures = [];
-for (const path of changed) {
-  const out = jsOf(path);
-  const result = ts.transpileModule(readFileSync(join(root, path), 'utf8'), { compilerOptions: options, fileName: join(root, path), reportDiagnostics: true });
-  const errors = (result.diagnostics ?? []).filter((d) => d.category === ts.DiagnosticCategory.Error);
-  if (errors.length) {
-    failures.push(...errors.map((d) => `${path}: ${ts.flattenDiagnosticMessageText(d.messageText, '\n')}`));
-    continue;
+  const failures = [];
+  for (const path of changed) {
+    const out = jsOf(path);
+    const result = ts.transpileModule(readFileSync(join(root, path), 'utf8'), { compilerOptions: options, fileName: join(root, path), reportDiagnostics: true });
+    const errors = (result.diagnostics ?? []).filter((d) => d.category === ts.DiagnosticCategory.Error);
+    if (errors.length) {
+      failures.push(...errors.map((d) => `${path}: ${ts.flattenDiagnosticMessageText(d.messageText, '\n')}`));
+      continue;
+    }
+    mkdirSync(dirname(out), { recursive: true });
+    writeFileSync(out, result.outputText);
+    if (result.sourceMapText) {
+      // Like tsc's maps: the source named relative to the map.
+      const map = JSON.parse(result.sourceMapText);
+      map.sources = [relative(dirname(out), join(root, path)).split(sep).join('/')];
+      writeFileSync(`${out}.map`, JSON.stringify(map));
+    }
   }
-  mkdirSync(dirname(out), { recursive: true });
-  writeFileSync(out, result.outputText);
-  if (result.sourceMapText) {
-    // Like tsc's maps: the source named relative to the map.
-    const map = JSON.parse(result.sourceMapText);
-    map.sources = [relative(dirname(out), join(root, path)).split(sep).join('/')];
-    writeFileSync(`${out}.map`, JSON.stringify(map));
+  for (const path of removed) {
+    rmSync(jsOf(path), { force: true });
+    rmSync(`${jsOf(path)}.map`, { force: true });
   }
+  if (failures.length) {
+    process.stderr.write(`tread: cannot build:\n${failures.join('\n')}\n`);
+    return 1;
+  }
+  mkdirSync(OUT, { recursive: true });
+  writeFileSync(STAMP, JSON.stringify(now));
+  process.stderr.write(`tread: built ${changed.length} file${changed.length === 1 ? '' : 's'} in ${Math.round(performance.now() - started)} ms (transpiled only: npm run typecheck checks types)\n`);
+  return 0;
 }
-for (const path of removed) {
-  rmSync(jsOf(path), { force: true });
-  rmSync(`${jsOf(path)}.map`, { force: true });
-}
-if (failures.length) {
-  process.stderr.write(`tread: cannot build:\n${failures.join('\n')}\n`);
-  process.exit(1);
-}
-mkdirSync(OUT, { recursive: true });
-writeFileSync(STAMP, JSON.stringify(now));
-process.stderr.write(`tread: built ${changed.length} file${changed.length === 1 ? '' : 's'} in ${Math.round(performance.now() - started)} ms (transpiled only: npm run typecheck checks types)\n`);
+
+// `node scripts/start-build.mjs [--force]`
+if (process.argv[1] && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url)) process.exit(startBuild());

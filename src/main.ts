@@ -22,11 +22,14 @@ export async function main(argvEnv: NodeJS.ProcessEnv = process.env): Promise<Tr
   return start(argvEnv);
 }
 
-const invokedDirectly = process.argv[1] && /[\\/]main\.(ts|js)$/.test(process.argv[1]);
-if (invokedDirectly) {
+/** Starts tread as a program: the compile cache on, then `main()`; a failure ends the process with its stack. */
+export function run(): void {
   enableCompileCache();
   main().catch((e) => {
     process.stderr.write(`tread: failed to start: ${(e as Error).stack ?? e}\n`);
     process.exit(1);
   });
 }
+
+const invokedDirectly = process.argv[1] && /[\\/]main\.(ts|js)$/.test(process.argv[1]);
+if (invokedDirectly) run();

@@ -41,7 +41,7 @@ describe('scripts/start-build.mjs', () => {
 
   it('does nothing, and loads no compiler, when nothing changed', () => {
     const before = mtime('dist/src/main.js');
-    const r = spawnSync(process.execPath, ['--trace-warnings', '-e', "process.on('exit', () => { if (Object.keys(require.cache).some((k) => k.includes('typescript'))) process.exitCode = 9; }); require('./scripts/start-build.mjs')"], { cwd: dir, encoding: 'utf8' });
+    const r = spawnSync(process.execPath, ['--trace-warnings', '-e', "process.on('exit', () => { if (Object.keys(require.cache).some((k) => k.includes('typescript'))) process.exitCode = 9; }); process.exitCode = require('./scripts/start-build.mjs').startBuild()"], { cwd: dir, encoding: 'utf8' });
     expect(r.status, r.stderr).toBe(0);
     expect(r.stderr).toBe('');
     expect(mtime('dist/src/main.js')).toBe(before);
