@@ -59,10 +59,11 @@ const MAX_MATCHES = 10_000;
 /**
  * Any word and no service: a common word matches a large share of all known errors, so the matches are taken from the
  * strictest tier that has enough: every word, all but one, all but two (of the first TIER_WORDS), then any word; at
- * most TIER_MATCHES from each.
+ * most TIER_MATCHES from each (500: at 2 000 the any-word tier's ranking made a search without a service p95 26 ms on
+ * PostgreSQL at 100 000 known errors, 18 ms at 500, with a hint above the threshold for every one of 1 000 titles).
  */
 const TIER_ENOUGH = 50;
-const TIER_MATCHES = 2000;
+const TIER_MATCHES = 500;
 const TIER_WORDS = 8;
 /** Words of an incident used for matching, at most. */
 const MAX_WORDS = 40;
