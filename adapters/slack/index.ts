@@ -119,7 +119,7 @@ export async function createSlackAdapter(options: SlackAdapterOptions): Promise<
   }
 
   const port = new SlackChatPort(web, {
-    log, botUserId: bot.botUserId, workspace: bot.teamId, stats: app.chatCalls, replicas: app.config.delivery.replicas, ...options.port,
+    log, botUserId: bot.botUserId, workspace: bot.teamId, stats: app.chatCalls, ...options.port,
     budgets: { ...app.config.delivery.slack, ...options.port?.budgets },
   });
   const listeners = new SlackListeners({ app, router, port, botUserId: bot.botUserId, viewDeadlineMs: options.viewDeadlineMs, workConcurrency: options.workConcurrency });

@@ -79,8 +79,6 @@ export interface SlackPortOptions {
   workspace?: string;
   /** Budgets by method name (and `channel`), over SLACK_BUDGETS. */
   budgets?: Record<string, readonly Budget[]>;
-  /** Processes sharing the workspace's budgets (each keeps its share). */
-  replicas?: number;
   /** Calls of one method in flight at once (default 1: none under way when a 429 arrives). */
   inFlightPerMethod?: number;
   /** Waits longer than this are handed back to the outbox as a RateLimitedError instead of sleeping (default 1500). */
@@ -132,7 +130,7 @@ export class SlackChatPort implements ChatPort {
   private readonly users = new Map<string, { at: number; info: SlackUserInfo }>();
 
   constructor(readonly web: WebClient, private readonly options: SlackPortOptions) {
-    this.budgets = budgetsFor(SLACK_BUDGETS, options.budgets, options.replicas);
+    this.budgets = budgetsFor(SLACK_BUDGETS, options.budgets);
     this.pacer = new Pacer('slack', { maxInlineWaitMs: options.maxInlineWaitMs, stallMs: options.stallMs, stats: options.stats });
   }
 

@@ -94,7 +94,7 @@ export class TeamsChatPort implements ChatPort {
 
   constructor(private readonly options: TeamsPortOptions) {
     this.sendTimeoutMs = options.sendTimeoutMs ?? 15_000;
-    this.budgets = budgetsFor(TEAMS_BUDGETS, options.budgets, options.app.config.delivery.replicas);
+    this.budgets = budgetsFor(TEAMS_BUDGETS, options.budgets);
     this.pacer = new Pacer('teams', { maxInlineWaitMs: options.maxInlineWaitMs, stallMs: this.sendTimeoutMs, stats: options.app.chatCalls });
   }
 

@@ -126,6 +126,15 @@ export const deliveryBlocks = pgTable('delivery_blocks', {
   blockedUntil: ts('blocked_until').notNull(),
 }, (t) => [primaryKey({ columns: [t.platform, t.lane] })]);
 
+/**
+ * The processes delivering to chat through one database, each seen within the last seconds: every one keeps its share
+ * of the platforms' budgets (Slack limits a method per workspace, not per process).
+ */
+export const deliveryReplicas = pgTable('delivery_replicas', {
+  id: text('id').primaryKey(),
+  seenAt: ts('seen_at').notNull(),
+});
+
 /** Conversation references seen by an adapter (Teams needs them for proactive messages). */
 export const conversations = pgTable('conversations', {
   platform: text('platform').notNull(),

@@ -89,12 +89,12 @@ describe('parseOrgConfig', () => {
     const block = (name: string) => example.match(new RegExp(`^# ${name}:\\n((?:#  .*\\n)+)`, 'm'))![0].replace(/^# ?/gm, '');
     const org = parseOrganisation(`${block('delivery')}${block('correlation')}`, 'tread.yaml', {});
     expect(org.delivery).toEqual({
-      concurrency: 16, replicas: 1,
+      concurrency: 16, replicas: 2,
       slack: { 'chat.update': [{ limit: 40, perMs: M, window: true }], channel: [{ limit: 1, perMs: S, burst: 3 }] },
       teams: { conversation: [{ limit: 7, perMs: S, window: true }, { limit: 60, perMs: 30 * S, window: true }], bot: [{ limit: 50, perMs: S, window: true }] },
     });
     expect(org.correlation.cards).toEqual({ stormGroups: 10, settle: 5 * S, settleMax: 25 * S, refresh: 10 * S });
-    expect(parseOrganisation('', 'tread.yaml', {}).delivery).toEqual({ concurrency: 16, replicas: 1, slack: {}, teams: {} });
+    expect(parseOrganisation('', 'tread.yaml', {}).delivery).toEqual({ concurrency: 16, slack: {}, teams: {} });
     expect(configError('delivery:\n  slack: { chat.update: fast }\n')).toContain('delivery.slack.chat.update: "fast" is not a budget: write calls per time, like 50/1m, 1/1s burst 3 or 60/30s window');
     expect(configError('correlation:\n  cards: { settle: soon }\n')).toMatch(/correlation\.cards\.settle: /);
   });

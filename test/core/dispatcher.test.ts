@@ -4,10 +4,11 @@
  */
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { Database } from '../../db/client.js';
+import { queryRows, type Database } from '../../db/client.js';
 import type { ChatPort, MessageRef, PersonAddress } from '../../src/core/chat-port.js';
 import { parseOrganisation } from '../../src/workflows/index.js';
 import { backoffMs, Dispatcher, MAX_ATTEMPTS } from '../../src/core/delivery/dispatcher.js';
+import { Pacer } from '../../src/core/delivery/pacer.js';
 import { PermanentChatError, RateLimitedError, UnsupportedError } from '../../src/core/errors.js';
 import type { Where } from '../../src/core/inbound.js';
 import type { Message } from '../../src/core/message.js';
@@ -478,6 +479,35 @@ for (const driver of drivers) {
       await tread.dispatcher.flush();
       expect(port.delivered.map((c) => `${c.op}:${c.name}`)).toEqual(['dm:alice']);
       expect((await rows()).map((r) => r.status)).toEqual(['sent', 'sent']);
+    });
+
+    it('dispatchers on one database count each other: each pacer keeps its share of the budgets, and one that stops gives it back', async () => {
+      const ports = new Map([['console', port]]) as Map<'console', ChatPort>;
+      const [a, b, c] = [new Pacer('slack'), new Pacer('slack'), new Pacer('slack')];
+      const one = new Dispatcher(tread.app, ports, { pacers: [a], replicaBeatMs: 0 });
+      const two = new Dispatcher(tread.app, ports, { pacers: [b], replicaBeatMs: 0 });
+      await tread.app.db.execute(sql`delete from delivery_replicas`);
+      await one.flush();
+      expect(a.replicas).toBe(1);
+      await two.flush();
+      await one.flush();
+      expect([a.replicas, b.replicas]).toEqual([2, 2]);
+      // a replica that died without stopping counts until it has not been seen for 15 s
+      await tread.app.db.execute(sql`insert into delivery_replicas (id, seen_at) values ('dead', now() - interval '10 seconds'), ('long-dead', now() - interval '16 seconds')`);
+      await one.flush();
+      expect(a.replicas).toBe(3);
+      await tread.app.db.execute(sql`delete from delivery_replicas where id = 'dead'`);
+      await two.stop();
+      await one.flush();
+      expect(a.replicas).toBe(1);
+      // a count in the organisation file is kept as it is
+      const fixed = new Dispatcher({ ...tread.app, config: { ...tread.app.config, delivery: { ...tread.app.config.delivery, replicas: 4 } } }, ports, { pacers: [c], replicaBeatMs: 0 });
+      await fixed.flush();
+      await one.flush();
+      expect([a.replicas, c.replicas]).toEqual([1, 4]);
+      await one.stop();
+      // stopped replicas removed their rows; one not seen for an hour goes at the next count
+      expect((await queryRows<{ id: string }>(tread.app.db, sql`select id from delivery_replicas order by id`)).map((r) => r.id)).toEqual(['long-dead']);
     });
   });
 }

@@ -5,7 +5,7 @@
  *
  *   delivery:
  *     concurrency: 16                 # outbox rows sent at once
- *     replicas: 1                     # processes sending through one workspace: each keeps its share
+ *     replicas: 2                     # processes sending through one workspace (default: counted through the database)
  *     slack:
  *       chat.update: [50/1m window, 5/1s burst 5]   # Tier 3: never more than 50 in a minute, 5 a second at most
  *       chat.postMessage: 600/1m window
@@ -54,11 +54,14 @@ const platformBudgets = z.record(z.string().min(1), budgetsSchema).default({});
 export const deliverySchema = z.object({
   /** Outbox rows sent at once by one process (each platform also bounds its calls in flight). */
   concurrency: z.number().int().min(1).max(256).default(16),
-  /** Replicas sending through one workspace: each keeps this share of every budget (Retry-After windows are shared). */
-  replicas: z.number().int().min(1).max(64).default(1),
+  /**
+   * Replicas sending through one workspace: each keeps this share of every budget (Retry-After windows are shared).
+   * Unset: the dispatchers count each other through the database (a heartbeat), so the share follows the replicas running.
+   */
+  replicas: z.number().int().min(1).max(64).optional(),
   slack: platformBudgets,
   teams: platformBudgets,
-}).strict().default({ concurrency: 16, replicas: 1, slack: {}, teams: {} });
+}).strict().default({ concurrency: 16, slack: {}, teams: {} });
 
 /** The parsed `delivery` section. */
 export type DeliveryConfig = z.infer<typeof deliverySchema>;
@@ -70,8 +73,7 @@ export function shareOf(budget: Budget, replicas: number): Budget {
   return { ...budget, perMs: budget.perMs * replicas };
 }
 
-/** The budgets of a platform for one process: its documented defaults with the file's overrides by name, shared among replicas. */
-export function budgetsFor(defaults: Record<string, readonly Budget[]>, overrides: Record<string, readonly Budget[]> | undefined, replicas = 1): Record<string, readonly Budget[]> {
-  const all = { ...defaults, ...(overrides ?? {}) };
-  return Object.fromEntries(Object.entries(all).map(([name, budgets]) => [name, budgets.map((b) => shareOf(b, replicas))]));
+/** The budgets of a platform: its documented defaults with the file's overrides by name (the pacer keeps its replica's share). */
+export function budgetsFor(defaults: Record<string, readonly Budget[]>, overrides: Record<string, readonly Budget[]> | undefined): Record<string, readonly Budget[]> {
+  return { ...defaults, ...(overrides ?? {}) };
 }

@@ -10,6 +10,7 @@
  *   (available_at) without counting an attempt; a failure is retried with backoff; a slow or hung call holds only its
  *   own row. Started (`start()`), the dispatcher wakes by itself when the next rescheduled row comes due.
  */
+import { randomUUID } from 'node:crypto';
 import { eq, sql } from 'drizzle-orm';
 import { queryRows, schema } from '../../../db/client.js';
 import type { AppContext } from '../app.js';
@@ -30,6 +31,13 @@ const LEASE_MS = 120_000;
 const ROW_TIMEOUT_MS = LEASE_MS - 20_000;
 /** The longest a started dispatcher sleeps without looking for due rows (other processes write rows too). */
 const MAX_IDLE_MS = 5_000;
+/**
+ * How often a dispatcher says it is alive (delivery_replicas) and counts the others, at most; one unseen for
+ * REPLICA_TTL_S seconds no longer counts. Each keeps `1 / count` of every budget of the platforms (their limits are per
+ * workspace or bot, not per process).
+ */
+const REPLICA_BEAT_MS = 5_000;
+const REPLICA_TTL_S = 15;
 
 type OutboxRow = typeof schema.outbox.$inferSelect;
 
@@ -44,6 +52,8 @@ export interface DispatcherOptions {
   concurrency?: number;
   /** The platforms' pacers: the Retry-After windows they are told of are shared with other replicas. */
   pacers?: Pacer[];
+  /** How often the replicas are counted, at most (default REPLICA_BEAT_MS; tests count at every pump). */
+  replicaBeatMs?: number;
 }
 
 /** Raised when sending one row takes longer than its lease allows. */
@@ -64,12 +74,41 @@ export class Dispatcher {
   private wakeTimer: NodeJS.Timeout | undefined;
 
   private readonly pacers: Pacer[];
+  /** This process among the replicas (delivery_replicas), and when it last said so. */
+  private readonly replicaId = randomUUID();
+  private countedAt = 0;
+  private readonly replicaBeatMs: number;
 
   constructor(private readonly app: AppContext, ports: Map<Platform, ChatPort>, options: DispatcherOptions = {}) {
     this.sender = new Sender(app, ports);
     this.concurrency = Math.max(1, options.concurrency ?? 16);
     this.pacers = options.pacers ?? [];
     for (const pacer of this.pacers) pacer.onBlocked = (lane, until) => { void this.shareBlock(pacer.platform, lane, until); };
+    this.replicaBeatMs = options.replicaBeatMs ?? REPLICA_BEAT_MS;
+    const fixed = app.config.delivery.replicas;
+    if (fixed) for (const pacer of this.pacers) pacer.setReplicas(fixed);
+  }
+
+  /**
+   * Says this process is alive and counts the replicas seen within REPLICA_TTL_S (at most every REPLICA_BEAT_MS): each
+   * pacer keeps that share of its budgets. Not with a replica count in the organisation file, nor without pacers.
+   */
+  private async countReplicas(): Promise<void> {
+    if (this.pacers.length === 0 || this.app.config.delivery.replicas) return;
+    const now = Date.now();
+    if (now - this.countedAt < this.replicaBeatMs) return;
+    this.countedAt = now;
+    try {
+      // The statement's reads do not see its own insert: the others are counted, then this one.
+      const [row] = await queryRows<{ n: number }>(this.app.db, sql`with
+          me as (insert into delivery_replicas (id, seen_at) values (${this.replicaId}, now()) on conflict (id) do update set seen_at = excluded.seen_at returning id),
+          gone as (delete from delivery_replicas where seen_at < now() - interval '1 hour' returning id)
+        select (select count(*) from delivery_replicas where id <> ${this.replicaId} and seen_at > now() - make_interval(secs => ${REPLICA_TTL_S}))::int + 1 as n`);
+      for (const pacer of this.pacers) pacer.setReplicas(Number(row?.n ?? 1));
+    } catch (e) {
+      this.countedAt = 0;
+      this.app.log.warn({ err: (e as Error).message }, 'could not count the replicas delivering to chat; keeping the last share');
+    }
   }
 
   /** Records a Retry-After window for the other replicas (they read it before they claim rows). */
@@ -102,6 +141,11 @@ export class Dispatcher {
     clearTimeout(this.wakeTimer);
     await this.pumping;
     await Promise.allSettled([...this.tasks.values()]);
+    if (this.countedAt > 0) {
+      // the others take back the whole budget at their next count
+      await this.app.db.delete(schema.deliveryReplicas).where(eq(schema.deliveryReplicas.id, this.replicaId)).catch(() => undefined);
+      this.countedAt = 0;
+    }
   }
 
   /** Starts sending what is due, without waiting for it. */
@@ -140,6 +184,7 @@ export class Dispatcher {
         for (;;) {
           this.again = false;
           if (this.tasks.size < this.concurrency) {
+            await this.countReplicas();
             await this.loadBlocks();
             await this.collapseUpdates();
             while (this.tasks.size < this.concurrency) {

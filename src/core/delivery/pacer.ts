@@ -10,6 +10,7 @@
  * stops counting against `maxInFlight`, so a hung call holds only its own record.
  */
 import { RateLimitedError, SupersededError } from '../errors.js';
+import { shareOf } from './delivery.config.js';
 import { stillWanted } from './context.js';
 import type { CallStats } from './metrics.js';
 
@@ -93,11 +94,35 @@ export class Pacer {
   private seq = 0;
   /** Told of each Retry-After window (the dispatcher shares them with other replicas through the database). */
   onBlocked: BlockListener | undefined;
+  /** Processes sending through the same platform connection: each keeps this share of every budget. */
+  private replicaCount = 1;
+  /** Lanes' budgets as shared now (by the lane's budget list; cleared when the replica count changes). */
+  private shares = new WeakMap<readonly Budget[], readonly Budget[]>();
 
   constructor(readonly platform: string, private readonly options: PacerOptions = {}) {
     this.maxInlineWaitMs = options.maxInlineWaitMs ?? 1500;
     this.stallMs = options.stallMs ?? 1000;
     this.now = options.now ?? Date.now;
+  }
+
+  /** The processes sharing the platform's budgets (the dispatcher counts them); this one keeps `1 / n` of each. */
+  get replicas(): number {
+    return this.replicaCount;
+  }
+
+  setReplicas(n: number): void {
+    const count = Math.max(1, Math.floor(n));
+    if (count === this.replicaCount) return;
+    this.replicaCount = count;
+    this.shares = new WeakMap();
+  }
+
+  /** A lane's budgets as this process's share of them. */
+  private budgetsOf(lane: Lane): readonly Budget[] {
+    if (this.replicaCount === 1) return lane.budgets;
+    let shared = this.shares.get(lane.budgets);
+    if (!shared) this.shares.set(lane.budgets, shared = lane.budgets.map((b) => shareOf(b, this.replicaCount)));
+    return shared;
   }
 
   /**
@@ -212,7 +237,7 @@ export class Pacer {
     return lanes.map((lane, i) => {
       const s = states[i]!;
       let at = Math.max(now, s.blockedUntil);
-      lane.budgets.forEach((b, j) => {
+      this.budgetsOf(lane).forEach((b, j) => {
         if (b.window) {
           const log = s.log[j] ?? [];
           if (log.length >= b.limit) at = Math.max(at, log[log.length - b.limit]! + b.perMs);
@@ -231,7 +256,7 @@ export class Pacer {
     const now = this.now();
     lanes.forEach((lane, i) => {
       const s = states[i]!;
-      lane.budgets.forEach((b, j) => {
+      this.budgetsOf(lane).forEach((b, j) => {
         if (b.window) {
           const log = (s.log[j] ??= []);
           log.push(now + wait);
@@ -255,7 +280,7 @@ export class Pacer {
     if (priority < 2) {
       spec.lanes.forEach((lane, i) => {
         if (waits[i]! <= 0) return;
-        const interval = Math.max(0, ...lane.budgets.map((b) => b.perMs / b.limit));
+        const interval = Math.max(0, ...this.budgetsOf(lane).map((b) => b.perMs / b.limit));
         const last = states[i]!.horizon.get(priority);
         if (last !== undefined && last > now) at = Math.max(at, last + interval);
       });

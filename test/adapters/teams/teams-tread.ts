@@ -5,7 +5,8 @@
  */
 import { afterAll, beforeAll } from 'vitest';
 import { createTeamsAdapter } from '../../../adapters/teams/index.js';
-import type { Database } from '../../../db/client.js';
+import { sql } from 'drizzle-orm';
+import { queryRows, type Database } from '../../../db/client.js';
 import type { Clock } from '../../../src/core/clock.js';
 import { loadEnv } from '../../../src/core/config/env.js';
 import type { OrgConfig } from '../../../src/core/config/org.js';
@@ -82,14 +83,27 @@ export function teamsTreadPerFile(driver: Driver, options: { config: OrgConfig; 
       if (!user) throw new Error(`no Teams user ${who} in this test`);
       return user;
     };
+    /**
+     * Runs due timers and sends the outbox, also what Teams' per-conversation budget (8 in 2 s) made wait a moment: a
+     * test pressing buttons faster than that would otherwise read a card whose update is still waiting its turn.
+     */
+    const settle = async () => {
+      for (let i = 0; i < 60; i++) {
+        await tread.scheduler.tick();
+        await tread.dispatcher.flush();
+        const [soon] = await queryRows<{ n: number }>(tread.app.db, sql`select count(*)::int as n from outbox
+          where status in ('pending', 'sending') and available_at < now() + interval '3 seconds' and last_error like 'rate limited%'`);
+        if (!soon?.n) return;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    };
     const channelData = (c: TeamsChannel) => ({ team: { id: c.id, name: c.name, aadGroupId: c.aadGroupId }, channel: { id: c.id, name: c.name }, tenant: { id: TENANT } });
     started = {
       tread, database, connector,
       async post(activity) {
         const res = await fetch(`http://127.0.0.1:${tread.port}/api/messages`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(activity) });
         const text = await res.text();
-        await tread.scheduler.tick();
-        await tread.dispatcher.flush();
+        await settle();
         return { status: res.status, body: text ? JSON.parse(text) : undefined };
       },
       personal: (who, text) => ({

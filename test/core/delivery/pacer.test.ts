@@ -1,6 +1,6 @@
 /** The pacer on its own: budgets with bursts, Retry-After blocks of a whole method, in-flight limits, stalls, priorities. */
 import { describe, expect, it } from 'vitest';
-import { budgetsFor, parseBudget } from '../../../src/core/delivery/delivery.config.js';
+import { budgetsFor, parseBudget, shareOf } from '../../../src/core/delivery/delivery.config.js';
 import { CallStats } from '../../../src/core/delivery/metrics.js';
 import { Pacer, type Lane } from '../../../src/core/delivery/pacer.js';
 import { RateLimitedError } from '../../../src/core/errors.js';
@@ -34,12 +34,28 @@ describe('Pacer', () => {
     for (let i = 3; i < at.length; i++) expect(at[i]! - at[i - 3]!).toBeGreaterThanOrEqual(145);
   });
 
-  it('gives each of several replicas its share of a budget', () => {
-    expect(budgetsFor({ m: [{ limit: 50, perMs: 60_000, window: true }, { limit: 1, perMs: 200, burst: 5 }] }, { c: [{ limit: 1, perMs: 1000, burst: 3 }] }, 2)).toEqual({
-      m: [{ limit: 25, perMs: 60_000, window: true }, { limit: 1, perMs: 400, burst: 5 }],
-      c: [{ limit: 1, perMs: 2000, burst: 3 }],
-    });
-    expect(budgetsFor({ m: [{ limit: 50, perMs: 60_000 }] }, undefined)).toEqual({ m: [{ limit: 50, perMs: 60_000 }] });
+  it('gives each of several replicas its share of a budget, and follows the replica count as it changes', async () => {
+    expect(shareOf({ limit: 50, perMs: 60_000, window: true }, 2)).toEqual({ limit: 25, perMs: 60_000, window: true });
+    expect(shareOf({ limit: 1, perMs: 200, burst: 5 }, 2)).toEqual({ limit: 1, perMs: 400, burst: 5 });
+    expect(shareOf({ limit: 3, perMs: 1000, window: true }, 8)).toEqual({ limit: 1, perMs: 1000, window: true });
+    expect(budgetsFor({ m: [{ limit: 50, perMs: 60_000 }] }, { c: [{ limit: 1, perMs: 1000, burst: 3 }] })).toEqual({ m: [{ limit: 50, perMs: 60_000 }], c: [{ limit: 1, perMs: 1000, burst: 3 }] });
+
+    let now = 0;
+    const pacer = new Pacer('slack', { maxInlineWaitMs: 0, now: () => now });
+    const lane: Lane = { key: 'T1:chat.update', budgets: [{ limit: 50, perMs: 60_000 }] };
+    const next = () => pacer.run({ method: 'chat.update', lanes: [lane] }, async () => 0).then(() => 0, (e: RateLimitedError) => e.retryAfterMs);
+    pacer.setReplicas(2);
+    expect(pacer.replicas).toBe(2);
+    expect(await next()).toBe(0);
+    expect(await next()).toBe(2400); // one call per 2.4 s: half of 50 a minute
+    now += 2400;
+    expect(await next()).toBe(0);
+    pacer.setReplicas(1);
+    now += 2400;
+    expect(await next()).toBe(0);
+    expect(await next()).toBe(1200); // the whole budget again: one per 1.2 s
+    now += 1200;
+    expect(await next()).toBe(0);
   });
 
   it('parses budgets from the organisation file', () => {
