@@ -78,6 +78,8 @@ export class Dispatcher {
   private readonly replicaId = randomUUID();
   private countedAt = 0;
   private readonly replicaBeatMs: number;
+  /** Set by stop(): the final flush after it must not count this process among the replicas again. */
+  private retired = false;
 
   constructor(private readonly app: AppContext, ports: Map<Platform, ChatPort>, options: DispatcherOptions = {}) {
     this.sender = new Sender(app, ports);
@@ -94,7 +96,7 @@ export class Dispatcher {
    * pacer keeps that share of its budgets. Not with a replica count in the organisation file, nor without pacers.
    */
   private async countReplicas(): Promise<void> {
-    if (this.pacers.length === 0 || this.app.config.delivery.replicas) return;
+    if (this.pacers.length === 0 || this.app.config.delivery.replicas || this.retired) return;
     const now = Date.now();
     if (now - this.countedAt < this.replicaBeatMs) return;
     this.countedAt = now;
@@ -141,10 +143,10 @@ export class Dispatcher {
     clearTimeout(this.wakeTimer);
     await this.pumping;
     await Promise.allSettled([...this.tasks.values()]);
+    this.retired = true;
     if (this.countedAt > 0) {
-      // the others take back the whole budget at their next count
+      // the others take back the whole budget at their next count (the final flush does not count this one again)
       await this.app.db.delete(schema.deliveryReplicas).where(eq(schema.deliveryReplicas.id, this.replicaId)).catch(() => undefined);
-      this.countedAt = 0;
     }
   }
 
