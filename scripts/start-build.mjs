@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 /**
- * `npm start`'s build (run by scripts/start.mjs in tread's own process): makes dist/ current as fast as TypeScript allows, then gets out of the way.
+ * `npm start`'s build (run by scripts/start.mjs, in tread's own process): makes dist/ current as fast as TypeScript
+ * allows, then gets out of the way.
  *
  * - Nothing changed since the last run (every source file has the size and modification time recorded in
  *   dist/.start-build.json): nothing is loaded, not even TypeScript; this takes a few milliseconds.

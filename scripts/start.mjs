@@ -5,7 +5,7 @@
  */
 import { startBuild } from './start-build.mjs';
 
-const status = startBuild(process.argv.includes('--force'));
+const status = startBuild();
 if (status !== 0) process.exit(status);
 const { run } = await import('../dist/src/main.js');
 run();

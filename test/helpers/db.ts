@@ -68,7 +68,7 @@ function snapshotFile(): string {
 
 async function openTestPglite(): Promise<Database> {
   const file = snapshotFile();
-  if (existsSync(file)) return openDatabase({ dataDir: 'memory://', pgliteSnapshot: new Blob([readFileSync(file)]) });
+  if (existsSync(file)) return openDatabase({ dataDir: 'memory://', pgliteSnapshot: file });
   const database = await openDatabase({ dataDir: 'memory://' });
   await saveSnapshot(database, file);
   return database;
