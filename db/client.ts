@@ -29,6 +29,13 @@ export interface Database {
   close(): Promise<void>;
   /** PGlite only: the whole data directory as a tarball, to open another database from (`pgliteSnapshot`). */
   snapshot?(): Promise<Blob>;
+  /**
+   * PostgreSQL only: runs `work` on a connection of its own holding tread's migration advisory lock (waiting for it while
+   * another process holds it), then releases both.
+   */
+  exclusive?<T>(work: (db: Db) => Promise<T>): Promise<T>;
+  /** Where the migrations stood once the database was open (unset when opened with `migrate: false`). */
+  migrations?: MigrationState;
 }
 
 export interface OpenOptions {
@@ -119,7 +126,7 @@ export async function openDatabase(options: OpenOptions = {}): Promise<Database>
   const database = options.url ? await openPostgres(options.url, options.poolSize ?? 10, options.onQuery) : await openPglite(options.dataDir, options.pgliteSnapshot);
   if (options.migrate !== false) {
     try {
-      await migrateDatabase(database);
+      database.migrations = await migrateDatabase(database);
     } catch (e) {
       await database.close();
       throw e;
@@ -133,37 +140,77 @@ export function journalEntries(folder: string = migrationsFolder()): { tag: stri
   return (JSON.parse(readFileSync(join(folder, 'meta', '_journal.json'), 'utf8')) as { entries: { tag: string; when: number }[] }).entries;
 }
 
-/**
- * True when drizzle's migrator has something to apply (its table is drizzle-orm's default, drizzle.__drizzle_migrations).
- * It mirrors drizzle-orm's own rule (pg-core dialect `migrate`):
- * a journal entry is applied when there is no row in the migrations table or its `when` is later than the
- * `created_at` of the row that comes first in `order by created_at desc` (a null `created_at` counts as 0). To be safe
- * it also answers true when the table holds fewer rows than the journal has entries, or does not exist yet.
- */
-export async function migrationsPending(database: Database, folder: string = migrationsFolder()): Promise<boolean> {
-  const entries = journalEntries(folder);
-  const [present] = await database.rows<{ present: boolean }>(sql`select to_regclass('drizzle.__drizzle_migrations') is not null as present`);
-  if (!present?.present) return true;
-  const [applied] = await database.rows<{ n: number; last: string | number | null }>(sql`select
-    (select count(*)::int from drizzle.__drizzle_migrations) as n,
-    (select created_at from drizzle.__drizzle_migrations order by created_at desc limit 1) as last`);
-  if (!applied || applied.last === null || applied.last === undefined) return true;
-  if (Number(applied.n) < entries.length) return true;
-  const last = Number(applied.last);
-  return entries.some((e) => last < e.when);
+/** Where the database's migrations stand against this tread's journal. */
+export interface MigrationState {
+  /** drizzle's migrator has something to apply. */
+  pending: boolean;
+  /** Rows in drizzle.__drizzle_migrations (0 before the first migration). */
+  applied: number;
+  /** Entries in this tread's journal. */
+  known: number;
+  /**
+   * The database was migrated by a newer tread: it holds migrations this one does not know (more rows than the journal,
+   * or a last migration later than the journal's last). This tread still starts (a rolling upgrade runs old and new side
+   * by side) and says so at start.
+   */
+  ahead: boolean;
 }
 
-/** Applies drizzle-kit's migrations; the migrator is loaded and run only when one is pending (a quicker start-up). */
-export async function migrateDatabase(database: Database, migrationsFolderPath: string = migrationsFolder()): Promise<void> {
-  if (!(await migrationsPending(database, migrationsFolderPath))) return;
+/**
+ * Where the migrations stand (its table is drizzle-orm's default, drizzle.__drizzle_migrations). `pending` mirrors
+ * drizzle-orm's own rule (pg-core dialect `migrate`): a journal entry is applied when there is no row in the migrations
+ * table or its `when` is later than the `created_at` of the row that comes first in `order by created_at desc` (a null
+ * `created_at` counts as 0). To be safe it is also true when the table holds fewer rows than the journal has entries, or
+ * does not exist yet.
+ */
+export async function migrationState(database: Database, folder: string = migrationsFolder()): Promise<MigrationState> {
+  const entries = journalEntries(folder);
+  const known = entries.length;
+  const [present] = await database.rows<{ present: boolean }>(sql`select to_regclass('drizzle.__drizzle_migrations') is not null as present`);
+  if (!present?.present) return { pending: true, applied: 0, known, ahead: false };
+  const [row] = await database.rows<{ n: number; last: string | number | null }>(sql`select
+    (select count(*)::int from drizzle.__drizzle_migrations) as n,
+    (select created_at from drizzle.__drizzle_migrations order by created_at desc limit 1) as last`);
+  const applied = Number(row?.n ?? 0);
+  if (!row || row.last === null || row.last === undefined) return { pending: true, applied, known, ahead: false };
+  const last = Number(row.last);
+  const newest = entries.reduce((max, e) => Math.max(max, e.when), 0);
+  const ahead = applied > known || last > newest;
+  return { pending: applied < known || entries.some((e) => last < e.when), applied, known, ahead };
+}
+
+/** True when drizzle's migrator has something to apply (`migrationState(…).pending`). */
+export async function migrationsPending(database: Database, folder: string = migrationsFolder()): Promise<boolean> {
+  return (await migrationState(database, folder)).pending;
+}
+
+/**
+ * Applies drizzle-kit's migrations; the migrator is loaded and run only when one is pending (a quicker start-up). On
+ * PostgreSQL several replicas may start together (a first deploy, a rolling upgrade bringing a migration): the migrator
+ * runs under a session advisory lock on a connection of its own, so the others wait, then find nothing pending. Returns
+ * the state after migrating.
+ */
+export async function migrateDatabase(database: Database, migrationsFolderPath: string = migrationsFolder()): Promise<MigrationState> {
+  const state = await migrationState(database, migrationsFolderPath);
+  if (!state.pending) return state;
   if (database.driver === 'pglite') {
+    // One process per data directory (lockDataDir): nobody to wait for.
     const { migrate } = await import('drizzle-orm/pglite/migrator');
     await migrate(database.db as any, { migrationsFolder: migrationsFolderPath });
-  } else {
-    const { migrate } = await import('drizzle-orm/postgres-js/migrator');
-    await migrate(database.db as any, { migrationsFolder: migrationsFolderPath });
+    return migrationState(database, migrationsFolderPath);
   }
+  if (!database.exclusive) throw new Error('this PostgreSQL database cannot take the migration lock');
+  return database.exclusive(async (db) => {
+    const again = await migrationState({ ...database, db, rows: <T>(query: SQL) => queryRows<T>(db, query) }, migrationsFolderPath);
+    if (!again.pending) return again; // another replica migrated while this one waited
+    const { migrate } = await import('drizzle-orm/postgres-js/migrator');
+    await migrate(db as any, { migrationsFolder: migrationsFolderPath });
+    return migrationState(database, migrationsFolderPath);
+  });
 }
+
+/** The advisory lock key tread's migrations run under (any bigint; 'tread' in ASCII). */
+export const MIGRATION_LOCK_KEY = 0x7472656164n;
 
 /** The global WebAssembly object (the lib settings here do not declare it). */
 declare const WebAssembly: { compile(bytes: Uint8Array): Promise<object> };
@@ -329,6 +376,20 @@ async function openPostgres(url: string, max: number, onQuery?: (query: string) 
     db,
     driver: 'postgres',
     rows: <T>(query: SQL) => queryRows<T>(db, query),
+    async exclusive<T>(work: (db: Db) => Promise<T>): Promise<T> {
+      // One connection (max 1), so the session lock and everything run under it share a backend.
+      const own = postgres(url, { max: 1, onnotice: () => {}, connect_timeout: 10 });
+      try {
+        await own`select pg_advisory_lock(${MIGRATION_LOCK_KEY.toString()}::bigint)`;
+        try {
+          return await work(drizzle(own) as unknown as Db);
+        } finally {
+          await own`select pg_advisory_unlock(${MIGRATION_LOCK_KEY.toString()}::bigint)`.catch(() => undefined);
+        }
+      } finally {
+        await own.end({ timeout: 5 });
+      }
+    },
     async close() {
       await client.end({ timeout: 5 });
     },

@@ -48,6 +48,11 @@ export async function start(argvEnv: NodeJS.ProcessEnv = process.env): Promise<T
     fail(`tread: cannot open the database (${env.DATABASE_URL ? 'DATABASE_URL' : `PGlite at ${env.TREAD_DATA_DIR}`}): ${databaseProblem(e, env.DATABASE_URL)}`);
   }
 
+  if (database.migrations?.ahead) {
+    log.warn({ applied: database.migrations.applied, known: database.migrations.known },
+      'the database was migrated by a newer tread: this tread knows fewer migrations than the database holds; upgrade it (it runs, but what the newer version added is not used)');
+  }
+
   let tread: Tread | undefined;
   const flush = async () => { await tread?.dispatcher.flush(); };
   // The console greets and prompts only after the ready lines below are written, so the prompt is the last line.

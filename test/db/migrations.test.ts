@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { journalEntries, migrateDatabase, migrationsFolder, migrationsPending, openDatabase, type Database } from '../../db/client.js';
+import { journalEntries, migrateDatabase, migrationsFolder, migrationsPending, migrationState, openDatabase, type Database } from '../../db/client.js';
 import { createPgDatabase, drivers } from '../helpers/db.js';
 
 /** How often drizzle's migrator ran (both drivers' migrators, wrapped). */
@@ -104,3 +104,41 @@ for (const driver of drivers) {
     });
   });
 }
+
+describe.skipIf(!process.env.DATABASE_URL)('replicas started together on an empty PostgreSQL database', () => {
+  it('all start: one migrates under the advisory lock, the others wait and find nothing pending', async () => {
+    const created = await createPgDatabase();
+    const opened: Database[] = [];
+    try {
+      const before = migratorRuns.n;
+      const results = await Promise.allSettled([0, 1, 2, 3].map(() => openDatabase({ url: created.url, poolSize: 2 })));
+      for (const r of results) if (r.status === 'fulfilled') opened.push(r.value);
+      expect(results.filter((r) => r.status === 'rejected').map((r) => String((r as PromiseRejectedResult).reason))).toEqual([]);
+      expect(migratorRuns.n).toBe(before + 1);
+      const [first] = opened;
+      const applied = await first!.rows<{ n: number }>(sql`select count(*)::int as n from drizzle.__drizzle_migrations`);
+      expect(applied[0]!.n).toBe(journalEntries().length);
+      for (const d of opened) expect(d.migrations).toMatchObject({ pending: false, ahead: false, applied: journalEntries().length });
+      // the lock was released: nobody holds it now
+      const locks = await first!.rows<{ n: number }>(sql`select count(*)::int as n from pg_locks where locktype = 'advisory' and objid = ${Number(0x7472656164n & 0xffffffffn)}`);
+      expect(locks[0]!.n).toBe(0);
+    } finally {
+      for (const d of opened) await d.close();
+      await created.drop();
+    }
+  });
+});
+
+describe('a database migrated by a newer tread (pglite)', () => {
+  it('is reported ahead and not pending', async () => {
+    const database = await openDatabase({ dataDir: 'memory://' });
+    try {
+      expect(database.migrations).toMatchObject({ pending: false, ahead: false });
+      const newest = Math.max(...journalEntries().map((e) => e.when));
+      await database.rows(sql`insert into drizzle.__drizzle_migrations (hash, created_at) values ('from-a-newer-tread', ${newest + 1000})`);
+      expect(await migrationState(database)).toEqual({ pending: false, ahead: true, applied: journalEntries().length + 1, known: journalEntries().length });
+    } finally {
+      await database.close();
+    }
+  });
+});
