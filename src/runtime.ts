@@ -49,6 +49,8 @@ export interface TreadOptions {
   workflows?: Workflow[];
   /** Retries of outgoing webhooks (tests shorten them). */
   webhookPolicy?: WebhookPolicy;
+  /** How long a process holds an acknowledged chat request before another may replay it (src/core/inbound-journal.ts; tests shorten it). */
+  inboundLeaseMs?: number;
 }
 
 /** A running tread. */
@@ -83,7 +85,7 @@ export async function startTread(options: TreadOptions): Promise<Tread> {
     webhooks: Webhooks.fromWorkflows(workflows, options.config, options.webhookPolicy),
     chatCalls: new CallStats(),
   };
-  const router = new Router(app, workflows, plannedCommands);
+  const router = new Router(app, workflows, plannedCommands, { inboundLeaseMs: options.inboundLeaseMs });
   // Every button and form action names a permission some workflow declared: an undeclared one stops start-up here.
   for (const [action, permission] of router.actionPermissions()) {
     if (!app.permissions.has(permission)) throw new Error(`action ${action} needs permission "${permission}", which no workflow declares`);
@@ -115,7 +117,7 @@ export async function startTread(options: TreadOptions): Promise<Tread> {
   };
   router.afterHandle = kick;
   const tools: RouteTools = { authorizeApi: (req, res) => authorizeApi(options.apiToken, req, res), kick };
-  http.add(...coreRoutes(app, http, dispatcher, scheduler, workflows), ...auditRoutes(app, tools), ...infoPageRoutes(app.config.organisation));
+  http.add(...coreRoutes(app, http, dispatcher, scheduler, workflows, router), ...auditRoutes(app, tools), ...infoPageRoutes(app.config.organisation));
   for (const a of adapters) http.add(...(a.routes ?? []));
   for (const w of workflows) http.add(...(w.routes?.(app, tools) ?? []));
 
@@ -123,6 +125,8 @@ export async function startTread(options: TreadOptions): Promise<Tread> {
   if (options.http) port = await http.listen();
   for (const a of adapters) await a.start?.();
   if (options.tickSeconds !== 0) {
+    // Chat requests acknowledged by a process that died are replayed from now on (and this one's leases renewed).
+    router.journal.start();
     scheduler.start();
     dispatcher.start();
   }
@@ -134,6 +138,7 @@ export async function startTread(options: TreadOptions): Promise<Tread> {
       stopping ??= (async () => {
         stopped = true;
         for (const a of adapters) await a.stop?.().catch((e) => log.warn({ err: (e as Error).message }, 'adapter stop failed'));
+        await router.journal.stop();
         await http.close();
         await scheduler.stop();
         await dispatcher.stop();
@@ -155,6 +160,12 @@ async function outboxWaiting(app: AppContext): Promise<{ platform: string; depth
     const r = rows.find((x) => x.platform === platform);
     return { platform, depth: Number(r?.depth ?? 0), oldestSeconds: Number(Number(r?.oldest ?? 0).toFixed(3)) };
   });
+}
+
+/** Chat requests recorded and not yet handled (src/core/inbound-journal.ts). */
+async function inboundUnfinished(app: AppContext): Promise<number> {
+  const [row] = await queryRows<{ n: number }>(app.db, sql`select count(*)::int as n from deliveries where payload is not null`);
+  return Number(row?.n ?? 0);
 }
 
 /** Every workflow's timer handlers by kind, and the seam's; a kind handled twice stops start-up. */
@@ -183,7 +194,7 @@ export function authorizeApi(token: string | undefined, req: IncomingMessage, re
   return true;
 }
 
-function coreRoutes(app: AppContext, http: HttpServer, dispatcher: Dispatcher, scheduler: Scheduler, workflows: Workflow[]): Route[] {
+function coreRoutes(app: AppContext, http: HttpServer, dispatcher: Dispatcher, scheduler: Scheduler, workflows: Workflow[], router: Router): Route[] {
   const expectedMigrations = readdirSync(migrationsFolder()).filter((f) => f.endsWith('.sql')).length;
   return [
     { method: 'GET', path: '/healthz', handler: (_req, res) => sendJson(res, 200, { status: 'ok' }) },
@@ -211,6 +222,8 @@ function coreRoutes(app: AppContext, http: HttpServer, dispatcher: Dispatcher, s
           renderFamily({ name: 'tread_outbox_oldest_pending_seconds', type: 'gauge', help: 'Age of the oldest outbox row waiting to be sent, by platform', samples: waiting.map((w) => ({ labels: { platform: w.platform }, value: w.oldestSeconds })) }),
           dispatcher.stats.render(),
           app.chatCalls.render(),
+          renderFamily({ name: 'tread_inbound_unfinished', type: 'gauge', help: 'Chat requests acknowledged and not yet handled (a process that died leaves them to be replayed)', samples: [{ value: await inboundUnfinished(app) }] }),
+          renderFamily({ name: 'tread_inbound_replayed_total', type: 'counter', help: 'Chat requests this process replayed for a process that died, and those it gave up on after the last try (the person is told)', samples: [{ labels: { outcome: 'replayed' }, value: router.journal.counts.replayed }, { labels: { outcome: 'given_up' }, value: router.journal.counts.givenUp }] }),
           renderFamily({ name: 'tread_timer_lag_seconds', type: 'gauge', help: 'How long the oldest due timer has waited', samples: [{ value: lag }] }),
           renderFamily({ name: 'tread_scheduler_last_tick_timestamp_seconds', type: 'gauge', help: 'When the scheduler last ticked', samples: [{ value: (scheduler.lastTickAt?.getTime() ?? 0) / 1000 }] }),
           http.durations.render(),

@@ -60,7 +60,7 @@ export async function start(argvEnv: NodeJS.ProcessEnv = process.env): Promise<T
   const ready = new Promise<{ url?: string }>((resolve) => { consoleReady = resolve; });
   try {
     tread = await startTread({
-      database, config: loaded.config, log, publicUrl: env.TREAD_PUBLIC_URL, apiToken: env.TREAD_API_TOKEN, tickSeconds: env.TREAD_TICK_SECONDS,
+      database, config: loaded.config, log, publicUrl: env.TREAD_PUBLIC_URL, apiToken: env.TREAD_API_TOKEN, tickSeconds: env.TREAD_TICK_SECONDS, inboundLeaseMs: env.TREAD_INBOUND_LEASE_SECONDS * 1000,
       http: { host: env.HOST, port: env.PORT, tls: env.TLS_CERT_FILE && env.TLS_KEY_FILE ? { certFile: env.TLS_CERT_FILE, keyFile: env.TLS_KEY_FILE } : undefined },
       platforms: (app, router) => buildPlatforms(env, app, router, { onConsoleLine: flush, consoleReady: ready }),
     });

@@ -5,6 +5,7 @@ import type { App } from '@slack/bolt';
 import type { AppContext } from '../../src/core/app.js';
 import { RateLimitedError } from '../../src/core/errors.js';
 import { directoryOf } from '../../src/core/identity.js';
+import { MAX_ATTEMPTS } from '../../src/core/inbound-journal.js';
 import type { ChatUser, Inbound, Reply, Where } from '../../src/core/inbound.js';
 import type { Message } from '../../src/core/message.js';
 import type { Router } from '../../src/core/router.js';
@@ -75,6 +76,14 @@ export class WorkQueue {
   }
 }
 
+/** The answer when a request cannot be written down (the database is away): nothing was done. */
+const NOT_RECEIVED = 'tread could not take this request: its database is not reachable right now. Nothing was done; please try again in a minute.';
+
+/** The request in the person's words, for a message about it. */
+function whatWasAsked(inbound: Inbound): string {
+  return inbound.kind === 'command' ? `\`/${inbound.name.replace(/^\//, '')}${inbound.text ? ` ${inbound.text.slice(0, 80)}` : ''}\`` : 'your button press';
+}
+
 const sleep = (ms: number) => new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), ms));
 
 /** Registers tread's listeners on a Bolt app and tracks the work they run after acknowledging. */
@@ -87,6 +96,32 @@ export class SlackListeners {
 
   constructor(private readonly deps: ListenerDeps) {
     this.work = new WorkQueue(deps.workConcurrency ?? 8);
+    // A request acknowledged by a process that died before handling it: handled again, the answer through its
+    // response_url (valid 30 minutes); a form cannot open any more (trigger ids live 3 s).
+    deps.router.journal.replayer<ReplyTarget>('slack', {
+      replay: (inbound, target) => this.track(this.work.run(async () => {
+        const reply = await this.handle(inbound, true);
+        await this.deliver(reply, { ...target, trigger: undefined });
+      })),
+      giveUp: (inbound, target) => this.ephemeral({ text: `tread could not finish ${whatWasAsked(inbound)} after ${MAX_ATTEMPTS} tries. Nothing more will happen with it: please try again, and if it keeps failing, tell your admin.`, tone: 'danger' }, target),
+    });
+  }
+
+  /**
+   * Writes the request to the inbound journal before it is acknowledged. False when it was seen before (a platform
+   * retry) or could not be written: then the person is told (the database is away) and nothing else happens.
+   */
+  private async record(inbound: Inbound, target: ReplyTarget, refuse: (text: string) => Promise<void>): Promise<boolean> {
+    try {
+      if (await this.deps.router.journal.record(inbound, target)) return true;
+      this.deps.app.log.info({ deliveryId: inbound.deliveryId }, 'repeated delivery ignored');
+      return false;
+    } catch (e) {
+      const correlationId = randomUUID().slice(0, 8);
+      this.deps.app.log.error({ correlationId, err: (e as Error).message }, 'slack: could not record a request (database unreachable); the person is told');
+      await refuse(`${NOT_RECEIVED} (reference ${correlationId})`).catch(() => undefined);
+      return false;
+    }
   }
 
   /** Adds the listeners to a Bolt app. */
@@ -129,35 +164,49 @@ export class SlackListeners {
     }
   }
 
-  /** Slash command: ack at once, then route and reply through response_url / views.open. */
+  /** Slash command: recorded, acked, then routed; the reply goes through response_url / views.open. */
   private async command(body: CommandBody, ack: Ack, envelopeId?: string): Promise<void> {
-    await ack();
     const inbound = commandInbound(body, { botUserId: this.deps.botUserId, deliveryId: envelopeId });
+    const target: ReplyTarget = { where: inbound.where, userId: body.user_id, responseUrl: body.response_url, trigger: body.trigger_id };
+    let refused = false;
+    const fresh = await this.record(inbound, target, async (text) => { refused = true; await ack({ response_type: 'ephemeral', text }); });
+    if (!refused) await ack();
+    if (!fresh) return;
     await this.work.run(async () => {
-      const reply = await this.handle(inbound);
-      await this.deliver(reply, { where: inbound.where, userId: body.user_id, responseUrl: body.response_url, trigger: body.trigger_id });
+      const reply = await this.handle(inbound, true);
+      await this.deliver(reply, target);
     });
   }
 
-  /** Button press: ack at once, then route; a card reply updates the pressed message in place. */
+  /** Button press: recorded, acked, then routed; a card reply updates the pressed message in place. */
   private async blockAction(body: BlockActionsBody, ack: Ack, envelopeId?: string): Promise<void> {
-    await ack();
     // Inputs inside modals and App Home send block_actions too; tread reads them on submit.
-    if (body.container?.type === 'view' || body.view) return;
+    if (body.container?.type === 'view' || body.view) return ack();
     const inbound = blockActionInbound(body, { deliveryId: envelopeId });
     const ts = body.message?.ts ?? body.container?.message_ts;
     const pressed = ts && !body.container?.is_ephemeral ? { channel: inbound.where.channel, ts } : undefined;
+    const target: ReplyTarget = { where: inbound.where, userId: body.user.id, responseUrl: body.response_url, trigger: body.trigger_id, pressed };
+    let refusal: string | undefined;
+    const fresh = await this.record(inbound, target, async (text) => { refusal = text; });
+    await ack();
+    if (refusal) await this.deliver({ kind: 'ephemeral', message: { text: refusal, tone: 'danger' } }, target);
+    if (!fresh) return;
     await this.work.run(async () => {
-      const reply = await this.handle(inbound);
-      await this.deliver(reply, { where: inbound.where, userId: body.user.id, responseUrl: body.response_url, trigger: body.trigger_id, pressed });
+      const reply = await this.handle(inbound, true);
+      await this.deliver(reply, target);
     });
   }
 
-  /** Modal submission: routed before the ack, so field errors show inline (`response_action: errors`). */
+  /** Modal submission: recorded, then routed before the ack, so field errors show inline (`response_action: errors`). */
   private async viewSubmission(body: ViewSubmissionBody, ack: Ack, envelopeId?: string): Promise<void> {
     const inbound = viewSubmissionInbound(body, { deliveryId: envelopeId });
     const target: ReplyTarget = { where: inbound.where, userId: body.user.id, trigger: body.trigger_id, isDirect: inbound.where.channel === body.user.id };
-    const work = this.handle(inbound);
+    let refusal: string | undefined;
+    if (!(await this.record(inbound, target, async (text) => { refusal = text; }))) {
+      const first = inputBlockIds(body.view)[0];
+      return ack(refusal && first ? { response_action: 'errors', errors: { [first]: trimText(refusal, 2000) } } : undefined);
+    }
+    const work = this.handle(inbound, true);
     let acked = false;
     try {
       const first = await Promise.race([work, sleep(this.deps.viewDeadlineMs ?? 2500)]);
@@ -207,16 +256,23 @@ export class SlackListeners {
   /** A mention of the bot or a DM to it: the first word is the command. */
   private async message(parsed: Extract<SlackBody, { kind: 'message' }>, envelopeId?: string): Promise<void> {
     const inbound = messageInbound(parsed, { botUserId: this.deps.botUserId, deliveryId: envelopeId });
+    const target: ReplyTarget = { where: inbound.where, userId: parsed.event.user, isDirect: parsed.event.channel_type === 'im' };
+    const fresh = await this.record(inbound, target, (text) => this.deliver({ kind: 'ephemeral', message: { text, tone: 'danger' } }, target));
+    if (!fresh) return;
     await this.work.run(async () => {
-      const reply = await this.handle(inbound);
-      await this.deliver(reply, { where: inbound.where, userId: parsed.event.user, isDirect: parsed.event.channel_type === 'im' });
+      const reply = await this.handle(inbound, true);
+      await this.deliver(reply, target);
     });
   }
 
   /** Adds what Slack did not send (a display name, an email when the config matches by email) and routes. */
-  private async handle(inbound: Inbound): Promise<Reply> {
-    inbound.actor = await this.enrich(inbound.actor);
-    return this.deps.router.handle(inbound);
+  private async handle(inbound: Inbound, recorded = false): Promise<Reply> {
+    try {
+      inbound.actor = await this.enrich(inbound.actor);
+    } catch (e) {
+      this.deps.app.log.debug({ err: (e as Error).message }, 'slack: could not look the person up; routing as Slack sent them');
+    }
+    return this.deps.router.handle(inbound, { recorded });
   }
 
   private async enrich(actor: ChatUser): Promise<ChatUser> {

@@ -80,8 +80,8 @@ export async function createTeamsAdapter(deps: TeamsAdapterDeps): Promise<Platfo
   };
   const refs = new ReferenceStore(app);
   const port = new TeamsChatPort({ app, adapter, appId, refs, budgets: app.config.delivery.teams, ...(deps.sendTimeoutMs ? { sendTimeoutMs: deps.sendTimeoutMs } : {}) });
-  const bot = new TeamsBot({ app, router, refs, ...(deps.invokeDeadlineMs ? { invokeDeadlineMs: deps.invokeDeadlineMs } : {}) });
+  const bot = new TeamsBot({ app, router, refs, port, ...(deps.invokeDeadlineMs ? { invokeDeadlineMs: deps.invokeDeadlineMs } : {}) });
   const route = messagesRoute({ adapter, authOn, logic: bot.onTurn, log: app.log, ...(deps.processTimeoutMs ? { processTimeoutMs: deps.processTimeoutMs } : {}) });
   app.log.info({ authentication: authOn ? 'on' : 'off (loopback, Bot Framework Emulator)' }, 'Teams: serving POST /api/messages');
-  return { platform: 'teams', port, pacer: port.pacer, routes: [route] };
+  return { platform: 'teams', port, pacer: port.pacer, routes: [route], stop: () => bot.drain() };
 }

@@ -2,7 +2,9 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { TeamsInfo, type TurnContext } from 'botbuilder';
 import type { AppContext } from '../../src/core/app.js';
-import type { ActionInbound, CommandInbound, Reply } from '../../src/core/inbound.js';
+import type { ChatPort } from '../../src/core/chat-port.js';
+import type { ActionInbound, CommandInbound, Inbound, Reply } from '../../src/core/inbound.js';
+import { MAX_ATTEMPTS } from '../../src/core/inbound-journal.js';
 import type { Message } from '../../src/core/message.js';
 import type { Router } from '../../src/core/router.js';
 import {
@@ -28,7 +30,12 @@ export interface TeamsBotOptions {
   refs: ReferenceStore;
   /** An invoke is answered within this even when handling takes longer (default 4.5 s). */
   invokeDeadlineMs?: number;
+  /** Where requests replayed after a crash are answered (proactively, in their conversation). */
+  port?: ChatPort;
 }
+
+/** The answer when a request cannot be written down (the database is away): nothing was done. */
+const NOT_RECEIVED = 'tread could not take this request: its database is not reachable right now. Nothing was done; please try again in a minute.';
 
 const WELCOME: Message = {
   title: 'Hi, I am tread',
@@ -40,8 +47,58 @@ export class TeamsBot {
   private readonly forms = new Map<string, Message>();
   private readonly invokeDeadlineMs: number;
 
+  /** Requests still being handled (a card action answered "still working"): a graceful stop waits for them. */
+  private readonly inflight = new Set<Promise<unknown>>();
+
   constructor(private readonly options: TeamsBotOptions) {
     this.invokeDeadlineMs = options.invokeDeadlineMs ?? 4500;
+    const { port } = options;
+    if (port) {
+      // A request whose process died before handling it: handled again, the answer posted in its conversation.
+      options.router.journal.replayer('teams', {
+        replay: async (inbound) => {
+          const reply = await this.options.router.handle(inbound, { recorded: true });
+          const where = inbound.where;
+          if (reply.kind === 'card' && where.messageId) await port.update({ where, messageId: where.messageId }, reply.message);
+          else if (reply.kind === 'card' || reply.kind === 'ephemeral') await port.post(where, reply.message);
+          else if (reply.kind === 'form') await port.post(where, reply.form);
+          else if (reply.kind === 'form_errors') await port.post(where, { text: Object.values(reply.errors).join('\n') || reply.form.text || 'The form has errors.', tone: 'warning' });
+        },
+        giveUp: async (inbound) => {
+          const asked = inbound.kind === 'command' ? `"${inbound.name}${inbound.text ? ` ${inbound.text.slice(0, 80)}` : ''}"` : 'a card action';
+          await port.post(inbound.where, { text: `tread could not finish ${asked} after ${MAX_ATTEMPTS} tries. Nothing more will happen with it: please try again, and if it keeps failing, tell your admin.`, tone: 'danger' });
+        },
+      });
+    }
+  }
+
+  /** Waits for requests still being handled (graceful stop). */
+  async drain(): Promise<void> {
+    while (this.inflight.size > 0) await Promise.allSettled([...this.inflight]);
+  }
+
+  /**
+   * Writes the request to the inbound journal before handling it, then handles it; resolves with the reply, or with
+   * undefined for a repeated delivery. Throws NotReceived when it cannot be written (the database is away).
+   */
+  private handle(inbound: Inbound): Promise<Reply | undefined> {
+    const work = (async () => {
+      let fresh: boolean;
+      try {
+        fresh = await this.options.router.journal.record(inbound, {});
+      } catch (e) {
+        this.options.app.log.error({ err: (e as Error).message }, 'Teams: could not record a request (database unreachable); the person is told');
+        throw new NotReceived();
+      }
+      if (!fresh) {
+        this.options.app.log.info({ deliveryId: inbound.deliveryId }, 'repeated delivery ignored');
+        return undefined;
+      }
+      return this.options.router.handle(inbound, { recorded: true });
+    })();
+    this.inflight.add(work);
+    void work.finally(() => this.inflight.delete(work)).catch(() => undefined);
+    return work;
   }
 
   /** Handles one turn. Never throws: failures are logged and answered. */
@@ -64,6 +121,11 @@ export class TeamsBot {
       else if (activity.type === 'invoke') await this.onInvoke(ctx, activity);
       else if (activity.type === 'conversationUpdate') await this.onConversationUpdate(ctx, activity);
     } catch (e) {
+      if (e instanceof NotReceived) {
+        if (activity.type === 'invoke') await this.invokeResponse(ctx, { statusCode: 200, type: 'application/vnd.microsoft.activity.message', value: NOT_RECEIVED }).catch(() => undefined);
+        else await ctx.sendActivity(renderActivity({ text: NOT_RECEIVED, tone: 'danger' })).catch(() => undefined);
+        return;
+      }
       log.error({ err: e, type: activity.type }, 'unexpected error handling a Teams activity');
       if (activity.type === 'invoke') await this.invokeResponse(ctx, { statusCode: 500, type: 'application/vnd.microsoft.error', value: { code: 'InternalError', message: 'tread could not handle this action; please try again' } }).catch(() => undefined);
     }
@@ -75,14 +137,14 @@ export class TeamsBot {
     if (submitted) {
       // Action.Submit from a client without Universal Actions: answer in the conversation.
       const inbound: ActionInbound = { kind: 'action', ...base, actionId: submitted.actionId, value: submitted.value, ...(submitted.formValues ? { formValues: submitted.formValues } : {}), trigger: JSON.stringify(base.where) };
-      await this.reply(ctx, await this.options.router.handle(inbound), submitted);
+      await this.reply(ctx, (await this.handle(inbound)) ?? { kind: 'none' }, submitted);
       return;
     }
     const mentions = mentionsOf(activity);
     const text = normalizeText(activity.text ?? '', mentions, await this.mentionTokens(ctx, activity, mentions));
     const { name, text: rest } = parseCommand(text);
     const inbound: CommandInbound = { kind: 'command', ...base, name, text: rest, trigger: JSON.stringify(base.where) };
-    await this.reply(ctx, await this.options.router.handle(inbound));
+    await this.reply(ctx, (await this.handle(inbound)) ?? { kind: 'none' });
   }
 
   /** Mention text -> `@<aadObjectId>` for people mentioned besides the bot. */
@@ -128,10 +190,11 @@ export class TeamsBot {
       actionId: action.actionId, value: action.value, ...(action.formValues ? { formValues: action.formValues } : {}),
     };
     let timer: NodeJS.Timeout | undefined;
-    const handled = this.options.router.handle(inbound);
+    const handled = this.handle(inbound);
+    handled.catch(() => undefined); // a late failure is logged by the router; NotReceived arrives through the race below
     const late = new Promise<'late'>((resolve) => { timer = setTimeout(() => resolve('late'), this.invokeDeadlineMs); });
-    const reply = await Promise.race([handled, late]);
-    clearTimeout(timer);
+    const answered = await Promise.race([handled, late]).finally(() => clearTimeout(timer));
+    const reply = answered ?? { kind: 'none' as const };
     if (reply === 'late') {
       this.options.app.log.warn({ actionId: action.actionId }, 'Teams card action answered before it finished (invoke deadline)');
       await this.invokeResponse(ctx, { statusCode: 200, type: 'application/vnd.microsoft.activity.message', value: 'tread is still working on this; the card updates when it is done.' });
@@ -216,4 +279,9 @@ export class TeamsBot {
   private async invokeResponse(ctx: TurnContext, body: CardInvokeBody): Promise<void> {
     await ctx.sendActivity({ type: 'invokeResponse', value: { status: 200, body } });
   }
+}
+
+/** The request could not be written to the inbound journal: the person is told nothing was done. */
+class NotReceived extends Error {
+  override readonly name = 'NotReceived';
 }

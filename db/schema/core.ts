@@ -110,11 +110,22 @@ export const timers = pgTable('timers', {
   index('timers_subject').on(t.subject),
 ]);
 
-/** Platform delivery ids already handled, so a retried delivery does nothing twice. */
+/**
+ * Platform delivery ids already handled, so a retried delivery does nothing twice. A chat request acknowledged before it
+ * is worked on (a Slack command, a Teams card action past its deadline) is written here first with what it asked
+ * (`payload`): the process working on it holds it until `lease_until`; one whose lease ran out (its process died) is
+ * worked on again by any replica (src/core/inbound-journal.ts). `payload` is cleared once it is done.
+ */
 export const deliveries = pgTable('deliveries', {
   id: text('id').primaryKey(),
   seenAt: ts('seen_at').notNull().defaultNow(),
-}, (t) => [index('deliveries_seen').on(t.seenAt)]);
+  payload: jsonb('payload'),
+  leaseUntil: ts('lease_until'),
+  attempts: smallint('attempts').notNull().default(0),
+}, (t) => [
+  index('deliveries_seen').on(t.seenAt),
+  index('deliveries_unfinished').on(t.leaseUntil).where(sql`payload is not null`),
+]);
 
 /**
  * Retry-After windows a platform announced (a Slack method for the workspace, a Teams conversation), so every replica

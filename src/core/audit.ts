@@ -5,6 +5,7 @@ import { PgTransaction } from 'drizzle-orm/pg-core';
 import { queryRows, schema, type Db, type DbOrTx } from '../../db/client.js';
 import type { Actor } from './identity.js';
 import type { Source } from './inbound.js';
+import { doneWithAudit } from './inbound-journal.js';
 
 /** One audited change. */
 export interface AuditEntry {
@@ -57,7 +58,7 @@ export async function appendAudit(tx: DbOrTx, entry: AuditEntry): Promise<{ seq:
         insert into audit_log (seq, at, actor, source, subject, action, data, prev_hash, hash)
         select ${nextSeq}::bigint, ${at.toISOString()}::timestamptz, ${entry.actor}::text, ${entry.source}::text, ${entry.subject}::text,
           ${entry.action}::text, ${JSON.stringify(data)}::jsonb, ${known.hash}::text, ${hash}::text from head
-      ) update audit_head set seq = ${nextSeq}::bigint, hash = ${hash}::text where id = 1 and exists (select 1 from head) returning seq`);
+      )${doneWithAudit()} update audit_head set seq = ${nextSeq}::bigint, hash = ${hash}::text where id = 1 and exists (select 1 from head) returning seq`);
     if (written.length === 1) {
       headOf.set(tx, { seq: nextSeq, hash });
       return { seq: nextSeq, hash };
@@ -73,7 +74,7 @@ export async function appendAudit(tx: DbOrTx, entry: AuditEntry): Promise<{ seq:
   await tx.execute(sql`with row as (
       insert into audit_log (seq, at, actor, source, subject, action, data, prev_hash, hash)
       values (${nextSeq}, ${at.toISOString()}::timestamptz, ${entry.actor}, ${entry.source}, ${entry.subject}, ${entry.action}, ${JSON.stringify(data)}::jsonb, ${head!.hash}, ${hash})
-    ) update audit_head set seq = ${nextSeq}, hash = ${hash} where id = 1`);
+    )${doneWithAudit()} update audit_head set seq = ${nextSeq}, hash = ${hash} where id = 1`);
   if (inTransaction) headOf.set(tx, { seq: nextSeq, hash });
   return { seq: nextSeq, hash };
 }

@@ -4,7 +4,8 @@ import { eq, sql } from 'drizzle-orm';
 import { queryRows, schema } from '../../db/client.js';
 import type { AppContext } from './app.js';
 import { Args, helpMessage } from './commands.js';
-import { isDomainError } from './errors.js';
+import { isDomainError, type DomainError } from './errors.js';
+import { deliveryKey, handleRecorded, InboundJournal } from './inbound-journal.js';
 import { resolveActor } from './identity.js';
 import { requirePermission } from './permissions.js';
 import type { ActionInbound, CommandInbound, Inbound, Reply } from './inbound.js';
@@ -23,9 +24,12 @@ export class Router {
   private readonly planned: Record<string, string>;
   /** Called after every handled inbound (the runtime sends the outbox right away). */
   afterHandle: () => void = () => {};
+  /** Chat requests acknowledged before they are handled, written down first (adapters record, the router finishes). */
+  readonly journal: InboundJournal;
 
   /** `planned` names every command of the whole product; those no registered workflow serves answer "not available yet". */
-  constructor(private readonly app: AppContext, readonly workflows: Workflow[], planned: Record<string, string> = {}) {
+  constructor(private readonly app: AppContext, readonly workflows: Workflow[], planned: Record<string, string> = {}, options: { inboundLeaseMs?: number } = {}) {
+    this.journal = new InboundJournal(app, { leaseMs: options.inboundLeaseMs });
     for (const w of workflows) {
       for (const c of w.commands ?? []) this.commands.set(c.name, c);
       for (const [id, spec] of Object.entries(w.actions ?? {})) this.actions.set(id, spec);
@@ -54,32 +58,57 @@ export class Router {
     return new Map([...this.actions].map(([id, spec]) => [id, spec.permission]));
   }
 
-  /** Handles one inbound. Never throws: every failure becomes a reply. */
-  async handle(inbound: Inbound): Promise<Reply> {
-    const deliveryKey = `${inbound.where.platform}:${inbound.deliveryId}`;
+  /**
+   * Handles one inbound. Never throws: every failure becomes a reply. `recorded`: the adapter wrote it to the inbound
+   * journal before acknowledging it (that write was the duplicate check); it is marked done once handled.
+   */
+  async handle(inbound: Inbound, options: { recorded?: boolean } = {}): Promise<Reply> {
+    const key = deliveryKey(inbound);
     try {
-      if (inbound.deliveryId && !(await this.firstDelivery(deliveryKey))) {
-        this.app.log.info({ deliveryId: deliveryKey }, 'repeated delivery ignored');
+      if (!options.recorded && inbound.deliveryId && !(await this.firstDelivery(key))) {
+        this.app.log.info({ deliveryId: key }, 'repeated delivery ignored');
         return { kind: 'none' };
       }
       const person = await resolveActor(this.app, inbound.actor);
       const ctx: HandlerContext = { ...this.app, person, source: inbound.where.platform };
-      const reply = inbound.kind === 'command' ? await this.command(inbound, ctx) : await this.action(inbound, ctx);
+      const route = () => (inbound.kind === 'command' ? this.command(inbound, ctx) : this.action(inbound, ctx));
+      let reply: Reply;
+      if (options.recorded) {
+        // Marked done in the transaction of its first change (the audit statement carries it); otherwise here.
+        let marked = false;
+        try {
+          ({ result: reply, marked } = await handleRecorded(key, route));
+        } catch (e) {
+          if (!isDomainError(e)) throw e;
+          reply = this.refusal(e, inbound);
+        }
+        if (marked) this.journal.release(inbound);
+        else await this.journal.finish(inbound);
+      } else {
+        reply = await route();
+      }
       this.afterHandle();
       return reply;
     } catch (e) {
       if (isDomainError(e)) {
-        if (inbound.kind === 'action' && inbound.formValues && e.issues?.length) {
-          return { kind: 'form_errors', errors: Object.fromEntries(e.issues.map((i) => [i.path, i.message])), form: { text: e.message } };
-        }
-        return { kind: 'ephemeral', message: { text: e.message, tone: 'warning' } };
+        if (options.recorded) await this.journal.finish(inbound);
+        return this.refusal(e, inbound);
       }
       const correlationId = randomUUID().slice(0, 8);
       this.app.log.error({ correlationId, err: e, inbound: { kind: inbound.kind, where: inbound.where, deliveryId: inbound.deliveryId } }, 'unexpected error handling inbound');
-      // Let a platform retry of the same delivery try again.
-      await this.app.db.delete(schema.deliveries).where(eq(schema.deliveries.id, deliveryKey)).catch(() => undefined);
+      // Let a platform retry of the same delivery try again (and a recorded one is not replayed: the person is told).
+      if (options.recorded) this.journal.release(inbound);
+      await this.app.db.delete(schema.deliveries).where(eq(schema.deliveries.id, key)).catch(() => undefined);
       return { kind: 'ephemeral', message: { text: `Something went wrong on our side. Please try again; if it keeps failing, give your admin this reference: ${correlationId}`, tone: 'danger' } };
     }
+  }
+
+  /** A domain error as the reply to the person: the sentence, or the form with errors on its fields. */
+  private refusal(e: DomainError, inbound: Inbound): Reply {
+    if (inbound.kind === 'action' && inbound.formValues && e.issues?.length) {
+      return { kind: 'form_errors', errors: Object.fromEntries(e.issues.map((i) => [i.path, i.message])), form: { text: e.message } };
+    }
+    return { kind: 'ephemeral', message: { text: e.message, tone: 'warning' } };
   }
 
   private async firstDelivery(id: string): Promise<boolean> {

@@ -23,6 +23,8 @@ export const envSchema = z.object({
   TLS_KEY_FILE: z.string().min(1).optional(),
   /** Seconds between scheduler ticks (default 5). */
   TREAD_TICK_SECONDS: z.coerce.number().int().min(1).max(60).default(5),
+  /** Seconds a process holds an acknowledged chat request before another replica (or the next start) replays it. */
+  TREAD_INBOUND_LEASE_SECONDS: z.coerce.number().int().min(1).max(300).default(15),
   SLACK_BOT_TOKEN: optional,
   SLACK_SIGNING_SECRET: optional,
   SLACK_APP_TOKEN: optional,

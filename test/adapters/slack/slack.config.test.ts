@@ -10,7 +10,7 @@ import { buildPlatforms, platformChoice } from '../../../src/platforms.js';
 import { FakeSlack } from './fake-slack.js';
 
 const app = { config: parseOrganisation('organisation: Test', 'test'), log: silentLogger, platforms: new Set() } as unknown as AppContext;
-const router = {} as Router;
+const router = { journal: { replayer: () => {} } } as unknown as Router;
 
 let fake: FakeSlack;
 beforeAll(async () => { fake = await new FakeSlack().start(); });
