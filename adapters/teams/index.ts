@@ -5,7 +5,7 @@ import type { Env } from '../../src/core/config/env.js';
 import type { PlatformAdapter } from '../../src/core/platform.js';
 import type { Router } from '../../src/core/router.js';
 import { isLoopback } from '../../src/http/server.js';
-import { guardAuthentication } from './teams.auth.js';
+import { CONNECTOR_REQUEST_TIMEOUT_MS, guardAuthentication } from './teams.auth.js';
 import { TeamsBot } from './teams.bot.js';
 import { messagesRoute } from './teams.http.js';
 import { TeamsChatPort } from './teams.port.js';
@@ -81,7 +81,7 @@ export async function createTeamsAdapter(deps: TeamsAdapterDeps): Promise<Platfo
     ...(env.MICROSOFT_APP_TENANT_ID ? { MicrosoftAppTenantId: env.MICROSOFT_APP_TENANT_ID } : {}),
     MicrosoftAppType: env.MICROSOFT_APP_TYPE ?? 'MultiTenant',
     ...(deps.auth ? { ...PUBLIC_CLOUD, ...deps.auth } : {}),
-  }, credentials), deps.authTimeoutMs ?? 5000);
+  }, credentials), deps.authTimeoutMs ?? 5000, Math.min(deps.sendTimeoutMs ?? 15_000, CONNECTOR_REQUEST_TIMEOUT_MS));
   const adapter = new CloudAdapter(auth);
   adapter.onTurnError = async (_ctx, error) => {
     app.log.error({ err: error }, 'Teams turn failed');
