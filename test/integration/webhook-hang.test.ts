@@ -1,5 +1,5 @@
 /**
- * A webhook receiver that accepts the connection and never answers (request fulfilment): each attempt ends within the
+ * A webhook receiver that accepts the connection and never answers (request fulfilment; access provisioning below): each attempt ends within the
  * policy's timeout, is retried with the same idempotency key, and after the last attempt the request is reported as
  * failed to the fulfilment team and on the requester's card; meanwhile chat commands are answered (on PGlite only after
  * the attempt's timeout: see below) and nothing crashes. PGlite and PostgreSQL.
@@ -13,10 +13,11 @@ import type { Inbound } from '../../src/core/inbound.js';
 import { parseOrganisation } from '../../src/workflows/index.js';
 import { drivers, openTestDatabase } from '../helpers/db.js';
 import { webhookReceiver, type WebhookReceiver } from '../helpers/webhook-receiver.js';
+import { accessConfig, approvalOf, grantRow, lastGrantId, START as ACCESS_START, startAccessTread, type RequestTestTread as AccessTestTread } from '../workflows/access/access.fakes.js';
 import { lastRequestId, messageText, requestRow, START, startRequestTread, type RequestTestTread } from '../workflows/request/request.fakes.js';
 
 const SECRET = 'hanging-webhook-secret-0123456789';
-const TIMEOUT_MS = 1500;
+const TIMEOUT_MS = 800;
 
 const config = (url: string) => parseOrganisation(`
 organisation: Hooks
@@ -109,6 +110,52 @@ for (const driver of drivers) {
       const desk = t.port.calls.filter((c) => c.method === 'post' && c.where?.channel === 'licence-desk');
       expect(desk.at(-1)!.message!.text).toMatch(new RegExp(`^⚠ ${subject} .*did not take it after 3 attempts`));
       expect(messageText(t.port.calls.filter((c) => c.message?.subject === subject).at(-1)!.message)).toMatch(/could not be reached: .*no answer within/);
+      await t.advance(60_000);
+      expect(r.seen).toHaveLength(3); // given up
+    }, 20_000);
+  });
+}
+
+const ACCESS_SECRET = 'hanging-access-secret-0123456789';
+const ACCESS_TIMEOUT_MS = 500;
+
+for (const driver of drivers) {
+  describe(`an access webhook receiver that hangs (${driver})`, () => {
+    let database: Database;
+    let t: AccessTestTread;
+    let r: WebhookReceiver;
+    const hung: ServerResponse[] = [];
+    const clock = new ManualClock(new Date(ACCESS_START));
+
+    beforeAll(async () => {
+      r = await webhookReceiver({ secret: ACCESS_SECRET, clock, path: '/access', answer: (res) => { hung.push(res); } });
+      database = await openTestDatabase(driver);
+      t = await startAccessTread(database, {
+        clock, config: accessConfig({ HOOK_URL: r.url, HOOK_SECRET: ACCESS_SECRET }),
+        webhookPolicy: { maxAttempts: 3, baseDelayMs: 1000, maxDelayMs: 2000, timeoutMs: ACCESS_TIMEOUT_MS },
+      });
+    });
+    afterAll(async () => {
+      await t?.tread.stop({ closeDatabase: false });
+      await database?.close();
+      for (const res of hung) res.destroy();
+      r.server.closeAllConnections();
+      await r?.close();
+    });
+
+    it('each provisioning attempt ends within the timeout, is retried, then the grant is failed and the owners told', async () => {
+      await t.command('dave', '/access request pay auditor for 1h audit follow-up ticket:FIN-2');
+      const id = await lastGrantId(t);
+      const started = performance.now();
+      await t.press('carol', 'approval.approve', await approvalOf(t, id));
+      expect(performance.now() - started).toBeLessThan(ACCESS_TIMEOUT_MS + 2000);
+      expect((await grantRow(t, id)).state).toBe('provisioning');
+      for (let i = 0; i < 5 && r.seen.length < 3; i++) await t.advance(1000);
+      const g = await grantRow(t, id);
+      expect(g.state).toBe('failed');
+      expect(g.outcome).toMatch(/did not take it after 3 attempts: .*no answer within/);
+      expect(r.seen.map((s) => [s.headers['idempotency-key'], s.valid])).toEqual([[`GRT-${id}:grant`, true], [`GRT-${id}:grant`, true], [`GRT-${id}:grant`, true]]);
+      expect(t.port.calls.some((c) => c.method === 'dm' && c.user === 'carol' && String(c.message?.text).startsWith(`✗ GRT-${id}`))).toBe(true);
       await t.advance(60_000);
       expect(r.seen).toHaveLength(3); // given up
     }, 20_000);
