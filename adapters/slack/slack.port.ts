@@ -116,7 +116,20 @@ export function mapSlackError(method: string, e: unknown): Error {
   if (err?.code === webApi.ErrorCode.HTTPError) return new Error(`slack ${method}: HTTP ${err.statusCode}`);
   // A 429 without a usable Retry-After: wait a while.
   if (/rate limit|Retry header/i.test(err?.message ?? '')) return new RateLimitedError(30_000, `slack ${method}: ${err?.message}`);
-  return new Error(`slack ${method}: ${err?.message ?? String(e)}`);
+  return new Error(`slack ${method}: ${err?.message ?? String(e)}${requestCause(e)}`);
+}
+
+/** Why a request failed below HTTP (` (ECONNREFUSED)`, ` (timeout of 10000ms exceeded)`), from the error's causes. */
+function requestCause(e: unknown): string {
+  const seen: string[] = [];
+  let cur = (e as { original?: unknown; cause?: unknown })?.original ?? (e as { cause?: unknown })?.cause;
+  for (let depth = 0; cur && depth < 4; depth++) {
+    const c = cur as { code?: unknown; message?: unknown; original?: unknown; cause?: unknown };
+    const part = typeof c.code === 'string' ? c.code : typeof c.message === 'string' ? c.message : undefined;
+    if (part && !seen.includes(part)) seen.push(part);
+    cur = c.original ?? c.cause;
+  }
+  return seen.length ? ` (${seen.join(': ').slice(0, 200)})` : '';
 }
 
 /** The outbound port to Slack. */

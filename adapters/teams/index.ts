@@ -5,11 +5,12 @@ import type { Env } from '../../src/core/config/env.js';
 import type { PlatformAdapter } from '../../src/core/platform.js';
 import type { Router } from '../../src/core/router.js';
 import { isLoopback } from '../../src/http/server.js';
-import { guardAuthentication } from './teams.auth.js';
+import { CONNECTOR_REQUEST_TIMEOUT_MS, guardAuthentication } from './teams.auth.js';
 import { TeamsBot } from './teams.bot.js';
 import { messagesRoute } from './teams.http.js';
 import { TeamsChatPort } from './teams.port.js';
 import { ReferenceStore } from './teams.references.js';
+import { ClientSecretCredentialsFactory } from './teams.token.js';
 
 /** Raised for a Teams configuration that cannot work; the message names the variable. */
 export class TeamsConfigError extends Error {
@@ -33,6 +34,8 @@ export interface TeamsAdapterDeps {
   invokeDeadlineMs?: number;
   /** Each outbound connector call ends within this (default 15 s). */
   sendTimeoutMs?: number;
+  /** Each request for the bot's outbound token ends within this (default 10 s). */
+  tokenTimeoutMs?: number;
 }
 
 /** The public Azure cloud's Bot Framework settings: botbuilder wants all of them as soon as one is overridden. */
@@ -67,13 +70,18 @@ export async function createTeamsAdapter(deps: TeamsAdapterDeps): Promise<Platfo
   checkTeamsEnv(env);
   const appId = env.MICROSOFT_APP_ID ?? '';
   const authOn = Boolean(appId);
+  // With a client secret, outbound tokens come from tread's own bounded client-credentials request (teams.token.ts);
+  // a managed identity keeps botbuilder's factory.
+  const credentials = authOn && env.MICROSOFT_APP_PASSWORD && (env.MICROSOFT_APP_TYPE ?? 'MultiTenant') !== 'UserAssignedMSI'
+    ? new ClientSecretCredentialsFactory({ appId, password: env.MICROSOFT_APP_PASSWORD, tenantId: env.MICROSOFT_APP_TENANT_ID, ...(deps.tokenTimeoutMs ? { timeoutMs: deps.tokenTimeoutMs } : {}) })
+    : undefined;
   const auth = guardAuthentication(new ConfigurationBotFrameworkAuthentication({
     MicrosoftAppId: appId,
     ...(env.MICROSOFT_APP_PASSWORD ? { MicrosoftAppPassword: env.MICROSOFT_APP_PASSWORD } : {}),
     ...(env.MICROSOFT_APP_TENANT_ID ? { MicrosoftAppTenantId: env.MICROSOFT_APP_TENANT_ID } : {}),
     MicrosoftAppType: env.MICROSOFT_APP_TYPE ?? 'MultiTenant',
     ...(deps.auth ? { ...PUBLIC_CLOUD, ...deps.auth } : {}),
-  }), deps.authTimeoutMs ?? 5000);
+  }, credentials), deps.authTimeoutMs ?? 5000, Math.min(deps.sendTimeoutMs ?? 15_000, CONNECTOR_REQUEST_TIMEOUT_MS));
   const adapter = new CloudAdapter(auth);
   adapter.onTurnError = async (_ctx, error) => {
     app.log.error({ err: error }, 'Teams turn failed');

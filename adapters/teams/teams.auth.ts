@@ -47,35 +47,52 @@ function isUnavailable(e: unknown): boolean {
   return /Failed to load (openID config|Keys)/i.test(err?.message ?? '');
 }
 
+/** A core-rest-pipeline request policy (only what is used here). */
+interface Policy {
+  name: string;
+  sendRequest(request: { timeout: number }, next: (request: { timeout: number }) => Promise<unknown>): Promise<unknown>;
+}
 /** A connector client's core-client pipeline (only what is touched here). */
-interface WithPipeline { client?: { pipeline?: { removePolicy(options: { name: string }): unknown } } }
+interface WithPipeline { client?: { pipeline?: { removePolicy(options: { name: string }): unknown; addPolicy(policy: Policy): void } } }
 
-/** Removes the connector client's own retry policy: the outbox owns retries and honours Retry-After itself. */
-export function withoutPipelineRetries<T>(client: T): T {
-  (client as WithPipeline).client?.pipeline?.removePolicy({ name: 'defaultRetryPolicy' });
+/** Each connector request ends within this unless told otherwise (Teams gives a bot 15 s for the whole turn). */
+export const CONNECTOR_REQUEST_TIMEOUT_MS = 10_000;
+
+/**
+ * Removes the connector client's own retry policy (the outbox owns retries and honours Retry-After itself), and gives
+ * every request a timeout: a connector that accepts a request and never answers would otherwise hold a reply inside a
+ * turn (and so the answer to Teams) until the whole request times out.
+ */
+export function boundedConnectorClient<T>(client: T, requestTimeoutMs = CONNECTOR_REQUEST_TIMEOUT_MS): T {
+  const pipeline = (client as WithPipeline).client?.pipeline;
+  pipeline?.removePolicy({ name: 'defaultRetryPolicy' });
+  pipeline?.removePolicy({ name: 'treadRequestTimeout' });
+  // Added last, so it runs after the compat policies that rebuild the request, just before the HTTP client.
+  pipeline?.addPolicy({ name: 'treadRequestTimeout', sendRequest: (request, next) => { request.timeout = requestTimeoutMs; return next(request); } });
   return client;
 }
 
 type ConnectorFactoryLike = { create(serviceUrl: string, audience?: string): Promise<unknown> };
 
-function wrapFactory<F>(factory: F): F {
+function wrapFactory<F>(factory: F, requestTimeoutMs: number): F {
   const f = factory as unknown as ConnectorFactoryLike | undefined;
   if (!f || typeof f.create !== 'function') return factory;
   const create = f.create.bind(f);
-  f.create = async (serviceUrl: string, audience?: string) => withoutPipelineRetries(await create(serviceUrl, audience));
+  f.create = async (serviceUrl: string, audience?: string) => boundedConnectorClient(await create(serviceUrl, audience), requestTimeoutMs);
   return factory;
 }
 
 /**
  * Bounds token validation: a validation that cannot reach its key endpoint ends within `timeoutMs` and is recorded as
- * `unavailable` (the route answers 503), any other failure as `unauthorized` (401). Outbound clients lose their retries.
+ * `unavailable` (the route answers 503), any other failure as `unauthorized` (401). Outbound clients lose their retries
+ * and each of their requests ends within `requestTimeoutMs`.
  */
-export function guardAuthentication(auth: ConfigurationBotFrameworkAuthentication, timeoutMs: number): ConfigurationBotFrameworkAuthentication {
+export function guardAuthentication(auth: ConfigurationBotFrameworkAuthentication, timeoutMs: number, requestTimeoutMs = CONNECTOR_REQUEST_TIMEOUT_MS): ConfigurationBotFrameworkAuthentication {
   const authenticateRequest = auth.authenticateRequest.bind(auth);
   auth.authenticateRequest = async (activity, authHeader) => {
     try {
       const result = await withTimeout(authenticateRequest(activity, authHeader), timeoutMs);
-      wrapFactory(result.connectorFactory);
+      wrapFactory(result.connectorFactory, requestTimeoutMs);
       return result;
     } catch (e) {
       const state = authState.getStore();
@@ -89,6 +106,6 @@ export function guardAuthentication(auth: ConfigurationBotFrameworkAuthenticatio
     }
   };
   const createConnectorFactory = auth.createConnectorFactory.bind(auth);
-  auth.createConnectorFactory = (claimsIdentity) => wrapFactory(createConnectorFactory(claimsIdentity));
+  auth.createConnectorFactory = (claimsIdentity) => wrapFactory(createConnectorFactory(claimsIdentity), requestTimeoutMs);
   return auth;
 }

@@ -144,8 +144,11 @@ export class FakeSlack {
     this.random = seeded(options.faults?.seed ?? 14);
   }
 
-  /** Starts the fake on 127.0.0.1 (random port). */
-  async start(): Promise<this> {
+  /** Every request (Web API and response_url) is accepted and never answered, while set. */
+  hangAll = false;
+
+  /** Starts the fake on 127.0.0.1 (random port, or `port` to come back where it was after stop()). */
+  async start(port = 0): Promise<this> {
     this.server = createServer((req, res) => { void this.handle(req, res); });
     this.wss = new WebSocket.Server({ server: this.server, path: '/socket' });
     this.wss.on('connection', (ws) => {
@@ -154,7 +157,7 @@ export class FakeSlack {
       ws.on('close', () => this.sockets.delete(ws));
       ws.send(JSON.stringify({ type: 'hello', num_connections: 1, connection_info: { app_id: 'A0TREAD' } }));
     });
-    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
+    await new Promise<void>((resolve) => this.server!.listen(port, '127.0.0.1', resolve));
     this.port = (this.server.address() as AddressInfo).port;
     return this;
   }
@@ -229,6 +232,13 @@ export class FakeSlack {
     for await (const c of req) chunks.push(c as Buffer);
     const raw = Buffer.concat(chunks).toString('utf8');
     const url = new URL(req.url ?? '/', 'http://x');
+    if (this.hangAll) {
+      if (url.pathname.startsWith('/api/')) this.calls.push({ method: url.pathname.slice('/api/'.length), args: parseArgs(raw, req.headers['content-type'] ?? ''), status: 0, at: Date.now() });
+      this.strict.hung++;
+      this.hanging.add(res);
+      res.on('close', () => this.hanging.delete(res));
+      return;
+    }
     if (url.pathname.startsWith('/response/')) {
       this.responses.push({ id: url.pathname.slice('/response/'.length), body: raw ? JSON.parse(raw) : {} });
       res.writeHead(200, { 'content-type': 'text/plain' });

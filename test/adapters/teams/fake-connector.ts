@@ -1,6 +1,10 @@
-/** A local fake of the Bot Framework connector (the service Teams activities' serviceUrl points at). */
+/**
+ * A local fake of the Bot Framework connector (the service Teams activities' serviceUrl points at). With `authorize`
+ * it refuses requests without a valid bot token with 401, as the real service does; `hang` makes it accept requests
+ * and never answer; `stop()` then `start(samePort)` makes it unreachable for a while.
+ */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 
 /** One request the connector received. */
 export interface ConnectorCall {
@@ -15,6 +19,14 @@ export interface ConnectorCall {
   body: any;
   /** The id the fake answered with. */
   answeredId?: string;
+  /** The Authorization header it came with. */
+  authorization?: string;
+}
+
+/** Options of the fake connector. */
+export interface FakeConnectorOptions {
+  /** Why a request's Authorization header is not acceptable (it is answered 401), or undefined when it is. */
+  authorize?: (authorization: string | undefined) => string | undefined;
 }
 
 /** A programmed failure for the next matching request. */
@@ -29,23 +41,40 @@ export class FakeConnector {
   readonly calls: ConnectorCall[] = [];
   /** Members returned by GET /v3/conversations/{id}/members/{userId}. */
   readonly members = new Map<string, { id: string; name: string; aadObjectId: string }>();
+  /** Requests refused with 401 (not in `calls`), with the reason. */
+  readonly refused: { path: string; reason: string }[] = [];
+  /** Accept requests and never answer them. */
+  hang = false;
+  /** Requests received while hanging. */
+  hung = 0;
   private readonly failures: Failure[] = [];
   private server: Server | undefined;
+  private readonly sockets = new Set<Socket>();
   private next = 1;
   url = '';
 
-  /** Starts listening on 127.0.0.1 with a free port. */
-  async start(): Promise<this> {
+  constructor(private readonly options: FakeConnectorOptions = {}) {}
+
+  /** Starts listening on 127.0.0.1, on `port` (to come back where it was) or a free one. */
+  async start(port = 0): Promise<this> {
     this.server = createServer((req, res) => { void this.handle(req, res); });
-    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', () => resolve()));
+    this.server.on('connection', (s) => { this.sockets.add(s); s.on('close', () => this.sockets.delete(s)); });
+    await new Promise<void>((resolve) => this.server!.listen(port, '127.0.0.1', () => resolve()));
     this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/`;
     return this;
   }
 
-  /** Stops the server. */
+  /** The port it listens on. */
+  get port(): number {
+    return Number(new URL(this.url).port);
+  }
+
+  /** Stops the server (connections are refused until it starts again), dropping hung requests. */
   async stop(): Promise<void> {
     const s = this.server;
     if (!s) return;
+    this.server = undefined;
+    for (const socket of this.sockets) socket.destroy();
     s.closeAllConnections?.();
     await new Promise<void>((resolve) => s.close(() => resolve()));
   }
@@ -72,7 +101,20 @@ export class FakeConnector {
     let body: any;
     try { body = text ? JSON.parse(text) : undefined; } catch { body = text; }
     const path = (req.url ?? '/').split('?')[0]!;
-    const call: ConnectorCall = { method: req.method ?? '', path, body };
+    if (this.options.authorize) {
+      const reason = this.options.authorize(req.headers.authorization);
+      if (reason) {
+        this.refused.push({ path, reason });
+        res.writeHead(401, { 'content-type': 'application/json; charset=utf-8' });
+        res.end(JSON.stringify({ message: 'Authorization has been denied for this request.' }));
+        return;
+      }
+    }
+    if (this.hang) {
+      this.hung++;
+      return;
+    }
+    const call: ConnectorCall = { method: req.method ?? '', path, body, ...(req.headers.authorization ? { authorization: req.headers.authorization } : {}) };
     const m = /^\/v3\/conversations(?:\/([^/]+)(?:\/(activities|members)(?:\/([^/]+))?)?)?$/.exec(path);
     if (m?.[1]) call.conversationId = decodeURIComponent(m[1]);
     if (m?.[2] === 'activities' && m[3]) {
