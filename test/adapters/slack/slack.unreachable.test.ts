@@ -92,8 +92,8 @@ for (const driver of drivers) {
       const acks = await Promise.all(names.map((n) => slashIncident(n)));
       for (const ack of acks) {
         expect(ack.status).toBe(200);
-        // Slack's deadline is 3 s; the acknowledgement does not wait for Slack's API.
-        expect(ack.ms).toBeLessThan(1500);
+        // Slack's deadline is 3 s; the acknowledgement does not wait for Slack's API (only for the command to be recorded).
+        expect(ack.ms).toBeLessThan(3000);
       }
       await until(async () => { const t = await titles(); return names.every((n) => t.includes(n)); }, 5000, 'the incidents');
 
@@ -101,7 +101,7 @@ for (const driver of drivers) {
       const started = performance.now();
       await term.say(`/incident Console during the ${kind} outage`);
       await until(() => term.text.includes(`Console during the ${kind} outage`) && /INC-\d+/.test(term.text), 3000, 'the console card');
-      expect(performance.now() - started).toBeLessThan(2000);
+      expect(performance.now() - started).toBeLessThan(3000);
 
       // The outbox kept every Slack message and is retrying them: bounded failures, not a stall.
       await until(async () => (await slackRows()).some((r) => r.attempts >= 1 && r.status === 'pending'), 3 * CALL_TIMEOUT_MS + 3000, 'a failed attempt');
