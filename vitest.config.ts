@@ -8,6 +8,7 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 120_000,
     teardownTimeout: 30_000,
-    reporters: ['default'],
+    // The second reporter adds one line after the summary when DATABASE_URL is not set (the PostgreSQL tests did not run).
+    reporters: ['default', './test/helpers/database-reporter.ts'],
   },
 });

@@ -18,6 +18,7 @@ import { closePostgresConnectors, quoteIdent } from '../src/workflows/access/con
 import { parseOrganisation } from '../src/workflows/index.js';
 import { createPgDatabase } from '../test/helpers/db.js';
 import { CountingPort } from './counting-port.js';
+import { requireChecks } from './util.js';
 
 const N = Number(process.env.BENCH_GRANTS ?? 10_000);
 const LOOPS = Number(process.env.BENCH_LOOPS ?? 4);
@@ -100,6 +101,7 @@ access: { securityChannel: { console: security }, reconcileEvery: 1d }
       expired: Number(expiredOnce!.n), expiredAtMostOnce: Number(expiredOnce!.max) === 1, failedTimerRuns: failed,
       secondsUntilAllRevokedAndVerified: Number(seconds.toFixed(2)), grantsPerSecond: Number((N / seconds).toFixed(1)), cardUpdates: port.updates,
     }));
+    requireChecks('bench:access', { everyGrantExpired: Number(expiredOnce!.n) === N, expiredAtMostOnce: Number(expiredOnce!.max) === 1, everyMembershipRevoked: after === 0 });
     await tread.stop({ closeDatabase: false });
   } finally {
     await closePostgresConnectors();

@@ -15,7 +15,7 @@ import { startTread } from '../src/runtime.js';
 import { createPgDatabase } from '../test/helpers/db.js';
 import { CountingPort } from './counting-port.js';
 import { startupRun } from './startup.js';
-import { quantileMs } from './util.js';
+import { openBenchPglite, PGLITE_STORAGE, quantileMs } from './util.js';
 
 const N = Number(process.env.BENCH_COMMANDS ?? 500);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 1);
@@ -82,7 +82,7 @@ async function startup(): Promise<void> {
   }
 }
 
-if (!process.env.BENCH_ONLY_POSTGRES) await measure('pglite', await openDatabase({ dataDir: 'memory://' }));
+if (!process.env.BENCH_ONLY_POSTGRES) await measure(`pglite-${PGLITE_STORAGE}`, await openBenchPglite());
 if (process.env.DATABASE_URL) {
   const { url, drop } = await createPgDatabase();
   await measure('postgres', await openDatabase({ url }));

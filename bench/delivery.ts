@@ -25,7 +25,7 @@ import { createLogger } from '../src/core/logger.js';
 import { startTread, type Tread } from '../src/runtime.js';
 import { parseOrganisation } from '../src/workflows/index.js';
 import { startFakeSlack, type FakeCall, type FakeSlackProcess } from './fake-slack.js';
-import { quantileMs, withBenchDatabase } from './util.js';
+import { quantileMs, requireChecks, storageOf, withBenchDatabase } from './util.js';
 
 const INCIDENTS = Number(process.env.INCIDENTS ?? 100);
 const ACKS = Number(process.env.ACKS ?? 50);
@@ -168,7 +168,7 @@ async function faults(database: Database): Promise<void> {
       console.error(calls.slice(-15).map((c) => [c.method, c.status, c.channel, new Date(c.at).toISOString()]));
     }
     console.log(JSON.stringify({
-      bench: 'delivery', case: 'faults', driver: database.driver, incidents: INCIDENTS, channels: CHANNELS, acknowledged: ACKS,
+      bench: 'delivery', case: 'faults', driver: database.driver, ...storageOf(database), incidents: INCIDENTS, channels: CHANNELS, acknowledged: ACKS,
       faults: { rateLimited: 0.3, retryAfterSeconds: 2, serverError: 0.1, noAnswer: 0.01 }, commandStatuses: [...new Set(statuses)],
       cardsLost: INCIDENTS - cards.size, cardsDoubled: [...cards.values()].filter((cs) => cs.length > 1).length,
       acknowledgementsMissingOnCard: ackMissing, acknowledgementsMissingInThread: ackThreadMissing, acknowledgementsDoubled: ackThreadDoubled,
@@ -179,6 +179,11 @@ async function faults(database: Database): Promise<void> {
       idleOutsideRetryAfterSeconds: idleOutsideRetryAfter(calls, started, finished, 2000),
       loadAverage: Number(loadavg()[0]!.toFixed(2)),
     }));
+    requireChecks('bench:delivery faults', {
+      noCardLost: cards.size === INCIDENTS, noCardDoubled: [...cards.values()].every((cs) => cs.length === 1),
+      everyAcknowledgementOnItsCard: ackMissing === 0, everyAcknowledgementInItsThreadOnce: ackThreadMissing === 0 && ackThreadDoubled === 0,
+      noCallInsideRetryAfter: Object.values(strict.violations).reduce((a, b) => a + b, 0) === 0,
+    });
   } finally {
     await tread.stop({ closeDatabase: false });
     await fake.stop();
@@ -235,13 +240,16 @@ async function escalations(databases: Database[]): Promise<void> {
       where l.action = 'oncall.paged' and e.acknowledged_at is not null and l.at > e.acknowledged_at`);
     const strict = await fake.strict();
     console.log(JSON.stringify({
-      bench: 'delivery', case: 'escalations', driver: databases[0]!.driver, replicas: treads.length, escalations: ESCALATIONS, stepSeconds: STEP_SECONDS,
+      bench: 'delivery', case: 'escalations', driver: databases[0]!.driver, ...storageOf(databases[0]!), replicas: treads.length, escalations: ESCALATIONS, stepSeconds: STEP_SECONDS,
       acknowledged: acked.length, acknowledgedBeforeDue: acked.filter((d) => (ackedAt.get(d.subject) ?? Infinity) < new Date(d.next_at).getTime()).length,
       secondPagesExpected: unacked.length, secondPagesSent: late.length,
       secondPageLateP50Seconds: quantileMs(late, 0.5, 2), secondPageLateP99Seconds: quantileMs(late, 0.99, 2), secondPageLateMaxSeconds: Number((late.at(-1) ?? NaN).toFixed(2)),
       pagesDoubled: doubled, pagesDecidedAfterAck: Number(decided!.n), pagesDeliveredAfterAck: deliveredAfterAck, rateLimited: strict.rateLimited, callsInsideRetryAfter: Object.values(strict.violations).reduce((x, y) => x + y, 0),
       loadAverage: Number(loadavg()[0]!.toFixed(2)),
     }));
+    requireChecks('bench:delivery escalations', {
+      everyUnacknowledgedSecondPageSent: late.length === unacked.length, noPageDoubled: doubled === 0, noPageDecidedAfterAck: Number(decided!.n) === 0, noPageDeliveredAfterAck: deliveredAfterAck === 0,
+    });
   } finally {
     for (const t of treads) await t.stop({ closeDatabase: false });
     await fake.stop();

@@ -29,7 +29,7 @@ import postgres from 'postgres';
 import { createPgDatabase } from '../test/helpers/db.js';
 import { freePort } from '../test/helpers/net.js';
 import { alertmanagerInstalled, ALERTMANAGER_BIN, postableAlerts, startAlertmanager, type Alertmanager } from './alertmanager.js';
-import { quantileMs, runClient } from './util.js';
+import { quantileMs, requireChecks, runClient } from './util.js';
 
 const ROUNDS = Number(process.env.ROUNDS ?? 2);
 const AM_BODIES = Number(process.env.AM_BODIES ?? 100);
@@ -259,10 +259,12 @@ async function run(driver: 'postgres' | 'pglite', am: Alertmanager): Promise<voi
     const queued = await tread.metric('tread_events_queued_total');
     const committed = (await tread.metric('tread_events_ingested_total')) - events0;
     const sent = first.accepted + 2 * resends.accepted + singles.accepted;
+    const checks = { everyFirstSightAlertStored: firing === first.accepted, everyAcceptedEventCommitted: committed === sent };
     console.log(JSON.stringify({
       bench: 'ingest-check', driver, firstSightAlerts: first.accepted, openFiringAfterFirstSight: firing,
-      everyFirstSightAlertStored: firing === first.accepted, eventsAccepted: sent, eventsQueued: queued, eventsCommitted: committed, everyAcceptedEventCommitted: committed === sent,
+      everyFirstSightAlertStored: checks.everyFirstSightAlertStored, eventsAccepted: sent, eventsQueued: queued, eventsCommitted: committed, everyAcceptedEventCommitted: checks.everyAcceptedEventCommitted,
     }));
+    requireChecks(`bench:ingest (${driver})`, checks);
   } finally {
     await tread.stop();
     await pg?.drop();

@@ -18,7 +18,7 @@ import { incidentWords, searchKnownErrors } from '../src/workflows/problem/probl
 import { createPgDatabase } from '../test/helpers/db.js';
 import { incidentTitle, loadKnownErrors, rng, SERVICES } from '../test/helpers/known-errors.js';
 import { CountingPort } from './counting-port.js';
-import { quantileMs } from './util.js';
+import { openBenchPglite, PGLITE_STORAGE, quantileMs } from './util.js';
 
 const SIZE = Number(process.env.BENCH_KEDB_SIZE ?? 100_000);
 const SEARCHES = Number(process.env.BENCH_KEDB_SEARCHES ?? 1000);
@@ -105,7 +105,7 @@ async function measure(driver: string, database: Database): Promise<void> {
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  if (!process.env.BENCH_ONLY_POSTGRES) await measure('pglite', await openDatabase({ dataDir: 'memory://' }));
+  if (!process.env.BENCH_ONLY_POSTGRES) await measure(`pglite-${PGLITE_STORAGE}`, await openBenchPglite());
   if (process.env.DATABASE_URL) {
     const { url, drop } = await createPgDatabase();
     await measure('postgres', await openDatabase({ url }));

@@ -16,7 +16,7 @@ import { parseOrganisation } from '../src/workflows/index.js';
 import { startTread } from '../src/runtime.js';
 import { createPgDatabase } from '../test/helpers/db.js';
 import { startFakeSlack } from './fake-slack.js';
-import { quantileMs, runClient } from './util.js';
+import { openBenchPglite, quantileMs, runClient, storageOf } from './util.js';
 
 const REQUESTS = Number(process.env.REQUESTS ?? 1000);
 const CONCURRENCY = Number(process.env.CONCURRENCY ?? 50);
@@ -95,7 +95,7 @@ async function main(): Promise<void> {
     drop = pg.drop;
     database = await openDatabase({ url: pg.url });
   } else {
-    database = await openDatabase({ dataDir: 'memory://' });
+    database = await openBenchPglite();
   }
   const env = loadEnv({ SLACK_BOT_TOKEN: 'xoxb-bench', SLACK_SIGNING_SECRET: SECRET, SLACK_API_URL: fake.apiUrl });
   const tread = await startTread({
@@ -118,7 +118,7 @@ async function main(): Promise<void> {
     loop.disable();
     times.sort((a, b) => a - b);
     return {
-      bench: 'slack', case: name, driver: database.driver, requests: total, concurrency, warmupRequests: warmup,
+      bench: 'slack', case: name, driver: database.driver, ...storageOf(database), requests: total, concurrency, warmupRequests: warmup,
       acksPerSecond: Math.round((warmup + total) / seconds),
       p50Ms: quantileMs(times, 0.5, 1), p99Ms: quantileMs(times, 0.99, 1), maxMs: Number(times.at(-1)!.toFixed(1)),
       errors,

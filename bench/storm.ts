@@ -20,7 +20,7 @@ import { loadEnv } from '../src/core/config/env.js';
 import { startTread } from '../src/runtime.js';
 import { parseOrganisation } from '../src/workflows/index.js';
 import { maxInWindow, startFakeSlack, type FakeCall, type FakeMessage } from './fake-slack.js';
-import { quantileMs, runClient, withBenchDatabase } from './util.js';
+import { quantileMs, requireChecks, runClient, storageOf, withBenchDatabase } from './util.js';
 
 const EVENTS = Number(process.env.STORM_EVENTS ?? 10_000);
 const SECONDS = Number(process.env.STORM_SECONDS ?? 10);
@@ -173,7 +173,7 @@ async function run(database: Database): Promise<void> {
     const alerts = Number((await queryRows<{ n: number }>(tread.app.db, sql`select count(*)::int as n from alerts where integration = 'am'`))[0]?.n ?? 0);
     const runSeconds = (Math.max(...calls.map((c) => c.at)) - start) / 1000;
     console.log(JSON.stringify({
-      bench: 'storm', driver: database.driver, events: EVENTS, seconds: SECONDS, services: SERVICES, groups: GROUPS, accepted: load.statuses, alertsStored: alerts, groupsOpened: groups,
+      bench: 'storm', driver: database.driver, ...storageOf(database), events: EVENTS, seconds: SECONDS, services: SERVICES, groups: GROUPS, accepted: load.statuses, alertsStored: alerts, groupsOpened: groups,
       cards: cardAt.size, cardsPostedTwice: [...cardAt.values()].filter((ps) => ps.length > 1).length,
       timeToCardP50Seconds: quantileMs(toCard, 0.5, 1), timeToCardP99Seconds: quantileMs(toCard, 0.99, 1), timeToCardMaxSeconds: Number((toCard.at(-1) ?? NaN).toFixed(1)),
       timeToLastCardSeconds: Number(((lastCard - start) / 1000).toFixed(1)),
@@ -184,6 +184,7 @@ async function run(database: Database): Promise<void> {
       rateLimited: strict.rateLimited, callsInsideRetryAfter: Object.values(strict.violations).reduce((a, b) => a + b, 0),
       loadAverage: Number(loadavg()[0]!.toFixed(2)),
     }));
+    requireChecks('bench:storm', { everyGroupCardPostedOnce: [...cardAt.values()].every((ps) => ps.length === 1), noCallInsideRetryAfter: Object.values(strict.violations).reduce((a, b) => a + b, 0) === 0 });
   } finally {
     await tread.stop({ closeDatabase: false });
     await fake.stop();

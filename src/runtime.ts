@@ -226,6 +226,7 @@ function coreRoutes(app: AppContext, http: HttpServer, dispatcher: Dispatcher, s
           renderFamily({ name: 'tread_inbound_replayed_total', type: 'counter', help: 'Chat requests this process replayed for a process that died, and those it gave up on after the last try (the person is told)', samples: [{ labels: { outcome: 'replayed' }, value: router.journal.counts.replayed }, { labels: { outcome: 'given_up' }, value: router.journal.counts.givenUp }] }),
           renderFamily({ name: 'tread_timer_lag_seconds', type: 'gauge', help: 'How long the oldest due timer has waited', samples: [{ value: lag }] }),
           renderFamily({ name: 'tread_scheduler_last_tick_timestamp_seconds', type: 'gauge', help: 'When the scheduler last ticked', samples: [{ value: (scheduler.lastTickAt?.getTime() ?? 0) / 1000 }] }),
+          renderFamily({ name: 'tread_timers_run_total', type: 'counter', help: 'Timers this process ran, by outcome (failed: retried later)', samples: (['ran', 'failed'] as const).map((o) => ({ labels: { outcome: o }, value: scheduler.timersRun[o] })) }),
           http.durations.render(),
           ...(await Promise.all(workflows.map((w) => w.metrics?.(app) ?? Promise.resolve([])))).flat().map(renderFamily),
         ].join('\n\n');

@@ -35,6 +35,11 @@ export interface SlackAdapter extends PlatformAdapter {
   port: SlackChatPort;
   /** The bot's ids (from options or auth.test). */
   bot: { botId: string; botUserId: string; teamId?: string };
+  /**
+   * Resolves when no acknowledged request is still being worked on (routed and answered): what a caller that got its
+   * ack can wait for before looking at what the request did, or did not do twice.
+   */
+  idle(): Promise<void>;
 }
 
 /** A Slack configuration tread cannot start with; main.ts prints its message as one line (it goes by the name). */
@@ -165,6 +170,7 @@ export async function createSlackAdapter(options: SlackAdapterOptions): Promise<
     pacer: port.pacer,
     bot,
     routes,
+    idle: () => listeners.drain(),
     async start() {
       if (socket) {
         await socket.start();

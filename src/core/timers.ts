@@ -44,7 +44,9 @@ function timerBackoffMs(attempts: number): number {
 
 /**
  * Runs timers due at `now`. Each runs in its own transaction, claimed with FOR UPDATE SKIP LOCKED, so replicas never run
- * one twice. `onRan` is told after each timer's transaction committed (the scheduler starts sending its messages).
+ * one twice. A timer runs at most once per call: one its handler rescheduled to a time already passed runs again in the
+ * next run, so a handler that keeps its timer due cannot spin one run up to its limit. `onRan` is told after each
+ * timer's transaction committed (the scheduler starts sending its messages).
  */
 export async function runDue(app: AppContext, handlers: Record<string, TimerHandler>, now: Date, limit = 200, options: { onRan?: () => void } = {}): Promise<{ ran: number; failed: number }> {
   let ran = 0;
@@ -56,6 +58,8 @@ export async function runDue(app: AppContext, handlers: Record<string, TimerHand
     // Whether another due timer is there once this one is done (rows written meanwhile, by this handler too): when not,
     // the loop ends without one more claim that would find nothing (a transaction of three round trips).
     let more = true;
+    // A rescheduled timer runs again in a later run, even when its new due time has passed already (see `skip`).
+    let rescheduled = false;
     // Read by the statement that ends the claimed timer, so it costs no round trip of its own.
     const moreDue = (id: number) => sql<boolean>`exists (select 1 from timers m where m.due_at <= ${now.toISOString()}::timestamptz and m.id <> ${id}${skip.length ? sql` and m.id not in ${skip}` : sql``})`;
     try {
@@ -87,7 +91,8 @@ export async function runDue(app: AppContext, handlers: Record<string, TimerHand
         if (outcome && 'rescheduleAt' in outcome) {
           const [ended] = await tx.update(schema.timers).set({ dueAt: outcome.rescheduleAt, attempts: 0, lastError: null, ...(outcome.payload ? { payload: outcome.payload } : {}) })
             .where(eq(schema.timers.id, timer.id)).returning({ more: moreDue(timer.id) });
-          more = ended?.more !== false || outcome.rescheduleAt.getTime() <= now.getTime();
+          more = ended?.more !== false;
+          rescheduled = true;
         } else {
           const [ended] = await tx.delete(schema.timers).where(eq(schema.timers.id, timer.id)).returning({ more: moreDue(timer.id) });
           more = ended?.more !== false;
@@ -102,6 +107,7 @@ export async function runDue(app: AppContext, handlers: Record<string, TimerHand
         continue;
       }
       ran++;
+      if (rescheduled) skip.push(claimedId!);
       if (!more) break;
     } catch (e) {
       failed++;

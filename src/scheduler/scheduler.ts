@@ -26,6 +26,8 @@ export class Scheduler {
   private poked: NodeJS.Timeout | undefined;
   private started = false;
   lastTickAt: Date | undefined;
+  /** Timers this process ran (their handler committed) and that failed, since it started (`tread_timers_run_total`). */
+  readonly timersRun = { ran: 0, failed: 0 };
 
   constructor(
     private readonly app: AppContext,
@@ -105,6 +107,8 @@ export class Scheduler {
     this.lastTickAt = new Date();
     for (;;) {
       const { ran, failed } = await runDue(this.app, this.handlers, this.app.clock.now(), 200, { onRan: () => this.dispatcher?.kick() });
+      this.timersRun.ran += ran;
+      this.timersRun.failed += failed;
       if (ran + failed < 200) break;
     }
     this.dispatcher?.kick();

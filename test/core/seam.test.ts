@@ -181,5 +181,9 @@ describe.skipIf(!process.env.DATABASE_URL)('after-commit subscribers with two re
     const rows = await queryRows<{ n: number; runs: number }>(dbs[0]!.db, sql`select n, count(*)::int as runs from demo_links where mode = 'after' group by n order by n`);
     expect(rows).toHaveLength(60);
     expect(rows.every((r) => Number(r.runs) === 1)).toBe(true);
+    // Both schedulers ran some of the subscriber timers.
+    const ran = treads.map((t) => t.scheduler.timersRun.ran);
+    expect(ran[0], JSON.stringify(ran)).toBeGreaterThan(0);
+    expect(ran[1], JSON.stringify(ran)).toBeGreaterThan(0);
   });
 });

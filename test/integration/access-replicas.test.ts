@@ -83,10 +83,16 @@ access: { securityChannel: { console: security } }
     const handlers = (t: typeof a) => Object.assign({}, ...t.tread.workflows.map((w) => w.timers), { 'core.record_event': t.tread.app.seam.timer, 'core.webhook': t.tread.app.webhooks.timer });
     clock.advance(HOUR);
     const now = clock.now();
+    const ran = { a: 0, b: 0 };
     for (let round = 0; round < 5; round++) {
       const results = await Promise.all([runDue(a.tread.app, handlers(a), now, 5), runDue(b.tread.app, handlers(b), now, 5), runDue(a.tread.app, handlers(a), now), runDue(b.tread.app, handlers(b), now)]);
       expect(results.reduce((n, r) => n + r.failed, 0)).toBe(0);
+      ran.a += results[0]!.ran + results[2]!.ran;
+      ran.b += results[1]!.ran + results[3]!.ran;
     }
+    // Both replicas claimed some of the timers.
+    expect(ran.a, JSON.stringify(ran)).toBeGreaterThan(0);
+    expect(ran.b, JSON.stringify(ran)).toBeGreaterThan(0);
     await Promise.all([a.tread.dispatcher.flush(), b.tread.dispatcher.flush()]);
     const expired = await dbA.rows<{ subject: string; n: number }>(sql`select subject, count(*)::int as n from audit_log where action = 'access.expire' group by subject`);
     expect(expired).toHaveLength(PEOPLE.length * 2);

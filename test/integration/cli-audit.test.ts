@@ -70,8 +70,7 @@ for (const driver of drivers) {
       expect(head.stdout).toBe(`${rows} ${m![2]}\n`);
     }, SLOW);
 
-    it('refuses to open a PGlite directory another live process holds', async () => {
-      if (driver !== 'pglite') return;
+    it.skipIf(driver !== 'pglite')('refuses to open a PGlite directory another live process holds', async () => {
       const database = await open();
       try {
         const locked = await tread(['audit', 'verify'], env);

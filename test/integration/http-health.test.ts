@@ -119,6 +119,8 @@ for (const driver of drivers) {
       await t.tick();
       const after = parsePrometheus(await (await fetch(`${base}/metrics`)).text());
       expect(after.samples.find((s) => s.name === 'tread_timer_lag_seconds')?.value).toBe(0);
+      // the tick ran the due timers (the re-index at least), counted by this process
+      expect(after.samples.find((s) => s.name === 'tread_timers_run_total' && s.labels.outcome === 'ran')?.value).toBeGreaterThanOrEqual(1);
       await t.db.delete(schema.outbox);
     });
 

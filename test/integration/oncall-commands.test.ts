@@ -1,3 +1,4 @@
+import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { schema, type Database } from '../../db/client.js';
 import type { Reply } from '../../src/core/inbound.js';
@@ -84,6 +85,33 @@ for (const driver of drivers) {
         expect(text(await t.command('dave', '/oncall primary'))).toContain('*Bob* (override) until Mon 5 Jan 12:00 UTC · next: Alice until Mon 12 Jan 09:00 UTC');
         const audit = await t.tread.app.db.select().from(schema.auditLog);
         expect(audit.some((a) => a.action === 'oncall.override' && a.subject === 'oncall:primary')).toBe(true);
+      });
+
+      it('an override made by command changes who is paged: an incident opened over REST pages the override, and the rotation after it ends', async () => {
+        const openIncident = async (title: string) => {
+          const res = await fetch(`http://127.0.0.1:${t.tread.port}/api/v1/incidents`, {
+            method: 'POST', headers: { authorization: `Bearer ${API_TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify({ title, service: 'checkout' }),
+          });
+          expect(res.status).toBe(201);
+          const id = (await res.json() as { id: string }).id;
+          await t.tread.dispatcher.flush();
+          return id;
+        };
+        const pagedFor = (inc: string) => t.port.dms().filter((c) => c.message?.subject === inc && c.message?.context?.startsWith('Paging')).map((c) => c.user);
+        // Without an override, primary (step 1 of checkout's policy) is alice this week.
+        const before = await openIncident('Checkout errors before the override');
+        expect(pagedFor(before)).toEqual(['alice']);
+
+        expect(text(await t.command('alice', '/oncall override primary @bob now +2h'))).toMatch(/^Override #\d+: \*Bob\* is on call/);
+        const during = await openIncident('Checkout errors during the override');
+        expect(pagedFor(during)).toEqual(['bob']);
+        const [esc] = await t.tread.app.db.select().from(schema.escalations).where(eq(schema.escalations.subject, during));
+        expect(esc).toMatchObject({ state: 'active' });
+
+        // When the override has ended, primary pages alice again.
+        t.clock.advance(2 * HOUR + 60_000);
+        const afterwards = await openIncident('Checkout errors after the override');
+        expect(pagedFor(afterwards)).toEqual(['alice']);
       });
 
       it('reads local times in the actor\'s time zone', async () => {

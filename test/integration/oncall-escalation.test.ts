@@ -1,4 +1,4 @@
-import { and, eq } from 'drizzle-orm';
+import { and, eq, gt } from 'drizzle-orm';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { schema, type Database } from '../../db/client.js';
 import { verifyAudit } from '../../src/core/audit.js';
@@ -243,13 +243,17 @@ for (const driver of drivers) {
     });
 
     it('cancelling a paging incident stops its escalation (recorded as cancelled), and nobody is paged again', async () => {
+      // Earlier tests here started escalations on made-up INC-n subjects: only the ones this incident started count.
+      const lastEscalation = Math.max(0, ...(await app().db.select().from(schema.escalations)).map((e) => e.id));
       await t.command('alice', '/incident Checkout false alarm service:checkout');
       const inc = `INC-${(await app().db.select().from(schema.incidents).orderBy(schema.incidents.id)).at(-1)!.id}`;
       await t.command('bob', `/incident cancel ${inc} false alarm`);
-      const [esc] = await app().db.select().from(schema.escalations).where(and(eq(schema.escalations.subject, inc)));
-      expect(esc?.state).not.toBe('active');
+      const escalations = await app().db.select().from(schema.escalations).where(and(eq(schema.escalations.subject, inc), gt(schema.escalations.id, lastEscalation)));
+      expect(escalations.map((e) => e.state)).toEqual(['cancelled']);
       const pages = () => t.port.dms().filter((c) => c.message?.subject === inc && c.message?.context?.startsWith('Paging')).length;
       const before = pages();
+      expect(before).toBe(1); // the first page went out when the incident opened
+      expect(await timersOf(app().db, inc).then((ts) => ts.filter((x) => x.kind === 'oncall.escalate'))).toEqual([]);
       for (let i = 0; i < 4; i++) await after(10 * MIN);
       expect(pages()).toBe(before);
     });

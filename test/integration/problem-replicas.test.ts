@@ -49,6 +49,10 @@ describe.skipIf(!process.env.DATABASE_URL)('known error hints on two replicas sh
     const handlers = (t: ProblemTestTread) => Object.assign({}, ...t.tread.workflows.map((w) => w.timers), { 'core.record_event': t.tread.app.seam.timer });
     const results = await Promise.all([runDue(a.tread.app, handlers(a), clock.now(), 3), runDue(b.tread.app, handlers(b), clock.now(), 3), runDue(a.tread.app, handlers(a), clock.now()), runDue(b.tread.app, handlers(b), clock.now())]);
     expect(results.reduce((n, r) => n + r.failed, 0)).toBe(0);
+    // Both replicas claimed some of the searches.
+    const ran = { a: results[0]!.ran + results[2]!.ran, b: results[1]!.ran + results[3]!.ran };
+    expect(ran.a, JSON.stringify(ran)).toBeGreaterThan(0);
+    expect(ran.b, JSON.stringify(ran)).toBeGreaterThan(0);
     await Promise.all([a.tread.dispatcher.flush(), b.tread.dispatcher.flush()]);
     const hints = await dbA.rows<{ incident_id: number; n: number }>(sql`select incident_id, count(*)::int as n from kedb_hints group by incident_id`);
     expect(hints).toHaveLength(INCIDENTS);

@@ -42,13 +42,19 @@ describe.skipIf(!process.env.DATABASE_URL)('approvals on two replicas sharing Po
     const handlersA = Object.assign({}, ...a.tread.workflows.map((w) => w.timers), { 'core.record_event': a.tread.app.seam.timer });
     const handlersB = Object.assign({}, ...b.tread.workflows.map((w) => w.timers), { 'core.record_event': b.tread.app.seam.timer });
     // every hour for two days and a bit, each replica running two scheduler loops at once
+    const ran = { a: 0, b: 0 };
     for (let hour = 1; hour <= 50; hour++) {
       clock.advance(HOUR);
       const now = clock.now();
       const results = await Promise.all([runDue(a.tread.app, handlersA, now, 7), runDue(b.tread.app, handlersB, now, 7), runDue(a.tread.app, handlersA, now), runDue(b.tread.app, handlersB, now)]);
       expect(results.reduce((n, r) => n + r.failed, 0)).toBe(0);
+      ran.a += results[0]!.ran + results[2]!.ran;
+      ran.b += results[1]!.ran + results[3]!.ran;
       await Promise.all([a.tread.dispatcher.flush(), b.tread.dispatcher.flush()]);
     }
+    // Both replicas claimed some of the reminders, escalations and expiries.
+    expect(ran.a, JSON.stringify(ran)).toBeGreaterThan(0);
+    expect(ran.b, JSON.stringify(ran)).toBeGreaterThan(0);
     // reminders at 2h, 7h, 12h, … 47h (the one at 52h would be after the expiry at 48h): 10 per approval
     const reminded = await dbA.rows<{ subject: string; n: number }>(sql`select subject, count(*)::int as n from audit_log where action = 'approval.reminded' group by subject`);
     expect(reminded).toHaveLength(REQUESTS);

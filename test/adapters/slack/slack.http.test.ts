@@ -165,7 +165,7 @@ for (const driver of drivers) {
       expect(unsigned.status).toBe(401);
       const tampered = await fetch(`http://127.0.0.1:${tread.port}/slack/events`, { method: 'POST', headers: signedHeaders(SECRET, body, 'form'), body: body.replace('Forged', 'Tampered') });
       expect(tampered.status).toBe(401);
-      await new Promise((r) => setTimeout(r, 100));
+      await slack.idle();
       expect(await counts()).toEqual(before);
       expect(fake.ok('chat.postMessage').some((c) => /Forged|Tampered/.test(String(c.args.text)))).toBe(false);
     });
@@ -260,7 +260,7 @@ for (const driver of drivers) {
       await send(first.body, 'form');
       await send(first.body, 'form', { headers: { 'x-slack-retry-num': '1', 'x-slack-retry-reason': 'http_timeout' } });
       await fake.waitFor(() => postedCard('Retried incident'), 5000, 'card');
-      await new Promise((r) => setTimeout(r, 200));
+      await slack.idle(); // both deliveries were acknowledged: wait until the work after both acks is done
       expect((await incidents()).filter((i) => i.title === 'Retried incident')).toHaveLength(1);
 
       const card = postedCard('Retried incident')!;
@@ -268,7 +268,7 @@ for (const driver of drivers) {
       await Promise.all([send(pressed.body, 'form'), send(pressed.body, 'form', { headers: { 'x-slack-retry-num': '1' } })]);
       const id = (await incidents()).find((i) => i.title === 'Retried incident')!.id;
       await fake.waitFor(async () => (await tread.app.db.select().from(schema.incidents).where(eq(schema.incidents.id, id)))[0]!.state === 'acknowledged', 5000, 'acknowledged');
-      await new Promise((r) => setTimeout(r, 200));
+      await slack.idle();
       await tread.dispatcher.flush();
       const acks = (await tread.app.db.select().from(schema.auditLog).where(eq(schema.auditLog.subject, `INC-${id}`))).filter((a) => a.action.includes('ack'));
       expect(acks).toHaveLength(1);
@@ -281,7 +281,7 @@ for (const driver of drivers) {
       expect((await send(event, 'json')).status).toBe(200);
       expect((await send(event, 'json', { headers: { 'x-slack-retry-num': '1', 'x-slack-retry-reason': 'http_timeout' } })).status).toBe(200);
       await fake.waitFor(() => postedCard('Disk full on db-1'), 5000, 'mention card');
-      await new Promise((r) => setTimeout(r, 200));
+      await slack.idle();
       expect((await incidents()).filter((i) => i.title === 'Disk full on db-1')).toHaveLength(1);
     });
 
@@ -298,8 +298,8 @@ for (const driver of drivers) {
       expect(pending.attempts).toBe(0);
       expect(pending.lastError).toMatch(/rate limited, retry after 1000 ms/);
       expect(postedCard('Rate limited card')).toBeUndefined();
-      await new Promise((r) => setTimeout(r, 1100));
-      await tread.dispatcher.flush();
+      // Sent again once the Retry-After second has passed (this tread has no tick: each look is a flush).
+      await fake.waitFor(async () => { await tread.dispatcher.flush(); return postedCard('Rate limited card'); }, 5000, 'the card after Retry-After');
       expect(fake.ok('chat.postMessage').filter((c) => String(c.args.text).includes('Rate limited card') && !c.args.thread_ts)).toHaveLength(1);
       const [row] = (await tread.app.db.select().from(schema.outbox)).filter((r) => r.id === pending.id);
       expect(row!.status).toBe('sent');
@@ -357,9 +357,10 @@ for (const driver of drivers) {
 
     it('Socket Mode: connects through apps.connections.open, acks a slash command envelope, ignores its redelivery', async () => {
       const env = loadEnv({ SLACK_BOT_TOKEN: 'xoxb-test', SLACK_APP_TOKEN: 'xapp-test', SLACK_API_URL: fake.apiUrl });
+      let socket: SlackAdapter | undefined;
       const socketTread = await startTread({
         database, config, tickSeconds: 0, http: { host: '127.0.0.1', port: 0 },
-        platforms: async (app, router) => [await createSlackAdapter({ env, app, router, port: { budgets: SLACK_TEST_BUDGETS }, bot: slack.bot })],
+        platforms: async (app, router) => [socket = await createSlackAdapter({ env, app, router, port: { budgets: SLACK_TEST_BUDGETS }, bot: slack.bot })],
       });
       try {
         // No public URL needed: the socket tread serves no /slack/events.
@@ -381,7 +382,7 @@ for (const driver of drivers) {
         // Slack redelivers the envelope: acked again, nothing created twice.
         fake.sendEnvelope({ ...envelope, retry_attempt: 1, retry_reason: 'timeout' });
         await fake.waitFor(() => fake.socketMessages.filter((m) => m.envelope_id === 'env-0001').length === 2, 3000, 'second ack');
-        await new Promise((r) => setTimeout(r, 200));
+        await socket!.idle();
         expect((await incidents()).filter((i) => i.title === 'Socket mode incident')).toHaveLength(1);
 
         // A view submission with errors is answered in the envelope ack.

@@ -80,9 +80,13 @@ describe('Teams conversations and people', () => {
 
 describe('Teams transport checks', () => {
   it('refuses a missing or malformed Authorization header before any validation', () => {
-    expect(authorizationProblem(undefined)).toMatch(/Bearer/);
-    expect(authorizationProblem('Basic abc')).toBeDefined();
-    expect(authorizationProblem('Bearer x.y.z')).toBeDefined();
+    expect(authorizationProblem(undefined)).toBe('send the Bot Framework token: Authorization: Bearer <jwt>');
+    expect(authorizationProblem('')).toBe('send the Bot Framework token: Authorization: Bearer <jwt>');
+    expect(authorizationProblem(['Bearer a.b.c', 'Bearer d.e.f'])).toBe('send one Authorization header');
+    expect(authorizationProblem('Basic abc')).toBe('the Authorization header is not "Bearer <jwt>"');
+    expect(authorizationProblem('Bearer only-one-part')).toBe('the Authorization header is not "Bearer <jwt>"');
+    expect(authorizationProblem('Bearer x.y.z')).toBe('the bearer token is not a JWT');
+    expect(authorizationProblem(`Bearer ${Buffer.from('"a string"').toString('base64url')}.${Buffer.from('{}').toString('base64url')}.sig`)).toBe('the bearer token is not a JWT');
     const part = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');
     expect(authorizationProblem(`Bearer ${part({ alg: 'RS256' })}.${part({ iss: 'x' })}.sig`)).toBeUndefined();
   });
