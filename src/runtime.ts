@@ -8,6 +8,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { sql } from 'drizzle-orm';
 import { migrationsFolder, queryRows, type Database } from '../db/client.js';
 import type { AppContext } from './core/app.js';
+import { auditHead } from './core/audit.js';
 import { systemClock, type Clock } from './core/clock.js';
 import type { OrgConfig } from './core/config/org.js';
 import { Dispatcher } from './core/delivery/dispatcher.js';
@@ -222,6 +223,7 @@ function coreRoutes(app: AppContext, http: HttpServer, dispatcher: Dispatcher, s
           renderFamily({ name: 'tread_outbox_oldest_pending_seconds', type: 'gauge', help: 'Age of the oldest outbox row waiting to be sent, by platform', samples: waiting.map((w) => ({ labels: { platform: w.platform }, value: w.oldestSeconds })) }),
           dispatcher.stats.render(),
           app.chatCalls.render(),
+          renderFamily({ name: 'tread_audit_head_seq', type: 'gauge', help: 'Sequence number of the newest audit row (record `tread audit head` elsewhere; a drop means rows were deleted)', samples: [{ value: (await auditHead(app.db)).seq }] }),
           renderFamily({ name: 'tread_inbound_unfinished', type: 'gauge', help: 'Chat requests acknowledged and not yet handled (a process that died leaves them to be replayed)', samples: [{ value: await inboundUnfinished(app) }] }),
           renderFamily({ name: 'tread_inbound_replayed_total', type: 'counter', help: 'Chat requests this process replayed for a process that died, and those it gave up on after the last try (the person is told)', samples: [{ labels: { outcome: 'replayed' }, value: router.journal.counts.replayed }, { labels: { outcome: 'given_up' }, value: router.journal.counts.givenUp }] }),
           renderFamily({ name: 'tread_timer_lag_seconds', type: 'gauge', help: 'How long the oldest due timer has waited', samples: [{ value: lag }] }),

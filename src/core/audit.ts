@@ -98,8 +98,36 @@ export interface AuditVerification {
   problems: string[];
 }
 
-/** Walks the whole chain and reports edited, inserted or deleted rows. */
-export async function verifyAudit(db: Db): Promise<AuditVerification> {
+/** A head recorded outside tread (`tread audit head` printed it): the hash, and its sequence number when known. */
+export interface RecordedHead {
+  seq?: number;
+  hash: string;
+}
+
+/**
+ * Parses recorded heads: lines of `<seq> <hash>` (what `tread audit head` prints, and what tread logs each day), or
+ * `<seq>:<hash>`, or a bare hash. Empty lines and lines starting with # are skipped. Throws naming the bad line.
+ */
+export function parseRecordedHeads(text: string): RecordedHead[] {
+  const heads: RecordedHead[] = [];
+  for (const [i, raw] of text.split(/\r?\n/).entries()) {
+    const line = raw.trim();
+    if (!line || line.startsWith('#')) continue;
+    const m = /^(?:(\d+)[\s:]+)?([0-9a-f]{64})$/i.exec(line);
+    if (!m) throw new Error(`line ${i + 1}: expected "<seq> <hash>" (as tread audit head prints) or a 64-character hash, not "${line.slice(0, 80)}"`);
+    heads.push({ ...(m[1] ? { seq: Number(m[1]) } : {}), hash: m[2]!.toLowerCase() });
+  }
+  return heads;
+}
+
+/**
+ * Walks the whole chain and reports edited, inserted or deleted rows. With heads recorded elsewhere, each must still be
+ * in the chain (at its sequence number when given): deleting the newest rows and rewriting the head to match goes
+ * unnoticed by the chain alone, but not against a head recorded before.
+ */
+export async function verifyAudit(db: Db, options: { heads?: RecordedHead[] } = {}): Promise<AuditVerification> {
+  const wanted = new Map((options.heads ?? []).map((h) => [h.hash, h]));
+  const found = new Set<string>();
   const problems: string[] = [];
   let prev = GENESIS_HASH;
   let count = 0;
@@ -113,6 +141,8 @@ export async function verifyAudit(db: Db): Promise<AuditVerification> {
       if (row.prevHash !== prev) problems.push(`row ${row.seq}: previous hash does not match row before it (a row was deleted or inserted before ${row.seq})`);
       const expected = auditHash(row.prevHash, row);
       if (expected !== row.hash) problems.push(`row ${row.seq}: content does not match its hash (the row was edited)`);
+      const recorded = wanted.get(row.hash);
+      if (recorded && (recorded.seq === undefined || recorded.seq === row.seq)) found.add(row.hash);
       prev = row.hash;
       lastSeq = row.seq;
     }
@@ -121,11 +151,18 @@ export async function verifyAudit(db: Db): Promise<AuditVerification> {
   const [head] = await db.select().from(schema.auditHead).where(eq(schema.auditHead.id, 1));
   if (head && head.hash !== prev) problems.push(`the chain ends at ${prev.slice(0, 12)}… but the recorded head is ${head.hash.slice(0, 12)}… (newest rows were deleted or the head was changed)`);
   if (!head && count > 0) problems.push('the recorded head is missing');
+  for (const h of wanted.values()) {
+    if (found.has(h.hash)) continue;
+    const at = h.seq === undefined ? '' : ` (row ${h.seq})`;
+    problems.push(h.seq !== undefined && h.seq > lastSeq
+      ? `the head recorded elsewhere${at}, ${h.hash.slice(0, 12)}…, is beyond the chain's end (row ${lastSeq}): rows ${lastSeq + 1}…${h.seq} were deleted`
+      : `the head recorded elsewhere${at}, ${h.hash.slice(0, 12)}…, is not in the chain: rows were deleted or rewritten`);
+  }
   return { ok: problems.length === 0, rows: count, head: prev, problems };
 }
 
 /** The newest hash, to record elsewhere; a later deletion of the newest rows shows against it. */
-export async function auditHead(db: Db): Promise<{ seq: number; hash: string }> {
+export async function auditHead(db: DbOrTx): Promise<{ seq: number; hash: string }> {
   const [head] = await db.select().from(schema.auditHead).where(eq(schema.auditHead.id, 1));
   return head ? { seq: head.seq, hash: head.hash } : { seq: 0, hash: GENESIS_HASH };
 }

@@ -2,7 +2,10 @@
 import { eq, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { schema, type Database } from '../../db/client.js';
-import { appendAudit, auditHash, auditHead, canonicalJson, GENESIS_HASH, verifyAudit, type AuditEntry } from '../../src/core/audit.js';
+import { appendAudit, auditHash, auditHead, canonicalJson, GENESIS_HASH, parseRecordedHeads, verifyAudit, type AuditEntry } from '../../src/core/audit.js';
+import type { AppContext } from '../../src/core/app.js';
+import { housekeeping } from '../../src/core/housekeeping.js';
+import type { TimerRow } from '../../src/core/timers.js';
 import { drivers, openTestDatabase } from '../helpers/db.js';
 
 const T0 = Date.parse('2026-01-05T09:00:00Z');
@@ -15,6 +18,18 @@ function entry(i: number, extra: Partial<AuditEntry> = {}): AuditEntry {
     ...extra,
   };
 }
+
+describe('parseRecordedHeads', () => {
+  const hash = 'a'.repeat(64);
+  it('reads what tread audit head prints, seq:hash and bare hashes; skips blanks and comments', () => {
+    expect(parseRecordedHeads(`# heads\n12 ${hash}\n\n13:${'B'.repeat(64)}\n${'c'.repeat(64)}\n`)).toEqual([
+      { seq: 12, hash }, { seq: 13, hash: 'b'.repeat(64) }, { hash: 'c'.repeat(64) },
+    ]);
+  });
+  it('names the bad line', () => {
+    expect(() => parseRecordedHeads(`12 ${hash}\n12 not-a-hash`)).toThrow('line 2: expected "<seq> <hash>" (as tread audit head prints) or a 64-character hash, not "12 not-a-hash"');
+  });
+});
 
 describe('canonicalJson', () => {
   it('sorts keys at every depth and drops undefined, so equal content hashes equally', () => {
@@ -168,6 +183,33 @@ for (const driver of drivers) {
       expect(v.ok).toBe(true); // a chain cut at its end is consistent in itself…
       expect(v.head).not.toBe(recorded.hash); // …which is why `tread audit head` is recorded elsewhere
       expect((await auditHead(database.db)).seq).toBeLessThan(recorded.seq);
+      // …and against the head recorded before, the cut shows
+      const against = await verifyAudit(database.db, { heads: [recorded] });
+      expect(against.ok).toBe(false);
+      expect(against.problems).toEqual([`the head recorded elsewhere (row 6), ${recorded.hash.slice(0, 12)}…, is beyond the chain's end (row 4): rows 5…6 were deleted`]);
+      // a bare hash (no sequence number) that is not in the chain
+      expect((await verifyAudit(database.db, { heads: [{ hash: recorded.hash }] })).problems).toEqual([`the head recorded elsewhere, ${recorded.hash.slice(0, 12)}…, is not in the chain: rows were deleted or rewritten`]);
+    });
+
+    it('once a day (midnight UTC) the head is logged, for operators to record outside tread', async () => {
+      const appended = await append(3);
+      const lines: { obj: Record<string, unknown>; msg: string }[] = [];
+      const app = { log: { info: (obj: Record<string, unknown>, msg: string) => lines.push({ obj, msg }) } } as unknown as AppContext;
+      const timer = housekeeping.timers!['core.audit_head']!;
+      const outcome = await database.db.transaction((tx) => timer(tx, {} as TimerRow, app, new Date('2026-01-05T00:00:03Z')));
+      expect(outcome).toEqual({ rescheduleAt: new Date('2026-01-06T00:00:00Z') });
+      expect(lines).toEqual([{ obj: { auditHead: `3 ${appended[2]!.hash}`, seq: 3, hash: appended[2]!.hash }, msg: expect.stringContaining('tread audit verify --head-file') }]);
+      // the logged value is what --head-file reads
+      expect(parseRecordedHeads(String(lines[0]!.obj.auditHead))).toEqual([{ seq: 3, hash: appended[2]!.hash }]);
+    });
+
+    it('heads recorded earlier that are still in the chain verify, with or without their sequence number', async () => {
+      const appended = await append(5);
+      const v = await verifyAudit(database.db, { heads: [{ seq: 2, hash: appended[1]!.hash }, { hash: appended[3]!.hash }, { seq: 5, hash: appended[4]!.hash }] });
+      expect(v).toMatchObject({ ok: true, rows: 5, problems: [] });
+      // the right hash at the wrong row is not accepted
+      const moved = await verifyAudit(database.db, { heads: [{ seq: 3, hash: appended[1]!.hash }] });
+      expect(moved.ok).toBe(false);
     });
 
     it('detects a row inserted into the chain', async () => {

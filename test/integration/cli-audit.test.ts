@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { sql } from 'drizzle-orm';
@@ -68,6 +68,26 @@ for (const driver of drivers) {
       const head = await tread(['audit', 'head'], env);
       expect(head.code).toBe(0);
       expect(head.stdout).toBe(`${rows} ${m![2]}\n`);
+
+      // a head recorded elsewhere, given as audit head printed it (one argument or two) and in a file of several
+      const one = await tread(['audit', 'verify', '--head', head.stdout.trim()], env);
+      expect([one.code, one.stdout]).toEqual([0, `audit chain OK: ${rows} rows, head ${m![2]}; 1 recorded head found in it\n`]);
+      const two = await tread(['audit', 'verify', '--head', String(rows), m![2]!], env);
+      expect(two.code).toBe(0);
+      const file = join(dir, 'heads.txt');
+      writeFileSync(file, `# recorded daily\n${head.stdout}`);
+      const fromFile = await tread(['audit', 'verify', '--head-file', file], env);
+      expect([fromFile.code, fromFile.stdout]).toEqual([0, `audit chain OK: ${rows} rows, head ${m![2]}; 1 recorded head found in it\n`]);
+      // a head that was never in this chain: exit 1, named
+      const foreign = await tread(['audit', 'verify', '--head', `${rows + 2}:${'0'.repeat(64)}`], env);
+      expect(foreign.code).toBe(1);
+      expect(foreign.stdout).toContain(`is beyond the chain's end (row ${rows}): rows ${rows + 1}…${rows + 2} were deleted`);
+      // bad options: usage, exit 2
+      const bad = await tread(['audit', 'verify', '--head', 'nonsense'], env);
+      expect(bad.code).toBe(2);
+      expect(bad.stderr).toContain('tread audit verify: --head: line 1: expected "<seq> <hash>"');
+      const missing = await tread(['audit', 'verify', '--head-file', join(dir, 'nowhere.txt')], env);
+      expect([missing.code, missing.stderr.split('\n')[0]]).toEqual([2, `tread audit verify: --head-file: cannot read ${join(dir, 'nowhere.txt')}: ENOENT`]);
     }, SLOW);
 
     it.skipIf(driver !== 'pglite')('refuses to open a PGlite directory another live process holds', async () => {

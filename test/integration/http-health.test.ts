@@ -3,6 +3,7 @@ import { connect } from 'node:net';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrationsFolder, queryRows, schema, type Database } from '../../db/client.js';
+import { auditHead } from '../../src/core/audit.js';
 import { enqueue } from '../../src/core/outbox.js';
 import { drivers, openTestDatabase } from '../helpers/db.js';
 import { API_TOKEN, startIncidentTread, type IncidentTestTread } from '../workflows/incident/incident.fakes.js';
@@ -115,6 +116,10 @@ for (const driver of drivers) {
       expect(value('tread_http_request_duration_seconds_count', { route: 'unmatched', method: 'GET', status: '404' })).toBeGreaterThanOrEqual(1);
       expect(value('tread_http_request_duration_seconds_bucket', { route: '/healthz', le: '+Inf' })).toBeGreaterThanOrEqual(1);
       expect(value('tread_http_request_duration_seconds_sum', { route: '/healthz' })).toBeGreaterThan(0);
+      // the audit chain's newest sequence number, label-free (a drop means rows were deleted)
+      expect(types.tread_audit_head_seq).toBe('gauge');
+      expect(value('tread_audit_head_seq')).toBe((await auditHead(t.db)).seq);
+      expect(value('tread_audit_head_seq')).toBeGreaterThanOrEqual(5);
 
       await t.tick();
       const after = parsePrometheus(await (await fetch(`${base}/metrics`)).text());
