@@ -1,6 +1,8 @@
 /**
  * tread's patch to postgres.js (patches/postgres+3.4.9.patch, applied by patch-package at `npm ci`): a write flushed
- * after the connection closed threw from a setImmediate and ended the process (porsager/postgres#1066, #1154, #1208).
+ * after the connection closed threw from a setImmediate and ended the process (porsager/postgres#1066, #1154, #1208),
+ * and a connection ended while it fetched array types left an unhandled rejection (#1192, #1223; the fault test
+ * test/integration/db-faults.test.ts met it).
  * The version test fails when postgres.js changes, to make someone check whether the new release fixes it (then drop
  * the patch) or whether the patch must be redone. The crash tests end this process's own backends on DATABASE_URL's
  * server, in a child process, with the installed (patched) driver and with an unpatched copy.
@@ -33,6 +35,9 @@ describe('the postgres.js patch', () => {
       const text = readFileSync(file, 'utf8');
       expect(text, file).toContain('if (socket === null || socket.destroyed) {');
       expect(text.match(/chunk = nextWriteTimer = null \/\/ tread patch/g), file).toHaveLength(2);
+      // #1192/#1223: the array-type query's failure while connecting is handled, and the old backend's error not replayed
+      expect(text, file).toContain('return fetchArrayTypes().catch(');
+      expect(text, file).toContain('errorResponse = null // tread patch');
     }
   });
 });
