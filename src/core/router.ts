@@ -4,7 +4,7 @@ import { eq, sql } from 'drizzle-orm';
 import { queryRows, schema } from '../../db/client.js';
 import type { AppContext } from './app.js';
 import { Args, helpMessage } from './commands.js';
-import { isDomainError } from './errors.js';
+import { databaseUnavailable, isDomainError } from './errors.js';
 import { resolveActor } from './identity.js';
 import { requirePermission } from './permissions.js';
 import type { ActionInbound, CommandInbound, Inbound, Reply } from './inbound.js';
@@ -75,9 +75,14 @@ export class Router {
         return { kind: 'ephemeral', message: { text: e.message, tone: 'warning' } };
       }
       const correlationId = randomUUID().slice(0, 8);
-      this.app.log.error({ correlationId, err: e, inbound: { kind: inbound.kind, where: inbound.where, deliveryId: inbound.deliveryId } }, 'unexpected error handling inbound');
+      const unavailable = databaseUnavailable(e);
+      if (unavailable) this.app.log.warn({ correlationId, reason: unavailable, err: (e as Error).message, inbound: { kind: inbound.kind, where: inbound.where, deliveryId: inbound.deliveryId } }, 'database unavailable while handling inbound');
+      else this.app.log.error({ correlationId, err: e, inbound: { kind: inbound.kind, where: inbound.where, deliveryId: inbound.deliveryId } }, 'unexpected error handling inbound');
       // Let a platform retry of the same delivery try again.
       await this.app.db.delete(schema.deliveries).where(eq(schema.deliveries.id, deliveryKey)).catch(() => undefined);
+      if (unavailable) {
+        return { kind: 'ephemeral', message: { text: `tread cannot reach its database right now (${unavailable}), so this was not done. Please try again in a minute; if it keeps failing, give your admin this reference: ${correlationId}`, tone: 'danger' } };
+      }
       return { kind: 'ephemeral', message: { text: `Something went wrong on our side. Please try again; if it keeps failing, give your admin this reference: ${correlationId}`, tone: 'danger' } };
     }
   }
