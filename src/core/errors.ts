@@ -82,7 +82,7 @@ export function databaseUnavailable(e: unknown): string | undefined {
   for (let cur: unknown = e, depth = 0; cur && typeof cur === 'object' && depth < 8; cur = (cur as { cause?: unknown }).cause, depth++) {
     const code = String((cur as { code?: unknown }).code ?? '');
     const message = String((cur as { message?: unknown }).message ?? '');
-    if (code === 'ENOSPC' || code === '53100' || /no space left on device/i.test(message)) return `the disk is full (${code || 'ENOSPC'})`;
+    if (code === 'ENOSPC' || code === '53100' || /no space left on device/i.test(message)) return `the database's disk is full (${code || 'ENOSPC'}: ${message.slice(0, 160)})`;
     if (UNREACHABLE.has(code)) return `cannot reach the database server (${code})`;
     if (DRIVER_CLOSED.has(code)) return `the database connection closed (${code})`;
     if (code === '57P01' || code === '57P02') return `the database server ended the connection (${code})`;
