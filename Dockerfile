@@ -2,6 +2,8 @@
 FROM node:22-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
+# npm ci's postinstall applies patches/ (patch-package): see README, "The postgres.js patch"
+COPY patches ./patches
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json drizzle.config.ts ./
 COPY src ./src
@@ -31,4 +33,7 @@ EXPOSE 3000
 # /healthz answers while the process serves; node's fetch avoids needing curl in the slim image.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||3000)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
+# An error nothing caught makes tread stop gracefully and exit 1; its state is in the database, so restart it:
+# docker run --restart unless-stopped … (README: "Running under a supervisor"). SIGTERM is the graceful stop.
+STOPSIGNAL SIGTERM
 CMD ["node", "dist/src/main.js"]

@@ -359,6 +359,11 @@ export function preparing<T extends PgSql>(sqlFn: T): T {
   });
 }
 
+/** postgres.js's wait before reconnecting after the `retries`-th failed connection in a row: 50 ms doubling, at most 1 s. */
+export function reconnectDelaySeconds(retries: number): number {
+  return Math.min(0.05 * 2 ** retries, 1);
+}
+
 async function openPostgres(url: string, max: number, onQuery?: (query: string) => void): Promise<Database> {
   const { default: postgres } = await import('postgres');
   const { drizzle } = await import('drizzle-orm/postgres-js');
@@ -368,7 +373,12 @@ async function openPostgres(url: string, max: number, onQuery?: (query: string) 
   // parameter; postgres.js's own option wins over preparing().
   const prepare = new URL(url).searchParams.get('prepare') !== 'false';
   const client = postgres(url, {
-    max, onnotice: () => {}, connect_timeout: 10, ...(prepare ? { connection: { plan_cache_mode: 'force_custom_plan' } } : {}),
+    max, onnotice: () => {}, connect_timeout: 10,
+    // Reconnect within a second, not postgres.js's default of up to 20 s after a run of failures (a failover, a restart,
+    // terminated backends): queries wait for that delay, so requests during an outage would hang instead of getting
+    // 503, and tread would stay unready for up to 20 s after the database is back.
+    backoff: reconnectDelaySeconds,
+    ...(prepare ? { connection: { plan_cache_mode: 'force_custom_plan' } } : {}),
     ...(onQuery ? { debug: (_connection: number, query: string) => onQuery(query) } : {}),
   });
   const db = drizzle(preparing(client) as typeof client) as unknown as Db;

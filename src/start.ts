@@ -1,4 +1,5 @@
 /** The composition root (loaded by src/main.ts): reads the environment and the organisation file, opens the database, builds the platforms and starts the runtime (src/runtime.ts). */
+import { randomUUID } from 'node:crypto';
 import { resolve } from 'node:path';
 import { DataDirLockedError, openDatabase, warmDatabase } from '../db/client.js';
 import { EnvError, loadEnv, type Env } from './core/config/env.js';
@@ -29,6 +30,20 @@ export async function start(argvEnv: NodeJS.ProcessEnv = process.env): Promise<T
   }
   // On a terminal, log times are shown in the organisation's zone, like the chat.
   const log = createLogger(env.LOG_LEVEL, { timeZone: loaded.config.timezone });
+  // Last line of defence, from here on: an error nothing caught is logged with its stack and a reference, then tread
+  // stops as on SIGTERM (in-flight work finished, the database closed) and exits 1. Its state is in the database, so
+  // a supervisor's restart is safe (README: "Running under a supervisor"); continuing would not be.
+  let tread: Tread | undefined;
+  let shutdown: ((reason: string, exitCode: number) => void) | undefined;
+  const lastResort = (kind: 'uncaughtException' | 'unhandledRejection') => (e: unknown) => {
+    const correlationId = randomUUID().slice(0, 8);
+    log.fatal({ correlationId, kind, err: e instanceof Error ? e : { message: String(e) } }, `${kind}: tread stops now (reference ${correlationId}); run it under a supervisor that restarts it`);
+    if (shutdown) return shutdown(kind, 1);
+    log.flush?.();
+    process.exit(1);
+  };
+  process.on('uncaughtException', lastResort('uncaughtException'));
+  process.on('unhandledRejection', lastResort('unhandledRejection'));
   const choice = platformChoice(env);
   if (choice.console && env.TREAD_CONSOLE_USER && !loaded.config.people.some((p) => p.id === env.TREAD_CONSOLE_USER)) {
     fail(`tread: bad environment: TREAD_CONSOLE_USER: unknown person "${env.TREAD_CONSOLE_USER}" (people in ${loaded.path}: ${loaded.config.people.map((p) => p.id).join(', ') || 'none'})`);
@@ -53,7 +68,6 @@ export async function start(argvEnv: NodeJS.ProcessEnv = process.env): Promise<T
       'the database was migrated by a newer tread: this tread knows fewer migrations than the database holds; upgrade it (it runs, but what the newer version added is not used)');
   }
 
-  let tread: Tread | undefined;
   const flush = async () => { await tread?.dispatcher.flush(); };
   // The console greets and prompts only after the ready lines below are written, so the prompt is the last line.
   let consoleReady!: (ready: { url?: string }) => void;
@@ -80,16 +94,16 @@ export async function start(argvEnv: NodeJS.ProcessEnv = process.env): Promise<T
   log.flush(() => consoleReady({ url: `${scheme}://${env.HOST}:${tread!.port}` }));
 
   let stopping = false;
-  const shutdown = (signal: string) => {
+  shutdown = (signal: string, exitCode: number) => {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'shutting down: finishing in-flight work and flushing the outbox');
     const force = setTimeout(() => { log.error('shutdown took longer than 20 s; exiting'); process.exit(1); }, 20_000);
     force.unref();
-    tread!.stop().then(() => { log.info('stopped'); log.flush?.(); process.exit(0); }, (e) => { log.error({ err: e }, 'error while stopping'); process.exit(1); });
+    tread!.stop().then(() => { log.info({ exitCode }, 'stopped'); log.flush?.(); process.exit(exitCode); }, (e) => { log.error({ err: e }, 'error while stopping'); process.exit(1); });
   };
-  process.once('SIGTERM', () => shutdown('SIGTERM'));
-  process.once('SIGINT', () => shutdown('SIGINT'));
+  process.once('SIGTERM', () => shutdown!('SIGTERM', 0));
+  process.once('SIGINT', () => shutdown!('SIGINT', 0));
   return tread;
 }
 

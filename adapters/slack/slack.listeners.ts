@@ -77,7 +77,7 @@ export class WorkQueue {
 }
 
 /** The answer when a request cannot be written down (the database is away): nothing was done. */
-const NOT_RECEIVED = 'tread could not take this request: its database is not reachable right now. Nothing was done; please try again in a minute.';
+const NOT_RECEIVED = 'tread cannot reach its database right now, so this was not received and nothing was done. Please try again in a minute.';
 
 /** The request in the person's words, for a message about it. */
 function whatWasAsked(inbound: Inbound): string {

@@ -35,7 +35,7 @@ export interface TeamsBotOptions {
 }
 
 /** The answer when a request cannot be written down (the database is away): nothing was done. */
-const NOT_RECEIVED = 'tread could not take this request: its database is not reachable right now. Nothing was done; please try again in a minute.';
+const NOT_RECEIVED = 'tread cannot reach its database right now, so this was not received and nothing was done. Please try again in a minute.';
 
 const WELCOME: Message = {
   title: 'Hi, I am tread',

@@ -65,3 +65,48 @@ export const badInput = (code: string, message: string, issues?: { path: string;
 export function isDomainError(e: unknown): e is DomainError {
   return e instanceof DomainError;
 }
+
+/** Network errors that mean the database server cannot be reached right now. */
+const UNREACHABLE = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'ENOTFOUND']);
+/** postgres.js's own codes for a connection that closed or could not be opened. */
+const DRIVER_CLOSED = new Set(['CONNECTION_CLOSED', 'CONNECTION_ENDED', 'CONNECTION_DESTROYED', 'CONNECT_TIMEOUT']);
+
+/**
+ * Why the database cannot do work right now, in a few words, when `e` (or an error it wraps as `cause`: drizzle wraps
+ * the driver's) says so: the server is unreachable or closed the connection, it is shutting down or starting up
+ * (SQLSTATE 57P01–57P03, class 08), or it lacks a resource (class 53: disk full, out of memory, too many
+ * connections; ENOSPC from an embedded database's files). Undefined for any other error. Such a failure is not a bug of
+ * tread's: the HTTP server answers it with 503 and the chat with a retry-later message, so senders retry.
+ */
+export function databaseUnavailable(e: unknown): string | undefined {
+  for (let cur: unknown = e, depth = 0; cur && typeof cur === 'object' && depth < 8; cur = (cur as { cause?: unknown }).cause, depth++) {
+    const code = String((cur as { code?: unknown }).code ?? '');
+    const message = String((cur as { message?: unknown }).message ?? '');
+    if (code === 'ENOSPC' || code === '53100' || /no space left on device/i.test(message)) return `the database's disk is full (${code || 'ENOSPC'}: ${message.slice(0, 160)})`;
+    if (UNREACHABLE.has(code)) return `cannot reach the database server (${code})`;
+    if (DRIVER_CLOSED.has(code)) return `the database connection closed (${code})`;
+    if (code === '57P01' || code === '57P02') return `the database server ended the connection (${code})`;
+    if (code === '57P03') return `the database server is starting up or shutting down (${code})`;
+    if (code.startsWith('08')) return `the database connection failed (${code})`;
+    if (code.startsWith('53')) return `the database server is out of a resource (${code}: ${message.slice(0, 120)})`;
+  }
+  return undefined;
+}
+
+/**
+ * Runs `work` (a database write that must not be lost, like recording that a message was sent), trying again while the
+ * database is unavailable (see databaseUnavailable) until `deadline` (epoch ms): 100 ms doubling to at most 2 s
+ * between tries. Any other error, or the deadline, throws the last error. Used after something outside was already done
+ * (a chat post) so that an outage does not make the outbox do it twice.
+ */
+export async function persistThroughOutage<T>(work: () => Promise<T>, deadline: number): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await work();
+    } catch (e) {
+      const wait = Math.min(100 * 2 ** attempt, 2000);
+      if (!databaseUnavailable(e) || Date.now() + wait > deadline) throw e;
+      await new Promise((r) => setTimeout(r, wait));
+    }
+  }
+}

@@ -4,7 +4,7 @@ import { eq, sql } from 'drizzle-orm';
 import { queryRows, schema } from '../../db/client.js';
 import type { AppContext } from './app.js';
 import { Args, helpMessage } from './commands.js';
-import { isDomainError, type DomainError } from './errors.js';
+import { databaseUnavailable, isDomainError, type DomainError } from './errors.js';
 import { deliveryKey, handleRecorded, InboundJournal } from './inbound-journal.js';
 import { resolveActor } from './identity.js';
 import { requirePermission } from './permissions.js';
@@ -95,10 +95,22 @@ export class Router {
         return this.refusal(e, inbound);
       }
       const correlationId = randomUUID().slice(0, 8);
-      this.app.log.error({ correlationId, err: e, inbound: { kind: inbound.kind, where: inbound.where, deliveryId: inbound.deliveryId } }, 'unexpected error handling inbound');
+      const unavailable = databaseUnavailable(e);
+      if (unavailable) this.app.log.warn({ correlationId, reason: unavailable, err: (e as Error).message, inbound: { kind: inbound.kind, where: inbound.where, deliveryId: inbound.deliveryId } }, 'database unavailable while handling inbound');
+      else this.app.log.error({ correlationId, err: e, inbound: { kind: inbound.kind, where: inbound.where, deliveryId: inbound.deliveryId } }, 'unexpected error handling inbound');
+      if (options.recorded) {
+        this.journal.release(inbound);
+        if (unavailable) {
+          // Nothing of it committed (a change marks its request done in its own transaction): it stays in the journal and
+          // is replayed once the database is back, with the answer to the person then.
+          return { kind: 'ephemeral', message: { text: `tread lost its database while working on this (${unavailable}). It will finish it when the database is back and answer you here; there is no need to send it again. Reference: ${correlationId}`, tone: 'warning' } };
+        }
+      }
       // Let a platform retry of the same delivery try again (and a recorded one is not replayed: the person is told).
-      if (options.recorded) this.journal.release(inbound);
       await this.app.db.delete(schema.deliveries).where(eq(schema.deliveries.id, key)).catch(() => undefined);
+      if (unavailable) {
+        return { kind: 'ephemeral', message: { text: `tread cannot reach its database right now (${unavailable}), so this was not done. Please try again in a minute; if it keeps failing, give your admin this reference: ${correlationId}`, tone: 'danger' } };
+      }
       return { kind: 'ephemeral', message: { text: `Something went wrong on our side. Please try again; if it keeps failing, give your admin this reference: ${correlationId}`, tone: 'danger' } };
     }
   }

@@ -6,6 +6,7 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from '../core/logger.js';
 import type { Request, Route } from '../core/route.js';
 import { BadJsonError, BodyTooLargeError } from './body.js';
+import { databaseUnavailable } from '../core/errors.js';
 import { Histogram } from '../core/metrics.js';
 
 /** Writes a JSON response. */
@@ -73,6 +74,13 @@ export class HttpServer {
         if (!res.headersSent) sendError(res, 413, 'http.body_too_large', e.message);
       } else if (e instanceof BadJsonError) {
         if (!res.headersSent) sendError(res, 400, e.code, e.message);
+      } else if (databaseUnavailable(e)) {
+        // Not a bug: the database is away (a restart, a failover, a full disk). 503 tells senders to retry.
+        const correlationId = Math.random().toString(36).slice(2, 10);
+        const reason = databaseUnavailable(e)!;
+        this.options.log.warn({ correlationId, reason, err: (e as Error).message, path: req.path }, 'database unavailable: answered 503');
+        if (!res.headersSent) sendError(res, 503, 'database.unavailable', `tread's database is unavailable right now: ${reason}; retry shortly (reference ${correlationId})`, undefined, { 'retry-after': '5' });
+        else res.end();
       } else {
         const correlationId = Math.random().toString(36).slice(2, 10);
         this.options.log.error({ correlationId, err: e, path: req.path }, 'unexpected error in HTTP handler');

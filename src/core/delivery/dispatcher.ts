@@ -15,7 +15,7 @@ import { eq, sql } from 'drizzle-orm';
 import { queryRows, schema } from '../../../db/client.js';
 import type { AppContext } from '../app.js';
 import type { ChatPort } from '../chat-port.js';
-import { CardConflictError, PermanentChatError, RateLimitedError, SupersededError } from '../errors.js';
+import { CardConflictError, PermanentChatError, persistThroughOutage, RateLimitedError, SupersededError } from '../errors.js';
 import type { Platform } from '../inbound.js';
 import type { OutboxPayload } from '../outbox.js';
 import { inDelivery } from './context.js';
@@ -277,38 +277,50 @@ export class Dispatcher {
   }
 
   private async deliver(row: OutboxRow): Promise<void> {
-    const { db, log } = this.app;
+    const { db } = this.app;
     // What an earlier attempt of this row already did (cards updated, threads announced in, platforms messaged): not repeated.
     const done = new Set<string>((row.result as { done?: string[] } | null)?.done ?? []);
     const progress = () => (done.size ? { done: [...done] } : null);
+    // Settling the row outlives a database outage (within its lease): a row left 'sending' is sent again when its
+    // lease ends, so a message sent while the database was away would be posted twice.
+    const settleBy = Date.now() + LEASE_MS - 5_000;
+    const settle = (work: () => Promise<unknown>) => persistThroughOutage(work, settleBy);
+    let result: Record<string, unknown> | undefined;
     try {
-      const result = await this.withinLease(this.sender.send(row.payload as unknown as OutboxPayload, done));
-      await db.update(schema.outbox).set({ status: 'sent', sentAt: new Date(), lastError: null, result: result ?? null }).where(eq(schema.outbox.id, row.id));
-      this.stats.delivered(row.kind, Math.max(0, (Date.now() - row.createdAt.getTime()) / 1000));
+      result = await this.withinLease(this.sender.send(row.payload as unknown as OutboxPayload, done));
     } catch (e) {
-      const err = e as Error;
-      if (e instanceof SupersededError) {
-        await db.update(schema.outbox).set({ status: 'superseded', result: progress(), lastError: null }).where(eq(schema.outbox.id, row.id));
-        return;
-      }
-      if (e instanceof RateLimitedError) {
-        // Waiting is not failing: give the attempt back.
-        this.stats.retried(row.kind, 'rate_limited');
-        await db.update(schema.outbox).set({ status: 'pending', attempts: row.attempts - 1, result: progress(), lastError: `rate limited, retry after ${e.retryAfterMs} ms`, availableAt: new Date(Date.now() + e.retryAfterMs) }).where(eq(schema.outbox.id, row.id));
-        return;
-      }
-      this.stats.failed++;
-      if (e instanceof CardConflictError) this.stats.conflicts++;
-      const dead = e instanceof PermanentChatError || e instanceof CardConflictError || row.attempts >= MAX_ATTEMPTS;
-      if (dead) {
-        this.stats.dead++;
-        log.error({ outboxId: row.id, kind: row.kind, orderKey: row.orderKey, attempts: row.attempts, err: err.message }, 'outbox message given up (dead letter)');
-        await db.update(schema.outbox).set({ status: 'dead', result: progress(), lastError: err.message.slice(0, 2000) }).where(eq(schema.outbox.id, row.id));
-      } else {
-        this.stats.retried(row.kind, 'failed');
-        log.warn({ outboxId: row.id, kind: row.kind, attempts: row.attempts, err: err.message }, 'outbox message failed; will retry');
-        await db.update(schema.outbox).set({ status: 'pending', result: progress(), lastError: err.message.slice(0, 2000), availableAt: new Date(Date.now() + backoffMs(row.attempts)) }).where(eq(schema.outbox.id, row.id));
-      }
+      await this.failed(row, e, progress, settle);
+      return;
+    }
+    await settle(() => db.update(schema.outbox).set({ status: 'sent', sentAt: new Date(), lastError: null, result: result ?? null }).where(eq(schema.outbox.id, row.id)));
+    this.stats.delivered(row.kind, Math.max(0, (Date.now() - row.createdAt.getTime()) / 1000));
+  }
+
+  /** Settles a row whose sending failed: superseded, back to wait (rate limited), retried later, or a dead letter. */
+  private async failed(row: OutboxRow, e: unknown, progress: () => { done: string[] } | null, settle: (work: () => Promise<unknown>) => Promise<unknown>): Promise<void> {
+    const { db, log } = this.app;
+    const err = e as Error;
+    if (e instanceof SupersededError) {
+      await settle(() => db.update(schema.outbox).set({ status: 'superseded', result: progress(), lastError: null }).where(eq(schema.outbox.id, row.id)));
+      return;
+    }
+    if (e instanceof RateLimitedError) {
+      // Waiting is not failing: give the attempt back.
+      this.stats.retried(row.kind, 'rate_limited');
+      await settle(() => db.update(schema.outbox).set({ status: 'pending', attempts: row.attempts - 1, result: progress(), lastError: `rate limited, retry after ${e.retryAfterMs} ms`, availableAt: new Date(Date.now() + e.retryAfterMs) }).where(eq(schema.outbox.id, row.id)));
+      return;
+    }
+    this.stats.failed++;
+    if (e instanceof CardConflictError) this.stats.conflicts++;
+    const dead = e instanceof PermanentChatError || e instanceof CardConflictError || row.attempts >= MAX_ATTEMPTS;
+    if (dead) {
+      this.stats.dead++;
+      log.error({ outboxId: row.id, kind: row.kind, orderKey: row.orderKey, attempts: row.attempts, err: err.message }, 'outbox message given up (dead letter)');
+      await settle(() => db.update(schema.outbox).set({ status: 'dead', result: progress(), lastError: err.message.slice(0, 2000) }).where(eq(schema.outbox.id, row.id)));
+    } else {
+      this.stats.retried(row.kind, 'failed');
+      log.warn({ outboxId: row.id, kind: row.kind, attempts: row.attempts, err: err.message }, 'outbox message failed; will retry');
+      await settle(() => db.update(schema.outbox).set({ status: 'pending', result: progress(), lastError: err.message.slice(0, 2000), availableAt: new Date(Date.now() + backoffMs(row.attempts)) }).where(eq(schema.outbox.id, row.id)));
     }
   }
 

@@ -6,12 +6,15 @@
  */
 import type { AppContext } from '../app.js';
 import type { ChatPort, MessageRef } from '../chat-port.js';
-import { PermanentChatError, UnsupportedError } from '../errors.js';
+import { PermanentChatError, persistThroughOutage, UnsupportedError } from '../errors.js';
 import { addressesOf, findPerson } from '../identity.js';
 import type { Platform, Where } from '../inbound.js';
 import type { Message } from '../message.js';
 import type { OutboxPayload } from '../outbox.js';
 import { cardsOf, channelOf, forgetCard, rememberCard, type Card } from './cards.js';
+
+/** How long recording a sent message (its platform id) keeps trying through a database outage. */
+const REMEMBER_WITHIN_MS = 60_000;
 
 /** Sends payloads through the ports of the platforms that are on. */
 export class Sender {
@@ -32,7 +35,8 @@ export class Sender {
         const port = this.port(p.where.platform);
         if (!port) return { skipped: `platform ${p.where.platform} is off` };
         const ref = await port.post(p.where, p.message);
-        if (p.subject) await rememberCard(this.app, p.subject, ref, 'card');
+        // Posted: recording it must outlast a database outage, or the row is retried and the card posted twice.
+        if (p.subject) await persistThroughOutage(() => rememberCard(this.app, p.subject!, ref, 'card'), Date.now() + REMEMBER_WITHIN_MS);
         if (p.pin) await this.tryPin(port, ref);
         return { messageId: ref.messageId };
       }
@@ -64,7 +68,7 @@ export class Sender {
           const key = `dm:${address.platform}:${address.userId}`;
           if (!done.has(key)) {
             const ref = await this.port(address.platform)!.dm(address, p.message);
-            if (p.subject) await rememberCard(this.app, p.subject, ref, 'dm');
+            if (p.subject) await persistThroughOutage(() => rememberCard(this.app, p.subject!, ref, 'dm'), Date.now() + REMEMBER_WITHIN_MS);
             done.add(key);
           }
           sent.push(address.platform);

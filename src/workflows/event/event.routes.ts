@@ -8,6 +8,7 @@ import { and, desc, eq, lt, sql, type SQL } from 'drizzle-orm';
 import { schema } from '../../../db/client.js';
 import { parseRecordId } from '../../core/commands.js';
 import type { AppContext } from '../../core/app.js';
+import { databaseUnavailable } from '../../core/errors.js';
 import type { Request, Route, RouteTools } from '../../core/route.js';
 import {
   BadJsonError, BodyTooLargeError, credential, iso, listQuery, MAX_BODY_BYTES, parseJson, pathId, answering, RateLimiter, readBody, sameSecret,
@@ -134,12 +135,15 @@ export function eventRoutes(app: AppContext, tools: RouteTools): Route[] {
   const limiter = new RateLimiter();
   const resends = new ResendCache();
 
-  const store = async (res: ServerResponse, events: IncomingEvent[], onError: () => void, via: SubmitOptions = {}): Promise<EventOutcome[] | undefined> => {
+  /** Stores events; on failure answers through `onError` with what went wrong (the database away, its disk full, …). */
+  const store = async (res: ServerResponse, events: IncomingEvent[], onError: (why: string) => void, via: SubmitOptions = {}): Promise<EventOutcome[] | undefined> => {
     try {
       return await writer.submit(events, via);
     } catch (e) {
-      app.log.error({ err: e }, 'could not store events');
-      onError();
+      const unavailable = databaseUnavailable(e);
+      if (unavailable) app.log.warn({ reason: unavailable, err: (e as Error).message }, `could not store events: ${unavailable}`);
+      else app.log.error({ err: e }, 'could not store events');
+      onError(unavailable ?? 'an unexpected error');
       return undefined;
     }
   };
@@ -171,7 +175,7 @@ export function eventRoutes(app: AppContext, tools: RouteTools): Route[] {
     // a batch body goes to the intake as received (no re-encoding); a generic event is applied at once when its lane is
     // idle, as its answer tells what happened to it
     const received: ReceivedBody | undefined = kind === 'alertmanager' || kind === 'grafana' ? { source: kind, integration: integration.name, body: raw } : undefined;
-    const outcomes = await store(res, events, () => sendError(res, 503, 'event.unavailable', 'the events could not be stored; retry'), { received });
+    const outcomes = await store(res, events, (why) => sendError(res, 503, 'event.unavailable', `the events could not be stored (${why}); retry`, undefined, { 'retry-after': '5' }), { received });
     if (!outcomes) return;
     if (kind === 'generic') {
       const o = outcomes[0];
@@ -195,7 +199,7 @@ export function eventRoutes(app: AppContext, tools: RouteTools): Route[] {
     }
     const event: IncomingEvent = { ...parsed.event, integration: integration.name, service: integration.service ?? null };
     // PagerDuty's answer says only that the event was accepted: it goes to the intake, applied moments later
-    const outcomes = await store(res, [event], () => sendJson(res, 503, { status: 'error', message: 'The event could not be stored; please retry.' }), { intake: true });
+    const outcomes = await store(res, [event], (why) => sendJson(res, 503, { status: 'error', message: `The event could not be stored (${why}); please retry.` }, { 'retry-after': '5' }), { intake: true });
     if (!outcomes) return;
     sendJson(res, 202, { status: 'success', message: 'Event processed', dedup_key: event.dedupKey });
   };
