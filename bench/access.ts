@@ -12,7 +12,7 @@ import { sql } from 'drizzle-orm';
 import postgres from 'postgres';
 import { openDatabase } from '../db/client.js';
 import { ManualClock } from '../src/core/clock.js';
-import { runDue, type TimerHandler } from '../src/core/timers.js';
+import { runDue, type AnyTimerHandler } from '../src/core/timers.js';
 import { startTread } from '../src/runtime.js';
 import { closePostgresConnectors, quoteIdent } from '../src/workflows/access/connectors/postgres.js';
 import { parseOrganisation } from '../src/workflows/index.js';
@@ -60,7 +60,7 @@ access: { securityChannel: { console: security }, reconcileEvery: 1d }
     const clock = new ManualClock(new Date('2026-01-05T09:00:00Z'));
     const port = new CountingPort();
     const tread = await startTread({ database, config, clock, tickSeconds: 0, platforms: () => [{ platform: 'console', port }] });
-    const handlers: Record<string, TimerHandler> = Object.assign({}, ...tread.workflows.map((w) => w.timers), { 'core.record_event': tread.app.seam.timer, 'core.webhook': tread.app.webhooks.timer });
+    const handlers: Record<string, AnyTimerHandler> = Object.assign({}, ...tread.workflows.map((w) => w.timers), { 'core.record_event': tread.app.seam.timer, 'core.webhook': tread.app.webhooks.timer });
 
     // 10 000 active grants, ending within one minute; their memberships granted on the target
     const minute = new Date('2026-01-05T10:00:00Z');

@@ -22,7 +22,7 @@ import type { PlatformAdapter } from './core/platform.js';
 import type { Route, RouteTools } from './core/route.js';
 import { Router } from './core/router.js';
 import { RECORD_EVENT_TIMER, Seam } from './core/seam.js';
-import { timerLagSeconds, type TimerHandler } from './core/timers.js';
+import { timerLagSeconds, type AnyTimerHandler } from './core/timers.js';
 import { WEBHOOK_TIMER, Webhooks, type WebhookPolicy } from './core/webhooks.js';
 import type { Workflow } from './core/workflow.js';
 import { auditRoutes } from './http/audit.js';
@@ -170,8 +170,8 @@ async function inboundUnfinished(app: AppContext): Promise<number> {
 }
 
 /** Every workflow's timer handlers by kind, and the seam's; a kind handled twice stops start-up. */
-function timerHandlers(app: AppContext, workflows: Workflow[]): Record<string, TimerHandler> {
-  const handlers: Record<string, TimerHandler> = { [RECORD_EVENT_TIMER]: app.seam.timer, [WEBHOOK_TIMER]: app.webhooks.timer };
+function timerHandlers(app: AppContext, workflows: Workflow[]): Record<string, AnyTimerHandler> {
+  const handlers: Record<string, AnyTimerHandler> = { [RECORD_EVENT_TIMER]: app.seam.timer, [WEBHOOK_TIMER]: app.webhooks.timer };
   for (const w of workflows) {
     for (const [kind, handler] of Object.entries(w.timers ?? {})) {
       if (handlers[kind]) throw new Error(`timer kind ${kind} is handled twice (workflow ${w.name})`);

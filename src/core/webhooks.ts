@@ -14,7 +14,7 @@ import type { AppContext } from './app.js';
 import type { OrgConfig } from './config/org.js';
 import { formatDuration } from './duration.js';
 import { enqueue } from './outbox.js';
-import { schedule, type TimerHandler } from './timers.js';
+import { schedule, type TwoPhaseTimerHandler } from './timers.js';
 
 /** Where a webhook goes: declared by a workflow from its config (`Workflow.webhookTargets`). */
 export interface WebhookTarget {
@@ -107,6 +107,18 @@ interface Payload extends WebhookSend {
   attempt: number;
 }
 
+/** What one attempt got: delivered (2xx), or why not, and whether retrying can help. */
+interface WebhookAttempt {
+  delivered: boolean;
+  status?: number;
+  response?: unknown;
+  error?: string;
+  /** Retrying cannot help: a 4xx other than 429, or the target is gone. */
+  final?: boolean;
+  /** The receiver's Retry-After, in ms. */
+  retryAfter?: number;
+}
+
 /** The webhook targets of the registered workflows, and the timer that sends. */
 export class Webhooks {
   private readonly targets = new Map<string, WebhookTarget>();
@@ -116,6 +128,7 @@ export class Webhooks {
       if (this.targets.has(t.name)) throw new Error(`webhook target ${t.name} is declared twice`);
       this.targets.set(t.name, t);
     }
+    this.timer = this.timerHandler();
   }
 
   /** The targets the workflows declare for a config. */
@@ -136,18 +149,41 @@ export class Webhooks {
     app.seam.noteScheduled();
   }
 
-  /** The scheduler's handler: one attempt; a retry is the same timer rescheduled. */
-  readonly timer: TimerHandler = async (tx, timer, app, now) => {
-    const p = timer.payload as unknown as Payload;
-    const attempt = p.attempt + 1;
+  /**
+   * The scheduler's handler: one attempt; a retry is the same timer rescheduled. Two-phase: the POST runs with no
+   * transaction open (a receiver that hangs holds neither the database nor the other timers), leased for the timeout
+   * and a minute more; what it got is recorded afterwards.
+   */
+  readonly timer: TwoPhaseTimerHandler<WebhookAttempt>;
+
+  private timerHandler(): TwoPhaseTimerHandler<WebhookAttempt> {
+    return {
+      leaseMs: this.policy.timeoutMs + 60_000,
+      call: (timer, _app, now) => this.attempt(timer.payload as unknown as Payload, now),
+      settle: async (tx, timer, app, now, a) => {
+        const p = timer.payload as unknown as Payload;
+        const attempt = p.attempt + 1;
+        const outcome = (extra: Partial<WebhookOutcome>): WebhookOutcome => ({ subject: p.subject, target: p.target, idempotencyKey: p.idempotencyKey, attempts: attempt, ...extra });
+        if (a.delivered) {
+          app.log.info({ target: p.target, subject: p.subject, status: a.status, attempt }, 'webhook delivered');
+          await app.seam.announce(tx, app, 'webhook.delivered', outcome({ status: a.status, response: a.response }), now);
+          return;
+        }
+        if (a.final || attempt >= this.policy.maxAttempts) return this.fail(tx, app, p, outcome({ status: a.status, error: a.error }), now);
+        const delay = a.retryAfter ?? webhookDelayMs(attempt, this.policy);
+        app.log.warn({ target: p.target, subject: p.subject, status: a.status, attempt, retryInMs: delay, err: a.error }, 'webhook failed; will retry');
+        return { rescheduleAt: new Date(now.getTime() + delay), payload: { ...p, attempt } as unknown as Record<string, unknown> };
+      },
+    };
+  }
+
+  /** One POST of a webhook, with no transaction open; what became of it (never throws). */
+  private async attempt(p: Payload, now: Date): Promise<WebhookAttempt> {
     const target = this.targets.get(p.target);
-    const outcome = (extra: Partial<WebhookOutcome>): WebhookOutcome => ({ subject: p.subject, target: p.target, idempotencyKey: p.idempotencyKey, attempts: attempt, ...extra });
-    if (!target) return this.fail(tx, app, p, outcome({ error: `the webhook target ${p.target} is no longer in the config` }), now);
+    if (!target) return { delivered: false, final: true, error: `the webhook target ${p.target} is no longer in the config` };
     const body = JSON.stringify(p.body);
     const timestamp = Math.floor(now.getTime() / 1000);
     let status: number | undefined;
-    let retryAfter: number | undefined;
-    let error: string;
     try {
       const res = await fetch(target.url, {
         method: 'POST', signal: AbortSignal.timeout(this.policy.timeoutMs), redirect: 'error',
@@ -159,21 +195,15 @@ export class Webhooks {
       if (res.ok) {
         let response: unknown = text;
         try { response = text ? JSON.parse(text) : null; } catch { /* text */ }
-        app.log.info({ target: p.target, subject: p.subject, status, attempt }, 'webhook delivered');
-        await app.seam.announce(tx, app, 'webhook.delivered', outcome({ status, response }), now);
-        return;
+        return { delivered: true, status, response };
       }
-      error = `${target.url} answered ${status}${text ? `: ${text.slice(0, 200)}` : ''}`;
-      if (status === 429) retryAfter = retryAfterMs(res.headers.get('retry-after'), now);
-      else if (status < 500) return this.fail(tx, app, p, outcome({ status, error }), now); // other 4xx: retrying cannot help
+      const error = `${target.url} answered ${status}${text ? `: ${text.slice(0, 200)}` : ''}`;
+      if (status === 429) return { delivered: false, status, error, retryAfter: retryAfterMs(res.headers.get('retry-after'), now) };
+      return { delivered: false, status, error, final: status < 500 }; // other 4xx: retrying cannot help
     } catch (e) {
-      error = `${target.url}: ${(e as Error).name === 'TimeoutError' ? `no answer within ${formatDuration(this.policy.timeoutMs)}` : (e as Error).message}`;
+      return { delivered: false, status, error: `${target.url}: ${(e as Error).name === 'TimeoutError' ? `no answer within ${formatDuration(this.policy.timeoutMs)}` : (e as Error).message}` };
     }
-    if (attempt >= this.policy.maxAttempts) return this.fail(tx, app, p, outcome({ status, error }), now);
-    const delay = retryAfter ?? webhookDelayMs(attempt, this.policy);
-    app.log.warn({ target: p.target, subject: p.subject, status, attempt, retryInMs: delay, err: error }, 'webhook failed; will retry');
-    return { rescheduleAt: new Date(now.getTime() + delay), payload: { ...p, attempt } as unknown as Record<string, unknown> };
-  };
+  }
 
   /** The last attempt failed: tell the record's cards and the people named, and announce it. */
   private async fail(tx: Tx, app: AppContext, p: Payload, outcome: WebhookOutcome, now: Date): Promise<void> {

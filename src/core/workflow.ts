@@ -34,7 +34,7 @@ import type { ActionInbound, CommandInbound, Reply, Source } from './inbound.js'
 import type { Button, Field, Message } from './message.js';
 import type { MetricFamily } from './metrics.js';
 import type { Route, RouteTools } from './route.js';
-import type { TimerHandler } from './timers.js';
+import type { AnyTimerHandler } from './timers.js';
 import type { WebhookTarget } from './webhooks.js';
 
 /** Per-request context: the app plus who acts and from where. */
@@ -163,7 +163,7 @@ export interface Workflow {
   commands?: CommandSpec[];
   aliases?: CommandAlias[];
   actions?: Record<string, ActionSpec>;
-  timers?: Record<string, TimerHandler>;
+  timers?: Record<string, AnyTimerHandler>;
   /** Operations it offers other workflows (names start with the workflow's name). */
   provides?: Partial<Operations>;
   subscribes?: Subscription[];

@@ -8,7 +8,7 @@ import { sql } from 'drizzle-orm';
 import { queryRows } from '../../db/client.js';
 import type { AppContext } from '../core/app.js';
 import type { Dispatcher } from '../core/delivery/dispatcher.js';
-import { runDue, type TimerHandler } from '../core/timers.js';
+import { runDue, type AnyTimerHandler } from '../core/timers.js';
 
 /** How often a change may make the scheduler look for its next due timer again. */
 const POKE_MS = 100;
@@ -31,7 +31,7 @@ export class Scheduler {
 
   constructor(
     private readonly app: AppContext,
-    private readonly handlers: Record<string, TimerHandler>,
+    private readonly handlers: Record<string, AnyTimerHandler>,
     private readonly dispatcher: Dispatcher | undefined,
     private readonly everySeconds = 5,
   ) {}

@@ -5,7 +5,9 @@
  * grant → present in pg_auth_members; expiry with the controllable clock → revoked and gone; a manual GRANT outside
  * tread → drift alert; a REVOKE outside tread → drift alert (both resolved when they are gone); a grant the check does
  * not confirm → failed, owners and security told; a removal that fails → retried with backoff, one deduplicated alert
- * in the security channel until it succeeds, then resolved. The connection string never reaches a log line.
+ * in the security channel until it succeeds, then resolved; a GRANT that hangs holds neither the database nor the
+ * grant (a revocation commits meanwhile, and what the GRANT gave afterwards is removed again). The connection string
+ * never reaches a log line.
  */
 import { randomBytes } from 'node:crypto';
 import { createServer, connect, type Server, type Socket } from 'node:net';
@@ -14,6 +16,7 @@ import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eq } from 'drizzle-orm';
 import { schema, type Database } from '../../db/client.js';
+import type { Inbound } from '../../src/core/inbound.js';
 import type { Logger } from '../../src/core/logger.js';
 import { closePostgresConnectors, quoteIdent } from '../../src/workflows/access/connectors/postgres.js';
 import { createPgDatabase, drivers, openTestDatabase } from '../helpers/db.js';
@@ -21,16 +24,25 @@ import {
   accessConfig, approvalOf, grantRow, HOUR, lastCard, lastGrantId, messageText, MINUTE, replyText, startAccessTread, type RequestTestTread,
 } from '../workflows/access/access.fakes.js';
 
-/** A TCP proxy to PostgreSQL that can be cut (every connection dropped, new ones refused) and restored. */
+/**
+ * A TCP proxy to PostgreSQL that can be cut (every connection dropped, new ones refused) and restored, and can hold what
+ * tread sends (a statement that hangs) until released.
+ */
 async function proxy(target: { host: string; port: number }) {
   const sockets = new Set<Socket>();
   let server: Server | undefined;
   let port = 0;
+  let holding = false;
+  const held: (() => void)[] = [];
   const start = async () => {
     server = createServer((client) => {
       const upstream = connect(target.port, target.host);
       sockets.add(client).add(upstream);
-      client.pipe(upstream).pipe(client);
+      client.on('data', (chunk) => {
+        if (holding) held.push(() => upstream.write(chunk));
+        else upstream.write(chunk);
+      });
+      upstream.pipe(client);
       const end = () => { client.destroy(); upstream.destroy(); sockets.delete(client); sockets.delete(upstream); };
       client.on('error', end).on('close', end);
       upstream.on('error', end).on('close', end);
@@ -47,6 +59,14 @@ async function proxy(target: { host: string; port: number }) {
       await new Promise<void>((ok) => server!.close(() => ok()));
     },
     restore: start,
+    /** From now on what tread sends waits (its statements hang) until `release`. */
+    hold() { holding = true; },
+    /** How many pieces of what tread sent are waiting. */
+    get held() { return held.length; },
+    release() {
+      holding = false;
+      for (const send of held.splice(0)) send();
+    },
   };
 }
 
@@ -189,6 +209,37 @@ for (const driver of drivers) {
       expect(logged.length).toBeGreaterThan(0);
       expect(logged.join('\n')).not.toContain('not-a-real-password-but-secret');
       expect(logged.join('\n')).not.toContain(`127.0.0.1:${link.port}/`);
+    });
+
+    it('a GRANT that hangs holds nothing: a command is answered meanwhile; revoked meanwhile, what it granted is removed again', async () => {
+      await t.command('dave', `/access request db ${role('read')} for 1h a hanging grant`);
+      const id = await lastGrantId(t);
+      link.hold();
+      let approved = false;
+      const approving = t.press('carol', 'approval.approve', await approvalOf(t, id)).finally(() => { approved = true; });
+      try {
+        await expect.poll(() => link.held, { timeout: 5000, interval: 10 }).toBeGreaterThan(0);
+        // The GRANT hangs at the server; tread answers (on PGlite this waited for the GRANT while it ran in the timer's
+        // transaction) and the revocation commits.
+        const asked = performance.now();
+        const reply = await t.tread.router.handle({
+          kind: 'command', name: 'access', text: `revoke GRT-${id} changed my mind`, actor: { platform: 'console', id: 'dave' },
+          where: { platform: 'console', channel: 'console' }, deliveryId: `pg-hang-${randomBytes(4).toString('hex')}`,
+        } as Inbound);
+        // Still hanging (the connector gives up connecting after 10 s; a statement on an open connection never).
+        expect(performance.now() - asked).toBeLessThan(5000);
+        expect(link.held).toBeGreaterThan(0);
+        expect(approved).toBe(false);
+        expect(replyText(reply)).toMatch(/revoked/i);
+        expect(await grantRow(t, id)).toMatchObject({ state: 'revoked', removal: 'pending' });
+      } finally {
+        link.release();
+      }
+      await approving;
+      await t.tick();
+      // The GRANT went through after the grant ended: it is removed again, and the grant stays revoked.
+      expect(await grantRow(t, id)).toMatchObject({ state: 'revoked', removal: 'done' });
+      expect(await member(role('read'), role('dave'))).toBe(false);
     });
   });
 }

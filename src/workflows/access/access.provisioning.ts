@@ -3,6 +3,8 @@
  * timer; a grant becomes active only when the connector confirms it (at once for postgres, when its task is done for
  * manual, when the receiver answers 2xx for webhook), and fails when it cannot be confirmed. A removal is retried with
  * backoff until it succeeds, raising an alert in the security channel (deduplicated per grant) that is resolved then.
+ * A connector that calls another system (postgres) runs in the timer's call, with no transaction open (`callGrant`,
+ * `callRevoke`), and what it did is recorded in the timer's settling transaction (`runGrant`, `runRevoke`).
  */
 import { eq } from 'drizzle-orm';
 import { schema, type Tx } from '../../../db/client.js';
@@ -19,7 +21,53 @@ import type { WebhookOutcome } from '../../core/webhooks.js';
 import { grantSubject, grantWhat, taskSubject, type AccessTaskRow, type GrantRow } from './access.messages.js';
 import { accessAlert, ACCESS_TIMER, applyTransition, getGrant, grantIdOf, grantTimerKey, refreshCard, resourceOf, taskRemindKey, toSecurity } from './access.service.js';
 import { getTask, taskCardFor, taskPeople } from './access.tasks.js';
-import { connectorFor, ConnectorError } from './connectors/index.js';
+import { connectorFor, ConnectorError, type ConnectorOutcome, type OutsideCall, type OutsideConnector } from './connectors/index.js';
+
+/** What an outside connector's call did: its outcome, or how it failed. */
+export type OutsideResult = { ok: true; outcome: ConnectorOutcome } | { ok: false; error: unknown };
+
+/** How long a provisioning timer is leased for an outside connector's call (connecting alone may take 10 s). */
+export const CONNECTOR_LEASE_MS = 5 * 60_000;
+
+/**
+ * Runs an outside connector's grant or removal of a grant with no transaction open, if the grant still needs it (read
+ * without a lock: the settling transaction checks again). Undefined when there is no outside call to make. Never throws.
+ */
+async function callOutside(app: AppContext, id: number, now: Date, action: 'grant' | 'revoke'): Promise<OutsideResult | undefined> {
+  let call: OutsideCall;
+  let connector: OutsideConnector;
+  try {
+    const g = await getGrant(app.db, id);
+    if (action === 'grant' ? g.state !== 'provisioning' : g.removal === 'done' || !g.removal) return undefined;
+    const resource = resourceOf(app, g);
+    const c = resource && connectorFor(resource.connector.kind);
+    if (!resource || c?.runs !== 'outside') return undefined;
+    call = { app, now, grant: g, resource };
+    connector = c;
+  } catch {
+    return undefined; // the settling transaction reads it again and reports what is wrong
+  }
+  try {
+    return { ok: true, outcome: await connector[action](call) };
+  } catch (error) {
+    return { ok: false, error };
+  }
+}
+
+/** The provision timer's call: an outside connector's grant (see `callOutside`). */
+export const callGrant = (app: AppContext, id: number, now: Date) => callOutside(app, id, now, 'grant');
+
+/** The deprovision timer's call: an outside connector's removal (see `callOutside`). */
+export const callRevoke = (app: AppContext, id: number, now: Date) => callOutside(app, id, now, 'revoke');
+
+/** What the connector did: an inside connector is called here, in `tx`; an outside one's call already ran (`called`). */
+async function connect(tx: Tx, app: AppContext, g: GrantRow, resource: NonNullable<ReturnType<typeof resourceOf>>, now: Date, action: 'grant' | 'revoke', called: OutsideResult | undefined): Promise<ConnectorOutcome | undefined> {
+  const connector = connectorFor(resource.connector.kind);
+  if (connector.runs === 'inside') return connector[action]({ tx, app, now, grant: g, resource });
+  if (!called) return undefined; // the grant changed between the call and now: the timer runs again
+  if (!called.ok) throw called.error;
+  return called.outcome;
+}
 
 /** Provisioning attempts before a grant whose target does not answer fails. */
 const GRANT_ATTEMPTS = 3;
@@ -43,17 +91,24 @@ async function fail(tx: Tx, app: AppContext, g: GrantRow, actor: Actor, now: Dat
   return applyTransition(tx, app, g, 'fail', actor, now, { reason });
 }
 
-/** The provision timer: asks the connector for the grant. */
-export async function runGrant(tx: Tx, app: AppContext, id: number, now: Date): Promise<TimerOutcome> {
+/**
+ * The provision timer's settling: asks an inside connector for the grant, or records what an outside one did
+ * (`called`, by `callGrant`).
+ */
+export async function runGrant(tx: Tx, app: AppContext, id: number, now: Date, called?: OutsideResult): Promise<TimerOutcome> {
   const g = await getGrant(tx, id, true);
-  if (g.state !== 'provisioning') return;
+  if (g.state !== 'provisioning') {
+    if (called?.ok && called.outcome.status === 'done') await removeAgain(tx, app, g, now, called.outcome.note);
+    return;
+  }
   const resource = resourceOf(app, g);
   if (!resource) {
     await fail(tx, app, g, SCHEDULER_ACTOR, now, `the resource ${g.resource} is no longer in the config`);
     return;
   }
   try {
-    const out = await connectorFor(resource.connector.kind).grant({ tx, app, now, grant: g, resource });
+    const out = await connect(tx, app, g, resource, now, 'grant', called);
+    if (!out) return { rescheduleAt: now, payload: { id } };
     if (out.status === 'done') {
       await activate(tx, app, g, SCHEDULER_ACTOR, now, out.note);
       return;
@@ -72,6 +127,19 @@ export async function runGrant(tx: Tx, app: AppContext, id: number, now: Date): 
     await tx.update(schema.accessGrants).set({ grantAttempts: attempts }).where(eq(schema.accessGrants.id, g.id));
     await fail(tx, app, { ...g, grantAttempts: attempts }, SCHEDULER_ACTOR, now, message);
   }
+}
+
+/**
+ * An outside connector granted access after the grant had ended (revoked or expired while its call ran, and perhaps
+ * removed already): the removal is done again, so nothing granted outlives the grant.
+ */
+async function removeAgain(tx: Tx, app: AppContext, g: GrantRow, now: Date, note: string): Promise<void> {
+  if (!g.removal) return; // never held (failed): a grant the target gave is not ours to keep; see the log
+  const subject = grantSubject(g.id);
+  app.log.warn({ grant: subject, resource: g.resource, state: g.state }, 'access granted at the target after the grant ended; removing it again');
+  await tx.update(schema.accessGrants).set({ removal: 'pending', removedAt: null, updatedAt: now }).where(eq(schema.accessGrants.id, g.id));
+  await addTimeline(tx, { subject, at: now, actor: 'tread', source: 'scheduler', kind: 'removal', text: `The target granted it after the grant ended (${note}); removing it again` });
+  await schedule(tx, { kind: ACCESS_TIMER.deprovision, subject, key: grantTimerKey(ACCESS_TIMER.deprovision, g.id), dueAt: now, payload: { id: g.id } });
 }
 
 /** The removal at the target succeeded: recorded, the alert (if one was raised) resolved. */
@@ -105,22 +173,24 @@ export async function removalFailed(tx: Tx, app: AppContext, g: GrantRow, error:
   return next;
 }
 
-/** The deprovision timer: asks the connector to remove the access; retried until it succeeds. */
-export async function runRevoke(tx: Tx, app: AppContext, id: number, now: Date): Promise<TimerOutcome> {
-  return removeAtTarget(tx, app, await getGrant(tx, id, true), now);
+/** The deprovision timer's settling: asks an inside connector to remove the access, or records what an outside one did; retried until it succeeds. */
+export async function runRevoke(tx: Tx, app: AppContext, id: number, now: Date, called?: OutsideResult): Promise<TimerOutcome> {
+  return removeAtTarget(tx, app, await getGrant(tx, id, true), now, called);
 }
 
 /**
  * Removes an ended grant's access at the target (the grant locked by the caller): done, handed on (a task, a webhook),
- * or failed, in which case the outcome says when to try again.
+ * or failed, in which case the outcome says when to try again. An outside connector is not called here: without its
+ * call's result (`called`) the outcome asks for the deprovision timer now, which makes the call outside the transaction.
  */
-export async function removeAtTarget(tx: Tx, app: AppContext, g: GrantRow, now: Date): Promise<TimerOutcome> {
+export async function removeAtTarget(tx: Tx, app: AppContext, g: GrantRow, now: Date, called?: OutsideResult): Promise<TimerOutcome> {
   const id = g.id;
   if (g.removal === 'done' || !g.removal) return;
   const resource = resourceOf(app, g);
   if (!resource) return { rescheduleAt: await removalFailed(tx, app, g, `the resource ${g.resource} is no longer in the config: remove ${g.role} from ${g.login} by hand`, now), payload: { id } };
   try {
-    const out = await connectorFor(resource.connector.kind).revoke({ tx, app, now, grant: g, resource });
+    const out = await connect(tx, app, g, resource, now, 'revoke', called);
+    if (!out) return { rescheduleAt: now, payload: { id } };
     if (out.status === 'done') {
       await removalDone(tx, app, g, SCHEDULER_ACTOR, now, out.note);
       return;

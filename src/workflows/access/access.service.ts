@@ -344,7 +344,9 @@ export async function applyTransition(tx: Tx, app: AppContext, before: GrantRow,
         app.seam.noteScheduled();
         break;
       case 'cancel_provisioning':
-        await cancelTimer(tx, [grantTimerKey(ACCESS_TIMER.provision, before.id), `${WEBHOOK_TIMER}:${webhookKey(before.id, 'grant')}`]);
+        // The provision timer stays: it finds the grant ended and does nothing, unless an outside connector's call is
+        // running (with no transaction open) and grants after all, which its settling then removes again.
+        await cancelTimer(tx, `${WEBHOOK_TIMER}:${webhookKey(before.id, 'grant')}`);
         await cancelTasks(tx, app, before, ['grant'], `${subject} ${event === 'revoke' ? 'was revoked' : 'expired'} before it was provisioned`, now);
         break;
       case 'record_activation': patch.activatedAt = now; patch.endsAt = endsAt(); extra = ` until ${formatTime(patch.endsAt, app.config.timezone, now)}`; break;

@@ -6,22 +6,35 @@
  * timer that fires late or twice changes nothing.
  */
 import { z } from 'zod';
-import type { TimerHandler } from '../../core/timers.js';
+import type { AnyTimerHandler, TimerHandler, TwoPhaseTimerHandler } from '../../core/timers.js';
 import { formatDuration } from '../../core/duration.js';
 import { SCHEDULER_ACTOR } from '../../core/identity.js';
 import { schedule } from '../../core/timers.js';
 import { ACCESS_TIMER, applyTransition, cancelRunningApproval, getGrant, grantTimerKey, refreshCard } from './access.service.js';
 import { grantSubject } from './access.messages.js';
-import { remindTask, removeAtTarget, runGrant, runRevoke } from './access.provisioning.js';
+import { callGrant, callRevoke, CONNECTOR_LEASE_MS, remindTask, removeAtTarget, runGrant, runRevoke, type OutsideResult } from './access.provisioning.js';
 import { reconcileTimer } from './access.reconcile.js';
 import { reviewDeadlineTimer, reviewDueTimer, reviewRemindTimer } from './access.reviews.js';
 import { getTask } from './access.tasks.js';
 
 const idPayload = z.object({ id: z.number().int() });
 
-const provision: TimerHandler = async (tx, timer, app, now) => runGrant(tx, app, idPayload.parse(timer.payload).id, now);
+/** The grant's id, or NaN for a payload without one (the call then finds no grant, and settling fails on parsing it). */
+const idOf = (payload: unknown) => idPayload.safeParse(payload).data?.id ?? Number.NaN;
 
-const deprovision: TimerHandler = async (tx, timer, app, now) => runRevoke(tx, app, idPayload.parse(timer.payload).id, now);
+/** Provisioning: an outside connector (postgres) grants in the call, with no transaction open; the rest in settle. */
+const provision: TwoPhaseTimerHandler<OutsideResult | undefined> = {
+  leaseMs: CONNECTOR_LEASE_MS,
+  call: (timer, app, now) => callGrant(app, idOf(timer.payload), now),
+  settle: (tx, timer, app, now, called) => runGrant(tx, app, idPayload.parse(timer.payload).id, now, called),
+};
+
+/** Removal at the target: as provisioning. */
+const deprovision: TwoPhaseTimerHandler<OutsideResult | undefined> = {
+  leaseMs: CONNECTOR_LEASE_MS,
+  call: (timer, app, now) => callRevoke(app, idOf(timer.payload), now),
+  settle: (tx, timer, app, now, called) => runRevoke(tx, app, idPayload.parse(timer.payload).id, now, called),
+};
 
 /** The expiry warning: the grantee is told (with Extend) `expiryWarning` before the end. */
 const warn: TimerHandler = async (tx, timer, app, now) => {
@@ -41,7 +54,8 @@ const expire: TimerHandler = async (tx, timer, app, now) => {
   if (peek.pendingExtensionMs) await cancelRunningApproval(tx, app, grantSubject(id), `${grantSubject(id)} expired before the extension was decided`, SCHEDULER_ACTOR, now);
   const g = await getGrant(tx, id, true);
   if (!['active', 'expiring', 'provisioning'].includes(g.state)) return;
-  // this timer runs after commit of anything a person did: the removal starts right here, in the same run
+  // this timer runs after commit of anything a person did: the removal starts right here, in the same run (an outside
+  // connector's in the deprovision timer, due now: it calls with no transaction open)
   const expired = await applyTransition(tx, app, g, 'expire', SCHEDULER_ACTOR, now, { reason: why, cardLater: true, removeNow: true });
   const retry = expired.removal === 'done' ? undefined : await removeAtTarget(tx, app, expired, now);
   if (expired.removal === 'done') await refreshCard(tx, app, expired, now);
@@ -57,7 +71,7 @@ const taskRemind: TimerHandler = async (tx, timer, app, now) => {
 };
 
 /** The access workflow's timers by kind. */
-export const accessTimers: Record<string, TimerHandler> = {
+export const accessTimers: Record<string, AnyTimerHandler> = {
   [ACCESS_TIMER.provision]: provision,
   [ACCESS_TIMER.deprovision]: deprovision,
   [ACCESS_TIMER.warn]: warn,

@@ -5,7 +5,7 @@ import { manualConnector } from './manual.js';
 import { postgresConnector } from './postgres.js';
 import { webhookConnector } from './webhook.js';
 
-export { ConnectorError, type Connector, type ConnectorCall, type ConnectorOutcome } from './connector.js';
+export { ConnectorError, type Connector, type ConnectorCall, type ConnectorOutcome, type OutsideCall, type OutsideConnector } from './connector.js';
 
 const CONNECTORS: Record<ConnectorKind, Connector> = { manual: manualConnector, webhook: webhookConnector, postgres: postgresConnector };
 

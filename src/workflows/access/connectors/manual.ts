@@ -12,6 +12,7 @@ async function task(call: ConnectorCall, kind: 'grant' | 'revoke'): Promise<Conn
 
 /** The manual connector. */
 export const manualConnector: Connector = {
+  runs: 'inside',
   grant: (call) => task(call, 'grant'),
   revoke: (call) => task(call, 'revoke'),
 };

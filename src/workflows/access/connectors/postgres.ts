@@ -8,7 +8,7 @@ import type postgres from 'postgres';
 import type { AppContext } from '../../../core/app.js';
 import type { ResourceConfig } from '../access.config.js';
 import type { Membership } from '../access.machine.js';
-import { ConnectorError, type Connector, type ConnectorCall } from './connector.js';
+import { ConnectorError, type Connector, type OutsideCall } from './connector.js';
 
 type Sql = ReturnType<typeof postgres>;
 
@@ -66,7 +66,7 @@ async function isMember(sql: Sql, role: string, login: string): Promise<boolean>
   return rows.length > 0;
 }
 
-async function run(call: ConnectorCall, action: 'grant' | 'revoke') {
+async function run(call: OutsideCall, action: 'grant' | 'revoke') {
   const cs = connectionOf(call.resource);
   const sql = await clientFor(cs);
   const { role, login } = call.grant;
@@ -91,6 +91,7 @@ async function run(call: ConnectorCall, action: 'grant' | 'revoke') {
 
 /** The postgres connector. */
 export const postgresConnector: Connector = {
+  runs: 'outside',
   grant: (call) => run(call, 'grant'),
   revoke: (call) => run(call, 'revoke'),
   async list(_app: AppContext, resource: ResourceConfig): Promise<Membership[]> {

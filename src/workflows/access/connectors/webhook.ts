@@ -35,6 +35,7 @@ async function send(call: ConnectorCall, action: 'grant' | 'revoke'): Promise<Co
 
 /** The webhook connector. */
 export const webhookConnector: Connector = {
+  runs: 'inside', // the core's webhook timer sends it, outside any transaction
   grant: (call) => send(call, 'grant'),
   revoke: (call) => send(call, 'revoke'),
 };
