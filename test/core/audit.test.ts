@@ -5,7 +5,7 @@ import { schema, type Database } from '../../db/client.js';
 import { appendAudit, auditHash, auditHead, canonicalJson, GENESIS_HASH, parseRecordedHeads, verifyAudit, type AuditEntry } from '../../src/core/audit.js';
 import type { AppContext } from '../../src/core/app.js';
 import { housekeeping } from '../../src/core/housekeeping.js';
-import type { TimerRow } from '../../src/core/timers.js';
+import type { TimerHandler, TimerRow } from '../../src/core/timers.js';
 import { drivers, openTestDatabase } from '../helpers/db.js';
 
 const T0 = Date.parse('2026-01-05T09:00:00Z');
@@ -195,7 +195,7 @@ for (const driver of drivers) {
       const appended = await append(3);
       const lines: { obj: Record<string, unknown>; msg: string }[] = [];
       const app = { log: { info: (obj: Record<string, unknown>, msg: string) => lines.push({ obj, msg }) } } as unknown as AppContext;
-      const timer = housekeeping.timers!['core.audit_head']!;
+      const timer = housekeeping.timers!['core.audit_head'] as TimerHandler;
       const outcome = await database.db.transaction((tx) => timer(tx, {} as TimerRow, app, new Date('2026-01-05T00:00:03Z')));
       expect(outcome).toEqual({ rescheduleAt: new Date('2026-01-06T00:00:00Z') });
       expect(lines).toEqual([{ obj: { auditHead: `3 ${appended[2]!.hash}`, seq: 3, hash: appended[2]!.hash }, msg: expect.stringContaining('tread audit verify --head-file') }]);
