@@ -75,7 +75,7 @@ async function startup(): Promise<void> {
   try {
     for (const run of ['fresh', 'existing', 'existing']) {
       const r = await startupRun(dir);
-      console.log(JSON.stringify({ bench: 'startup', driver: 'pglite', dataDir: run, readyMs: Math.round(r.spawnMs), rssMB: r.rssMB }));
+      console.log(JSON.stringify({ bench: 'startup', driver: 'pglite', dataDir: run, readyMs: Math.round(r.spawnMs), rssMB: r.rssMB, peakRssMB: r.peakRssMB }));
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -1,11 +1,15 @@
 /**
- * Benchmark: start-up time.
+ * Benchmark: start-up time and memory of the embedded default (issue #2: < 2 s from spawn to GET /readyz = 200;
+ * issue #17: first start peak RSS <= 400 MB and ready <= 3 s, restart peak RSS <= 250 MB and ready <= 1 s).
  *
- * Default (issue #2 aim: < 2 s from spawn to GET /readyz = 200): start-up on an existing PGlite data directory.
- * Run `npm run build` first (this mode builds nothing), then: npx tsx bench/startup.ts   (RUNS=n, default 7)
- * One untimed run creates and migrates a temporary data directory (on Node 22.1+ it also fills Node's compile cache);
- * then each timed run spawns `node dist/src/main.js` on it, polls /readyz every 10 ms, and reads `readyMs` from tread's
- * 'tread is ready' log line (ms from the start of src/start.ts's start(), after its imports). Prints one JSON line.
+ * Default: the server as users run it, `node dist/src/main.js` with no platform configured (the console, its stdin
+ * ended). Run `npm run build` first (this mode builds nothing), then: npm run bench:startup   (FRESH=n, default 3;
+ * RUNS=n restarts, default 7). Each run spawns tread, polls /readyz every 10 ms, reads `readyMs` from tread's
+ * 'tread is ready' log line (ms from the start of src/start.ts's start(), after its imports), reads the process's
+ * VmRSS at ready and its VmHWM (peak resident memory since spawn) one second later, then stops it with SIGTERM. First
+ * FRESH runs each on a new, empty data directory (what a first start does: from the pre-initialised template, or
+ * initdb), then RUNS restarts on the last of them. One JSON line per run, then one summary line per kind (ranges).
+ * Extra environment for tread: TREAD_PGLITE_SETTINGS and TREAD_PGLITE_TEMPLATE are passed through.
  *
  * NPM_START=1 (issue #13 aim: a second `npm start` with nothing changed ready in < 3 s): what a new user sees. The
  * working tree's files (tracked and new, not ignored) are copied to a temporary directory with node_modules linked, as
@@ -23,6 +27,9 @@ import { freePort } from '../test/helpers/net.js';
 import { quantileMs } from './util.js';
 
 const RUNS = Number(process.env.RUNS ?? 7);
+const FRESH = Number(process.env.FRESH ?? 3);
+/** tread's variables a run passes through from the benchmark's environment, besides the basics. */
+const PASSED = ['TREAD_PGLITE_SETTINGS', 'TREAD_PGLITE_TEMPLATE', 'TREAD_PGLITE_SNAPSHOT'];
 const MAIN = 'dist/src/main.js';
 const TIMEOUT_MS = 30_000;
 
@@ -44,16 +51,26 @@ function watchReadyMs(child: ChildProcess): { readyMs: () => number | undefined;
   return { readyMs: () => readyMs, output };
 }
 
+/** VmRSS and VmHWM (peak) of a live process, in MB, from /proc/<pid>/status (0 when unreadable). */
+export function processMemoryMB(pid: number): { rssMB: number; peakRssMB: number } {
+  let status = '';
+  try { status = readFileSync(`/proc/${pid}/status`, 'utf8'); } catch { /* gone, or not Linux */ }
+  const kb = (key: string) => Number(new RegExp(`${key}:\\s+(\\d+)`).exec(status)?.[1] ?? 0);
+  return { rssMB: Math.round(kb('VmRSS') / 1024), peakRssMB: Math.round(kb('VmHWM') / 1024) };
+}
+
 /**
  * Spawns `node dist/src/main.js` (or `command` in `cwd`) on a PGlite data directory (created and migrated when new);
- * resolves with ms from spawn to /readyz = 200, the logged readyMs and the process's RSS when ready, after stopping
- * it with SIGTERM (sent to its process group, so `npm start` and the node it runs both get it).
+ * resolves with ms from spawn to /readyz = 200, the logged readyMs, the process's RSS when ready and its peak RSS
+ * (VmHWM) `settleMs` later (default 1000), after stopping it with SIGTERM (sent to its process group, so `npm start`
+ * and the node it runs both get it). Memory is read only for `node dist/src/main.js` (npm's process is not tread's).
  */
-export async function startupRun(dataDir: string, options: { command?: string[]; cwd?: string; timeoutMs?: number } = {}): Promise<{ spawnMs: number; readyMs: number | undefined; rssMB: number }> {
+export async function startupRun(dataDir: string, options: { command?: string[]; cwd?: string; timeoutMs?: number; settleMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<{ spawnMs: number; readyMs: number | undefined; rssMB: number; peakRssMB: number }> {
   const port = await freePort();
   const timeoutMs = options.timeoutMs ?? TIMEOUT_MS;
   const env: NodeJS.ProcessEnv = { TREAD_DATA_DIR: dataDir, PORT: String(port), LOG_LEVEL: 'info' };
-  for (const key of ['PATH', 'HOME', 'TMPDIR', 'LANG', 'TZ', 'NODE_OPTIONS']) if (process.env[key] !== undefined) env[key] = process.env[key];
+  for (const key of ['PATH', 'HOME', 'TMPDIR', 'LANG', 'TZ', 'NODE_OPTIONS', ...PASSED]) if (process.env[key] !== undefined) env[key] = process.env[key];
+  Object.assign(env, options.env);
   const [file, ...args] = options.command ?? [process.execPath, MAIN];
   const t0 = performance.now();
   // stdin ignored: the console adapter sees the input end at once and tread keeps serving HTTP.
@@ -79,12 +96,14 @@ export async function startupRun(dataDir: string, options: { command?: string[];
   }
   // The ready line is logged just after the server listens; give the pipe a moment to deliver it.
   for (let i = 0; i < 100 && watch.readyMs() === undefined; i++) await new Promise((r) => setTimeout(r, 10));
-  const rss = options.command ? 0 : Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))?.[1] ?? 0) * 1024;
+  const atReady = options.command ? { rssMB: 0, peakRssMB: 0 } : processMemoryMB(child.pid!);
+  await new Promise((r) => setTimeout(r, options.settleMs ?? 1000));
+  const settled = options.command ? atReady : processMemoryMB(child.pid!);
   stop('SIGTERM');
   const code = await exited;
   // npm itself dies of the SIGTERM sent to the group (exit code null); tread's own exit is checked without it.
   if (code !== 0 && !(options.command && code === null)) throw new Error(`tread exited with ${code} after SIGTERM:\n${watch.output.join('\n')}`);
-  return { spawnMs, readyMs: watch.readyMs(), rssMB: Math.round(rss / 1048576) };
+  return { spawnMs, readyMs: watch.readyMs(), rssMB: atReady.rssMB, peakRssMB: settled.peakRssMB };
 }
 
 /** A fresh clone of the working tree after `npm ci`: its files (tracked and new, not ignored) and node_modules linked. */
@@ -117,28 +136,38 @@ async function npmStart(): Promise<void> {
   }
 }
 
+/** min–max and median of some numbers, for the summary lines. */
+function range(values: number[], digits = 0): { min: number; p50: number; max: number } {
+  const sorted = [...values].sort((a, b) => a - b);
+  return { min: Number(sorted[0]!.toFixed(digits)), p50: quantileMs(sorted, 0.5, digits), max: Number(sorted.at(-1)!.toFixed(digits)) };
+}
+
 async function main(): Promise<void> {
   if (process.env.NPM_START === '1') return npmStart();
   if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: run \`npm run build\` first`);
-  const dir = mkdtempSync(join(tmpdir(), 'tread-bench-startup-'));
+  const dirs: string[] = [];
   try {
-    await startupRun(dir); // creates and migrates the data directory
-    const spawnMs: number[] = [];
-    const readyMs: number[] = [];
-    for (let i = 0; i < RUNS; i++) {
-      const r = await startupRun(dir);
-      spawnMs.push(r.spawnMs);
-      if (r.readyMs !== undefined) readyMs.push(r.readyMs);
+    for (const [start, runs] of [['fresh', FRESH], ['restart', RUNS]] as const) {
+      const results: Awaited<ReturnType<typeof startupRun>>[] = [];
+      for (let run = 1; run <= runs; run++) {
+        if (start === 'fresh' || dirs.length === 0) dirs.push(mkdtempSync(join(tmpdir(), 'tread-bench-startup-')));
+        if (start === 'restart' && run === 1 && FRESH === 0) await startupRun(dirs.at(-1)!); // creates the data directory
+        const r = await startupRun(dirs.at(-1)!);
+        results.push(r);
+        console.log(JSON.stringify({
+          bench: 'startup', driver: 'pglite', start, run, ms: Math.round(r.spawnMs), readyMs: r.readyMs ?? null,
+          rssMB: r.rssMB, peakRssMB: r.peakRssMB, node: process.version,
+        }));
+      }
+      if (runs === 0) continue;
+      console.log(JSON.stringify({
+        bench: 'startup-summary', driver: 'pglite', start, runs, ms: range(results.map((r) => r.spawnMs)),
+        readyMs: range(results.flatMap((r) => (r.readyMs === undefined ? [] : [r.readyMs]))),
+        peakRssMB: range(results.map((r) => r.peakRssMB)), node: process.version,
+      }));
     }
-    spawnMs.sort((a, b) => a - b);
-    readyMs.sort((a, b) => a - b);
-    console.log(JSON.stringify({
-      bench: 'startup-pglite-existing-dir', runs: RUNS,
-      p50ms: quantileMs(spawnMs, 0.5, 0), maxms: Math.round(spawnMs.at(-1)!), minms: Math.round(spawnMs[0]!),
-      readyMsP50: readyMs.length ? quantileMs(readyMs, 0.5, 0) : null, node: process.version,
-    }));
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
   }
 }
 
