@@ -1,11 +1,12 @@
 /** Opens tread's database: embedded PGlite under a data directory (default) or PostgreSQL via postgres.js. */
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, realpathSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, realpathSync, rmSync, writeSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { sql, type SQL } from 'drizzle-orm';
 import type { PgDatabase, PgQueryResultHKT, PgTransaction } from 'drizzle-orm/pg-core';
+import { copyTemplate, defaultTemplateDir, templateKey, templateProblem } from './pglite-template.js';
 import * as schema from './schema/index.js';
 
 export { schema };
@@ -36,6 +37,12 @@ export interface Database {
   exclusive?<T>(work: (db: Db) => Promise<T>): Promise<T>;
   /** Where the migrations stood once the database was open (unset when opened with `migrate: false`). */
   migrations?: MigrationState;
+  /**
+   * PGlite only: how its data directory came to be: it held a database already (`existing`), or it was new and was
+   * copied from the pre-initialised template (`template`), loaded from `pgliteSnapshot` (`snapshot`), or created by
+   * PGlite's initdb (`initdb`, with `templateProblem` saying why the template was not used, when one was looked for).
+   */
+  pgliteStart?: { from: 'existing' | 'template' | 'snapshot' | 'initdb' | 'memory'; templateProblem?: string };
 }
 
 export interface OpenOptions {
@@ -55,6 +62,44 @@ export interface OpenOptions {
    * directory that already holds a database. Migrations still run after it.
    */
   pgliteSnapshot?: Blob | string;
+  /**
+   * PGlite only: the pre-initialised template a new data directory on disk is copied from (db/pglite-template.ts):
+   * a folder, or false for PGlite's initdb. Default: the one `npm run build` made (dist/pglite-template), when it was
+   * made by the installed PGlite from the same migrations. A `pgliteSnapshot` comes first.
+   */
+  pgliteTemplate?: string | false;
+  /**
+   * PGlite only: PostgreSQL settings over `PGLITE_SETTINGS` (`TREAD_PGLITE_SETTINGS`): `name=value` pairs separated by
+   * white space, or an object.
+   */
+  pgliteSettings?: string | Record<string, string>;
+}
+
+/**
+ * The PostgreSQL settings tread starts PGlite with (as `-c` start parameters, which win over postgresql.conf), for a
+ * bot's data and one connection. PGlite's initdb writes shared_buffers = 128MB, and PGlite's WebAssembly memory grows
+ * to hold all of it: ~130 MB of resident memory more than 16MB (measured, issue 17; the command benchmarks did not
+ * change beyond their noise: the pages still sit in the operating system's cache). wal_buffers follows it (1/32).
+ */
+export const PGLITE_SETTINGS: Readonly<Record<string, string>> = {
+  shared_buffers: '16MB',
+};
+
+/** Parses `name=value` pairs separated by white space (TREAD_PGLITE_SETTINGS); throws naming the first bad one. */
+export function parsePgliteSettings(text: string): Record<string, string> {
+  const settings: Record<string, string> = {};
+  for (const pair of text.split(/\s+/).filter(Boolean)) {
+    const m = /^([A-Za-z_][A-Za-z0-9_.]*)=(.+)$/.exec(pair);
+    if (!m) throw new Error(`"${pair}" is not name=value (PostgreSQL settings separated by spaces, e.g. shared_buffers=32MB)`);
+    settings[m[1]!.toLowerCase()] = m[2]!;
+  }
+  return settings;
+}
+
+/** PGlite's start parameters: its defaults, then tread's settings with `overrides` over them, as `-c name=value`. */
+export function pgliteStartParams(defaults: readonly string[], overrides?: string | Record<string, string>): string[] {
+  const settings = { ...PGLITE_SETTINGS, ...(typeof overrides === 'string' ? parsePgliteSettings(overrides) : overrides) };
+  return [...defaults, ...Object.entries(settings).flatMap(([name, value]) => ['-c', `${name}=${value}`])];
 }
 
 /** The folder holding drizzle-kit's SQL migrations, from source or from dist/. */
@@ -123,7 +168,7 @@ function isAlive(pid: number): boolean {
 
 /** Opens and migrates the database. */
 export async function openDatabase(options: OpenOptions = {}): Promise<Database> {
-  const database = options.url ? await openPostgres(options.url, options.poolSize ?? 10, options.onQuery) : await openPglite(options.dataDir, options.pgliteSnapshot);
+  const database = options.url ? await openPostgres(options.url, options.poolSize ?? 10, options.onQuery) : await openPglite(options);
   if (options.migrate !== false) {
     try {
       database.migrations = await migrateDatabase(database);
@@ -281,7 +326,8 @@ export function yielding<T extends PgliteLike>(client: T): T {
   });
 }
 
-async function openPglite(dataDir?: string, snapshot?: Blob | string): Promise<Database> {
+async function openPglite(options: OpenOptions): Promise<Database> {
+  const { dataDir, pgliteSnapshot: snapshot } = options;
   const wasm = compiledPgliteWasm();
   const { PGlite } = await import('@electric-sql/pglite');
   const { drizzle } = await import('drizzle-orm/pglite');
@@ -293,12 +339,15 @@ async function openPglite(dataDir?: string, snapshot?: Blob | string): Promise<D
     rmSync(join(dataDir, 'pg', 'postmaster.pid'), { force: true });
   }
   let client: InstanceType<typeof PGlite>;
+  let start: NonNullable<Database['pgliteStart']>;
   try {
     const pgliteWasmModule = (await wasm) as NonNullable<ConstructorParameters<typeof PGlite>[0]>['pgliteWasmModule'];
     const dir = inMemory ? undefined : join(dataDir, 'pg');
-    const load = snapshot && (!dir || !existsSync(join(dir, 'PG_VERSION')))
-      ? { loadDataDir: typeof snapshot === 'string' ? new Blob([readFileSync(snapshot)]) : snapshot } : {};
-    client = new PGlite({ dataDir: dir, pgliteWasmModule, ...load });
+    const fresh = !dir || !existsSync(join(dir, 'PG_VERSION'));
+    start = !fresh ? { from: 'existing' } : snapshot ? { from: 'snapshot' } : dir ? startFromTemplate(dir, options.pgliteTemplate) : { from: 'memory' };
+    const load = start.from === 'snapshot'
+      ? { loadDataDir: typeof snapshot === 'string' ? new Blob([readFileSync(snapshot)]) : snapshot! } : {};
+    client = new PGlite({ dataDir: dir, pgliteWasmModule, startParams: pgliteStartParams(PGlite.defaultStartParams, options.pgliteSettings), ...load });
     await client.waitReady;
   } catch (e) {
     release();
@@ -309,6 +358,7 @@ async function openPglite(dataDir?: string, snapshot?: Blob | string): Promise<D
     db,
     driver: 'pglite',
     rows: <T>(query: SQL) => queryRows<T>(db, query),
+    pgliteStart: start,
     snapshot: async () => {
       const dump = await client.dumpDataDir('none');
       return dump instanceof Blob ? dump : new Blob([dump]);
@@ -321,6 +371,21 @@ async function openPglite(dataDir?: string, snapshot?: Blob | string): Promise<D
       }
     },
   };
+}
+
+/**
+ * A new data directory on disk (`pgDir` without a database) becomes a copy of the pre-initialised template when one
+ * matches the installed PGlite and the migrations; otherwise PGlite's initdb will create it. A `pg` folder holding
+ * files but no database (an initdb that was interrupted) is left to PGlite, as before: nothing is deleted.
+ */
+function startFromTemplate(pgDir: string, template: string | false | undefined): NonNullable<Database['pgliteStart']> {
+  if (template === false) return { from: 'initdb' };
+  const folder = template ?? defaultTemplateDir();
+  const problem = templateProblem(folder, templateKey(migrationsFolder()));
+  if (problem) return { from: 'initdb', templateProblem: problem };
+  if (existsSync(pgDir) && readdirSync(pgDir).length > 0) return { from: 'initdb', templateProblem: `${pgDir} holds files but no database` };
+  copyTemplate(folder, pgDir);
+  return { from: 'template' };
 }
 
 /** What `preparing` needs of a postgres.js `sql` (the client, or the one a transaction or savepoint hands over). */
