@@ -1,9 +1,8 @@
 /** The `tread` command: `tread` (or `tread start`) runs the server; `tread audit verify|head` checks the audit chain. */
 import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
 import { DataDirLockedError, openDatabase } from '../db/client.js';
 import { auditHead, parseRecordedHeads, verifyAudit, type RecordedHead } from './core/audit.js';
-import { EnvError, loadEnv } from './core/config/env.js';
+import { EnvError, loadEnv, pgliteOptions } from './core/config/env.js';
 
 const USAGE = `usage: tread [start]        run the server (console chat when no platform is configured)
        tread audit verify   check the audit hash chain; exit 1 when a row was edited or deleted
@@ -61,7 +60,7 @@ async function audit(sub: string | undefined, args: string[]): Promise<number> {
   }
   let database;
   try {
-    database = await openDatabase(env.DATABASE_URL ? { url: env.DATABASE_URL, poolSize: 1 } : { dataDir: resolve(env.TREAD_DATA_DIR), ...(env.TREAD_PGLITE_SNAPSHOT ? { pgliteSnapshot: resolve(env.TREAD_PGLITE_SNAPSHOT) } : {}) });
+    database = await openDatabase(env.DATABASE_URL ? { url: env.DATABASE_URL, poolSize: 1 } : pgliteOptions(env));
   } catch (e) {
     if (e instanceof DataDirLockedError) {
       process.stderr.write(`tread: ${e.message}\n(The embedded database has one user at a time: stop tread to verify, or run tread on PostgreSQL.)\n`);

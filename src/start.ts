@@ -2,7 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import { resolve } from 'node:path';
 import { DataDirLockedError, openDatabase, warmDatabase } from '../db/client.js';
-import { EnvError, loadEnv, type Env } from './core/config/env.js';
+import { EnvError, loadEnv, pgliteOptions, type Env } from './core/config/env.js';
 import { ConfigError } from './core/config/org.js';
 import { createLogger } from './core/logger.js';
 import { isLoopback } from './http/server.js';
@@ -52,7 +52,7 @@ export async function start(argvEnv: NodeJS.ProcessEnv = process.env): Promise<T
   else log.info({ config: loaded.path }, 'organisation config loaded');
 
   // The database starts (PGlite boots) while the runtime and adapters load.
-  const opening = openDatabase(env.DATABASE_URL ? { url: env.DATABASE_URL } : { dataDir: resolve(env.TREAD_DATA_DIR), ...(env.TREAD_PGLITE_SNAPSHOT ? { pgliteSnapshot: resolve(env.TREAD_PGLITE_SNAPSHOT) } : {}) });
+  const opening = openDatabase(env.DATABASE_URL ? { url: env.DATABASE_URL } : pgliteOptions(env));
   opening.catch(() => undefined);
   const { startTread } = await import('./runtime.js');
   let database;
@@ -85,9 +85,10 @@ export async function start(argvEnv: NodeJS.ProcessEnv = process.env): Promise<T
     if (err.name === 'PlatformConfigError') fail(`tread: ${err.message}`);
     throw e;
   }
+  if (database.pgliteStart?.templateProblem) log.warn({ reason: database.pgliteStart.templateProblem }, 'the new data directory was created by PGlite\'s initdb (slower, and ~850 MB of memory at its peak) instead of from the pre-initialised template');
   const scheme = env.TLS_CERT_FILE ? 'https' : 'http';
   log.info({
-    url: `${scheme}://${env.HOST}:${tread.port}`, database: database.driver, dataDir: database.driver === 'pglite' ? resolve(env.TREAD_DATA_DIR) : undefined,
+    url: `${scheme}://${env.HOST}:${tread.port}`, database: database.driver, dataDir: database.driver === 'pglite' ? resolve(env.TREAD_DATA_DIR) : undefined, pglite: database.pgliteStart?.from,
     platforms: tread.adapters.map((a) => a.platform), api: env.TREAD_API_TOKEN ? 'on' : 'off (set TREAD_API_TOKEN)', readyMs: Math.round(performance.now() - started),
   }, 'tread is ready');
   if (!isLoopback(env.HOST)) log.info('listening beyond loopback: put TLS in front (reverse proxy) or set TLS_CERT_FILE/TLS_KEY_FILE');

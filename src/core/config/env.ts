@@ -1,5 +1,7 @@
 /** Environment variables, validated at start-up. A bad value stops tread with one line naming it. */
+import { resolve } from 'node:path';
 import { z } from 'zod';
+import type { OpenOptions } from '../../../db/client.js';
 
 const optional = z.string().trim().min(1).optional().catch(undefined);
 const bool = z.enum(['1', 'true', 'yes', '0', 'false', 'no', '']).optional()
@@ -13,6 +15,10 @@ export const envSchema = z.object({
   TREAD_DATA_DIR: z.string().min(1).default('./data'),
   /** A PGlite snapshot (a tarball of a data directory) a new data directory starts from instead of PGlite's initdb. */
   TREAD_PGLITE_SNAPSHOT: z.string().min(1).optional(),
+  /** The pre-initialised data directory a new PGlite directory is copied from (default: dist/pglite-template), or off. */
+  TREAD_PGLITE_TEMPLATE: z.string().min(1).optional(),
+  /** PostgreSQL settings for PGlite over tread's (db/client.ts PGLITE_SETTINGS): name=value pairs separated by spaces. */
+  TREAD_PGLITE_SETTINGS: z.string().regex(/^\s*([A-Za-z_][A-Za-z0-9_.]*=\S+\s*)*$/, 'must be name=value pairs separated by spaces, e.g. shared_buffers=32MB').optional(),
   TREAD_CONFIG: z.string().min(1).optional(),
   TREAD_API_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   TREAD_PUBLIC_URL: z.url().optional(),
@@ -40,6 +46,17 @@ export const envSchema = z.object({
 });
 
 export type Env = z.infer<typeof envSchema>;
+
+/** How to open the embedded database (PGlite) the environment describes. */
+export function pgliteOptions(env: Env): Pick<OpenOptions, 'dataDir' | 'pgliteSnapshot' | 'pgliteTemplate' | 'pgliteSettings'> {
+  const template = env.TREAD_PGLITE_TEMPLATE;
+  return {
+    dataDir: resolve(env.TREAD_DATA_DIR),
+    ...(env.TREAD_PGLITE_SNAPSHOT ? { pgliteSnapshot: resolve(env.TREAD_PGLITE_SNAPSHOT) } : {}),
+    ...(template ? { pgliteTemplate: template === 'off' ? false : resolve(template) } : {}),
+    ...(env.TREAD_PGLITE_SETTINGS ? { pgliteSettings: env.TREAD_PGLITE_SETTINGS } : {}),
+  };
+}
 
 /** Raised for a bad environment; `message` is the one line to print. */
 export class EnvError extends Error {
