@@ -3,7 +3,8 @@
  * and start-up to ready.
  * Prints one JSON line per measurement. Run: npx tsx bench/commands.ts   (DATABASE_URL adds the PostgreSQL run)
  * Knobs: BENCH_COMMANDS=500 BENCH_CONCURRENCY=1, BENCH_NO_DISPATCH=1 (router + database only, no outbox dispatch),
- * BENCH_ONLY_POSTGRES=1, BENCH_NO_STARTUP=1.
+ * BENCH_ONLY_POSTGRES=1, BENCH_NO_STARTUP=1, BENCH_PGLITE=memory (bench/util.ts), TREAD_PGLITE_SETTINGS (PostgreSQL
+ * settings for PGlite over tread's, as tread reads them). PGlite's lines show the settings and this process's peak RSS.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -14,7 +15,7 @@ import { parseOrganisation } from '../src/workflows/index.js';
 import { startTread } from '../src/runtime.js';
 import { createPgDatabase } from '../test/helpers/db.js';
 import { CountingPort } from './counting-port.js';
-import { startupRun } from './startup.js';
+import { processMemoryMB, startupRun } from './startup.js';
 import { openBenchPglite, PGLITE_STORAGE, quantileMs } from './util.js';
 
 const N = Number(process.env.BENCH_COMMANDS ?? 500);
@@ -63,7 +64,9 @@ async function measure(driver: string, database: Database): Promise<void> {
     const seconds = (performance.now() - started) / 1000;
     const used = process.cpuUsage(cpu);
     latencies.sort((a, b) => a - b);
-    console.log(JSON.stringify({ bench: 'commands', driver, command: names[kind], n: N, concurrency: CONCURRENCY, perSecond: Math.round(N / seconds), p50ms: quantileMs(latencies, 0.5), p99ms: quantileMs(latencies, 0.99), treadCpuMsPerCommand: Number(((used.user + used.system) / 1000 / N).toFixed(2)) }));
+    // PGlite runs in this process: its settings (TREAD_PGLITE_SETTINGS over tread's) and the process's peak RSS so far
+    const pglite = database.driver === 'pglite' ? { pgliteSettings: process.env.TREAD_PGLITE_SETTINGS ?? 'tread\'s', peakRssMB: processMemoryMB(process.pid).peakRssMB } : {};
+    console.log(JSON.stringify({ bench: 'commands', driver, command: names[kind], n: N, concurrency: CONCURRENCY, perSecond: Math.round(N / seconds), p50ms: quantileMs(latencies, 0.5), p99ms: quantileMs(latencies, 0.99), treadCpuMsPerCommand: Number(((used.user + used.system) / 1000 / N).toFixed(2)), ...pglite }));
   }
   await tread.stop();
 }

@@ -51,11 +51,15 @@ export function storageOf(database: Database): { storage?: 'disk' | 'memory' } {
   return database.driver === 'pglite' ? { storage: PGLITE_STORAGE } : {};
 }
 
-/** Opens a new, migrated PGlite database where PGLITE_STORAGE says; closing it removes its temporary directory. */
+/**
+ * Opens a new, migrated PGlite database where PGLITE_STORAGE says, with TREAD_PGLITE_SETTINGS (PostgreSQL settings over
+ * tread's) as tread reads it; closing it removes its temporary directory.
+ */
 export async function openBenchPglite(): Promise<Database> {
-  if (PGLITE_STORAGE === 'memory') return openDatabase({ dataDir: 'memory://' });
+  const settings = process.env.TREAD_PGLITE_SETTINGS ? { pgliteSettings: process.env.TREAD_PGLITE_SETTINGS } : {};
+  if (PGLITE_STORAGE === 'memory') return openDatabase({ dataDir: 'memory://', ...settings });
   const dir = mkdtempSync(join(tmpdir(), 'tread-bench-pglite-'));
-  const database = await openDatabase({ dataDir: join(dir, 'data') });
+  const database = await openDatabase({ dataDir: join(dir, 'data'), ...settings });
   return {
     ...database,
     async close() {
