@@ -1,5 +1,6 @@
 /**
  * A separate process on a PGlite data directory, for the durability tests (run with `node --import tsx`).
+ * TREAD_PGLITE_SNAPSHOT and TREAD_PGLITE_TEMPLATE are passed to openDatabase as pgliteSnapshot and pgliteTemplate.
  *   open <dir>    open (migrating), print {"ok":true} or the error as JSON, close, exit
  *   hold <dir>    open, print "ready", keep the directory until stdin ends or SIGTERM
  *   write <dir>   open, print "ready", then commit audit rows with a timeline row each, printing "committed <seq>"
@@ -24,8 +25,9 @@ function out(value: unknown): void {
 async function open(): Promise<Database> {
   const started = Date.now();
   const snapshot = process.env.TREAD_PGLITE_SNAPSHOT;
-  const database = await openDatabase({ dataDir: dir, ...(snapshot ? { pgliteSnapshot: snapshot } : {}) });
-  out({ opened: true, ms: Date.now() - started, pid: process.pid });
+  const template = process.env.TREAD_PGLITE_TEMPLATE;
+  const database = await openDatabase({ dataDir: dir, ...(snapshot ? { pgliteSnapshot: snapshot } : {}), ...(template ? { pgliteTemplate: template } : {}) });
+  out({ opened: true, ms: Date.now() - started, pid: process.pid, from: database.pgliteStart?.from });
   return database;
 }
 
