@@ -9,7 +9,7 @@
  * VmRSS at ready and its VmHWM (peak resident memory since spawn) one second later, then stops it with SIGTERM. First
  * FRESH runs each on a new, empty data directory (what a first start does: from the pre-initialised template, or
  * initdb), then RUNS restarts on the last of them. One JSON line per run, then one summary line per kind (ranges).
- * Extra environment for tread: TREAD_PGLITE_SETTINGS and TREAD_PGLITE_TEMPLATE are passed through.
+ * TREAD_PGLITE_SETTINGS, TREAD_PGLITE_TEMPLATE, TREAD_PGLITE_SNAPSHOT and TREAD_PGLITE_OPTIMISE are passed to tread.
  *
  * NPM_START=1 (issue #13 aim: a second `npm start` with nothing changed ready in < 3 s): what a new user sees. The
  * working tree's files (tracked and new, not ignored) are copied to a temporary directory with node_modules linked, as
@@ -29,7 +29,7 @@ import { quantileMs } from './util.js';
 const RUNS = Number(process.env.RUNS ?? 7);
 const FRESH = Number(process.env.FRESH ?? 3);
 /** tread's variables a run passes through from the benchmark's environment, besides the basics. */
-const PASSED = ['TREAD_PGLITE_SETTINGS', 'TREAD_PGLITE_TEMPLATE', 'TREAD_PGLITE_SNAPSHOT'];
+const PASSED = ['TREAD_PGLITE_SETTINGS', 'TREAD_PGLITE_TEMPLATE', 'TREAD_PGLITE_SNAPSHOT', 'TREAD_PGLITE_OPTIMISE'];
 const MAIN = 'dist/src/main.js';
 const TIMEOUT_MS = 30_000;
 

@@ -4,6 +4,7 @@ import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, 
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import v8 from 'node:v8';
 import { sql, type SQL } from 'drizzle-orm';
 import type { PgDatabase, PgQueryResultHKT, PgTransaction } from 'drizzle-orm/pg-core';
 import { copyTemplate, defaultTemplateDir, templateKey, templateProblem } from './pglite-template.js';
@@ -73,6 +74,12 @@ export interface OpenOptions {
    * white space, or an object.
    */
   pgliteSettings?: string | Record<string, string>;
+  /**
+   * PGlite only: let V8 optimise PGlite's hot WebAssembly functions with TurboFan, as it does by default
+   * (`TREAD_PGLITE_OPTIMISE=1`). Off, PGlite runs on V8's baseline compiler (Liftoff) only: see `compiledPgliteWasm`.
+   * Decided once per process, by the first PGlite opened (or warmed).
+   */
+  pgliteOptimise?: boolean;
 }
 
 /**
@@ -267,9 +274,20 @@ let pgliteWasm: Promise<object | undefined> | undefined;
  * loader instantiates straight from the bytes, which on Node leaves ~0.2 s of main-thread work for right after the
  * database is ready, in the way of start-up; a module compiled first does not. On any problem (a changed package
  * layout) it resolves undefined and PGlite loads its WebAssembly itself.
+ *
+ * Unless `optimise`, V8 compiles it with its baseline compiler only (`--liftoff-only`, set before the first
+ * WebAssembly compilation of the process; it applies to every later one). V8's default re-compiles PGlite's hot
+ * functions with TurboFan on background threads: measured (issue 17), that held ~50–90 MB more resident memory at
+ * start-up and after the command benchmarks (a restart's peak 260–276 MB against 177 MB), took CPU from start-up on a
+ * 2-core machine, and made no difference to the commands' CPU time beyond the benchmarks' noise.
  */
-function compiledPgliteWasm(): Promise<object | undefined> {
+function compiledPgliteWasm(optimise = false): Promise<object | undefined> {
   pgliteWasm ??= (async () => {
+    if (!optimise) {
+      try {
+        v8.setFlagsFromString('--liftoff-only');
+      } catch { /* a V8 without the flag: its default */ }
+    }
     try {
       // Read at once (a few ms): an async read would wait for the busy main thread between its chunks.
       const file = join(dirname(createRequire(import.meta.url).resolve('@electric-sql/pglite')), 'pglite.wasm');
@@ -286,10 +304,10 @@ function compiledPgliteWasm(): Promise<object | undefined> {
  * PGlite the compilation of its WebAssembly (on background threads). Start-up calls it before it reads the organisation
  * file, so that work overlaps with loading the workflows; nothing is locked, created or connected.
  */
-export function warmDatabase(options: Pick<OpenOptions, 'url'> = {}): void {
+export function warmDatabase(options: Pick<OpenOptions, 'url' | 'pgliteOptimise'> = {}): void {
   const modules = options.url
     ? [import('postgres'), import('drizzle-orm/postgres-js')]
-    : [compiledPgliteWasm(), import('@electric-sql/pglite'), import('drizzle-orm/pglite')];
+    : [compiledPgliteWasm(options.pgliteOptimise), import('@electric-sql/pglite'), import('drizzle-orm/pglite')];
   for (const m of modules) (m as Promise<unknown>).catch(() => undefined); // openDatabase reports any failure itself
 }
 
@@ -328,7 +346,7 @@ export function yielding<T extends PgliteLike>(client: T): T {
 
 async function openPglite(options: OpenOptions): Promise<Database> {
   const { dataDir, pgliteSnapshot: snapshot } = options;
-  const wasm = compiledPgliteWasm();
+  const wasm = compiledPgliteWasm(options.pgliteOptimise);
   const { PGlite } = await import('@electric-sql/pglite');
   const { drizzle } = await import('drizzle-orm/pglite');
   const inMemory = !dataDir || dataDir.startsWith('memory://');

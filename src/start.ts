@@ -20,7 +20,7 @@ export async function start(argvEnv: NodeJS.ProcessEnv = process.env): Promise<T
     throw e;
   }
   // The database driver loads (PGlite compiles its WebAssembly on other threads) while the workflows load.
-  warmDatabase(env.DATABASE_URL ? { url: env.DATABASE_URL } : {});
+  warmDatabase(env.DATABASE_URL ? { url: env.DATABASE_URL } : pgliteOptions(env));
   let loaded;
   try {
     loaded = (await import('./workflows/index.js')).loadOrganisation(env.TREAD_CONFIG, argvEnv);

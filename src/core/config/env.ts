@@ -18,6 +18,8 @@ export const envSchema = z.object({
   /** The pre-initialised data directory a new PGlite directory is copied from (default: dist/pglite-template), or off. */
   TREAD_PGLITE_TEMPLATE: z.string().min(1).optional(),
   /** PostgreSQL settings for PGlite over tread's (db/client.ts PGLITE_SETTINGS): name=value pairs separated by spaces. */
+  /** 1: let V8 optimise PGlite's WebAssembly with TurboFan (more memory); default: its baseline compiler only. */
+  TREAD_PGLITE_OPTIMISE: bool,
   TREAD_PGLITE_SETTINGS: z.string().regex(/^\s*([A-Za-z_][A-Za-z0-9_.]*=\S+\s*)*$/, 'must be name=value pairs separated by spaces, e.g. shared_buffers=32MB').optional(),
   TREAD_CONFIG: z.string().min(1).optional(),
   TREAD_API_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
@@ -48,13 +50,14 @@ export const envSchema = z.object({
 export type Env = z.infer<typeof envSchema>;
 
 /** How to open the embedded database (PGlite) the environment describes. */
-export function pgliteOptions(env: Env): Pick<OpenOptions, 'dataDir' | 'pgliteSnapshot' | 'pgliteTemplate' | 'pgliteSettings'> {
+export function pgliteOptions(env: Env): Pick<OpenOptions, 'dataDir' | 'pgliteSnapshot' | 'pgliteTemplate' | 'pgliteSettings' | 'pgliteOptimise'> {
   const template = env.TREAD_PGLITE_TEMPLATE;
   return {
     dataDir: resolve(env.TREAD_DATA_DIR),
     ...(env.TREAD_PGLITE_SNAPSHOT ? { pgliteSnapshot: resolve(env.TREAD_PGLITE_SNAPSHOT) } : {}),
     ...(template ? { pgliteTemplate: template === 'off' ? false : resolve(template) } : {}),
     ...(env.TREAD_PGLITE_SETTINGS ? { pgliteSettings: env.TREAD_PGLITE_SETTINGS } : {}),
+    ...(env.TREAD_PGLITE_OPTIMISE ? { pgliteOptimise: true } : {}),
   };
 }
 
