@@ -85,7 +85,8 @@ export async function start(argvEnv: NodeJS.ProcessEnv = process.env): Promise<T
     if (err.name === 'PlatformConfigError') fail(`tread: ${err.message}`);
     throw e;
   }
-  if (database.pgliteStart?.templateProblem) log.warn({ reason: database.pgliteStart.templateProblem }, 'the new data directory was created by PGlite\'s initdb (slower, and ~850 MB of memory at its peak) instead of from the pre-initialised template');
+  // A first start without the template `npm run build` makes (npm start builds without it; a stale one is not used).
+  if (database.pgliteStart?.templateProblem) log.info({ reason: database.pgliteStart.templateProblem }, 'the new data directory was created by PGlite\'s initdb (slower, and ~850 MB of memory at its peak) instead of from the pre-initialised template');
   const scheme = env.TLS_CERT_FILE ? 'https' : 'http';
   log.info({
     url: `${scheme}://${env.HOST}:${tread.port}`, database: database.driver, dataDir: database.driver === 'pglite' ? resolve(env.TREAD_DATA_DIR) : undefined, pglite: database.pgliteStart?.from,
