@@ -402,7 +402,11 @@ function startFromTemplate(pgDir: string, template: string | false | undefined):
   const problem = templateProblem(folder, templateKey(migrationsFolder()));
   if (problem) return { from: 'initdb', templateProblem: problem };
   if (existsSync(pgDir) && readdirSync(pgDir).length > 0) return { from: 'initdb', templateProblem: `${pgDir} holds files but no database` };
-  copyTemplate(folder, pgDir);
+  try {
+    copyTemplate(folder, pgDir);
+  } catch (e) {
+    return { from: 'initdb', templateProblem: `copying the template failed: ${(e as Error).message}` };
+  }
   return { from: 'template' };
 }
 

@@ -7,7 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import {
-  closeSync, constants, cpSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync,
+  chmodSync, closeSync, constants, cpSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync,
 } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
@@ -86,6 +86,16 @@ export function copyTemplate(template: string, pgDir: string): void {
   }
 }
 
+/** Adds read permission for everyone to every file under `dir`, and read and search permission to every folder. */
+function readableTree(dir: string): void {
+  chmodSync(dir, statSync(dir).mode | 0o555);
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) readableTree(path);
+    else if (entry.isFile()) chmodSync(path, statSync(path).mode | 0o444);
+  }
+}
+
 /** fsync every file and folder under `dir`. */
 function syncTree(dir: string): void {
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
@@ -125,6 +135,8 @@ export async function buildTemplate(dir: string, migrationsFolder: string): Prom
     }
     rmSync(join(work, 'pg', 'postmaster.pid'), { force: true });
     rmSync(join(work, 'tread.lock'), { force: true });
+    // Readable by every user: an image is built as root and runs as another user (PostgreSQL makes some files 0600).
+    readableTree(join(work, 'pg'));
     writeFileSync(join(work, KEY_FILE), `${JSON.stringify(key, null, 2)}\n`);
     rmSync(dir, { recursive: true, force: true });
     renameSync(work, dir);

@@ -6,7 +6,7 @@
  * PGlite, and can be overridden.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -92,6 +92,23 @@ describe('the pre-initialised PGlite template', () => {
     expect(templateProblem(template, { ...key, pglite: '0.0.1' })).toBe(`the template was made by PGlite ${key.pglite}, 0.0.1 is installed`);
     expect(templateProblem(template, { ...key, migrations: 'other' })).toBe('the template was made from other migrations');
     expect(existsSync(join(template, 'pg', 'postmaster.pid'))).toBe(false);
+  });
+
+  it('is readable by every user (an image is built as root and runs as another user)', () => {
+    const unreadable: string[] = [];
+    const walk = (dir: string) => {
+      for (const entry of readdirSync(dir, { withFileTypes: true })) {
+        const path = join(dir, entry.name);
+        const mode = statSync(path).mode;
+        if (entry.isDirectory()) {
+          if ((mode & 0o005) !== 0o005) unreadable.push(path);
+          walk(path);
+        } else if ((mode & 0o004) === 0) unreadable.push(path);
+      }
+    };
+    walk(join(template, 'pg'));
+    expect(unreadable).toEqual([]);
+    expect(readdirSync(join(template, 'pg', 'base')).length).toBeGreaterThan(0);
   });
 
   it('a new data directory is copied from it, and has the schema and migration state initdb and the migrations give', async () => {
