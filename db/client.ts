@@ -284,9 +284,13 @@ let pgliteWasm: Promise<object | undefined> | undefined;
 function compiledPgliteWasm(optimise = false): Promise<object | undefined> {
   pgliteWasm ??= (async () => {
     if (!optimise) {
-      try {
-        v8.setFlagsFromString('--liftoff-only');
-      } catch { /* a V8 without the flag: its default */ }
+      // Node 24's V8 compiles with Liftoff only but still tiers up when --liftoff-only is set at run time (not on the
+      // command line); a tier-up filter naming no function (-2: V8's default -1 means every function) stops that too.
+      for (const flag of ['--liftoff-only', '--wasm-tier-up-filter=-2']) {
+        try {
+          v8.setFlagsFromString(flag);
+        } catch { /* a V8 without the flag: its default */ }
+      }
     }
     try {
       // Read at once (a few ms): an async read would wait for the busy main thread between its chunks.
