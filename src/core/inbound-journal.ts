@@ -89,6 +89,9 @@ export interface InboundJournalOptions {
 /** Records, leases, finishes and replays acknowledged chat requests. */
 export class InboundJournal {
   private readonly held = new Set<string>();
+  /** Requests waiting to be recorded by the next statement. */
+  private batch: { key: string; entry: Entry; resolve: (fresh: boolean) => void; reject: (e: unknown) => void }[] = [];
+  private writing = false;
   private readonly replayers = new Map<Platform, Replayer>();
   private timer: NodeJS.Timeout | undefined;
   private sweeping: Promise<number> | undefined;
@@ -108,17 +111,46 @@ export class InboundJournal {
   /**
    * Writes the request down (durably) before it is acknowledged. False when its delivery id was seen before: a
    * platform's retry, to acknowledge and drop. Throws when the database cannot be reached: the adapter then answers that
-   * the request was not received.
+   * the request was not received. Requests arriving together are written by one statement (a burst of 50 commands
+   * would otherwise queue 50 commits ahead of their acknowledgements, on PGlite behind the work of the ones before).
    */
-  async record(inbound: Inbound, target: unknown): Promise<boolean> {
-    const key = deliveryKey(inbound);
-    const entry: Entry = { inbound, target };
-    const rows = await queryRows(this.app.db, sql`insert into deliveries (id, payload, lease_until)
-      values (${key}, ${JSON.stringify(entry)}::jsonb, now() + make_interval(secs => ${this.leaseMs / 1000}))
-      on conflict do nothing returning id`);
-    if (rows.length === 0) return false;
-    this.held.add(key);
-    return true;
+  record(inbound: Inbound, target: unknown): Promise<boolean> {
+    return new Promise((resolve, reject) => {
+      this.batch.push({ key: deliveryKey(inbound), entry: { inbound, target }, resolve, reject });
+      if (this.batch.length === 1 && !this.writing) setImmediate(() => { void this.writeBatches(); });
+    });
+  }
+
+  /** Writes what waits to be recorded, one statement at a time: what arrives meanwhile goes into the next one. */
+  private async writeBatches(): Promise<void> {
+    if (this.writing) return;
+    this.writing = true;
+    try {
+      while (this.batch.length > 0) await this.writeBatch(this.batch.splice(0));
+    } finally {
+      this.writing = false;
+    }
+  }
+
+  /** Writes a batch of requests in one statement; a delivery id twice in it is fresh once. */
+  private async writeBatch(batch: typeof this.batch): Promise<void> {
+    const first = new Map<string, (typeof batch)[number]>();
+    for (const b of batch) if (!first.has(b.key)) first.set(b.key, b);
+    const unique = [...first.values()];
+    try {
+      const rows = await queryRows<{ id: string }>(this.app.db, sql`insert into deliveries (id, payload, lease_until)
+        select r.id, r.payload, now() + make_interval(secs => ${this.leaseMs / 1000})
+        from jsonb_to_recordset(${JSON.stringify(unique.map((b) => ({ id: b.key, payload: b.entry })))}::jsonb) as r(id text, payload jsonb)
+        on conflict do nothing returning id`);
+      const written = new Set(rows.map((r) => r.id));
+      for (const b of batch) {
+        const fresh = first.get(b.key) === b && written.has(b.key);
+        if (fresh) this.held.add(b.key);
+        b.resolve(fresh);
+      }
+    } catch (e) {
+      for (const b of batch) b.reject(e);
+    }
   }
 
   /** Marks a recorded request handled (its payload is dropped; the id stays to deduplicate retries). */

@@ -58,6 +58,11 @@ for (const driver of drivers) {
       expect(await tread.router.journal.record(inbound, { responseUrl: 'x' })).toBe(true);
       expect(await tread.router.journal.record(inbound, { responseUrl: 'x' })).toBe(false);
       expect((await row(inbound))!.payload).toMatchObject({ inbound: { text: 'Recorded once' }, target: { responseUrl: 'x' } });
+      // requests arriving together are written by one statement; the same delivery twice in it is fresh once
+      const burst = Array.from({ length: 20 }, (_, i) => incident(`Burst ${i}`));
+      const answers = await Promise.all([...burst, burst[3]!, inbound].map((b) => tread.router.journal.record(b, {})));
+      expect(answers).toEqual([...burst.map(() => true), false, false]);
+      for (const b of burst) await tread.router.journal.finish(b);
       await tread.router.handle(inbound, { recorded: true });
       expect((await row(inbound))!.payload).toBeNull();
       expect(await incidentsTitled('Recorded once')).toBe(1);
