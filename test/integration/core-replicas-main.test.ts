@@ -5,16 +5,15 @@
  * Every step pages once, every timer runs once, and each replica ran some of them (its own `tread_timers_run_total`).
  * Needs a real PostgreSQL (DATABASE_URL); skipped otherwise.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase, type Database } from '../../db/client.js';
 import { createPgDatabase } from '../helpers/db.js';
+import { SpawnedTread } from '../helpers/spawned.js';
 
-const ROOT = resolve(import.meta.dirname, '../..');
 const TOKEN = 'replica-test-api-token-0123456789';
 const SLOW = 120_000;
 /** Incidents opened through each replica. */
@@ -34,35 +33,10 @@ escalationPolicies:
 `;
 
 /** One tread process; its log lines (pino JSON on stderr) are kept. */
-class Replica {
-  readonly child: ChildProcess;
-  stderr = '';
-  readonly exited: Promise<number | null>;
-  url = '';
-
+class Replica extends SpawnedTread {
+  /** The console chat is the only platform: its stdin is closed at once, so it stops reading and tread keeps serving. */
   constructor(readonly name: string, env: Record<string, string>) {
-    const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !['DATABASE_URL', 'TREAD_DATA_DIR', 'TREAD_CONFIG', 'TREAD_API_TOKEN', 'PORT', 'HOST', 'NODE_OPTIONS', 'SLACK_BOT_TOKEN', 'MICROSOFT_APP_ID', 'TREAD_CONSOLE', 'TREAD_TICK_SECONDS'].includes(k) && !k.startsWith('VITEST')));
-    // The console chat is the only platform: its stdin is closed at once, so it stops reading and tread keeps serving.
-    this.child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-      cwd: ROOT, env: { ...clean, LOG_LEVEL: 'info', PORT: '0', HOST: '127.0.0.1', TREAD_API_TOKEN: TOKEN, TREAD_TICK_SECONDS: '1', ...env }, stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    this.child.stderr!.on('data', (d: Buffer) => { this.stderr += d.toString('utf8'); });
-    this.exited = new Promise((done) => this.child.once('exit', (code) => done(code)));
-  }
-
-  /** Waits for the "tread is ready" line and keeps its URL. */
-  async ready(): Promise<void> {
-    const deadline = Date.now() + SLOW - 30_000;
-    for (;;) {
-      if (this.child.exitCode !== null) throw new Error(`replica ${this.name} exited (${this.child.exitCode}):\n${this.stderr}`);
-      if (Date.now() > deadline) throw new Error(`replica ${this.name} did not start:\n${this.stderr}`);
-      const line = this.stderr.split('\n').find((l) => l.includes('"tread is ready"'));
-      if (line) {
-        this.url = (JSON.parse(line) as { url: string }).url;
-        return;
-      }
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    super({ TREAD_API_TOKEN: TOKEN, TREAD_TICK_SECONDS: '1', ...env });
   }
 
   /** Opens an incident through this replica's REST API. */
@@ -71,23 +45,6 @@ class Replica {
     const body = await res.json() as { id: string };
     if (res.status !== 201) throw new Error(`replica ${this.name}: ${res.status} ${JSON.stringify(body)}`);
     return body.id;
-  }
-
-  /** The sum of a metric's samples with the given label text (e.g. `outcome="ran"`). */
-  async metric(name: string, labels: string): Promise<number> {
-    const text = await (await fetch(`${this.url}/metrics`)).text();
-    return text.split('\n').filter((l) => l.startsWith(`${name}{${labels}}`)).reduce((n, l) => n + Number(l.split(' ').pop()), 0);
-  }
-
-  async stop(): Promise<number | null> {
-    if (this.child.exitCode !== null || this.child.signalCode !== null) return this.exited;
-    this.child.kill('SIGTERM');
-    const killer = setTimeout(() => this.child.kill('SIGKILL'), 30_000); // never leave a tread behind
-    try {
-      return await this.exited;
-    } finally {
-      clearTimeout(killer);
-    }
   }
 }
 

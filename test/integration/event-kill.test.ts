@@ -4,18 +4,17 @@
  * requests are in flight. A second tread on the same database applies what the first one stored, and every alert of every
  * body that got a 200 is there, exactly once.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase, queryRows } from '../../db/client.js';
 import { createPgDatabase, drivers, pgliteSnapshotFile } from '../helpers/db.js';
 import { freePort } from '../helpers/net.js';
+import { SpawnedTread } from '../helpers/spawned.js';
 
-const ROOT = resolve(import.meta.dirname, '../..');
 const TOKEN = 'kill-test-am-token-0123456789';
 const SLOW = 240_000;
 const CONFIG = `organisation: Kill test
@@ -29,36 +28,10 @@ integrations:
 correlation: { window: 10m, groupBy: [service, alertname] }
 `;
 
-/** One tread process on a database. */
-class Tread {
-  readonly child: ChildProcess;
-  stderr = '';
+/** One tread process on a database, on a port of its own. */
+class Tread extends SpawnedTread {
   constructor(readonly port: number, env: Record<string, string>) {
-    const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !['DATABASE_URL', 'TREAD_DATA_DIR', 'TREAD_CONFIG', 'PORT', 'HOST', 'NODE_OPTIONS', 'SLACK_BOT_TOKEN', 'MICROSOFT_APP_ID'].includes(k) && !k.startsWith('VITEST')));
-    this.child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], { cwd: ROOT, env: { ...clean, LOG_LEVEL: 'warn', PORT: String(port), HOST: '127.0.0.1', ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
-    this.child.stderr!.on('data', (d: Buffer) => { this.stderr += d.toString('utf8'); });
-  }
-
-  async ready(): Promise<void> {
-    const deadline = Date.now() + SLOW - 30_000;
-    for (;;) {
-      if (this.child.exitCode !== null) throw new Error(`tread exited (${this.child.exitCode}):\n${this.stderr}`);
-      if (Date.now() > deadline) throw new Error(`tread did not start:\n${this.stderr}`);
-      if ((await post(this.port, '/readyz', undefined, 'GET').catch(() => 0)) === 200) return;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-
-  async metric(name: string): Promise<number> {
-    const text = await (await fetch(`http://127.0.0.1:${this.port}/metrics`)).text();
-    return text.split('\n').filter((l) => l.startsWith(name) && !l.startsWith('#')).reduce((n, l) => n + Number(l.split(' ').pop()), 0);
-  }
-
-  async stop(signal: NodeJS.Signals): Promise<void> {
-    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
-    const exited = new Promise((r) => this.child.once('exit', r));
-    this.child.kill(signal);
-    await exited;
+    super({ LOG_LEVEL: 'warn', PORT: String(port), ...env });
   }
 }
 

@@ -1,65 +1,19 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPgDatabase, drivers } from '../helpers/db.js';
+import { SpawnedTread } from '../helpers/spawned.js';
 
-const ROOT = resolve(import.meta.dirname, '../..');
 const TOKEN = 'main-test-token-0123456789abcdef';
 /** Starting tsx and PGlite from files takes seconds on a busy machine. */
 const SLOW = 240_000;
 
 /** tread started the way `npm start` starts it (src/main.ts), with a piped script on stdin. */
-class Process {
-  readonly child: ChildProcess;
-  stdout = '';
-  stderr = '';
-  readonly exited: Promise<number | null>;
-
+class Process extends SpawnedTread {
+  /** Its console reads a script from stdin; the REST API is on. */
   constructor(env: Record<string, string>) {
-    const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !['DATABASE_URL', 'TREAD_DATA_DIR', 'TREAD_CONFIG', 'TREAD_API_TOKEN', 'PORT', 'HOST', 'NODE_OPTIONS', 'SLACK_BOT_TOKEN', 'MICROSOFT_APP_ID', 'TREAD_CONSOLE'].includes(k) && !k.startsWith('VITEST')));
-    // node itself (as `npm start` runs it), with tsx as a loader: signals reach tread directly, not through npx and the tsx CLI
-    this.child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], { cwd: ROOT, env: { ...clean, LOG_LEVEL: 'info', PORT: '0', HOST: '127.0.0.1', TREAD_API_TOKEN: TOKEN, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
-    this.child.stdout!.on('data', (d: Buffer) => { this.stdout += d.toString('utf8'); });
-    this.child.stderr!.on('data', (d: Buffer) => { this.stderr += d.toString('utf8'); });
-    this.exited = new Promise((done) => this.child.once('exit', (code) => done(code)));
-  }
-
-  /** Waits until `test` holds, or fails with what was printed. */
-  async until(what: string, test: () => boolean, ms = SLOW - 20_000): Promise<void> {
-    const deadline = Date.now() + ms;
-    while (!test()) {
-      if (this.child.exitCode !== null) throw new Error(`tread exited (${this.child.exitCode}) before ${what}\nstdout:\n${this.stdout}\nstderr:\n${this.stderr}`);
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}\nstdout:\n${this.stdout}\nstderr:\n${this.stderr}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-
-  /** The URL from the "tread is ready" log line. */
-  async ready(): Promise<string> {
-    let url = '';
-    await this.until('tread is ready', () => {
-      for (const line of this.stderr.split('\n')) {
-        if (!line.includes('"tread is ready"')) continue;
-        url = (JSON.parse(line) as { url: string }).url;
-        return true;
-      }
-      return false;
-    });
-    return url;
-  }
-
-  /** Sends SIGTERM and returns the exit code. */
-  async stop(): Promise<number | null> {
-    if (this.child.exitCode !== null || this.child.signalCode !== null) return this.exited;
-    this.child.kill('SIGTERM');
-    const killer = setTimeout(() => this.child.kill('SIGKILL'), 30_000); // never leave a tread behind
-    try {
-      return await this.exited;
-    } finally {
-      clearTimeout(killer);
-    }
+    super({ TREAD_API_TOKEN: TOKEN, ...env }, { stdin: 'pipe' });
   }
 }
 

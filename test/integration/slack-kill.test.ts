@@ -5,18 +5,17 @@
  * killed one had not finished (src/core/inbound-journal.ts): every acknowledged command has its incident, exactly once,
  * and its card in the channel.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase, queryRows } from '../../db/client.js';
 import { commandBody, FakeSlack, signedHeaders } from '../adapters/slack/fake-slack.js';
 import { createPgDatabase, drivers, pgliteSnapshotFile } from '../helpers/db.js';
 import { freePort } from '../helpers/net.js';
+import { SpawnedTread } from '../helpers/spawned.js';
 
-const ROOT = resolve(import.meta.dirname, '../..');
 const SECRET = 'kill-test-signing-secret-0123';
 const API_TOKEN = 'kill-test-api-token-0123456789';
 const SLOW = 180_000;
@@ -29,43 +28,15 @@ services:
   - { name: payments, owners: [alice], slack: { channel: C0PAYMENTS } }
 `;
 
-/** One tread process with the Slack adapter. */
-class Tread {
-  readonly child: ChildProcess;
-  stderr = '';
+/** One tread process with the Slack adapter, on a port of its own. */
+class Tread extends SpawnedTread {
   constructor(readonly port: number, env: Record<string, string>) {
-    const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !['DATABASE_URL', 'TREAD_DATA_DIR', 'TREAD_CONFIG', 'PORT', 'HOST', 'NODE_OPTIONS', 'MICROSOFT_APP_ID'].includes(k) && !k.startsWith('VITEST') && !k.startsWith('SLACK_')));
-    this.child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], { cwd: ROOT, env: { ...clean, LOG_LEVEL: 'warn', PORT: String(port), HOST: '127.0.0.1', ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
-    this.child.stderr!.on('data', (d: Buffer) => { this.stderr += d.toString('utf8'); });
-  }
-
-  async ready(): Promise<void> {
-    const deadline = Date.now() + SLOW - 60_000;
-    for (;;) {
-      if (this.child.exitCode !== null) throw new Error(`tread exited (${this.child.exitCode}):\n${this.stderr}`);
-      if (Date.now() > deadline) throw new Error(`tread did not start:\n${this.stderr}`);
-      if ((await fetch(`http://127.0.0.1:${this.port}/readyz`).then((r) => r.status, () => 0)) === 200) return;
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    super({ LOG_LEVEL: 'warn', PORT: String(port), ...env });
   }
 
   /** Waits until no acknowledged request is left unfinished (tread_inbound_unfinished). */
   async journalEmpty(): Promise<void> {
-    const deadline = Date.now() + 30_000;
-    for (;;) {
-      const text = await (await fetch(`http://127.0.0.1:${this.port}/metrics`)).text();
-      const line = text.split('\n').find((l) => l.startsWith('tread_inbound_unfinished '));
-      if (line && Number(line.split(' ')[1]) === 0) return;
-      if (Date.now() > deadline) throw new Error(`requests left unfinished: ${line}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-
-  async stop(): Promise<void> {
-    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
-    const exited = new Promise((r) => this.child.once('exit', r));
-    this.child.kill('SIGTERM');
-    await exited;
+    await this.until('no unfinished chat request', async () => (await this.metric('tread_inbound_unfinished')) === 0, 30_000);
   }
 }
 
