@@ -17,6 +17,7 @@ import { drivers, openTestDatabase } from '../helpers/db.js';
 import { webhookReceiver, type WebhookReceiver } from '../helpers/webhook-receiver.js';
 import { accessConfig, approvalOf, grantRow, lastGrantId, START as ACCESS_START, startAccessTread, type RequestTestTread as AccessTestTread } from '../workflows/access/access.fakes.js';
 import { lastRequestId, messageText, requestRow, START, startRequestTread, type RequestTestTread } from '../workflows/request/request.fakes.js';
+import { until } from '../helpers/wait.js';
 
 const SECRET = 'hanging-webhook-secret-0123456789';
 const TIMEOUT_MS = 1500;
@@ -42,14 +43,6 @@ catalog:
     fulfilment: { team: licences, channel: { console: licence-desk }, webhook: { url: "${badgeUrl}", secret: "\${LIC_SECRET}" } }
 `, 'hooks.yaml', { LIC_SECRET: SECRET });
 
-/** Polls until `check` is true, or fails after `timeoutMs`. */
-async function until(check: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 for (const driver of drivers) {
   describe(`a webhook receiver that hangs (${driver})`, () => {

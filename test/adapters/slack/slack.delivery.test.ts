@@ -16,6 +16,7 @@ import { startTread, type Tread } from '../../../src/runtime.js';
 import { parseOrganisation } from '../../../src/workflows/index.js';
 import { createPgDatabase, drivers, openTestDatabase } from '../../helpers/db.js';
 import { FakeSlack, type FakeSlackOptions, type SlackCall } from './fake-slack.js';
+import { until } from '../../helpers/wait.js';
 
 const config = parseOrganisation(`
 organisation: Test
@@ -27,14 +28,6 @@ const card = (subject: string, v: number): Message => ({ title: `${subject} v${v
 const at = (channel: string): Where => ({ platform: 'slack', channel });
 const BOT = { botId: 'B0TREADBOT', botUserId: 'U0TREADBOT', teamId: 'T0FAKE' };
 
-/** Polls until `check` is true, or fails after `timeoutMs`. */
-async function until(check: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 /** A tread on `database` whose Slack is `fake`, with the dispatcher running (wake-ups on). */
 async function slackTread(database: Database, fake: FakeSlack, port: SlackAdapterOptions['port'] = {}, extra: Partial<SlackAdapterOptions> = {}, org = config, running = true): Promise<Tread> {

@@ -16,6 +16,7 @@ import { parseOrganisation } from '../../../src/workflows/index.js';
 import { drivers, openTestDatabase } from '../../helpers/db.js';
 import { Terminal } from '../console/terminal.js';
 import { commandBody, FakeSlack, signedHeaders } from './fake-slack.js';
+import { until } from '../../helpers/wait.js';
 
 const SECRET = 'unreachable-secret-0123';
 const CALL_TIMEOUT_MS = 800;
@@ -25,14 +26,6 @@ people:
   - { id: alice, name: Alice, slack: U0ALICE, roles: [responder] }
 `, 'test');
 
-/** Polls until `check` is true, or fails after `timeoutMs`. */
-async function until(check: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 let seq = 0;
 

@@ -17,6 +17,7 @@ import { drivers, openTestDatabase } from '../../helpers/db.js';
 import { Terminal } from '../console/terminal.js';
 import { cardOf, FakeConnector } from './fake-connector.js';
 import { FakeIdentity } from './fake-identity.js';
+import { until } from '../../helpers/wait.js';
 
 const APP_ID = '4f1e2d3c-0b9a-4876-9543-210fedcba987';
 const SECRET = 'unreachable~secret_0123456789';
@@ -30,14 +31,6 @@ const TENANT = 'tenant-1';
 const BOT = { id: `28:${APP_ID}`, name: 'tread' };
 const ALICE = { id: '29:alice', name: 'Alice Responder', aadObjectId: 'aad-alice' };
 
-/** Polls until `check` is true, or fails after `timeoutMs`. */
-async function until(check: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 let seq = 0;
 
