@@ -1,4 +1,5 @@
 /** Opens tread's database: embedded PGlite under a data directory (default) or PostgreSQL via postgres.js. */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, realpathSync, rmSync, writeSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -320,27 +321,67 @@ interface PgliteLike {
   query(...args: unknown[]): Promise<unknown>;
 }
 
+/** Work marked urgent by `urgently` (read by PGlite's gate). */
+const urgentWork = new AsyncLocalStorage<true>();
+
+/**
+ * Runs `work` ahead of other waiting work on the embedded database: PGlite runs one statement or transaction at a time,
+ * and a statement someone waits on to be answered (a chat request written down before its acknowledgement) goes before
+ * the statements of requests already being worked on. On PostgreSQL (a pool of connections) it changes nothing.
+ */
+export function urgently<T>(work: () => Promise<T>): Promise<T> {
+  return urgentWork.run(true, work);
+}
+
+/**
+ * One statement or transaction at a time into PGlite, urgent ones first. PGlite serialises them itself (its query,
+ * exec and transaction each hold its transaction lock), first come first served; this gate in front of it only changes
+ * who goes next.
+ */
+class PgliteGate {
+  private busy = false;
+  private readonly urgent: (() => void)[] = [];
+  private readonly normal: (() => void)[] = [];
+
+  async run<T>(urgent: boolean, work: () => Promise<T>): Promise<T> {
+    if (this.busy) await new Promise<void>((resolve) => (urgent ? this.urgent : this.normal).push(resolve));
+    else this.busy = true;
+    try {
+      return await work();
+    } finally {
+      const next = this.urgent.shift() ?? this.normal.shift();
+      if (next) next();
+      else this.busy = false;
+    }
+  }
+}
+
 /**
  * PGlite with a turn of the event loop before each query. PGlite runs a query on the main thread and resolves it without
  * giving I/O a turn, so a handler's dozen statements would run back to back while HTTP requests wait (Slack expects an
  * answer within 3 s, tread's aim is 100 ms). With a turn before each query, requests that arrived meanwhile are read
- * and acknowledged between statements, as they are while a network database answers.
+ * and acknowledged between statements, as they are while a network database answers. On the instance itself (not a
+ * transaction it hands over) statements and transactions pass a gate that lets urgent ones (`urgently`) go first.
  */
-export function yielding<T extends PgliteLike>(client: T): T {
+export function yielding<T extends PgliteLike>(client: T, gate?: PgliteGate): T {
   return new Proxy(client, {
     get(target, prop) {
       const value = Reflect.get(target, prop, target); // getters of PGlite read private fields: run them on PGlite itself
       if (prop === 'query' || prop === 'exec') {
         return async (...args: unknown[]) => {
+          const urgent = urgentWork.getStore() === true;
           await nextTurn();
-          return (value as (...a: unknown[]) => Promise<unknown>).apply(target, args);
+          const run = () => (value as (...a: unknown[]) => Promise<unknown>).apply(target, args);
+          return gate ? gate.run(urgent, run) : run();
         };
       }
       if (prop === 'transaction') {
         // a turn first too, so calls keep their order (a query issued just before runs before the transaction)
         return async (work: (tx: PgliteLike) => unknown) => {
+          const urgent = urgentWork.getStore() === true;
           await nextTurn();
-          return (value as (w: (tx: PgliteLike) => unknown) => unknown).call(target, (tx: PgliteLike) => work(yielding(tx)));
+          const run = () => (value as (w: (tx: PgliteLike) => unknown) => Promise<unknown>).call(target, (tx: PgliteLike) => work(yielding(tx)));
+          return gate ? gate.run(urgent, run) : run();
         };
       }
       return typeof value === 'function' ? value.bind(target) : value;
@@ -375,7 +416,7 @@ async function openPglite(options: OpenOptions): Promise<Database> {
     release();
     throw e;
   }
-  const db = drizzle(yielding(client) as typeof client) as unknown as Db;
+  const db = drizzle(yielding(client, new PgliteGate()) as typeof client) as unknown as Db;
   return {
     db,
     driver: 'pglite',

@@ -19,7 +19,7 @@
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { sql, type SQL } from 'drizzle-orm';
-import { queryRows } from '../../db/client.js';
+import { queryRows, urgently } from '../../db/client.js';
 import type { AppContext } from './app.js';
 import type { Inbound, Platform } from './inbound.js';
 
@@ -138,10 +138,11 @@ export class InboundJournal {
     for (const b of batch) if (!first.has(b.key)) first.set(b.key, b);
     const unique = [...first.values()];
     try {
-      const rows = await queryRows<{ id: string }>(this.app.db, sql`insert into deliveries (id, payload, lease_until)
+      // Urgent on PGlite: the acknowledgements wait for it, not behind the requests already being worked on.
+      const rows = await urgently(() => queryRows<{ id: string }>(this.app.db, sql`insert into deliveries (id, payload, lease_until)
         select r.id, r.payload, now() + make_interval(secs => ${this.leaseMs / 1000})
         from jsonb_to_recordset(${JSON.stringify(unique.map((b) => ({ id: b.key, payload: b.entry })))}::jsonb) as r(id text, payload jsonb)
-        on conflict do nothing returning id`);
+        on conflict do nothing returning id`));
       const written = new Set(rows.map((r) => r.id));
       for (const b of batch) {
         const fresh = first.get(b.key) === b && written.has(b.key);
