@@ -119,8 +119,10 @@ describe.skipIf(!process.env.DATABASE_URL)('replicas started together on an empt
       const applied = await first!.rows<{ n: number }>(sql`select count(*)::int as n from drizzle.__drizzle_migrations`);
       expect(applied[0]!.n).toBe(journalEntries().length);
       for (const d of opened) expect(d.migrations).toMatchObject({ pending: false, ahead: false, applied: journalEntries().length });
-      // the lock was released: nobody holds it now
-      const locks = await first!.rows<{ n: number }>(sql`select count(*)::int as n from pg_locks where locktype = 'advisory' and objid = ${Number(0x7472656164n & 0xffffffffn)}`);
+      // the lock was released: nobody holds it on this database now (advisory locks are per database; other test files
+      // migrate their own databases meanwhile)
+      const locks = await first!.rows<{ n: number }>(sql`select count(*)::int as n from pg_locks where locktype = 'advisory'
+        and objid = ${Number(0x7472656164n & 0xffffffffn)} and database = (select oid from pg_database where datname = current_database())`);
       expect(locks[0]!.n).toBe(0);
     } finally {
       for (const d of opened) await d.close();
