@@ -59,7 +59,8 @@ export async function requestStats(db: DbOrTx, now: Date, days: number): Promise
   }
   const pct = (met: number, breached: number) => (met + breached ? Math.round((1000 * met) / (met + breached)) / 10 : null);
   return {
-    windowDays: days, from: from.toISOString(), to: now.toISOString(), total: rows.length, byItem, byState,
+    // items by name, whatever order the rows came in (a query without order by has none)
+    windowDays: days, from: from.toISOString(), to: now.toISOString(), total: rows.length, byItem: Object.fromEntries(Object.entries(byItem).sort(([a], [b]) => a.localeCompare(b))), byState,
     approvalTime: spread(approval), fulfilmentTime: spread(fulfilment),
     sla: { ...sla, responseCompliance: pct(sla.responseMet, sla.responseBreached), resolutionCompliance: pct(sla.resolutionMet, sla.resolutionBreached) },
   };
