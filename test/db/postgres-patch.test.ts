@@ -48,7 +48,7 @@ describe.skipIf(!process.env.DATABASE_URL)('postgres.js when its backends are te
 
   /** Runs one scenario of the child against a copy of postgres.js; its exit code, its JSON line and its stderr. */
   function run(entry: string, scenario: string): { status: number | null; result?: Record<string, unknown>; stderr: string } {
-    const r = spawnSync(process.execPath, [child, entry, scenario], { encoding: 'utf8', timeout: 60_000, env: process.env });
+    const r = spawnSync(process.execPath, [child, entry, scenario], { encoding: 'utf8', timeout: 80_000, env: process.env });
     const line = r.stdout.trim().split('\n').pop();
     return { status: r.status, result: line ? JSON.parse(line) as Record<string, unknown> : undefined, stderr: r.stderr };
   }
@@ -62,7 +62,7 @@ describe.skipIf(!process.env.DATABASE_URL)('postgres.js when its backends are te
     if (scenario === 'transaction') expect(result?.transaction).toBe('CONNECTION_CLOSED');
     if (scenario === 'reserved') expect(result?.reservedSecond).toBe('CONNECTION_CLOSED');
     if (scenario === 'load') expect(Object.keys(result?.outcomes as object).sort()).toEqual(expect.arrayContaining(['ok']));
-  });
+  }, 90_000); // a query is given 30 s before it counts as a hang (the child's settle())
 
   it('unpatched, the same load crashes the process with the reported TypeError (so the scenarios above test the patch)', () => {
     cpSync(packageDir, join(unpatched, 'postgres'), { recursive: true });
