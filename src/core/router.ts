@@ -74,15 +74,11 @@ export class Router {
       const route = () => (inbound.kind === 'command' ? this.command(inbound, ctx) : this.action(inbound, ctx));
       let reply: Reply;
       if (options.recorded) {
-        // Marked done in the transaction of its first change (the audit statement carries it); otherwise here.
-        let marked = false;
-        try {
-          ({ result: reply, marked } = await handleRecorded(key, route));
-        } catch (e) {
-          if (!isDomainError(e)) throw e;
-          reply = this.refusal(e, inbound);
-        }
-        if (marked) this.journal.release(inbound);
+        // Marked done in the transaction of its first change (the audit statement carries it); otherwise here. A refusal
+        // is finished in the catch below.
+        const handled = await handleRecorded(key, route);
+        reply = handled.result;
+        if (handled.marked) this.journal.release(inbound);
         else await this.journal.finish(inbound);
       } else {
         reply = await route();
