@@ -12,6 +12,7 @@
  */
 import { setImmediate as nextTurn, setTimeout as sleep } from 'node:timers/promises';
 import type { AppContext } from '../../core/app.js';
+import { databaseUnavailable } from '../../core/errors.js';
 import { withRetry } from './event.alerts.js';
 import { applyEvents, type EventOutcome } from './event.ingest.js';
 import { armDue, claimIntake, decodeIntake, failIntake, intakeBody, storeIntake, type ReceivedBody } from './event.intake.js';
@@ -255,7 +256,9 @@ class Lane {
         });
         if (!left) return false;
       } catch (e) {
-        if (id === undefined) return false; // the database itself failed: the safety-net timer comes back
+        // The database itself failed (before the claim, or a dropped connection after it: the claim was rolled back and
+        // the row is still there): nothing is set aside, the safety-net timer comes back.
+        if (id === undefined || databaseUnavailable(e)) return false;
         this.stats.failed++;
         this.app.log.error({ err: e, lane: this.index, intakeId: id }, 'an intake row could not be applied; it is kept in event_intake with its error');
         await failIntake(this.app.db, this.index, id, (e as Error).message).catch((err) => this.app.log.error({ err }, 'could not set an intake row aside'));

@@ -134,6 +134,42 @@ for (const driver of drivers) {
       expect(counts).toEqual({ n: 3, total: 6 });
     });
 
+    it('keeps a row whose transaction lost its connection (it is not set aside as bad) and applies it on the next wake', async () => {
+      // tread's database drops the connection at the end of the next two transactions (the batch, then the row on its own)
+      const app = t.tread.app;
+      let drops = 2;
+      const db = new Proxy(app.db, {
+        get(target, key) {
+          if (key !== 'transaction') return Reflect.get(target, key) as unknown;
+          return (work: (tx: unknown) => Promise<unknown>) => target.transaction(async (tx) => {
+            const r = await work(tx);
+            if (drops > 0) {
+              drops--;
+              throw Object.assign(new Error('write CONNECTION_CLOSED 127.0.0.1:5432'), { code: 'CONNECTION_CLOSED' });
+            }
+            return r;
+          });
+        },
+      });
+      const faulty = Object.create(app, { db: { value: db } }) as typeof app;
+      const writer = new EventWriter(faulty, () => {}, { lanes: 1, lullMs: 5 });
+      await writer.settled();
+      drops = 2;
+      await storeIntake(database.db, 0, [intakeBody([], { source: 'alertmanager', integration: 'prometheus', body: Buffer.from(JSON.stringify(firing(2, 0, 'Dropped'))) })], clock.now(), false);
+      writer.wakeAll();
+      await writer.settled();
+      expect(drops).toBe(0);
+      expect(writer.stats.failed).toBe(0);
+      const kept = await queryRows<{ failed: string | null }>(database.db, sql`select failed from event_intake where lane = 0`);
+      expect(kept).toEqual([{ failed: null }]);
+      // the safety-net timer (or the next request) wakes the lane: the row is applied
+      writer.wakeAll();
+      await writer.settled();
+      expect(await queryRows(database.db, sql`select id from event_intake`)).toEqual([]);
+      const alerts = await queryRows<{ k: string }>(database.db, sql`select dedup_key as k from alerts where dedup_key like 'fp-Dropped-%' order by dedup_key`);
+      expect(alerts.map((a) => a.k)).toEqual(['fp-Dropped-0', 'fp-Dropped-1']);
+    });
+
     it('stores a burst first and applies it after the burst (or after the maximum delay)', async () => {
       const event = (i: number): IncomingEvent[] => {
         const parsed = parseAlertmanager(firing(1, i, 'Burst'), prometheus);
