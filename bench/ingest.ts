@@ -10,8 +10,10 @@
  *   Alertmanager gets each as a one-alert POST.
  * One JSON line per measurement: tread's rate of answers, Alertmanager's, the ratio; tread's applied rate (until the intake
  * is drained: every alert deduplicated and correlated) and its ratio; p50/p99 of both; tread's CPU (and its PostgreSQL's)
- * per alert including the drain; and a check that every accepted alert is stored and counted (read from /metrics, so both drivers).
- * Rounds alternate Alertmanager and tread, so a machine that gets busier moves both.
+ * per alert including the drain (and the part spent while the load ran); and a check that every accepted alert is stored and counted (read from /metrics, so both drivers).
+ * Rounds alternate Alertmanager and tread, so a machine that gets busier moves both. With the single events, one more
+ * line measures a bare Node.js server (parse and answer, nothing else) against Alertmanager: the ceiling for any Node.js
+ * server on the machine. On PostgreSQL, the commits per alert (from pg_stat_database) show how well requests share commits.
  *
  * Run: `npm run build && DATABASE_URL=postgres://… npm run bench:ingest` (PostgreSQL; without DATABASE_URL tread uses its
  * embedded PGlite). Needs /usr/bin/prometheus-alertmanager (`apt-get install prometheus-alertmanager`).
@@ -90,6 +92,37 @@ process.stdin.on('end', () => {
 });
 `;
 
+/**
+ * The ceiling of any Node.js server on this machine: one process that only reads each body, parses the JSON and answers
+ * 202 (no validation, no database). Measured against Alertmanager in the same run for single events, it shows how much
+ * of the gap is tread's own work and how much is Node's HTTP stack on a machine whose cores the load generator shares.
+ */
+const BARE_SERVER = `
+const http = require('node:http');
+http.createServer((req, res) => {
+  const chunks = [];
+  req.on('data', (c) => chunks.push(c));
+  req.on('end', () => {
+    let v;
+    try { v = JSON.parse(Buffer.concat(chunks).toString('utf8')); } catch { res.writeHead(400); res.end(); return; }
+    const text = JSON.stringify({ status: 'success', message: 'Event processed', dedup_key: v.dedup_key });
+    res.writeHead(202, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+    res.end(text);
+  });
+}).listen(Number(process.env.PORT), '127.0.0.1', () => process.stdout.write('ready\\n'));
+`;
+
+/** Starts the bare server (see BARE_SERVER). */
+async function startBare(): Promise<{ port: number; stop(): void }> {
+  const port = await freePort();
+  const child = spawn(process.execPath, ['-e', BARE_SERVER], { env: { PATH: process.env.PATH ?? '', PORT: String(port) }, stdio: ['ignore', 'pipe', 'inherit'] });
+  await new Promise<void>((resolve, reject) => {
+    child.stdout!.once('data', () => resolve());
+    child.once('exit', (code) => reject(new Error(`the bare server exited (${code})`)));
+  });
+  return { port, stop: () => child.kill() };
+}
+
 interface LoadResult {
   seconds: number;
   latencies: number[];
@@ -120,6 +153,8 @@ interface TreadProcess {
   pid: number;
   /** PIDs of its PostgreSQL backends (none on PGlite). */
   pgPids(): Promise<number[]>;
+  /** Transactions committed in its PostgreSQL database so far (0 on PGlite; the server's statistics lag up to a second). */
+  pgCommits(): Promise<number>;
   metric(name: string): Promise<number>;
   /** Resolves once no answered event waits in the intake (all applied). */
   drained(): Promise<void>;
@@ -155,6 +190,7 @@ async function spawnTread(env: Record<string, string>, databaseUrl?: string): Pr
   return {
     port, pid: child.pid!,
     pgPids: async () => (admin ? (await admin<{ pid: number }[]>`select pid from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()`).map((r) => r.pid) : []),
+    pgCommits: async () => (admin ? Number((await admin<{ n: string }[]>`select pg_stat_force_next_flush(), xact_commit::text as n from pg_stat_database where datname = current_database()`)[0]!.n) : 0),
     metric,
     async drained() {
       while ((await metric('tread_event_intake_pending')) > 0) await new Promise((r) => setTimeout(r, 10));
@@ -213,7 +249,7 @@ function singleEvents(n: number): { webhook: string[]; api: string[] } {
 
 async function measure(name: string, driver: string, tread: TreadProcess, am: Alertmanager, make: () => { webhook: string[]; api: string[] }, alertsPer: number, path: string, headers: Record<string, string>, concurrency: number, resend: boolean): Promise<{ accepted: number }> {
   const sides = { tread: [] as (ReturnType<typeof side> & { appliedPerSecond: number })[], alertmanager: [] as ReturnType<typeof side>[] };
-  let treadSeconds = 0; let appliedSeconds = 0; let amSeconds = 0; let alerts = 0; let accepted = 0; let treadCpu = 0; let pgCpu = 0;
+  let treadSeconds = 0; let appliedSeconds = 0; let amSeconds = 0; let alerts = 0; let accepted = 0; let treadCpu = 0; let pgCpu = 0; let answerCpu = 0; let commits = 0;
   for (let round = 0; round < ROUNDS; round++) {
     const bodies = make();
     if (resend) { // the first send is not measured: the bodies are known to both before the resend
@@ -223,12 +259,15 @@ async function measure(name: string, driver: string, tread: TreadProcess, am: Al
     const n = bodies.webhook.length * alertsPer;
     const a = await load(am.port, '/api/v2/alerts', bodies.api, concurrency);
     const pids = [tread.pid, ...(await tread.pgPids())];
-    const cpu0 = cpuSeconds([tread.pid]); const pg0 = cpuSeconds(pids.slice(1));
+    const cpu0 = cpuSeconds([tread.pid]); const pg0 = cpuSeconds(pids.slice(1)); const commits0 = await tread.pgCommits();
     const t = await load(tread.port, path, bodies.webhook, concurrency, headers);
+    answerCpu += cpuSeconds([tread.pid]) - cpu0;
     const drainStart = performance.now();
     await tread.drained();
     const drain = (performance.now() - drainStart) / 1000;
-    treadCpu += cpuSeconds([tread.pid]) - cpu0; pgCpu += cpuSeconds(pids.slice(1)) - pg0;
+    treadCpu += cpuSeconds([tread.pid]) - cpu0;
+    await new Promise((r) => setTimeout(r, 1100)); // the backends' statistics reach pg_stat_database within a second
+    commits += (await tread.pgCommits()) - commits0 - 1; pgCpu += cpuSeconds(pids.slice(1)) - pg0;
     sides.alertmanager.push(side(n, a)); sides.tread.push({ ...side(n, t), appliedPerSecond: Math.round(n / (t.seconds + drain)) });
     amSeconds += a.seconds; treadSeconds += t.seconds; appliedSeconds += t.seconds + drain; alerts += n;
     accepted += Object.entries(t.statuses).filter(([s]) => s.startsWith('2')).reduce((x, [, c]) => x + c, 0) * alertsPer;
@@ -240,9 +279,27 @@ async function measure(name: string, driver: string, tread: TreadProcess, am: Al
     treadPerSecond: treadRate, alertmanagerPerSecond: amRate, ratio: Number((treadRate / amRate).toFixed(2)),
     treadAppliedPerSecond: Math.round(alerts / appliedSeconds), appliedRatio: Number((alerts / appliedSeconds / amRate).toFixed(2)),
     tread: sides.tread, alertmanager: sides.alertmanager, accepted: accepted === alerts ? 'all' : accepted,
-    treadCpuMsPerAlert: Number((treadCpu * 1000 / alerts).toFixed(3)), pgCpuMsPerAlert: Number((pgCpu * 1000 / alerts).toFixed(3)), loadAverage: Number(loadavg()[0]!.toFixed(2)),
+    treadCpuMsPerAlert: Number((treadCpu * 1000 / alerts).toFixed(3)), treadCpuMsPerAlertWhileAnswering: Number((answerCpu * 1000 / alerts).toFixed(3)), pgCpuMsPerAlert: Number((pgCpu * 1000 / alerts).toFixed(3)), pgCommitsPerAlert: driver === 'postgres' ? Number((commits / alerts).toFixed(4)) : undefined, loadAverage: Number(loadavg()[0]!.toFixed(2)),
   }));
   return { accepted };
+}
+
+/** The same single events to the bare server and to Alertmanager, alternating rounds (one line, no database). */
+async function measureBare(am: Alertmanager): Promise<void> {
+  const bare = await startBare();
+  try {
+    let bareSeconds = 0; let amSeconds = 0; let n = 0;
+    for (let round = 0; round < ROUNDS; round++) {
+      const bodies = singleEvents(EVENTS);
+      amSeconds += (await load(am.port, '/api/v2/alerts', bodies.api, CONCURRENCY)).seconds;
+      bareSeconds += (await load(bare.port, '/v2/enqueue', bodies.webhook, CONCURRENCY)).seconds;
+      n += bodies.webhook.length;
+    }
+    const bareRate = Math.round(n / bareSeconds); const amRate = Math.round(n / amSeconds);
+    console.log(JSON.stringify({ bench: 'ingest-single-events-bare-node', note: 'a Node.js server that only parses each body and answers 202: the ceiling of one Node process here', alerts: n, concurrency: CONCURRENCY, rounds: ROUNDS, barePerSecond: bareRate, alertmanagerPerSecond: amRate, ratio: Number((bareRate / amRate).toFixed(2)), loadAverage: Number(loadavg()[0]!.toFixed(2)) }));
+  } finally {
+    bare.stop();
+  }
 }
 
 async function run(driver: 'postgres' | 'pglite', am: Alertmanager): Promise<void> {
@@ -256,6 +313,7 @@ async function run(driver: 'postgres' | 'pglite', am: Alertmanager): Promise<voi
     const firing = await tread.metric('tread_alerts_open{state="firing"}');
     const resends = CASES.has('resends') ? await measure('resends', driver, tread, am, () => firstSightBodies(AM_BODIES), 100, '/hooks/alertmanager', amHeaders, AM_CONCURRENCY, true) : none;
     const singles = CASES.has('singles') ? await measure('single-events', driver, tread, am, () => singleEvents(EVENTS), 1, '/v2/enqueue', {}, CONCURRENCY, false) : none;
+    if (CASES.has('singles') && driver === drivers[0]) await measureBare(am);
     const queued = await tread.metric('tread_events_queued_total');
     const committed = (await tread.metric('tread_events_ingested_total')) - events0;
     const sent = first.accepted + 2 * resends.accepted + singles.accepted;

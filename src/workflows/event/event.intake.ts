@@ -82,9 +82,12 @@ export function decodeIntake(row: { body: string; source: string | null; integra
  * (`armDue`), not with every write, so concurrent writes do not queue behind the timer's row.
  */
 export async function storeIntake(db: Db, lane: number, bodies: IntakeBody[], now: Date, arm = true): Promise<void> {
-  const rows = sql.join(bodies.map((b) => sql`(${lane}, ${b.events}, ${b.body}, ${b.source}, ${b.integration})`), sql`, `);
+  // One statement shape whatever the number of rows (one JSON parameter): no SQL to build per row, and the server
+  // plans it once per connection; binding five parameters per row cost about twice as much CPU per request.
+  const rows = sql`select ${lane}::int, events, body, source, integration
+    from json_to_recordset(${JSON.stringify(bodies)}::json) as x(events int, body text, source text, integration text)`;
   if (!arm) {
-    await db.execute(sql`insert into event_intake (lane, events, body, source, integration) values ${rows}`);
+    await db.execute(sql`insert into event_intake (lane, events, body, source, integration) ${rows}`);
     return;
   }
   const due = new Date(now.getTime() + INTAKE_CHECK_MS).toISOString();
@@ -93,7 +96,7 @@ export async function storeIntake(db: Db, lane: number, bodies: IntakeBody[], no
       values (${due}::timestamptz, ${INTAKE_TIMER}, 'alerts', ${`${INTAKE_TIMER}:${lane}`}, jsonb_build_object('lane', ${lane}::int))
       on conflict (key) do update set due_at = least(timers.due_at, excluded.due_at)
     )
-    insert into event_intake (lane, events, body, source, integration) values ${rows}`);
+    insert into event_intake (lane, events, body, source, integration) ${rows}`);
 }
 
 /**
