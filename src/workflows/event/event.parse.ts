@@ -123,8 +123,60 @@ function fromPrometheusAlert(a: AmAlert, integration: IntegrationConfig, groupKe
   };
 }
 
+const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const optionalString = (v: unknown) => v === undefined || typeof v === 'string';
+
+/** True when `v` is an object of string values that the label schema takes as it is. */
+function isLabelRecord(v: unknown): v is Record<string, string> {
+  if (!isPlainObject(v)) return false;
+  for (const k in v) if (typeof v[k] !== 'string' || k === '__proto__') return false;
+  return true;
+}
+
+/** The keys of amAlertSchema, in its order (zod's output has them first, then the alert's other keys as they came). */
+const AM_ALERT_KEYS = ['status', 'labels', 'annotations', 'startsAt', 'endsAt', 'generatorURL', 'fingerprint'] as const;
+const AM_ALERT_KEY_SET = new Set<string>(AM_ALERT_KEYS);
+
+/**
+ * The alerts of an Alertmanager body exactly as amBodySchema would give them, without zod, when the body is one that it
+ * accepts as it comes (the usual case: a storm's bodies are checked at the request and again when applied); undefined
+ * otherwise, and zod decides, with its messages. test/workflows/event/event.parse-fast.test.ts compares the two.
+ */
+export function fastAlertmanager(body: unknown): { alerts: AmAlert[]; groupKey: string | undefined } | undefined {
+  if (!isPlainObject(body)) return undefined;
+  const { version, receiver, status, groupKey, externalURL, alerts } = body;
+  if (version !== undefined && version !== '4') return undefined;
+  if (!optionalString(receiver) || !optionalString(groupKey) || !optionalString(externalURL)) return undefined;
+  if (status !== undefined && status !== 'firing' && status !== 'resolved') return undefined;
+  if (!Array.isArray(alerts) || alerts.length > 10_000 || Object.hasOwn(body, '__proto__')) return undefined;
+  const out: AmAlert[] = new Array(alerts.length);
+  for (let i = 0; i < alerts.length; i++) {
+    const a: unknown = alerts[i];
+    if (!isPlainObject(a) || (a.status !== 'firing' && a.status !== 'resolved') || !isLabelRecord(a.labels)) return undefined;
+    if (a.annotations !== undefined && !isLabelRecord(a.annotations)) return undefined;
+    if (!optionalString(a.startsAt) || !optionalString(a.endsAt) || !optionalString(a.generatorURL)) return undefined;
+    const fp = a.fingerprint;
+    if (fp !== undefined && (typeof fp !== 'string' || fp.length < 1 || fp.length > MAX_KEY)) return undefined;
+    const alert: Record<string, unknown> = { status: a.status, labels: { ...a.labels }, annotations: a.annotations === undefined ? {} : { ...a.annotations } };
+    for (const k of AM_ALERT_KEYS) if (k !== 'status' && k !== 'labels' && k !== 'annotations' && a[k] !== undefined) alert[k] = a[k];
+    for (const k in a) {
+      if (k === '__proto__') return undefined;
+      if (!AM_ALERT_KEY_SET.has(k)) alert[k] = a[k];
+    }
+    out[i] = alert as AmAlert;
+  }
+  return { alerts: out, groupKey: groupKey as string | undefined };
+}
+
 /** Parses an Alertmanager webhook body (version 4). */
 export function parseAlertmanager(body: unknown, integration: IntegrationConfig): ParseResult {
+  const fast = fastAlertmanager(body);
+  if (fast) return { ok: true, events: fast.alerts.map((a) => fromPrometheusAlert(a, integration, fast.groupKey, [])) };
+  return parseAlertmanagerWithZod(body, integration);
+}
+
+/** parseAlertmanager with zod only (the reference the fast path is tested against). */
+export function parseAlertmanagerWithZod(body: unknown, integration: IntegrationConfig): ParseResult {
   const r = amBodySchema.safeParse(body);
   if (!r.success) return { ok: false, issues: zodIssues(r.error) };
   return { ok: true, events: r.data.alerts.map((a) => fromPrometheusAlert(a, integration, r.data.groupKey, [])) };
