@@ -134,14 +134,17 @@ for (const driver of drivers) {
       expect(counts).toEqual({ n: 3, total: 6 });
     });
 
-    it('stores every body byte for byte, whatever characters it holds, several rows in one statement', async () => {
+    it('stores every body byte for byte, whatever characters it holds, several rows in one statement (small bodies as JSON, large ones bound)', async () => {
       const lane = 9;
-      const texts = ['{"a":"quote \\" backslash \\\\ slash / \\u0000 escaped nul"}', '{"ü":"Grüße 🚨 \\ud83d\\udea8","nl":"a\\nb\\tc"}', 'x'.repeat(200_000), '[]'];
-      const bodies = texts.map((t, i) => ({ events: i + 1, body: t, source: i % 2 ? ('alertmanager' as const) : null, integration: i % 2 ? `int-${i}` : null }));
-      await storeIntake(database.db, lane, bodies, clock.now(), false);
-      const back = await queryRows<{ events: number; body: string; source: string | null; integration: string | null }>(database.db, sql`select events, body, source, integration from event_intake where lane = ${lane} order by id`);
-      expect(back).toEqual(bodies);
-      await database.db.execute(sql`delete from event_intake where lane = ${lane}`);
+      const small = ['{"a":"quote \\" backslash \\\\ slash / \\u0000 escaped nul"}', '{"ü":"Grüße 🚨 \\ud83d\\udea8","nl":"a\\nb\\tc"}', '[]'];
+      for (const texts of [small, [...small, 'x'.repeat(200_000)]]) {
+        const bodies = texts.map((t, i) => ({ events: i + 1, body: t, source: i % 2 ? ('alertmanager' as const) : null, integration: i % 2 ? `int-${i}` : null }));
+        await storeIntake(database.db, lane, bodies, clock.now(), texts.length === 3);
+        const back = await queryRows<{ events: number; body: string; source: string | null; integration: string | null }>(database.db, sql`select events, body, source, integration from event_intake where lane = ${lane} order by id`);
+        expect(back).toEqual(bodies);
+        await database.db.execute(sql`delete from event_intake where lane = ${lane}`);
+      }
+      await database.db.execute(sql`delete from timers where key = ${`${INTAKE_TIMER}:${lane}`}`);
     });
 
     it('keeps a row whose transaction lost its connection (it is not set aside as bad) and applies it on the next wake', async () => {
