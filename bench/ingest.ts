@@ -252,9 +252,10 @@ async function measure(name: string, driver: string, tread: TreadProcess, am: Al
   let treadSeconds = 0; let appliedSeconds = 0; let amSeconds = 0; let alerts = 0; let accepted = 0; let treadCpu = 0; let pgCpu = 0; let answerCpu = 0; let commits = 0;
   for (let round = 0; round < ROUNDS; round++) {
     const bodies = make();
-    if (resend) { // the first send is not measured: the bodies are known to both before the resend
+    if (resend) { // the first send is not measured: the bodies are known to both (stored and applied) before the resend
       await load(am.port, '/api/v2/alerts', bodies.api, concurrency);
       await load(tread.port, path, bodies.webhook, concurrency, headers);
+      await tread.drained();
     }
     const n = bodies.webhook.length * alertsPer;
     const a = await load(am.port, '/api/v2/alerts', bodies.api, concurrency);
