@@ -241,5 +241,46 @@ for (const driver of drivers) {
       expect(await grantRow(t, id)).toMatchObject({ state: 'revoked', removal: 'done' });
       expect(await member(role('read'), role('dave'))).toBe(false);
     });
+
+    it('a target that does not answer within the connector\'s timeout: the GRANT is given up on and retried, and reconciliation holds no transaction meanwhile', async () => {
+      const connector = t.tread.app.config.resources.find((r) => r.name === 'db')!.connector as { timeout: number };
+      const configured = connector.timeout;
+      expect(configured).toBe(30_000);
+      connector.timeout = 1000;
+      try {
+        await t.command('dave', `/access request db ${role('read')} for 1h a slow server`);
+        const id = await lastGrantId(t);
+        link.hold();
+        const pressed = performance.now();
+        await t.press('carol', 'approval.approve', await approvalOf(t, id));
+        // the press came back once the connector gave up (not when the server answered: it never got the statement)
+        expect(performance.now() - pressed).toBeLessThan(5000);
+        expect(await grantRow(t, id)).toMatchObject({ state: 'provisioning', grantAttempts: 1 });
+        expect(logged.join('\n')).toContain('no answer within 1s');
+        // reconciliation reads the target with no transaction open: commands are answered while it waits
+        let reconciled = false;
+        const reconciling = t.advance(15 * MINUTE).finally(() => { reconciled = true; });
+        await expect.poll(() => link.held, { timeout: 5000, interval: 10 }).toBeGreaterThan(0);
+        const asked = performance.now();
+        const reply = await t.tread.router.handle({
+          kind: 'command', name: 'access', text: 'drift', actor: { platform: 'console', id: 'alice' },
+          where: { platform: 'console', channel: 'console' }, deliveryId: `pg-slow-${randomBytes(4).toString('hex')}`,
+        } as Inbound);
+        expect(performance.now() - asked).toBeLessThan(600);
+        expect(reconciled).toBe(false);
+        expect(replyText(reply)).toMatch(/drift/i);
+        await reconciling;
+        // the server answers again: the next attempt grants, and nothing is left held
+        link.release();
+        await t.advance(MINUTE);
+        await expect.poll(async () => (await grantRow(t, id)).state, { timeout: 10_000, interval: 100 }).toBe('active');
+        expect(await member(role('read'), role('dave'))).toBe(true);
+        await t.command('dave', `/access revoke GRT-${id} done`);
+        expect(await member(role('read'), role('dave'))).toBe(false);
+      } finally {
+        link.release();
+        connector.timeout = configured;
+      }
+    });
   });
 }

@@ -42,6 +42,8 @@ const connectorSchema = z.discriminatedUnion('kind', [
     connectionString: secretish((v) => /^postgres(ql)?:\/\//.test(v), 'write it as postgres://user@host:5432/db (better: ${VAR} from the environment)'),
     /** The database login of a person: `{person}` is their id, `{email}` their email. */
     login: z.string().min(1).default('{person}').refine((v) => v.replace(/\{(person|email)\}/g, '').indexOf('{') < 0 && LOGIN_PLACEHOLDERS.some((p) => v.includes(p)), 'use {person} or {email} in the login, like "{person}" or "app_{person}"'),
+    /** How long a call to the server may take (a GRANT waiting on a lock there, a network that drops packets); then it is retried. */
+    timeout: durationSchema.default(30_000),
   }).strict(),
 ], { error: 'give the connector as {kind: manual}, {kind: webhook, url, secret} or {kind: postgres, connectionString, login}' });
 

@@ -9,10 +9,11 @@ import { schema, type DbOrTx, type Tx } from '../../../db/client.js';
 import type { AppContext } from '../../core/app.js';
 import { auditActor } from '../../core/audit.js';
 import { SCHEDULER_ACTOR } from '../../core/identity.js';
-import type { TimerHandler } from '../../core/timers.js';
+import type { TwoPhaseTimerHandler } from '../../core/timers.js';
 import { unavailableReason, type ResourceConfig } from './access.config.js';
-import { ACTIVE_STATES, computeDrift, type Drift } from './access.machine.js';
+import { ACTIVE_STATES, computeDrift, type Drift, type Membership } from './access.machine.js';
 import { grantSubject, type DriftRow } from './access.messages.js';
+import { CONNECTOR_LEASE_MS } from './access.provisioning.js';
 import { accessAlert, ACCESS_TIMER } from './access.service.js';
 import { connectorFor } from './connectors/index.js';
 
@@ -31,11 +32,8 @@ export function listableResources(app: AppContext): ResourceConfig[] {
   return app.config.resources.filter((r) => connectorFor(r.connector.kind).list && !unavailableReason(r));
 }
 
-/** Compares one resource with its grants; records, alerts and resolves drift. Returns what is drift now. */
-export async function reconcileResource(tx: Tx, app: AppContext, resource: ResourceConfig, now: Date): Promise<{ drift: Drift[]; found: number; resolved: number }> {
-  const list = connectorFor(resource.connector.kind).list;
-  if (!list) return { drift: [], found: 0, resolved: 0 };
-  const actual = await list(app, resource);
+/** Compares one resource's grants with `actual`, what its target showed; records, alerts and resolves drift. Returns what is drift now. */
+export async function reconcileResource(tx: Tx, app: AppContext, resource: ResourceConfig, now: Date, actual: Membership[]): Promise<{ drift: Drift[]; found: number; resolved: number }> {
   const t = schema.accessGrants;
   const grants = await tx.select({ id: t.id, login: t.login, role: t.role, state: t.state, removal: t.removal }).from(t).where(and(eq(t.resource, resource.name), or(
     inArray(t.state, [...ACTIVE_STATES, 'provisioning']),
@@ -71,17 +69,40 @@ export async function reconcileResource(tx: Tx, app: AppContext, resource: Resou
   return { drift, found, resolved };
 }
 
-/** The reconcile timer: every resource that can list, then again after `reconcileEvery`. */
-export const reconcileTimer: TimerHandler = async (tx, _timer, app, now) => {
-  for (const resource of listableResources(app)) {
-    try {
-      // a savepoint per resource: one target that does not answer spoils nothing of the others
-      await tx.transaction((sp) => reconcileResource(sp as Tx, app, resource, now));
-    } catch (e) {
-      app.log.warn({ resource: resource.name, err: (e as Error).message }, 'access reconciliation could not read the target');
+/** What each listable target showed (read with no transaction open), by resource name; undefined where it could not be read. */
+type Listed = Map<string, Membership[] | undefined>;
+
+/**
+ * The reconcile timer, in two phases: every resource that can list is read with no transaction open (a target that
+ * hangs holds no transaction, and on PGlite not the one connection), then compared with its grants in the transaction
+ * that ends the timer, which comes back after `reconcileEvery`.
+ */
+export const reconcileTimer: TwoPhaseTimerHandler<Listed> = {
+  // every target in turn, each bounded by its connector's timeout
+  leaseMs: CONNECTOR_LEASE_MS,
+  async call(_timer, app) {
+    const listed: Listed = new Map();
+    for (const resource of listableResources(app)) {
+      try {
+        listed.set(resource.name, await connectorFor(resource.connector.kind).list!(app, resource));
+      } catch (e) {
+        listed.set(resource.name, undefined);
+        app.log.warn({ resource: resource.name, err: (e as Error).message }, 'access reconciliation could not read the target');
+      }
     }
-  }
-  return { rescheduleAt: new Date(now.getTime() + app.config.access.reconcileEvery) };
+    return listed;
+  },
+  async settle(tx, _timer, app, now, listed) {
+    for (const resource of listableResources(app)) {
+      const actual = listed.get(resource.name);
+      if (!actual) continue;
+      // a savepoint per resource: one that fails spoils nothing of the others
+      await tx.transaction((sp) => reconcileResource(sp as Tx, app, resource, now, actual)).catch((e: unknown) => {
+        app.log.warn({ resource: resource.name, err: (e as Error).message }, 'access reconciliation could not record what the target showed');
+      });
+    }
+    return { rescheduleAt: new Date(now.getTime() + app.config.access.reconcileEvery) };
+  },
 };
 
 /** Schedules reconciliation at start-up (an existing schedule is kept). */
