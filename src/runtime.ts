@@ -13,6 +13,7 @@ import { systemClock, type Clock } from './core/clock.js';
 import type { OrgConfig } from './core/config/org.js';
 import { Dispatcher } from './core/delivery/dispatcher.js';
 import { CallStats } from './core/delivery/metrics.js';
+import { DatabaseHealth } from './core/errors.js';
 import { housekeeping } from './core/housekeeping.js';
 import { syncPeople } from './core/identity.js';
 import type { Platform } from './core/inbound.js';
@@ -85,6 +86,7 @@ export async function startTread(options: TreadOptions): Promise<Tread> {
     permissions: new Permissions(workflows),
     webhooks: Webhooks.fromWorkflows(workflows, options.config, options.webhookPolicy),
     chatCalls: new CallStats(),
+    health: new DatabaseHealth(),
   };
   const router = new Router(app, workflows, plannedCommands, { inboundLeaseMs: options.inboundLeaseMs });
   // Every button and form action names a permission some workflow declared: an undeclared one stops start-up here.
@@ -99,7 +101,7 @@ export async function startTread(options: TreadOptions): Promise<Tread> {
   const scheduler = new Scheduler(app, timerHandlers(app, workflows), dispatcher, options.tickSeconds || 5);
   for (const w of workflows) await w.start?.(app);
 
-  const http = new HttpServer({ host: options.http?.host ?? '127.0.0.1', port: options.http?.port ?? 0, log, tls: options.http?.tls });
+  const http = new HttpServer({ host: options.http?.host ?? '127.0.0.1', port: options.http?.port ?? 0, log, tls: options.http?.tls, health: app.health });
   // After a change: send its messages now, and run its after-commit subscribers now rather than at the next tick; both
   // once the answer to the change is on its way (the event loop's next turn), so after-commit work (a known error
   // search, a connector call) never delays that answer, nor shares PGlite's one connection with it.
@@ -206,6 +208,9 @@ function coreRoutes(app: AppContext, http: HttpServer, dispatcher: Dispatcher, s
           const expected = expectedMigrations;
           const n = Number(applied[0]?.n ?? 0);
           if (n < expected) return sendJson(res, 503, { status: 'migrating', applied: n, expected });
+          // reads work on a full disk; writes do not
+          const diskFull = app.health.diskFull();
+          if (diskFull) return sendJson(res, 503, { status: 'unavailable', error: `${diskFull}; writes fail until space is freed` });
           sendJson(res, 200, { status: 'ready', database: app.database.driver, migrations: n });
         } catch (e) {
           sendJson(res, 503, { status: 'unavailable', error: (e as Error).message });

@@ -2,6 +2,7 @@
 import type { Database, Db } from '../../db/client.js';
 import type { Clock } from './clock.js';
 import type { CallStats } from './delivery/metrics.js';
+import type { DatabaseHealth } from './errors.js';
 import type { OrgConfig } from './config/org.js';
 import type { Logger } from './logger.js';
 import type { Platform } from './inbound.js';
@@ -28,4 +29,6 @@ export interface AppContext {
   webhooks: Webhooks;
   /** Calls to the chat platforms, by method and outcome (the adapters' pacers report here; /metrics reads it). */
   chatCalls: CallStats;
+  /** Recent database failures that readiness reports (a full disk). */
+  health: DatabaseHealth;
 }

@@ -93,6 +93,37 @@ export function databaseUnavailable(e: unknown): string | undefined {
   return undefined;
 }
 
+/** How long after the last write that failed on a full disk /readyz says so. */
+export const DISK_FULL_READY_MS = 30_000;
+
+/**
+ * What the database's recent failures say about readiness. A full disk does not stop reads (so a read-only readiness
+ * check would pass) while every write fails: the places that answer 503 for an unavailable database note it here, and
+ * /readyz reports the disk as full until a write commits again, or DISK_FULL_READY_MS have passed without another
+ * such failure (with no traffic, nothing else would tell).
+ */
+export class DatabaseHealth {
+  private diskFullAt = -Infinity;
+  private diskFullReason = '';
+
+  /** Notes a failure that databaseUnavailable() classified (`reason` is its sentence). */
+  note(reason: string, now = Date.now()): void {
+    if (!reason.startsWith("the database's disk is full")) return;
+    this.diskFullAt = now;
+    this.diskFullReason = reason;
+  }
+
+  /** Notes a write that committed: the disk has room again. */
+  wrote(): void {
+    this.diskFullAt = -Infinity;
+  }
+
+  /** The last full-disk failure's reason while it is recent (and no write committed since), else undefined. */
+  diskFull(now = Date.now()): string | undefined {
+    return now - this.diskFullAt < DISK_FULL_READY_MS ? this.diskFullReason : undefined;
+  }
+}
+
 /**
  * Runs `work` (a database write that must not be lost, like recording that a message was sent), trying again while the
  * database is unavailable (see databaseUnavailable) until `deadline` (epoch ms): 100 ms doubling to at most 2 s

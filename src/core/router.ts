@@ -80,6 +80,8 @@ export class Router {
         reply = handled.result;
         if (handled.marked) this.journal.release(inbound);
         else await this.journal.finish(inbound);
+        // the journal's record of it committed: the database takes writes
+        this.app.health.wrote();
       } else {
         reply = await route();
       }
@@ -92,6 +94,7 @@ export class Router {
       }
       const correlationId = randomUUID().slice(0, 8);
       const unavailable = databaseUnavailable(e);
+      if (unavailable) this.app.health.note(unavailable);
       if (unavailable) this.app.log.warn({ correlationId, reason: unavailable, err: (e as Error).message, inbound: { kind: inbound.kind, where: inbound.where, deliveryId: inbound.deliveryId } }, 'database unavailable while handling inbound');
       else this.app.log.error({ correlationId, err: e, inbound: { kind: inbound.kind, where: inbound.where, deliveryId: inbound.deliveryId } }, 'unexpected error handling inbound');
       if (options.recorded) {

@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from '../core/logger.js';
 import type { Request, Route } from '../core/route.js';
 import { BadJsonError, BodyTooLargeError } from './body.js';
-import { databaseUnavailable } from '../core/errors.js';
+import { databaseUnavailable, type DatabaseHealth } from '../core/errors.js';
 import { Histogram } from '../core/metrics.js';
 
 /** Writes a JSON response. */
@@ -27,6 +27,8 @@ export interface ServerOptions {
   port: number;
   log: Logger;
   tls?: { certFile: string; keyFile: string };
+  /** Where a request that failed on an unavailable database is noted (readiness reports a full disk). */
+  health?: DatabaseHealth;
 }
 
 /** The HTTP server with its route table and request metrics. */
@@ -77,6 +79,7 @@ export class HttpServer {
         if (!res.headersSent) sendError(res, 400, e.code, e.message);
       } else if (unavailable) {
         // Not a bug: the database is away (a restart, a failover, a full disk). 503 tells senders to retry.
+        this.options.health?.note(unavailable);
         const correlationId = Math.random().toString(36).slice(2, 10);
         this.options.log.warn({ correlationId, reason: unavailable, err: (e as Error).message, path: req.path }, 'database unavailable: answered 503');
         if (!res.headersSent) sendError(res, 503, 'database.unavailable', `tread's database is unavailable right now: ${unavailable}; retry shortly (reference ${correlationId})`, undefined, { 'retry-after': '5' });

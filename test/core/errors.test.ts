@@ -1,6 +1,6 @@
-/** databaseUnavailable (which failures are the database being away, answered 503) and persistThroughOutage. */
+/** databaseUnavailable (which failures are the database being away, answered 503), persistThroughOutage, and DatabaseHealth. */
 import { describe, expect, it } from 'vitest';
-import { databaseUnavailable, DomainError, persistThroughOutage } from '../../src/core/errors.js';
+import { DatabaseHealth, databaseUnavailable, DISK_FULL_READY_MS, DomainError, persistThroughOutage } from '../../src/core/errors.js';
 
 const coded = (code: string, message = 'x') => Object.assign(new Error(message), { code });
 
@@ -58,5 +58,25 @@ describe('persistThroughOutage', () => {
     await expect(persistThroughOutage(async () => { calls++; throw coded('ECONNREFUSED'); }, Date.now() + 400)).rejects.toMatchObject({ code: 'ECONNREFUSED' });
     expect(calls).toBeGreaterThan(1);
     expect(Date.now() - started).toBeLessThan(1_000);
+  });
+});
+
+describe('DatabaseHealth (what /readyz says about a full disk)', () => {
+  const full = databaseUnavailable(Object.assign(new Error('could not extend file "base/5/16384": No space left on device'), { code: '53100' }))!;
+
+  it('reports a full disk from its failure until a write commits, or until the window passes with no other failure', () => {
+    const health = new DatabaseHealth();
+    const t0 = 1_000_000;
+    expect(health.diskFull(t0)).toBeUndefined();
+    health.note('cannot reach the database server (ECONNREFUSED)', t0);
+    expect(health.diskFull(t0)).toBeUndefined();
+    health.note(full, t0);
+    expect(health.diskFull(t0 + 1)).toBe(full);
+    expect(health.diskFull(t0 + DISK_FULL_READY_MS - 1)).toBe(full);
+    expect(health.diskFull(t0 + DISK_FULL_READY_MS)).toBeUndefined();
+    health.note(full, t0 + 2 * DISK_FULL_READY_MS);
+    expect(health.diskFull(t0 + 2 * DISK_FULL_READY_MS + 5)).toBe(full);
+    health.wrote();
+    expect(health.diskFull(t0 + 2 * DISK_FULL_READY_MS + 6)).toBeUndefined();
   });
 });

@@ -10,6 +10,7 @@ import type { Database } from '../../db/client.js';
 import type { AppContext } from '../../src/core/app.js';
 import { ManualClock } from '../../src/core/clock.js';
 import { CallStats } from '../../src/core/delivery/metrics.js';
+import { DatabaseHealth } from '../../src/core/errors.js';
 import { silentLogger } from '../../src/core/logger.js';
 import { Permissions } from '../../src/core/permissions.js';
 import { Seam } from '../../src/core/seam.js';
@@ -23,7 +24,7 @@ const LEASE = 60_000;
 const config = parseOrganisation('', 'test', {});
 
 function appOf(database: Database): AppContext {
-  return { database, db: database.db, config, clock: new ManualClock(T0), log: silentLogger, platforms: new Set(), seam: new Seam([]), permissions: new Permissions([]), webhooks: new Webhooks([]), chatCalls: new CallStats() };
+  return { database, db: database.db, config, clock: new ManualClock(T0), log: silentLogger, platforms: new Set(), seam: new Seam([]), permissions: new Permissions([]), webhooks: new Webhooks([]), chatCalls: new CallStats(), health: new DatabaseHealth() };
 }
 
 /** Polls until `check` holds (it may query the database), or fails after 5 s. */

@@ -11,6 +11,7 @@ import { parseOrganisation } from '../../src/workflows/index.js';
 import { silentLogger } from '../../src/core/logger.js';
 import { Permissions } from '../../src/core/permissions.js';
 import { CallStats } from '../../src/core/delivery/metrics.js';
+import { DatabaseHealth } from '../../src/core/errors.js';
 import { Seam } from '../../src/core/seam.js';
 import { Webhooks } from '../../src/core/webhooks.js';
 import { cancelTimer, cancelTimers, runDue, schedule, timerLagSeconds, timersOf, type TimerHandler, type TimerRow } from '../../src/core/timers.js';
@@ -21,7 +22,7 @@ const S = 1000;
 const config = parseOrganisation('', 'test', {});
 
 function appOf(database: Database, clock = new ManualClock(T0)): AppContext {
-  return { database, db: database.db, config, clock, log: silentLogger, platforms: new Set(), seam: new Seam([]), permissions: new Permissions([]), webhooks: new Webhooks([]), chatCalls: new CallStats() };
+  return { database, db: database.db, config, clock, log: silentLogger, platforms: new Set(), seam: new Seam([]), permissions: new Permissions([]), webhooks: new Webhooks([]), chatCalls: new CallStats(), health: new DatabaseHealth() };
 }
 
 interface TimerState {

@@ -1,7 +1,7 @@
 /**
  * PGlite with its data directory on a full disk: tread (a process on the default embedded database) gets its data
  * directory on a small tmpfs, which the test then fills. Writes are answered 503 with JSON naming the full disk and a
- * log line says so; reads and the process carry on; once space is freed writes work again, and the next start on the
+ * log line says so, and /readyz is 503 naming it; reads and the process carry on; once space is freed writes work again, and the next start on the
  * same directory opens it with everything answered 2xx still there. Needs root to mount a tmpfs (skipped, with the
  * reason, where the machine does not allow it); the tmpfs is unmounted after.
  */
@@ -120,8 +120,12 @@ describe.skipIf(cannotMount !== undefined)('PGlite on a full disk (tmpfs)', () =
     const restBody = await rest.json() as { error: { code: string; message: string } };
     expect([rest.status, restBody.error.code]).toEqual([503, 'database.unavailable']);
     expect(restBody.error.message).toMatch(/disk is full/);
-    // reads still work, the process is up, and the log names the disk
+    // reads still work, the process is up, and the log names the disk; readiness says writes fail
     expect((await fetch(`${first.url}/api/v1/alerts?limit=1`, { headers: { authorization: `Bearer ${API}` } })).status).toBe(200);
+    const ready = await fetch(`${first.url}/readyz`);
+    const readyBody = await ready.json() as { status: string; error: string };
+    expect([ready.status, readyBody.status]).toEqual([503, 'unavailable']);
+    expect(readyBody.error).toMatch(/disk is full.*writes fail until space is freed/);
     expect(first.child.exitCode).toBeNull();
     expect(output).toMatch(/disk is full \(53100: could not (extend|write).*No space left on device/);
 
@@ -134,6 +138,8 @@ describe.skipIf(cannotMount !== undefined)('PGlite on a full disk (tmpfs)', () =
     }
     expect(after?.status).toBe(202);
     accepted.push('after-free');
+    // a write committed: ready again
+    expect((await fetch(`${first.url}/readyz`)).status).toBe(200);
     expect(await stop(first.child)).toBe(0);
 
     // the next start on the same directory opens it; everything answered 202 is there, once

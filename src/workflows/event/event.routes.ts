@@ -138,9 +138,12 @@ export function eventRoutes(app: AppContext, tools: RouteTools): Route[] {
   /** Stores events; on failure answers through `onError` with what went wrong (the database away, its disk full, …). */
   const store = async (res: ServerResponse, events: IncomingEvent[], onError: (why: string) => void, via: SubmitOptions = {}): Promise<EventOutcome[] | undefined> => {
     try {
-      return await writer.submit(events, via);
+      const outcomes = await writer.submit(events, via);
+      app.health.wrote();
+      return outcomes;
     } catch (e) {
       const unavailable = databaseUnavailable(e);
+      if (unavailable) app.health.note(unavailable);
       if (unavailable) app.log.warn({ reason: unavailable, err: (e as Error).message }, `could not store events: ${unavailable}`);
       else app.log.error({ err: e }, 'could not store events');
       onError(unavailable ?? 'an unexpected error');
