@@ -142,16 +142,31 @@ async function callAndSettle(app: AppContext, timer: TimerRow, handler: TwoPhase
   }
 }
 
+/** Options of a run of due timers. */
+export interface RunOptions {
+  /** Told after each timer's ending transaction committed. */
+  onRan?: () => void;
+  /**
+   * Background runs: the run returns without waiting for the two-phase calls it started, handing over a promise of
+   * their outcome and how many they are (a target that hangs then delays no timer that comes due meanwhile). At the
+   * limit of calls in flight (this run's and `callsElsewhere`), a due two-phase timer is left for a later run instead
+   * of waited for.
+   */
+  detach?: (settling: Promise<{ ran: number; failed: number }>, calls: number) => void;
+  /** Calls still in flight from earlier detached runs (they count against CALLS_IN_FLIGHT). */
+  callsElsewhere?: () => number;
+}
+
 /**
  * Runs timers due at `now`. Each is claimed in its own transaction with FOR UPDATE SKIP LOCKED, so replicas never run
  * one twice. A plain handler runs in that transaction. A two-phase handler's timer is leased there (its due time pushed
  * past the call) and the transaction committed; its call then runs with no transaction open, side by side with the
  * rest of the run (at most `CALLS_IN_FLIGHT` at once), and its result is settled in a transaction of its own; the run
- * returns once every call it started was settled. A timer runs at most once per call: one its handler rescheduled to a
+ * returns once every call it started was settled (or at once, with `detach`). A timer runs at most once per call: one its handler rescheduled to a
  * time already passed runs again in the next run, so a handler that keeps its timer due cannot spin one run up to its
  * limit. `onRan` is told after each timer's ending transaction committed (the scheduler starts sending its messages).
  */
-export async function runDue(app: AppContext, handlers: Record<string, AnyTimerHandler>, now: Date, limit = 200, options: { onRan?: () => void } = {}): Promise<{ ran: number; failed: number }> {
+export async function runDue(app: AppContext, handlers: Record<string, AnyTimerHandler>, now: Date, limit = 200, options: RunOptions = {}): Promise<{ ran: number; failed: number }> {
   let ran = 0;
   let failed = 0;
   // Timers this run claimed that must not run again in it: rescheduled, failed, and leased (see above).
@@ -173,16 +188,23 @@ export async function runDue(app: AppContext, handlers: Record<string, AnyTimerH
     ran++;
     if (ended.rescheduled) skip.push(id);
   };
+  const atCallLimit = () => calls.size + (options.callsElsewhere?.() ?? 0) >= CALLS_IN_FLIGHT;
+  /** Detached: the open calls go on after the run returns; their outcome is counted where they are handed. */
+  const handOver = () => {
+    if (calls.size === 0) return;
+    const before = { ran, failed };
+    options.detach!(Promise.all([...calls]).then(() => ({ ran: ran - before.ran, failed: failed - before.failed })), calls.size);
+  };
   for (;;) {
-    if (!more || ran + failed + calls.size >= limit || calls.size >= CALLS_IN_FLIGHT) {
-      if (calls.size === 0) break;
+    if (!more || ran + failed + calls.size >= limit || (!options.detach && calls.size >= CALLS_IN_FLIGHT)) {
+      if (calls.size === 0 || options.detach) break;
       await Promise.race(calls);
       continue;
     }
     let claimed: TimerRow | undefined;
     let lease: { handler: TwoPhaseTimerHandler; until: Date } | undefined;
     try {
-      const ended = await app.db.transaction(async (tx): Promise<Ended | 'none' | 'leased'> => {
+      const ended = await app.db.transaction(async (tx): Promise<Ended | 'none' | 'leased' | 'deferred'> => {
         const [timer] = await tx.select().from(schema.timers)
           .where(and(lte(schema.timers.dueAt, now), skip.length ? sql`${schema.timers.id} not in ${skip}` : undefined))
           .orderBy(schema.timers.dueAt, schema.timers.id).limit(1).for('update', { skipLocked: true });
@@ -195,6 +217,8 @@ export async function runDue(app: AppContext, handlers: Record<string, AnyTimerH
           return { status: 'ran', more: true, rescheduled: false };
         }
         if (typeof handler !== 'function') {
+          // a background run at the limit of calls leaves it due for a later one (and runs the plain timers behind it)
+          if (options.detach && atCallLimit()) return 'deferred';
           // From the later of the run's time and the clock's: a call started late in a long run keeps its full lease.
           const until = new Date(Math.max(now.getTime(), app.clock.now().getTime()) + handler.leaseMs);
           await tx.update(schema.timers).set({ dueAt: until }).where(eq(schema.timers.id, timer.id));
@@ -205,6 +229,10 @@ export async function runDue(app: AppContext, handlers: Record<string, AnyTimerH
       });
       if (ended === 'none') {
         more = false;
+        continue;
+      }
+      if (ended === 'deferred') {
+        skip.push(claimed!.id);
         continue;
       }
       if (ended === 'leased') {
@@ -222,7 +250,8 @@ export async function runDue(app: AppContext, handlers: Record<string, AnyTimerH
       more = ended.more;
     } catch (e) {
       if (claimed === undefined) {
-        await Promise.all(calls);
+        if (options.detach) handOver();
+        else await Promise.all(calls);
         throw e;
       }
       failed++;
@@ -230,6 +259,7 @@ export async function runDue(app: AppContext, handlers: Record<string, AnyTimerH
       await recordFailure(app, claimed.id, claimed.attempts, e, now);
     }
   }
+  if (options.detach) handOver();
   return { ran, failed };
 }
 

@@ -8,7 +8,7 @@ import { sql } from 'drizzle-orm';
 import { queryRows } from '../../db/client.js';
 import type { AppContext } from '../core/app.js';
 import type { Dispatcher } from '../core/delivery/dispatcher.js';
-import { runDue, type AnyTimerHandler } from '../core/timers.js';
+import { runDue, type AnyTimerHandler, type RunOptions } from '../core/timers.js';
 
 /** How often a change may make the scheduler look for its next due timer again. */
 const POKE_MS = 100;
@@ -26,6 +26,9 @@ export class Scheduler {
   private poked: NodeJS.Timeout | undefined;
   private started = false;
   lastTickAt: Date | undefined;
+  /** Two-phase timer calls a background run started and did not wait for (stop() waits for them). */
+  private readonly detached = new Set<Promise<void>>();
+  private callsInFlight = 0;
   /** Timers this process ran (their handler committed) and that failed, since it started (`tread_timers_run_total`). */
   readonly timersRun = { ran: 0, failed: 0 };
 
@@ -81,6 +84,7 @@ export class Scheduler {
     clearTimeout(this.poked);
     await this.serial;
     await this.ticking;
+    await Promise.all(this.detached);
   }
 
   /**
@@ -91,7 +95,7 @@ export class Scheduler {
     if (this.queuedRun) return this.queuedRun;
     const run = this.exclusive(async () => {
       this.queuedRun = undefined;
-      await this.runTimers();
+      await this.runTimers(true);
     }).catch((e) => this.app.log.error({ err: (e as Error).message }, 'scheduler tick failed')).then(() => this.arm());
     this.queuedRun = run;
     return run;
@@ -103,10 +107,33 @@ export class Scheduler {
     return p;
   }
 
-  private async runTimers(): Promise<void> {
+  /**
+   * Runs due timers. A background run (`detach`) does not wait for the outside calls of two-phase timers (a webhook, a
+   * connector): they settle on their own, so a target that hangs until its timeout delays no timer that comes due
+   * meanwhile (an escalation, a reminder). A waiting tick (tests, the console) waits for them.
+   */
+  private async runTimers(detach = false): Promise<void> {
     this.lastTickAt = new Date();
+    const options: RunOptions = { onRan: () => this.dispatcher?.kick() };
+    if (detach) {
+      options.callsElsewhere = () => this.callsInFlight;
+      options.detach = (settling, calls) => {
+        this.callsInFlight += calls;
+        const done: Promise<void> = settling.then(({ ran, failed }) => {
+          this.timersRun.ran += ran;
+          this.timersRun.failed += failed;
+        }, (e: unknown) => this.app.log.error({ err: (e as Error).message }, 'settling timer calls failed')).finally(() => {
+          this.callsInFlight -= calls;
+          this.detached.delete(done);
+          this.dispatcher?.kick();
+          // what they settled may have made timers due (a retry, a next step), and deferred ones wait
+          if (this.started) void this.run();
+        });
+        this.detached.add(done);
+      };
+    }
     for (;;) {
-      const { ran, failed } = await runDue(this.app, this.handlers, this.app.clock.now(), 200, { onRan: () => this.dispatcher?.kick() });
+      const { ran, failed } = await runDue(this.app, this.handlers, this.app.clock.now(), 200, options);
       this.timersRun.ran += ran;
       this.timersRun.failed += failed;
       if (ran + failed < 200) break;

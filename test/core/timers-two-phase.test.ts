@@ -16,6 +16,7 @@ import { Permissions } from '../../src/core/permissions.js';
 import { Seam } from '../../src/core/seam.js';
 import { cancelTimer, runDue, schedule, timersOf, type TimerHandler, type TimerRow, type TwoPhaseTimerHandler } from '../../src/core/timers.js';
 import { Webhooks } from '../../src/core/webhooks.js';
+import { Scheduler } from '../../src/scheduler/scheduler.js';
 import { parseOrganisation } from '../../src/workflows/index.js';
 import { drivers, openTestDatabase } from '../helpers/db.js';
 
@@ -174,6 +175,56 @@ for (const driver of drivers) {
       } finally {
         clearInterval(opener);
       }
+    });
+
+    it('a detached run returns with its calls open and hands them over; at the call limit it leaves two-phase timers due and runs the plain ones', async () => {
+      const h = outsideCall();
+      const plain: string[] = [];
+      const record: TimerHandler = async (_tx, t) => { plain.push(t.subject); };
+      const handlers = { 'test.call': h.handler, 'test.plain': record };
+      for (let i = 1; i <= 3; i++) await schedule(app.db, { kind: 'test.call', subject: `HOOK-${i}`, dueAt: new Date(T0.getTime() - 1000 * (4 - i)) });
+      await schedule(app.db, { kind: 'test.plain', subject: 'ESC-1', dueAt: T0 });
+      const handed: { settling: Promise<{ ran: number; failed: number }>; calls: number }[] = [];
+      // 6 calls are in flight elsewhere: this run may start 2 of its 3
+      const result = await runDue(app, handlers, T0, 200, { detach: (settling, calls) => { handed.push({ settling, calls }); }, callsElsewhere: () => 6 });
+      expect(result).toEqual({ ran: 1, failed: 0 });
+      expect(plain).toEqual(['ESC-1']);
+      expect(h.calls.map((c) => c.timer.subject)).toEqual(['HOOK-1', 'HOOK-2']);
+      expect(handed.map((x) => x.calls)).toEqual([2]);
+      // the third is still due, not leased: a later run takes it
+      expect((await timersOf(app.db, 'HOOK-3'))[0]!.dueAt).toEqual(new Date(T0.getTime() - 1000));
+      for (const c of h.calls) c.gate.open('ok');
+      expect(await handed[0]!.settling).toEqual({ ran: 2, failed: 0 });
+      expect(h.settled.map((x) => x.subject)).toEqual(['HOOK-1', 'HOOK-2']);
+      const later = runDue(app, handlers, T0);
+      await until(() => h.calls.length === 3, 'the third call');
+      h.calls[2]!.gate.open('ok');
+      expect(await later).toEqual({ ran: 1, failed: 0 });
+      expect(await sideEffects()).toEqual(['HOOK-1', 'HOOK-2', 'HOOK-3']);
+    });
+
+    it('the scheduler\'s background runs do not wait for a call that hangs: a timer that comes due meanwhile runs; stop() waits for the call', async () => {
+      const h = outsideCall();
+      const plain: string[] = [];
+      const record: TimerHandler = async (_tx, t) => { plain.push(t.subject); };
+      const clock = app.clock as ManualClock;
+      const scheduler = new Scheduler(app, { 'test.call': h.handler, 'test.plain': record }, undefined, 3600);
+      await schedule(app.db, { kind: 'test.call', subject: 'HOOK-1', dueAt: clock.now(), key: 'hook-1' });
+      await scheduler.run();
+      await until(() => h.calls.length === 1, 'the call');
+      // an escalation comes due while the webhook's call hangs: the next background run takes it at once
+      await schedule(app.db, { kind: 'test.plain', subject: 'ESC-1', dueAt: clock.now() });
+      await scheduler.run();
+      expect(plain).toEqual(['ESC-1']);
+      expect(h.settled).toEqual([]);
+      let stopped = false;
+      const stopping = scheduler.stop().then(() => { stopped = true; });
+      await new Promise((r) => setTimeout(r, 50));
+      expect(stopped).toBe(false);
+      h.calls[0]!.gate.open('ok');
+      await stopping;
+      expect(h.settled.map((x) => x.subject)).toEqual(['HOOK-1']);
+      expect(scheduler.timersRun).toEqual({ ran: 2, failed: 0 });
     });
 
     it('a settle that throws, or a call that throws, is a failed attempt: settle\'s writes undone, the timer backs off', async () => {
