@@ -47,14 +47,20 @@ export class Scheduler {
   }
 
   /**
-   * One tick for callers that wait for its outcome (tests, the console after each line): run due timers, then send what
-   * they wrote and wait for it. Overlapping calls share the running tick.
+   * One tick for callers that wait for its outcome (tests, the console after each line): run due timers (and wait for
+   * the calls of two-phase ones, a background run's too), then send what they wrote and wait for it. Overlapping calls
+   * share the running tick.
    */
   tick(): Promise<void> {
     if (this.ticking) return this.ticking;
     this.ticking = (async () => {
       try {
         await this.exclusive(() => this.runTimers());
+        // calls a background run started (an after-commit run, say) settle too, and what they made due runs
+        while (this.detached.size) {
+          await Promise.all(this.detached);
+          await this.exclusive(() => this.runTimers());
+        }
         await this.dispatcher?.flush();
       } catch (e) {
         this.app.log.error({ err: (e as Error).message }, 'scheduler tick failed');

@@ -195,7 +195,7 @@ for (const driver of drivers) {
       expect((await timersOf(app.db, 'HOOK-3'))[0]!.dueAt).toEqual(new Date(T0.getTime() - 1000));
       for (const c of h.calls) c.gate.open('ok');
       expect(await handed[0]!.settling).toEqual({ ran: 2, failed: 0 });
-      expect(h.settled.map((x) => x.subject)).toEqual(['HOOK-1', 'HOOK-2']);
+      expect(h.settled.map((x) => x.subject).sort()).toEqual(['HOOK-1', 'HOOK-2']);
       const later = runDue(app, handlers, T0);
       await until(() => h.calls.length === 3, 'the third call');
       h.calls[2]!.gate.open('ok');
