@@ -35,7 +35,7 @@ export interface TwoPhaseTimerHandler<R = unknown> {
 export type AnyTimerHandler = TimerHandler | TwoPhaseTimerHandler;
 
 /** Outside calls of one run that may be open at once (the rest wait for one to finish). */
-const CALLS_IN_FLIGHT = 8;
+export const CALLS_IN_FLIGHT = 8;
 
 /** Schedules a timer. With `key`, an existing timer with that key is replaced. */
 export async function schedule(tx: DbOrTx, timer: { kind: string; subject: string; dueAt: Date; key?: string; payload?: Record<string, unknown> }): Promise<void> {
@@ -189,6 +189,7 @@ export async function runDue(app: AppContext, handlers: Record<string, AnyTimerH
     if (ended.rescheduled) skip.push(id);
   };
   const atCallLimit = () => calls.size + (options.callsElsewhere?.() ?? 0) >= CALLS_IN_FLIGHT;
+  const twoPhaseKinds = Object.keys(handlers).filter((k) => typeof handlers[k] !== 'function');
   /** Detached: the open calls go on after the run returns; their outcome is counted where they are handed. */
   const handOver = () => {
     if (calls.size === 0) return;
@@ -205,8 +206,10 @@ export async function runDue(app: AppContext, handlers: Record<string, AnyTimerH
     let lease: { handler: TwoPhaseTimerHandler; until: Date } | undefined;
     try {
       const ended = await app.db.transaction(async (tx): Promise<Ended | 'none' | 'leased' | 'deferred'> => {
+        // a background run at the limit of calls claims only plain timers (the others wait for a call to settle)
+        const onlyPlain = options.detach && twoPhaseKinds.length && atCallLimit();
         const [timer] = await tx.select().from(schema.timers)
-          .where(and(lte(schema.timers.dueAt, now), skip.length ? sql`${schema.timers.id} not in ${skip}` : undefined))
+          .where(and(lte(schema.timers.dueAt, now), skip.length ? sql`${schema.timers.id} not in ${skip}` : undefined, onlyPlain ? sql`${schema.timers.kind} not in ${twoPhaseKinds}` : undefined))
           .orderBy(schema.timers.dueAt, schema.timers.id).limit(1).for('update', { skipLocked: true });
         if (!timer) return 'none';
         claimed = timer;
@@ -217,7 +220,7 @@ export async function runDue(app: AppContext, handlers: Record<string, AnyTimerH
           return { status: 'ran', more: true, rescheduled: false };
         }
         if (typeof handler !== 'function') {
-          // a background run at the limit of calls leaves it due for a later one (and runs the plain timers behind it)
+          // (a guard: the claim above leaves two-phase timers out at the limit) left due for a later run
           if (options.detach && atCallLimit()) return 'deferred';
           // From the later of the run's time and the clock's: a call started late in a long run keeps its full lease.
           const until = new Date(Math.max(now.getTime(), app.clock.now().getTime()) + handler.leaseMs);

@@ -8,7 +8,7 @@ import { sql } from 'drizzle-orm';
 import { queryRows } from '../../db/client.js';
 import type { AppContext } from '../core/app.js';
 import type { Dispatcher } from '../core/delivery/dispatcher.js';
-import { runDue, type AnyTimerHandler, type RunOptions } from '../core/timers.js';
+import { CALLS_IN_FLIGHT, runDue, type AnyTimerHandler, type RunOptions } from '../core/timers.js';
 
 /** How often a change may make the scheduler look for its next due timer again. */
 const POKE_MS = 100;
@@ -31,13 +31,16 @@ export class Scheduler {
   private callsInFlight = 0;
   /** Timers this process ran (their handler committed) and that failed, since it started (`tread_timers_run_total`). */
   readonly timersRun = { ran: 0, failed: 0 };
+  private readonly twoPhaseKinds: string[];
 
   constructor(
     private readonly app: AppContext,
     private readonly handlers: Record<string, AnyTimerHandler>,
     private readonly dispatcher: Dispatcher | undefined,
     private readonly everySeconds = 5,
-  ) {}
+  ) {
+    this.twoPhaseKinds = Object.entries(handlers).filter(([, h]) => typeof h !== 'function').map(([kind]) => kind);
+  }
 
   /** Starts ticking, and waking at due times. */
   start(): void {
@@ -152,7 +155,10 @@ export class Scheduler {
     if (!this.started) return;
     let next: number | undefined;
     try {
-      const [row] = await queryRows<{ due: Date | string | null }>(this.app.db, sql`select min(due_at) as due from timers`);
+      // At the limit of calls in flight, due two-phase timers wait for a call to settle (which runs again): waking for
+      // them now would only defer them again, in a loop.
+      const waiting = this.callsInFlight >= CALLS_IN_FLIGHT ? this.twoPhaseKinds : [];
+      const [row] = await queryRows<{ due: Date | string | null }>(this.app.db, sql`select min(due_at) as due from timers${waiting.length ? sql` where kind not in ${waiting}` : sql``}`);
       if (row?.due) next = new Date(row.due).getTime();
     } catch (e) {
       this.app.log.warn({ err: (e as Error).message }, 'scheduler: could not read the next due timer');
