@@ -106,6 +106,13 @@ export class DatabaseHealth {
   private diskFullAt = -Infinity;
   private diskFullReason = '';
 
+  /** databaseUnavailable(e), noting a full disk for readiness: the one call of the places that answer such failures 503. */
+  unavailable(e: unknown): string | undefined {
+    const reason = databaseUnavailable(e);
+    if (reason) this.note(reason);
+    return reason;
+  }
+
   /** Notes a failure that databaseUnavailable() classified (`reason` is its sentence). */
   note(reason: string, now = Date.now()): void {
     if (!reason.startsWith("the database's disk is full")) return;

@@ -4,7 +4,7 @@ import { eq, sql } from 'drizzle-orm';
 import { queryRows, schema } from '../../db/client.js';
 import type { AppContext } from './app.js';
 import { Args, helpMessage } from './commands.js';
-import { databaseUnavailable, isDomainError, type DomainError } from './errors.js';
+import { isDomainError, type DomainError } from './errors.js';
 import { deliveryKey, handleRecorded, InboundJournal } from './inbound-journal.js';
 import { resolveActor } from './identity.js';
 import { requirePermission } from './permissions.js';
@@ -93,8 +93,7 @@ export class Router {
         return this.refusal(e, inbound);
       }
       const correlationId = randomUUID().slice(0, 8);
-      const unavailable = databaseUnavailable(e);
-      if (unavailable) this.app.health.note(unavailable);
+      const unavailable = this.app.health.unavailable(e);
       if (unavailable) this.app.log.warn({ correlationId, reason: unavailable, err: (e as Error).message, inbound: { kind: inbound.kind, where: inbound.where, deliveryId: inbound.deliveryId } }, 'database unavailable while handling inbound');
       else this.app.log.error({ correlationId, err: e, inbound: { kind: inbound.kind, where: inbound.where, deliveryId: inbound.deliveryId } }, 'unexpected error handling inbound');
       if (options.recorded) {

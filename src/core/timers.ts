@@ -142,6 +142,11 @@ async function callAndSettle(app: AppContext, timer: TimerRow, handler: TwoPhase
   }
 }
 
+/** The kinds whose handlers are two-phase (they call outside tread). */
+export function twoPhaseKinds(handlers: Record<string, AnyTimerHandler>): string[] {
+  return Object.keys(handlers).filter((k) => typeof handlers[k] !== 'function');
+}
+
 /** Options of a run of due timers. */
 export interface RunOptions {
   /** Told after each timer's ending transaction committed. */
@@ -189,7 +194,7 @@ export async function runDue(app: AppContext, handlers: Record<string, AnyTimerH
     if (ended.rescheduled) skip.push(id);
   };
   const atCallLimit = () => calls.size + (options.callsElsewhere?.() ?? 0) >= CALLS_IN_FLIGHT;
-  const twoPhaseKinds = Object.keys(handlers).filter((k) => typeof handlers[k] !== 'function');
+  const twoPhase = twoPhaseKinds(handlers);
   /** Detached: the open calls go on after the run returns; their outcome is counted where they are handed. */
   const handOver = () => {
     if (calls.size === 0) return;
@@ -207,9 +212,9 @@ export async function runDue(app: AppContext, handlers: Record<string, AnyTimerH
     try {
       const ended = await app.db.transaction(async (tx): Promise<Ended | 'none' | 'leased' | 'deferred'> => {
         // a background run at the limit of calls claims only plain timers (the others wait for a call to settle)
-        const onlyPlain = options.detach && twoPhaseKinds.length && atCallLimit();
+        const onlyPlain = options.detach && twoPhase.length && atCallLimit();
         const [timer] = await tx.select().from(schema.timers)
-          .where(and(lte(schema.timers.dueAt, now), skip.length ? sql`${schema.timers.id} not in ${skip}` : undefined, onlyPlain ? sql`${schema.timers.kind} not in ${twoPhaseKinds}` : undefined))
+          .where(and(lte(schema.timers.dueAt, now), skip.length ? sql`${schema.timers.id} not in ${skip}` : undefined, onlyPlain ? sql`${schema.timers.kind} not in ${twoPhase}` : undefined))
           .orderBy(schema.timers.dueAt, schema.timers.id).limit(1).for('update', { skipLocked: true });
         if (!timer) return 'none';
         claimed = timer;

@@ -72,14 +72,13 @@ export class HttpServer {
       routeName = route.name ?? (typeof route.path === 'string' ? route.path : route.path.source);
       await route.handler(req, res);
     } catch (e) {
-      const unavailable = databaseUnavailable(e);
+      const unavailable = this.options.health ? this.options.health.unavailable(e) : databaseUnavailable(e);
       if (e instanceof BodyTooLargeError) {
         if (!res.headersSent) sendError(res, 413, 'http.body_too_large', e.message);
       } else if (e instanceof BadJsonError) {
         if (!res.headersSent) sendError(res, 400, e.code, e.message);
       } else if (unavailable) {
         // Not a bug: the database is away (a restart, a failover, a full disk). 503 tells senders to retry.
-        this.options.health?.note(unavailable);
         const correlationId = Math.random().toString(36).slice(2, 10);
         this.options.log.warn({ correlationId, reason: unavailable, err: (e as Error).message, path: req.path }, 'database unavailable: answered 503');
         if (!res.headersSent) sendError(res, 503, 'database.unavailable', `tread's database is unavailable right now: ${unavailable}; retry shortly (reference ${correlationId})`, undefined, { 'retry-after': '5' });

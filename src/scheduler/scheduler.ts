@@ -8,7 +8,7 @@ import { sql } from 'drizzle-orm';
 import { queryRows } from '../../db/client.js';
 import type { AppContext } from '../core/app.js';
 import type { Dispatcher } from '../core/delivery/dispatcher.js';
-import { CALLS_IN_FLIGHT, runDue, type AnyTimerHandler, type RunOptions } from '../core/timers.js';
+import { CALLS_IN_FLIGHT, runDue, twoPhaseKinds, type AnyTimerHandler, type RunOptions } from '../core/timers.js';
 
 /** How often a change may make the scheduler look for its next due timer again. */
 const POKE_MS = 100;
@@ -39,7 +39,7 @@ export class Scheduler {
     private readonly dispatcher: Dispatcher | undefined,
     private readonly everySeconds = 5,
   ) {
-    this.twoPhaseKinds = Object.entries(handlers).filter(([, h]) => typeof h !== 'function').map(([kind]) => kind);
+    this.twoPhaseKinds = twoPhaseKinds(handlers);
   }
 
   /** Starts ticking, and waking at due times. */

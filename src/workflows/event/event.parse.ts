@@ -133,9 +133,9 @@ function isLabelRecord(v: unknown): v is Record<string, string> {
   return true;
 }
 
-/** The keys of amAlertSchema, in its order (zod's output has them first, then the alert's other keys as they came). */
-const AM_ALERT_KEYS = ['status', 'labels', 'annotations', 'startsAt', 'endsAt', 'generatorURL', 'fingerprint'] as const;
-const AM_ALERT_KEY_SET = new Set<string>(AM_ALERT_KEYS);
+/** The optional string keys of amAlertSchema, in its order (zod's output has its keys first, then the alert's others as they came). */
+const AM_ALERT_OPTIONAL = ['startsAt', 'endsAt', 'generatorURL', 'fingerprint'] as const;
+const AM_ALERT_KEY_SET = new Set<string>(['status', 'labels', 'annotations', ...AM_ALERT_OPTIONAL]);
 
 /**
  * The alerts of an Alertmanager body exactly as amBodySchema would give them, without zod, when the body is one that it
@@ -158,7 +158,7 @@ export function fastAlertmanager(body: unknown): { alerts: AmAlert[]; groupKey: 
     const fp = a.fingerprint;
     if (fp !== undefined && (typeof fp !== 'string' || fp.length < 1 || fp.length > MAX_KEY)) return undefined;
     const alert: Record<string, unknown> = { status: a.status, labels: { ...a.labels }, annotations: a.annotations === undefined ? {} : { ...a.annotations } };
-    for (const k of AM_ALERT_KEYS) if (k !== 'status' && k !== 'labels' && k !== 'annotations' && a[k] !== undefined) alert[k] = a[k];
+    for (const k of AM_ALERT_OPTIONAL) if (a[k] !== undefined) alert[k] = a[k];
     for (const k in a) {
       if (k === '__proto__') return undefined;
       if (!AM_ALERT_KEY_SET.has(k)) alert[k] = a[k];

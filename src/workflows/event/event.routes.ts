@@ -8,7 +8,6 @@ import { and, desc, eq, lt, sql, type SQL } from 'drizzle-orm';
 import { schema } from '../../../db/client.js';
 import { parseRecordId } from '../../core/commands.js';
 import type { AppContext } from '../../core/app.js';
-import { databaseUnavailable } from '../../core/errors.js';
 import type { Request, Route, RouteTools } from '../../core/route.js';
 import {
   BadJsonError, BodyTooLargeError, credential, iso, listQuery, MAX_BODY_BYTES, parseJson, pathId, answering, RateLimiter, readBody, sameSecret,
@@ -142,8 +141,7 @@ export function eventRoutes(app: AppContext, tools: RouteTools): Route[] {
       app.health.wrote();
       return outcomes;
     } catch (e) {
-      const unavailable = databaseUnavailable(e);
-      if (unavailable) app.health.note(unavailable);
+      const unavailable = app.health.unavailable(e);
       if (unavailable) app.log.warn({ reason: unavailable, err: (e as Error).message }, `could not store events: ${unavailable}`);
       else app.log.error({ err: e }, 'could not store events');
       onError(unavailable ?? 'an unexpected error');
